@@ -1,0 +1,120 @@
+//! `escrow-server`: serves the escrow API over HTTP. Thin: configuration, logging, wiring, run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use escrow::config::{Config, Sources};
+
+/// How often the recovery step retries refunds owed to the payment provider.
+const RECOVERY_INTERVAL_S: u64 = 30;
+
+/// Escrow and payments backend for freelance marketplaces: the HTTP server.
+///
+/// Runs on embedded defaults with no setup (SQLite in ./escrow-data, the sandbox payment
+/// provider, local media). Every setting is an environment variable (see the README), or a key
+/// of the TOML file given with --config.
+#[derive(Parser, Debug)]
+#[command(name = "escrow-server", version, about, long_about)]
+pub struct Args {
+    /// A TOML file with settings (same keys as the environment variables; the environment wins).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let sources = match Sources::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("escrow-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let config = match Config::from_sources(&sources) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("escrow-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(config.log_json);
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("escrow-server: cannot listen on {}: {e}", config.listen);
+            std::process::exit(1);
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    let state = match escrow::app::build_state(&config, bound).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("escrow-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let service = state.service.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(RECOVERY_INTERVAL_S));
+        loop {
+            tick.tick().await;
+            match service.recover_provider_work().await {
+                Ok((0, 0)) => {}
+                Ok((done, waiting)) => tracing::info!(done, waiting, "recovery: provider refunds"),
+                Err(e) => tracing::warn!(error = %e, "recovery step failed"),
+            }
+        }
+    });
+    tracing::info!(
+        listen = %bound,
+        store = state.service.store().backend(),
+        payments = state.service.payment_provider_name(),
+        "escrow-server ready"
+    );
+    // Printed on stdout so scripts and tests can find the port when ESCROW_LISTEN uses port 0.
+    println!("listening on http://{bound}");
+    if let Err(e) = escrow::http::serve(listener, state, shutdown_signal()).await {
+        tracing::error!(error = %e, "server failed");
+        std::process::exit(1);
+    }
+    tracing::info!("stopped");
+}

@@ -1,0 +1,406 @@
+//! Typed configuration: defaults, then an optional TOML file (`--config`, same keys as the
+//! environment variables), then the environment. Validated before anything starts; secrets are
+//! wrapped so they never print.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::domain::{Currency, FeeBps};
+
+/// A secret value: `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Mongo(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub mongodb_database: String,
+    pub listen: SocketAddr,
+    /// How browsers reach this server (sandbox checkout page, local media URLs).
+    pub public_url: Option<String>,
+    pub jwt_secret: Option<Secret>,
+    pub stripe_secret_key: Option<Secret>,
+    pub stripe_webhook_secret: Option<Secret>,
+    pub stripe_api_base: Option<String>,
+    pub client_url: String,
+    pub currency: Currency,
+    pub fee: FeeBps,
+    pub cloudinary: Option<(String, String, Secret)>,
+    pub cloudinary_api_base: Option<String>,
+    pub media_dir: PathBuf,
+    pub upload_bytes_max: u64,
+    pub request_timeout_s: u64,
+    pub log_json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where settings come from: the environment over an optional file.
+pub struct Sources {
+    values: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Reads the process environment over the optional TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Sources, ConfigError> {
+        let mut values = HashMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            for (k, v) in table {
+                let v = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(ConfigError(format!(
+                            "{}: {k} must be a string, integer or boolean, not a {}",
+                            path.display(),
+                            other.type_str()
+                        )));
+                    }
+                };
+                values.insert(k.to_ascii_uppercase(), v);
+            }
+        }
+        for (k, v) in std::env::vars() {
+            if k.starts_with("ESCROW_")
+                || k.starts_with("STRIPE_")
+                || k.starts_with("CLOUDINARY_")
+                || k == "JWT_SECRET"
+                || k == "CLIENT_URL"
+            {
+                values.insert(k, v);
+            }
+        }
+        Ok(Sources { values })
+    }
+
+    pub fn from_map(values: HashMap<String, String>) -> Sources {
+        Sources { values }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn parse<T: std::str::FromStr>(s: &Sources, key: &str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match s.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| ConfigError(format!("{key}={v:?}: {e}"))),
+    }
+}
+
+impl Config {
+    pub fn from_sources(s: &Sources) -> Result<Config, ConfigError> {
+        let mode = match s.get("ESCROW_ENV").unwrap_or("development") {
+            "development" => Mode::Development,
+            "production" => Mode::Production,
+            other => {
+                return Err(ConfigError(format!(
+                    "ESCROW_ENV must be development or production, not {other:?}"
+                )));
+            }
+        };
+        let data_dir = PathBuf::from(s.get("ESCROW_DATA_DIR").unwrap_or("escrow-data"));
+        let database = match s.get("ESCROW_DATABASE_URL") {
+            None => DatabaseUrl::Sqlite(data_dir.join("escrow.db")),
+            Some(url) => parse_database_url(url)?,
+        };
+        let fee_bps: u32 = parse(s, "ESCROW_PLATFORM_FEE_BPS", 1000)?;
+        let fee = FeeBps::new(fee_bps)
+            .map_err(|e| ConfigError(format!("ESCROW_PLATFORM_FEE_BPS: {e}")))?;
+        let cloudinary = match (s.get("CLOUDINARY_CLOUD_NAME"), s.get("CLOUDINARY_API_KEY"), s.get("CLOUDINARY_API_SECRET")) {
+            (Some(n), Some(k), Some(x)) => Some((n.to_string(), k.to_string(), Secret::new(x))),
+            (None, None, None) => None,
+            _ => return Err(ConfigError("set all three of CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET, or none".into())),
+        };
+        let upload_bytes_max: u64 = parse(s, "ESCROW_UPLOAD_BYTES_MAX", 104_857_600)?;
+        if upload_bytes_max == 0 {
+            return Err(ConfigError(
+                "ESCROW_UPLOAD_BYTES_MAX must be greater than 0".into(),
+            ));
+        }
+        let client_url = s
+            .get("CLIENT_URL")
+            .unwrap_or("http://localhost:5173")
+            .trim_end_matches('/')
+            .to_string();
+        let config = Config {
+            mode,
+            database,
+            mongodb_database: s
+                .get("ESCROW_MONGODB_DATABASE")
+                .unwrap_or("escrow")
+                .to_string(),
+            listen: parse(s, "ESCROW_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            public_url: s
+                .get("ESCROW_PUBLIC_URL")
+                .map(|u| u.trim_end_matches('/').to_string()),
+            jwt_secret: s.get("JWT_SECRET").map(Secret::new),
+            stripe_secret_key: s.get("STRIPE_SECRET_KEY").map(Secret::new),
+            stripe_webhook_secret: s.get("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            stripe_api_base: s.get("STRIPE_API_BASE").map(str::to_string),
+            client_url,
+            currency: parse(s, "ESCROW_CURRENCY", Currency::Inr)?,
+            fee,
+            cloudinary,
+            cloudinary_api_base: s.get("CLOUDINARY_API_BASE").map(str::to_string),
+            media_dir: s
+                .get("ESCROW_MEDIA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("media")),
+            upload_bytes_max,
+            request_timeout_s: parse(s, "ESCROW_REQUEST_TIMEOUT_S", 30)?,
+            log_json: s.get("ESCROW_LOG_FORMAT") == Some("json"),
+            data_dir,
+        };
+        config.check_production()?;
+        Ok(config)
+    }
+
+    /// Production refuses every development default, naming the missing setting.
+    fn check_production(&self) -> Result<(), ConfigError> {
+        if self.mode != Mode::Production {
+            return Ok(());
+        }
+        let mut missing = vec![];
+        if self.jwt_secret.is_none() {
+            missing.push("JWT_SECRET (no generated secret in production)");
+        }
+        if self.stripe_secret_key.is_none() {
+            missing.push("STRIPE_SECRET_KEY (the sandbox provider is refused in production)");
+        }
+        if self.stripe_webhook_secret.is_none() {
+            missing.push("STRIPE_WEBHOOK_SECRET");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(format!(
+                "ESCROW_ENV=production needs {}",
+                missing.join(", ")
+            )))
+        }
+    }
+
+    /// The URL browsers use to reach the server.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    /// The JWT secret: configured, or (development only) generated once in the data directory.
+    pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        match &self.jwt_secret {
+            Some(s) => Ok(s.clone()),
+            None => dev_secret(self, "jwt-secret", "JWT_SECRET", ""),
+        }
+    }
+
+    /// The webhook signing secret: configured, or (development only) generated once.
+    pub fn webhook_secret(&self) -> Result<Secret, ConfigError> {
+        match &self.stripe_webhook_secret {
+            Some(s) => Ok(s.clone()),
+            None => dev_secret(self, "webhook-secret", "STRIPE_WEBHOOK_SECRET", "whsec_"),
+        }
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(ConfigError(
+                "ESCROW_DATABASE_URL sqlite:// needs a file path".into(),
+            ));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") {
+        return Ok(DatabaseUrl::Mongo(url.to_string()));
+    }
+    Err(ConfigError(format!(
+        "ESCROW_DATABASE_URL must start with sqlite://, mongodb:// or mongodb+srv://, not {:?}",
+        url.split("://").next().unwrap_or("")
+    )))
+}
+
+/// Reads or creates (mode 0600) a random development secret shared by both binaries.
+fn dev_secret(
+    config: &Config,
+    file: &str,
+    variable: &str,
+    prefix: &str,
+) -> Result<Secret, ConfigError> {
+    if config.mode == Mode::Production {
+        return Err(ConfigError(format!("{variable} must be set in production")));
+    }
+    let path = config.data_dir.join(file);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if !existing.is_empty() {
+            return Ok(Secret::new(existing));
+        }
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ConfigError(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    let value = format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()));
+    write_private(&path, &value)
+        .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    // Another process may have created it first: whatever is on disk now wins.
+    let stored = std::fs::read_to_string(&path)
+        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+    tracing::warn!(file = %path.display(), "{variable} is not set: using a generated development secret");
+    Ok(Secret::new(stored.trim()))
+}
+
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut f) => {
+            f.write_all(value.as_bytes())?;
+            f.sync_all()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(pairs: &[(&str, &str)]) -> Sources {
+        Sources::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_run_anywhere() {
+        let c = Config::from_sources(&sources(&[])).unwrap();
+        assert_eq!(
+            c.database,
+            DatabaseUrl::Sqlite(PathBuf::from("escrow-data/escrow.db"))
+        );
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.fee.get(), 1000);
+        assert_eq!(c.currency, Currency::Inr);
+        assert_eq!(c.upload_bytes_max, 104_857_600);
+    }
+
+    #[test]
+    fn production_names_every_missing_setting() {
+        let e = Config::from_sources(&sources(&[("ESCROW_ENV", "production")]))
+            .unwrap_err()
+            .0;
+        for v in ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] {
+            assert!(e.contains(v), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(
+            Config::from_sources(&sources(&[("ESCROW_PLATFORM_FEE_BPS", "20000")]))
+                .unwrap_err()
+                .0
+                .contains("ESCROW_PLATFORM_FEE_BPS")
+        );
+        assert!(
+            Config::from_sources(&sources(&[("ESCROW_DATABASE_URL", "postgres://x")])).is_err()
+        );
+        assert!(
+            Config::from_sources(&sources(&[("ESCROW_CURRENCY", "xxx")]))
+                .unwrap_err()
+                .0
+                .contains("ESCROW_CURRENCY")
+        );
+        assert!(Config::from_sources(&sources(&[("CLOUDINARY_CLOUD_NAME", "x")])).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("sk_live_123")), "[redacted]");
+    }
+
+    #[test]
+    fn a_dev_secret_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_sources(&sources(&[(
+            "ESCROW_DATA_DIR",
+            dir.path().to_str().unwrap(),
+        )]))
+        .unwrap();
+        let a = c.jwt_secret().unwrap();
+        let b = c.jwt_secret().unwrap();
+        assert_eq!(a, b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(c.webhook_secret().unwrap().expose().starts_with("whsec_"));
+    }
+}

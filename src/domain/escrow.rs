@@ -1,0 +1,807 @@
+//! The escrow of a contract and its money transitions. Each transition is a pure function on
+//! the [`Contract`] record that returns the ledger [`Transfer`]s it causes; the service saves
+//! the record and the transfers together with a compare-and-set on the record's version, so a
+//! transition happens exactly once whatever runs at the same time.
+//!
+//! States: `funded` → `released`, or `funded` → `refund_pending` → `refunded`. Release and
+//! refund both leave `funded` and nothing returns to it, so exactly one of them ever happens.
+
+use serde::{Deserialize, Serialize};
+
+use super::contract::{Contract, ContractStatus, Party, REASON_CHARS_MAX, ReleaseFundStatus};
+use super::error::DomainError;
+use super::ledger::{Account, Transfer, TransferKind};
+use super::money::{Currency, FeeBps, fee_split, mul_div_half_up};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowStatus {
+    Funded,
+    Released,
+    /// The refund is decided and booked; the client's share is waiting for the provider.
+    RefundPending,
+    Refunded,
+}
+
+impl EscrowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscrowStatus::Funded => "funded",
+            EscrowStatus::Released => "released",
+            EscrowStatus::RefundPending => "refund_pending",
+            EscrowStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EscrowStatus> {
+        match s {
+            "funded" => Some(EscrowStatus::Funded),
+            "released" => Some(EscrowStatus::Released),
+            "refund_pending" => Some(EscrowStatus::RefundPending),
+            "refunded" => Some(EscrowStatus::Refunded),
+            _ => None,
+        }
+    }
+}
+
+/// A successful payment as reported by the provider's webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+impl Payment {
+    /// What identifies the money itself: the payment intent when known, else the session.
+    /// A `checkout.session.completed` and a `payment_intent.succeeded` for one payment share it.
+    pub fn reference(&self) -> Option<&str> {
+        self.payment_intent_id
+            .as_deref()
+            .or(self.checkout_session_id.as_deref())
+    }
+
+    #[cfg(test)]
+    pub fn test(c: &Contract, pi: &str) -> Payment {
+        Payment {
+            checkout_session_id: Some(format!("cs_{pi}")),
+            payment_intent_id: Some(pi.into()),
+            amount: c.amount,
+            currency: c.currency,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub action: String,
+    pub actor: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub detail: String,
+}
+
+/// The refund decision: how the escrowed amount is split, and the provider's side of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundSplit {
+    /// Sent back to the client through the payment provider (minor units).
+    pub client_share: i64,
+    /// Kept by the freelancer as a kill fee, credited to their wallet.
+    pub freelancer_share: i64,
+    /// Retained by the platform.
+    pub platform_fee: i64,
+    /// Whether an admin set the split (dispute resolution) instead of the status rule.
+    pub explicit: bool,
+    /// Idempotency key for the provider's refund call: the same on every try.
+    pub idempotency_key: String,
+    pub provider_refund_id: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Escrow {
+    pub status: EscrowStatus,
+    pub amount: i64,
+    pub platform_fee: i64,
+    pub freelancer_earning: i64,
+    pub currency: Currency,
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    /// The payment behind this escrow ([`Payment::reference`]).
+    pub payment_ref: String,
+    pub funding_event_id: String,
+    pub refund: Option<RefundSplit>,
+    pub history: Vec<HistoryEntry>,
+    pub funded_at: i64,
+    pub released_at: Option<i64>,
+    pub refunded_at: Option<i64>,
+}
+
+/// A payment that arrived when the contract was already funded (or canceled): it is not added
+/// to the escrow but refunded in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraPayment {
+    pub payment_ref: String,
+    pub payment_intent_id: Option<String>,
+    pub amount: i64,
+    pub currency: Currency,
+    pub event_id: String,
+    pub idempotency_key: String,
+    pub provider_refund_id: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub received_at: i64,
+}
+
+/// What funding did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FundOutcome {
+    Funded,
+    /// This payment is already the escrow's, or already recorded as extra: nothing changes.
+    AlreadyApplied,
+    /// A second payment: recorded and owed back in full.
+    Duplicate,
+}
+
+/// Who acts, for the history: e.g. `admin:<id>`, `client:<id>`, `cli:alice@host`.
+pub type Actor<'a> = &'a str;
+
+fn clip(s: &str) -> String {
+    s.chars().take(REASON_CHARS_MAX).collect()
+}
+
+impl Contract {
+    fn push_history(&mut self, action: &str, actor: Actor<'_>, now: i64, detail: String) {
+        if let Some(e) = self.escrow.as_mut() {
+            e.history.push(HistoryEntry {
+                action: action.into(),
+                actor: actor.into(),
+                at: now,
+                detail,
+            });
+        }
+    }
+
+    /// Applies a successful payment. Idempotent by the payment's reference.
+    pub fn fund(
+        &mut self,
+        payment: &Payment,
+        fee: FeeBps,
+        event_id: &str,
+        now: i64,
+    ) -> Result<(FundOutcome, Vec<Transfer>), DomainError> {
+        let reference = payment
+            .reference()
+            .ok_or_else(|| {
+                DomainError::Validation(
+                    "the payment has neither a payment intent nor a session id".into(),
+                )
+            })?
+            .to_string();
+        if self
+            .escrow
+            .as_ref()
+            .is_some_and(|e| e.payment_ref == reference)
+            || self
+                .extra_payments
+                .iter()
+                .any(|p| p.payment_ref == reference)
+        {
+            return Ok((FundOutcome::AlreadyApplied, vec![]));
+        }
+        if payment.currency != self.currency || payment.amount != self.amount {
+            return Err(DomainError::AmountMismatch(format!(
+                "payment of {} {} does not match the contract's {} {}",
+                payment.amount, payment.currency, self.amount, self.currency
+            )));
+        }
+        let account_in = Account::ExternalStripe;
+        if self.escrow.is_some() || self.status == ContractStatus::Canceled {
+            let id = self.next_transfer_id();
+            let transfer = Transfer::new(
+                id,
+                self.id.clone(),
+                TransferKind::DuplicatePayment,
+                self.currency,
+                now,
+                vec![
+                    (account_in, -payment.amount),
+                    (Account::Refund(self.id.clone()), payment.amount),
+                ],
+            );
+            self.extra_payments.push(ExtraPayment {
+                payment_ref: reference.clone(),
+                payment_intent_id: payment.payment_intent_id.clone(),
+                amount: payment.amount,
+                currency: payment.currency,
+                event_id: event_id.into(),
+                idempotency_key: format!("escrow-dup-refund-{}-{reference}", self.id),
+                provider_refund_id: None,
+                attempts: 0,
+                last_error: None,
+                received_at: now,
+            });
+            self.push_history(
+                "duplicate_payment",
+                "stripe",
+                now,
+                format!("payment {reference} refunded in full"),
+            );
+            self.updated_at = now;
+            return Ok((FundOutcome::Duplicate, vec![transfer]));
+        }
+        let split = fee_split(payment.amount, fee);
+        let id = self.next_transfer_id();
+        let transfer = Transfer::new(
+            id,
+            self.id.clone(),
+            TransferKind::Fund,
+            self.currency,
+            now,
+            vec![
+                (account_in, -payment.amount),
+                (Account::Escrow(self.id.clone()), payment.amount),
+            ],
+        );
+        self.escrow = Some(Escrow {
+            status: EscrowStatus::Funded,
+            amount: payment.amount,
+            platform_fee: split.platform_fee,
+            freelancer_earning: split.freelancer_earning,
+            currency: payment.currency,
+            checkout_session_id: payment.checkout_session_id.clone(),
+            payment_intent_id: payment.payment_intent_id.clone(),
+            payment_ref: reference.clone(),
+            funding_event_id: event_id.into(),
+            refund: None,
+            history: vec![],
+            funded_at: now,
+            released_at: None,
+            refunded_at: None,
+        });
+        self.push_history(
+            "funded",
+            "stripe",
+            now,
+            format!("payment {reference} via event {event_id}"),
+        );
+        self.updated_at = now;
+        Ok((FundOutcome::Funded, vec![transfer]))
+    }
+
+    /// Releases the escrow: the earning to the freelancer's wallet, the fee to the platform.
+    /// `force` (admin CLI) releases without a client request; the reason is recorded.
+    pub fn release(
+        &mut self,
+        actor: Actor<'_>,
+        force: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let escrow = self
+            .escrow
+            .as_ref()
+            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
+        match escrow.status {
+            EscrowStatus::Funded => {}
+            s => {
+                return Err(DomainError::State(format!(
+                    "the escrow is already {}",
+                    s.as_str()
+                )));
+            }
+        }
+        if force.is_none() && self.release_fund_status != ReleaseFundStatus::Requested {
+            return Err(DomainError::State(
+                "the client has not requested the release".into(),
+            ));
+        }
+        let (amount, fee, earning) = (
+            escrow.amount,
+            escrow.platform_fee,
+            escrow.freelancer_earning,
+        );
+        let id = self.next_transfer_id();
+        let transfer = Transfer::new(
+            id,
+            self.id.clone(),
+            TransferKind::Release,
+            self.currency,
+            now,
+            vec![
+                (Account::Escrow(self.id.clone()), -amount),
+                (Account::Wallet(self.freelancer_id.clone()), earning),
+                (Account::PlatformFees, fee),
+            ],
+        );
+        let escrow = self.escrow.as_mut().expect("checked above");
+        escrow.status = EscrowStatus::Released;
+        escrow.released_at = Some(now);
+        self.release_fund_status = ReleaseFundStatus::Approved;
+        let detail = match force {
+            Some(reason) => format!("forced without a request: {}", clip(reason)),
+            None => format!("earning {earning} to the freelancer, fee {fee}"),
+        };
+        self.push_history("released", actor, now, detail);
+        self.updated_at = now;
+        Ok(vec![transfer])
+    }
+
+    /// Decides and books a refund. The client's share is then owed through the provider
+    /// (`refund_pending`) until [`Contract::settle_refund`] records the provider's refund id; a
+    /// refund with nothing to send back settles at once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_refund(
+        &mut self,
+        actor: Actor<'_>,
+        by: Party,
+        reason: &str,
+        description: &str,
+        explicit_freelancer_share: Option<i64>,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let escrow = self
+            .escrow
+            .as_ref()
+            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
+        match escrow.status {
+            EscrowStatus::Funded => {}
+            s => {
+                return Err(DomainError::State(format!(
+                    "the escrow is already {}",
+                    s.as_str()
+                )));
+            }
+        }
+        if self.status == ContractStatus::Completed {
+            return Err(DomainError::State(
+                "refund not allowed for a completed contract".into(),
+            ));
+        }
+        let (amount, fee, earning) = (
+            escrow.amount,
+            escrow.platform_fee,
+            escrow.freelancer_earning,
+        );
+        let freelancer_share = match explicit_freelancer_share {
+            Some(share) if (0..=earning).contains(&share) => share,
+            Some(share) => {
+                return Err(DomainError::Validation(format!(
+                    "the freelancer's share {share} must be between 0 and the earning {earning}"
+                )));
+            }
+            None => {
+                // The kill fee follows the status the work had reached; a freelancer who walked
+                // away (canceled it themselves) keeps nothing.
+                let from = match self.status {
+                    ContractStatus::Canceled => {
+                        self.canceled_from.unwrap_or(ContractStatus::Pending)
+                    }
+                    s => s,
+                };
+                let percent = if self.canceled_by == Some(Party::Freelancer) {
+                    0
+                } else {
+                    from.kill_fee_percent().unwrap_or(0)
+                };
+                mul_div_half_up(earning, percent, 100)
+            }
+        };
+        let client_share = earning - freelancer_share;
+        let id = self.next_transfer_id();
+        let transfer = Transfer::new(
+            id,
+            self.id.clone(),
+            TransferKind::Refund,
+            self.currency,
+            now,
+            vec![
+                (Account::Escrow(self.id.clone()), -amount),
+                (Account::PlatformFees, fee),
+                (
+                    Account::Wallet(self.freelancer_id.clone()),
+                    freelancer_share,
+                ),
+                (Account::Refund(self.id.clone()), client_share),
+            ],
+        );
+        if self.status != ContractStatus::Canceled {
+            self.canceled_from = Some(self.status);
+            self.canceled_by = Some(by);
+            self.status = ContractStatus::Canceled;
+            self.status_history.push(super::contract::StatusChange {
+                status: ContractStatus::Canceled,
+                at: now,
+            });
+        }
+        self.cancel_reason = clip(if reason.trim().is_empty() {
+            "Requested by client"
+        } else {
+            reason
+        });
+        self.cancel_reason_description = clip(description);
+        let key = format!("escrow-refund-{}", self.id);
+        let escrow = self.escrow.as_mut().expect("checked above");
+        escrow.status = EscrowStatus::RefundPending;
+        escrow.refund = Some(RefundSplit {
+            client_share,
+            freelancer_share,
+            platform_fee: fee,
+            explicit: explicit_freelancer_share.is_some(),
+            idempotency_key: key,
+            provider_refund_id: None,
+            attempts: 0,
+            last_error: None,
+        });
+        self.push_history(
+            "refund_decided",
+            actor,
+            now,
+            format!(
+                "client {client_share}, freelancer {freelancer_share}, fee {fee}; reason: {}",
+                self.cancel_reason.clone()
+            ),
+        );
+        self.updated_at = now;
+        let mut transfers = vec![transfer];
+        if client_share == 0 {
+            transfers.extend(self.settle_refund("none", actor, now)?);
+        }
+        Ok(transfers)
+    }
+
+    /// The provider sent the client's share back: books it and closes the escrow.
+    pub fn settle_refund(
+        &mut self,
+        provider_refund_id: &str,
+        actor: Actor<'_>,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let escrow = self
+            .escrow
+            .as_ref()
+            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
+        if escrow.status == EscrowStatus::Refunded {
+            return Ok(vec![]);
+        }
+        if escrow.status != EscrowStatus::RefundPending {
+            return Err(DomainError::State(format!(
+                "the escrow is {}, not refund_pending",
+                escrow.status.as_str()
+            )));
+        }
+        let share = escrow.refund.as_ref().map(|r| r.client_share).unwrap_or(0);
+        let id = self.next_transfer_id();
+        let transfer = Transfer::new(
+            id,
+            self.id.clone(),
+            TransferKind::RefundSettled,
+            self.currency,
+            now,
+            vec![
+                (Account::Refund(self.id.clone()), -share),
+                (Account::ExternalStripe, share),
+            ],
+        );
+        let escrow = self.escrow.as_mut().expect("checked above");
+        escrow.status = EscrowStatus::Refunded;
+        escrow.refunded_at = Some(now);
+        if let Some(r) = escrow.refund.as_mut() {
+            r.provider_refund_id = Some(provider_refund_id.into());
+            r.last_error = None;
+        }
+        self.push_history(
+            "refunded",
+            actor,
+            now,
+            format!("provider refund {provider_refund_id}"),
+        );
+        self.updated_at = now;
+        Ok(vec![transfer])
+    }
+
+    /// Notes a failed provider call on a pending refund (it will be retried with the same key).
+    pub fn note_refund_attempt(&mut self, error: Option<&str>, now: i64) {
+        if let Some(r) = self.escrow.as_mut().and_then(|e| e.refund.as_mut()) {
+            r.attempts += 1;
+            r.last_error = error.map(clip);
+            self.updated_at = now;
+        }
+    }
+
+    /// The provider refunded a duplicate payment in full.
+    pub fn settle_duplicate(
+        &mut self,
+        payment_ref: &str,
+        provider_refund_id: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let index = self
+            .extra_payments
+            .iter()
+            .position(|p| p.payment_ref == payment_ref)
+            .ok_or_else(|| DomainError::State(format!("no duplicate payment {payment_ref}")))?;
+        if self.extra_payments[index].provider_refund_id.is_some() {
+            return Ok(vec![]);
+        }
+        let amount = self.extra_payments[index].amount;
+        let id = self.next_transfer_id();
+        let transfer = Transfer::new(
+            id,
+            self.id.clone(),
+            TransferKind::DuplicatePaymentRefunded,
+            self.currency,
+            now,
+            vec![
+                (Account::Refund(self.id.clone()), -amount),
+                (Account::ExternalStripe, amount),
+            ],
+        );
+        let extra = &mut self.extra_payments[index];
+        extra.provider_refund_id = Some(provider_refund_id.into());
+        extra.last_error = None;
+        self.push_history(
+            "duplicate_refunded",
+            "stripe",
+            now,
+            format!("payment {payment_ref}, refund {provider_refund_id}"),
+        );
+        self.updated_at = now;
+        Ok(vec![transfer])
+    }
+
+    /// Whether some provider refund is owed and not yet recorded (the recovery step's work).
+    pub fn has_pending_provider_work(&self) -> bool {
+        self.escrow_status() == Some(EscrowStatus::RefundPending)
+            || self
+                .extra_payments
+                .iter()
+                .any(|p| p.provider_refund_id.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::contract::tests::{contract, funded};
+    use crate::domain::ledger::{LedgerEntry, balances};
+    use proptest::prelude::*;
+
+    fn entries(ts: &[Transfer]) -> Vec<LedgerEntry> {
+        ts.iter().flat_map(|t| t.entries()).collect()
+    }
+
+    fn ten() -> FeeBps {
+        FeeBps::new(1000).unwrap()
+    }
+
+    #[test]
+    fn funding_splits_fee_and_earning_and_books_the_payment() {
+        let mut c = contract();
+        let p = Payment::test(&c, "pi_1");
+        let (outcome, ts) = c.fund(&p, ten(), "evt_1", 3).unwrap();
+        assert_eq!(outcome, FundOutcome::Funded);
+        let e = c.escrow.as_ref().unwrap();
+        assert_eq!(
+            (e.amount, e.platform_fee, e.freelancer_earning),
+            (100_000, 10_000, 90_000)
+        );
+        let b = balances(&entries(&ts));
+        assert_eq!(b[&(Account::Escrow(c.id.clone()), Currency::Inr)], 100_000);
+    }
+
+    #[test]
+    fn the_same_payment_funds_once() {
+        let mut c = funded();
+        let before = c.clone();
+        let p = Payment::test(&c, "pi_1");
+        assert_eq!(
+            c.fund(&p, ten(), "evt_2", 4).unwrap(),
+            (FundOutcome::AlreadyApplied, vec![])
+        );
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn a_second_payment_is_owed_back_in_full() {
+        let mut c = funded();
+        let p = Payment::test(&c, "pi_2");
+        let (outcome, ts) = c.fund(&p, ten(), "evt_2", 4).unwrap();
+        assert_eq!(outcome, FundOutcome::Duplicate);
+        assert_eq!(c.escrow.as_ref().unwrap().amount, 100_000);
+        assert_eq!(ts[0].kind, TransferKind::DuplicatePayment);
+        assert!(c.has_pending_provider_work());
+        let again = c.fund(&p, ten(), "evt_3", 5).unwrap();
+        assert_eq!(again, (FundOutcome::AlreadyApplied, vec![]));
+        let settled = c.settle_duplicate("pi_2", "re_1", 6).unwrap();
+        assert_eq!(settled.len(), 1);
+        assert!(c.settle_duplicate("pi_2", "re_1", 7).unwrap().is_empty());
+        assert!(!c.has_pending_provider_work());
+    }
+
+    #[test]
+    fn a_payment_of_another_amount_is_refused() {
+        let mut c = contract();
+        let mut p = Payment::test(&c, "pi_1");
+        p.amount = 100;
+        assert!(matches!(
+            c.fund(&p, ten(), "evt_1", 3),
+            Err(DomainError::AmountMismatch(_))
+        ));
+        assert!(c.escrow.is_none());
+    }
+
+    #[test]
+    fn release_needs_a_request_unless_forced_and_happens_once() {
+        let mut c = funded();
+        c.status = ContractStatus::Completed;
+        assert!(c.release("admin", None, 5).is_err());
+        c.request_release(5).unwrap();
+        let ts = c.release("admin", None, 6).unwrap();
+        let b = balances(&entries(&ts));
+        assert_eq!(
+            b[&(Account::Wallet(c.freelancer_id.clone()), Currency::Inr)],
+            90_000
+        );
+        assert_eq!(b[&(Account::PlatformFees, Currency::Inr)], 10_000);
+        assert_eq!(c.release_fund_status, ReleaseFundStatus::Approved);
+        assert!(c.release("admin", None, 7).is_err());
+        assert!(
+            c.decide_refund("admin", Party::Admin, "", "", None, 7)
+                .is_err()
+        );
+        let mut forced = funded();
+        assert!(
+            forced
+                .release("cli:root@host", Some("client vanished"), 5)
+                .is_ok()
+        );
+        assert!(
+            forced
+                .escrow
+                .unwrap()
+                .history
+                .iter()
+                .any(|h| h.detail.contains("client vanished"))
+        );
+    }
+
+    #[test]
+    fn refund_split_follows_the_status_with_the_kill_fee() {
+        for (status, freelancer, client) in [
+            (ContractStatus::Pending, 0, 90_000),
+            (ContractStatus::Started, 13_500, 76_500),
+            (ContractStatus::Ongoing, 36_000, 54_000),
+        ] {
+            let mut c = funded();
+            c.status = status;
+            let ts = c
+                .decide_refund("client", Party::Client, "", "", None, 5)
+                .unwrap();
+            let r = c.escrow.as_ref().unwrap().refund.clone().unwrap();
+            assert_eq!(
+                (r.freelancer_share, r.client_share, r.platform_fee),
+                (freelancer, client, 10_000)
+            );
+            assert_eq!(c.status, ContractStatus::Canceled);
+            assert_eq!(c.cancel_reason, "Requested by client");
+            let b = balances(&entries(&ts));
+            assert_eq!(b[&(Account::Escrow(c.id.clone()), Currency::Inr)], -100_000);
+            assert_eq!(
+                b.get(&(Account::Refund(c.id.clone()), Currency::Inr))
+                    .copied()
+                    .unwrap_or(0),
+                client as i128
+            );
+        }
+    }
+
+    #[test]
+    fn a_completed_contract_cannot_be_refunded() {
+        let mut c = funded();
+        c.status = ContractStatus::Completed;
+        assert!(
+            c.decide_refund("admin", Party::Admin, "", "", None, 5)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_freelancer_who_canceled_keeps_no_kill_fee_and_the_client_can_still_be_refunded() {
+        let mut c = funded();
+        c.move_to(ContractStatus::Started, Party::Freelancer, 4)
+            .unwrap();
+        c.move_to(ContractStatus::Canceled, Party::Freelancer, 5)
+            .unwrap();
+        c.decide_refund("client", Party::Client, "", "", None, 6)
+            .unwrap();
+        assert_eq!(c.escrow.unwrap().refund.unwrap().freelancer_share, 0);
+    }
+
+    #[test]
+    fn an_explicit_split_is_bounded_by_the_earning() {
+        let mut c = funded();
+        assert!(matches!(
+            c.decide_refund("admin", Party::Admin, "", "", Some(90_001), 5),
+            Err(DomainError::Validation(_))
+        ));
+        assert!(matches!(
+            c.decide_refund("admin", Party::Admin, "", "", Some(-1), 5),
+            Err(DomainError::Validation(_))
+        ));
+        let ts = c
+            .decide_refund("admin", Party::Admin, "dispute", "", Some(90_000), 5)
+            .unwrap();
+        // Nothing goes back to the client, so the refund settles at once.
+        assert_eq!(ts.len(), 2);
+        assert_eq!(c.escrow_status(), Some(EscrowStatus::Refunded));
+    }
+
+    #[test]
+    fn settling_a_refund_closes_the_refund_account_once() {
+        let mut c = contract();
+        let (_, mut all) = c.fund(&Payment::test(&c, "pi_1"), ten(), "e", 1).unwrap();
+        all.extend(
+            c.decide_refund("admin", Party::Admin, "", "", None, 5)
+                .unwrap(),
+        );
+        assert_eq!(c.escrow_status(), Some(EscrowStatus::RefundPending));
+        let pending = balances(&entries(&all));
+        assert_eq!(
+            pending[&(Account::Refund(c.id.clone()), Currency::Inr)],
+            90_000
+        );
+        all.extend(c.settle_refund("re_1", "admin", 6).unwrap());
+        assert!(c.settle_refund("re_1", "admin", 7).unwrap().is_empty());
+        assert!(c.release("admin", Some("x"), 8).is_err());
+        let b = balances(&entries(&all));
+        assert_eq!(
+            b.get(&(Account::Refund(c.id.clone()), Currency::Inr))
+                .copied()
+                .unwrap_or(0),
+            0
+        );
+        assert_eq!(
+            b.get(&(Account::Escrow(c.id.clone()), Currency::Inr))
+                .copied()
+                .unwrap_or(0),
+            0
+        );
+        assert_eq!(b.values().sum::<i128>(), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn every_path_through_the_escrow_balances(amount in 1i64..=100_000_000_000_000, bps in 0u32..=10_000, path in 0u8..4, share_pct in 0i64..=100) {
+            let mut c = contract();
+            c.amount = amount;
+            let p = Payment::test(&c, "pi_1");
+            let (_, mut ts) = c.fund(&p, FeeBps::new(bps).unwrap(), "evt", 1).unwrap();
+            match path {
+                0 => { c.status = ContractStatus::Completed; c.request_release(2).unwrap(); ts.extend(c.release("a", None, 3).unwrap()); }
+                1 => { ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund("re", "a", 4).unwrap()); }
+                2 => {
+                    let earning = c.escrow.as_ref().unwrap().freelancer_earning;
+                    ts.extend(c.decide_refund("a", Party::Admin, "", "", Some(earning * share_pct / 100), 3).unwrap());
+                    ts.extend(c.settle_refund("re", "a", 4).unwrap());
+                }
+                _ => { c.status = ContractStatus::Ongoing; ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund("re", "a", 4).unwrap()); }
+            }
+            let es = entries(&ts);
+            let b = balances(&es);
+            prop_assert_eq!(b.values().sum::<i128>(), 0);
+            prop_assert_eq!(b.get(&(Account::Escrow(c.id.clone()), Currency::Inr)).copied().unwrap_or(0), 0);
+            prop_assert_eq!(b.get(&(Account::Refund(c.id.clone()), Currency::Inr)).copied().unwrap_or(0), 0);
+            prop_assert_eq!(-b[&(Account::ExternalStripe, Currency::Inr)], b.iter().filter(|((a, _), _)| matches!(a, Account::Wallet(_) | Account::PlatformFees)).map(|(_, v)| *v).sum::<i128>());
+            for t in &ts {
+                prop_assert_eq!(t.lines.iter().map(|(_, a)| *a as i128).sum::<i128>(), 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Identifier newtypes. Every entity id is a 24-character lower-case hex string, the shape of a
+//! MongoDB ObjectId, so the original app's clients keep sending what they sent. Ids are kept as
+//! strings everywhere (store filters included): see `notes/mongodb-emulator.md` for why.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} {value:?} is not a 24-character hex id")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+fn is_object_id_hex(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A new ObjectId-shaped hex string: 4 bytes of seconds, 5 random bytes, 3 bytes of counter.
+pub fn new_object_id_hex() -> String {
+    let secs = chrono::Utc::now().timestamp() as u32;
+    let random: [u8; 5] = rand::random();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    bytes[4..9].copy_from_slice(&random);
+    bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+    hex::encode(bytes)
+}
+
+macro_rules! object_id {
+    ($name:ident, $kind:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                if is_object_id_hex(s) {
+                    Ok($name(s.to_ascii_lowercase()))
+                } else {
+                    Err(IdError {
+                        kind: $kind,
+                        value: s.chars().take(64).collect(),
+                    })
+                }
+            }
+
+            pub fn generate() -> Self {
+                $name(new_object_id_hex())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                $name::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                $name::parse(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+object_id!(ContractId, "contract id");
+object_id!(JobId, "job id");
+object_id!(UserId, "user id");
+object_id!(ReviewId, "review id");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_object_id_hex_and_distinct() {
+        let a = ContractId::generate();
+        let b = ContractId::generate();
+        assert_ne!(a, b);
+        assert!(ContractId::parse(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in [
+            "",
+            "123",
+            "zzzzzzzzzzzzzzzzzzzzzzzz",
+            "507f1f77bcf86cd7994390111",
+            "507f1f77bcf86cd79943901'",
+        ] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            UserId::parse("507F1F77BCF86CD799439011").unwrap().as_str(),
+            "507f1f77bcf86cd799439011"
+        );
+    }
+}

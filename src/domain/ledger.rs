@@ -1,0 +1,218 @@
+//! The double-entry ledger (DESIGN §4). Every movement of money is a [`Transfer`]: a set of
+//! [`LedgerEntry`] lines that sum to zero. Accounts:
+//!
+//! - `external:stripe` — the outside world; negative by everything paid in and not paid back;
+//! - `escrow:<contractId>` — money held for a contract;
+//! - `wallet:<userId>` — a freelancer's (or client's) internal balance;
+//! - `platform:fees` — the platform's revenue;
+//! - `refund:<contractId>` — money decided to go back to the client and not yet confirmed sent
+//!   by the payment provider; zero once the provider's refund is recorded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ContractId, UserId};
+use super::money::Currency;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    ExternalStripe,
+    Escrow(ContractId),
+    Wallet(UserId),
+    PlatformFees,
+    Refund(ContractId),
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::ExternalStripe => f.write_str("external:stripe"),
+            Account::Escrow(c) => write!(f, "escrow:{c}"),
+            Account::Wallet(u) => write!(f, "wallet:{u}"),
+            Account::PlatformFees => f.write_str("platform:fees"),
+            Account::Refund(c) => write!(f, "refund:{c}"),
+        }
+    }
+}
+
+impl FromStr for Account {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("unknown account {s:?}");
+        match s.split_once(':') {
+            Some(("external", "stripe")) => Ok(Account::ExternalStripe),
+            Some(("platform", "fees")) => Ok(Account::PlatformFees),
+            Some(("escrow", id)) => ContractId::parse(id)
+                .map(Account::Escrow)
+                .map_err(|_| bad()),
+            Some(("refund", id)) => ContractId::parse(id)
+                .map(Account::Refund)
+                .map_err(|_| bad()),
+            Some(("wallet", id)) => UserId::parse(id).map(Account::Wallet).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for Account {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Account {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a transfer was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// A payment arrived into escrow.
+    Fund,
+    /// Escrow paid out: earning to the freelancer's wallet, fee to the platform.
+    Release,
+    /// Escrow split on refund: fee to the platform, kill fee to the freelancer, the rest owed to
+    /// the client (`refund:<contract>`).
+    Refund,
+    /// The provider confirmed the client's share was sent back.
+    RefundSettled,
+    /// A second payment for an already funded contract: owed back in full.
+    DuplicatePayment,
+    /// The provider confirmed a duplicate payment was refunded.
+    DuplicatePaymentRefunded,
+}
+
+/// One line of a transfer. `amount` is signed minor units: positive increases the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    /// Deterministic: `<contractId>:<transfer seq>:<line>`, so writing an entry twice is a no-op.
+    pub id: String,
+    pub transfer_id: String,
+    pub contract_id: ContractId,
+    pub kind: TransferKind,
+    pub account: Account,
+    pub amount: i64,
+    pub currency: Currency,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// A balanced set of entries, built by the escrow transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: String,
+    pub contract_id: ContractId,
+    pub kind: TransferKind,
+    pub currency: Currency,
+    pub at: i64,
+    pub lines: Vec<(Account, i64)>,
+}
+
+impl Transfer {
+    /// Builds a transfer, dropping zero lines. Panics if the lines do not balance: an unbalanced
+    /// transfer is a bug in this crate, never a consequence of input.
+    pub fn new(
+        id: String,
+        contract_id: ContractId,
+        kind: TransferKind,
+        currency: Currency,
+        at: i64,
+        lines: Vec<(Account, i64)>,
+    ) -> Transfer {
+        let sum: i128 = lines.iter().map(|(_, a)| *a as i128).sum();
+        assert_eq!(sum, 0, "transfer {id} does not balance: {lines:?}");
+        let lines = lines.into_iter().filter(|(_, a)| *a != 0).collect();
+        Transfer {
+            id,
+            contract_id,
+            kind,
+            currency,
+            at,
+            lines,
+        }
+    }
+
+    pub fn entries(&self) -> Vec<LedgerEntry> {
+        self.lines
+            .iter()
+            .enumerate()
+            .map(|(i, (account, amount))| LedgerEntry {
+                id: format!("{}:{i}", self.id),
+                transfer_id: self.id.clone(),
+                contract_id: self.contract_id.clone(),
+                kind: self.kind,
+                account: account.clone(),
+                amount: *amount,
+                currency: self.currency,
+                at: self.at,
+            })
+            .collect()
+    }
+}
+
+/// Balances per account, from any set of entries.
+pub fn balances<'a>(
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+) -> BTreeMap<(Account, Currency), i128> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        *out.entry((e.account.clone(), e.currency)).or_insert(0i128) += e.amount as i128;
+    }
+    out
+}
+
+impl PartialOrd for Currency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Currency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(other.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_round_trip_through_their_names() {
+        let c = ContractId::generate();
+        let u = UserId::generate();
+        for a in [
+            Account::ExternalStripe,
+            Account::PlatformFees,
+            Account::Escrow(c.clone()),
+            Account::Refund(c),
+            Account::Wallet(u),
+        ] {
+            assert_eq!(a.to_string().parse::<Account>().unwrap(), a);
+        }
+        assert!("wallet:nope".parse::<Account>().is_err());
+        assert!("bank:x".parse::<Account>().is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "does not balance")]
+    fn an_unbalanced_transfer_is_a_bug() {
+        let c = ContractId::generate();
+        Transfer::new(
+            "t".into(),
+            c.clone(),
+            TransferKind::Fund,
+            Currency::Inr,
+            0,
+            vec![(Account::Escrow(c), 5)],
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The pure domain: money, ids, the contract and escrow state machines, the ledger, reviews,
+//! media types and the ledger invariants. No I/O, no async, no clock: time comes in as an
+//! argument (Unix milliseconds).
+
+pub mod contract;
+pub mod error;
+pub mod escrow;
+pub mod ids;
+pub mod ledger;
+pub mod media;
+pub mod money;
+pub mod review;
+pub mod verify;
+
+pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus};
+pub use error::DomainError;
+pub use escrow::{Escrow, EscrowStatus, FundOutcome, HistoryEntry, Payment, RefundSplit};
+pub use ids::{ContractId, JobId, ReviewId, UserId};
+pub use ledger::{Account, LedgerEntry, Transfer, TransferKind};
+pub use money::{Currency, FeeBps, Money};
+pub use review::Review;

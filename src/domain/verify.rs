@@ -1,0 +1,248 @@
+//! The ledger invariants of DESIGN §4, checked over a whole store by `escrowctl verify` and by
+//! the tests. Fed incrementally (entries and contracts in any order), so a caller can stream a
+//! large store and show progress.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::contract::Contract;
+use super::escrow::EscrowStatus;
+use super::ledger::{Account, LedgerEntry, TransferKind};
+use super::money::Currency;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    /// The ids involved: contract, account, transfer or user.
+    pub ids: Vec<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub contracts: u64,
+    pub escrows: u64,
+    pub entries: u64,
+    pub transfers: u64,
+    pub accounts: u64,
+    pub wallets: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub counts: Counts,
+    pub violations: Vec<Violation>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+#[derive(Default)]
+pub struct Verifier {
+    balances: BTreeMap<(Account, Currency), i128>,
+    transfers: HashMap<String, (i128, String)>,
+    funds_per_contract: HashMap<String, u32>,
+    contracts: Vec<ContractFacts>,
+    wallets: Vec<(String, Currency, i64)>,
+    counts: Counts,
+}
+
+struct ContractFacts {
+    id: String,
+    escrow: Option<(EscrowStatus, i64)>,
+    /// What the refund account must hold: owed and not yet confirmed by the provider.
+    refund_owed: i64,
+    currency: Currency,
+}
+
+impl Verifier {
+    pub fn new() -> Verifier {
+        Verifier::default()
+    }
+
+    pub fn add_entry(&mut self, e: &LedgerEntry) {
+        self.counts.entries += 1;
+        *self
+            .balances
+            .entry((e.account.clone(), e.currency))
+            .or_insert(0) += e.amount as i128;
+        let t = self
+            .transfers
+            .entry(e.transfer_id.clone())
+            .or_insert((0, e.contract_id.to_string()));
+        t.0 += e.amount as i128;
+        if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
+            *self
+                .funds_per_contract
+                .entry(e.contract_id.to_string())
+                .or_insert(0) += 1;
+        }
+    }
+
+    pub fn add_contract(&mut self, c: &Contract) {
+        self.counts.contracts += 1;
+        let escrow = c.escrow.as_ref().map(|e| (e.status, e.amount));
+        if escrow.is_some() {
+            self.counts.escrows += 1;
+        }
+        let mut refund_owed = c
+            .extra_payments
+            .iter()
+            .filter(|p| p.provider_refund_id.is_none())
+            .map(|p| p.amount)
+            .sum();
+        if let Some(e) = &c.escrow
+            && e.status == EscrowStatus::RefundPending
+        {
+            refund_owed += e.refund.as_ref().map(|r| r.client_share).unwrap_or(0);
+        }
+        self.contracts.push(ContractFacts {
+            id: c.id.to_string(),
+            escrow,
+            refund_owed,
+            currency: c.currency,
+        });
+    }
+
+    /// A wallet balance as the store reports it (for the "balance = sum of entries" rule).
+    pub fn add_wallet_balance(&mut self, user_id: &str, currency: Currency, balance: i64) {
+        self.wallets.push((user_id.to_string(), currency, balance));
+    }
+
+    pub fn finish(self) -> Report {
+        let mut v = Vec::new();
+        let mut counts = self.counts;
+        counts.transfers = self.transfers.len() as u64;
+        counts.accounts = self.balances.len() as u64;
+        counts.wallets = self.wallets.len() as u64;
+
+        let mut per_currency: BTreeMap<Currency, i128> = BTreeMap::new();
+        for ((_, cur), b) in &self.balances {
+            *per_currency.entry(*cur).or_insert(0) += b;
+        }
+        for (cur, sum) in per_currency {
+            if sum != 0 {
+                v.push(Violation {
+                    rule: "accounts_sum_to_zero",
+                    ids: vec![cur.to_string()],
+                    detail: format!("all {cur} accounts sum to {sum}, not 0"),
+                });
+            }
+        }
+        let mut transfer_ids: Vec<_> = self.transfers.iter().collect();
+        transfer_ids.sort();
+        for (id, (sum, contract)) in transfer_ids {
+            if *sum != 0 {
+                v.push(Violation {
+                    rule: "transfer_balances",
+                    ids: vec![id.clone(), contract.clone()],
+                    detail: format!("transfer sums to {sum}"),
+                });
+            }
+        }
+        for ((account, cur), b) in &self.balances {
+            if matches!(account, Account::Escrow(_)) && *b < 0 {
+                v.push(Violation {
+                    rule: "escrow_not_negative",
+                    ids: vec![account.to_string()],
+                    detail: format!("balance {b} {cur}"),
+                });
+            }
+        }
+        for c in &self.contracts {
+            let escrow_balance = self
+                .balances
+                .get(&(
+                    Account::Escrow(c.id.parse().expect("contract ids are valid")),
+                    c.currency,
+                ))
+                .copied()
+                .unwrap_or(0);
+            let refund_balance = self
+                .balances
+                .get(&(
+                    Account::Refund(c.id.parse().expect("contract ids are valid")),
+                    c.currency,
+                ))
+                .copied()
+                .unwrap_or(0);
+            let funds = self.funds_per_contract.get(&c.id).copied().unwrap_or(0);
+            match c.escrow {
+                None => {
+                    if escrow_balance != 0 {
+                        v.push(Violation {
+                            rule: "unfunded_escrow_is_empty",
+                            ids: vec![c.id.clone()],
+                            detail: format!("escrow account holds {escrow_balance} with no escrow"),
+                        });
+                    }
+                    if funds != 0 {
+                        v.push(Violation {
+                            rule: "one_payment_per_funded_escrow",
+                            ids: vec![c.id.clone()],
+                            detail: format!("{funds} funding transfers for an unfunded contract"),
+                        });
+                    }
+                }
+                Some((status, amount)) => {
+                    if funds != 1 {
+                        v.push(Violation {
+                            rule: "one_payment_per_funded_escrow",
+                            ids: vec![c.id.clone()],
+                            detail: format!("{funds} funding transfers, expected exactly 1"),
+                        });
+                    }
+                    let expected = if status == EscrowStatus::Funded {
+                        amount as i128
+                    } else {
+                        0
+                    };
+                    if escrow_balance != expected {
+                        let rule = if status == EscrowStatus::Funded {
+                            "funded_escrow_holds_its_amount"
+                        } else {
+                            "closed_escrow_is_zero"
+                        };
+                        v.push(Violation {
+                            rule,
+                            ids: vec![c.id.clone()],
+                            detail: format!(
+                                "escrow {} holds {escrow_balance}, expected {expected}",
+                                status.as_str()
+                            ),
+                        });
+                    }
+                }
+            }
+            if refund_balance != c.refund_owed as i128 {
+                v.push(Violation {
+                    rule: "refund_account_matches_owed",
+                    ids: vec![c.id.clone()],
+                    detail: format!(
+                        "refund account holds {refund_balance}, owed {}",
+                        c.refund_owed
+                    ),
+                });
+            }
+        }
+        for (user, cur, reported) in &self.wallets {
+            let account = Account::Wallet(user.parse().expect("wallet ids are valid"));
+            let sum = self.balances.get(&(account, *cur)).copied().unwrap_or(0);
+            if sum != *reported as i128 {
+                v.push(Violation {
+                    rule: "wallet_balance_is_sum_of_entries",
+                    ids: vec![user.clone()],
+                    detail: format!("reported {reported}, entries sum to {sum}"),
+                });
+            }
+        }
+        Report {
+            counts,
+            violations: v,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Extractors whose rejections use the API's error format: the caller's identity from the
+//! bearer token, and JSON bodies (400 when malformed, 422 when well-formed but wrong).
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::{ApiError, error};
+use crate::auth::{AuthError, Principal, bearer};
+use crate::service::ErrorKind;
+use crate::store::Page;
+
+/// The verified caller.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        let token = bearer(header).map_err(auth_error)?;
+        state.jwt.verify(token).map(Auth).map_err(auth_error)
+    }
+}
+
+fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Missing => error(
+            ErrorKind::Unauthorized,
+            "auth.missing_token",
+            "Access denied. No token provided.",
+        ),
+        AuthError::Invalid => error(
+            ErrorKind::Unauthorized,
+            "auth.invalid_token",
+            "Invalid authentication token.",
+        ),
+    }
+}
+
+/// A JSON body. An empty body reads as `{}` where `T` allows it (routes whose body is optional).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            if !ct.starts_with("application/json") && !ct.contains("+json") {
+                return Err(error(
+                    ErrorKind::Unsupported,
+                    "request.unsupported_media_type",
+                    "the body must be application/json",
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                error(
+                    ErrorKind::TooLarge,
+                    "request.too_large",
+                    "the body is too large",
+                )
+            } else {
+                error(ErrorKind::BadRequest, "request.unreadable", e.body_text())
+            }
+        })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(ApiJson)
+            .map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => {
+                    error(ErrorKind::Validation, "validation.body", e.to_string())
+                }
+                _ => error(
+                    ErrorKind::BadRequest,
+                    "request.malformed_json",
+                    format!("malformed JSON: {e}"),
+                ),
+            })
+    }
+}
+
+/// `?page=&limit=` with clear errors.
+pub struct Paging(pub Page);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| error(ErrorKind::BadRequest, "request.bad_query", e.body_text()))?;
+        let num = |key: &str, default: u32, max: u32| -> Result<u32, ApiError> {
+            match q.get(key) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(error(
+                        ErrorKind::Validation,
+                        "validation.paging",
+                        format!("{key} must be an integer from 1 to {max}"),
+                    )),
+                },
+            }
+        };
+        Ok(Paging(Page::new(
+            num("page", 1, 1_000_000)?,
+            num("limit", 20, Page::LIMIT_MAX)?,
+        )))
+    }
+}

@@ -1,0 +1,101 @@
+//! The sandbox checkout page. `GET /sandbox/checkout/{id}` shows the order and a Pay button (a
+//! plain form post, so curl can press it too); `POST …/pay` signs a
+//! `checkout.session.completed` event exactly as Stripe would and posts it to this server's own
+//! `/webhook`, then redirects to the front end's success URL.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::money::format_minor;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+pub async fn page(State(s): State<AppState>, Path(session): Path<String>) -> Response {
+    let c = match s.service.sandbox_session(&session).await {
+        Ok(c) => c,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let title = escape(c.title.as_deref().unwrap_or("Escrow payment"));
+    let amount = format!(
+        "{} {}",
+        format_minor(c.amount, c.currency),
+        c.currency.code().to_uppercase()
+    );
+    let status = if c.escrow_paid() {
+        "<p id=\"paid\">This contract is already paid.</p>"
+    } else {
+        ""
+    };
+    let session = escape(&session);
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox checkout · {title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
+.card{{border:1px solid #ccc;border-radius:8px;padding:1.5rem}} .amount{{font-size:2rem;margin:.5rem 0}}
+button{{font-size:1.1rem;padding:.6rem 1.4rem;background:#635bff;color:#fff;border:0;border-radius:6px;cursor:pointer}}
+small{{color:#666}}</style></head>
+<body><div class="card">
+<small>SANDBOX — no real money moves</small>
+<h1 id="title">{title}</h1>
+<div class="amount" id="amount">{amount}</div>
+<p><small>Contract {contract} · session {session}</small></p>
+{status}
+<form method="post" action="/sandbox/checkout/{session}/pay"><button id="pay" type="submit">Pay {amount}</button></form>
+<p><a href="{cancel}">Cancel</a></p>
+</div></body></html>"#,
+        contract = c.id,
+        cancel = escape(&s.service.cancel_url()),
+    ))
+    .into_response()
+}
+
+pub async fn pay(State(s): State<AppState>, Path(session): Path<String>) -> Response {
+    let (_, body, header) = match s.service.sandbox_payment(&session).await {
+        Ok(x) => x,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let sent = s
+        .http_client
+        .post(format!("{}/webhook", s.self_url))
+        .header("content-type", "application/json")
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Redirect::to(&format!(
+            "{}?session_id={}",
+            s.service.success_url(),
+            session
+        ))
+        .into_response(),
+        Ok(r) => {
+            let status = r.status();
+            tracing::error!(%status, "the sandbox webhook delivery was refused");
+            (
+                StatusCode::BAD_GATEWAY,
+                Html(format!(
+                    "<p>Payment could not be recorded (webhook answered {status}). Try again.</p>"
+                )),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the sandbox webhook delivery failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                Html("<p>Payment could not be recorded. Try again.</p>".to_string()),
+            )
+                .into_response()
+        }
+    }
+}

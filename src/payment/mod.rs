@@ -1,0 +1,69 @@
+//! Payment providers. [`PaymentProvider`] creates checkout sessions and refunds; webhook events
+//! come back through [`webhook::verify_and_parse`], the same code for every provider (the
+//! sandbox signs its events exactly as Stripe does).
+
+pub mod sandbox;
+pub mod webhook;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ContractId, Currency, JobId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub contract_id: ContractId,
+    pub job_id: JobId,
+    pub client_id: UserId,
+    pub freelancer_id: UserId,
+    /// Product name shown to the payer.
+    pub title: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// Same contract and amount → same key → the provider returns the same session.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub contract_id: ContractId,
+    /// The payment intent (or, without one, the checkout session) the money came from.
+    pub payment_ref: String,
+    pub amount: i64,
+    pub currency: Currency,
+    /// Derived from the contract and the action: the same on every retry.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundResult {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The provider could not be reached or answered 5xx/timeout: try again later.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request (4xx): retrying the same request will not help.
+    #[error("payment provider refused the request: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentError>;
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError>;
+}

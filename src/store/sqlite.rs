@@ -1,0 +1,900 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL` (a commit is on
+//! disk before it is acknowledged), safe for several processes at once (the server and
+//! `escrowctl`): every write is an `IMMEDIATE` transaction, so writers queue on SQLite's own
+//! file lock, and readers never wait for them.
+//!
+//! A contract record is stored as its JSON document plus the columns that queries filter on;
+//! the document is the truth, the columns are kept in step by [`SqliteStore::save_contract`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    ContractFilter, EventRecord, EventStatus, MonthRow, Page, Store, StoreError, StoreResult,
+    WebhookEvent,
+};
+use crate::domain::{
+    Account, Contract, ContractId, Currency, JobId, LedgerEntry, Review, ReviewId, TransferKind,
+    UserId,
+};
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+/// Idle connections kept open.
+const POOL_IDLE_MAX: usize = 16;
+
+/// Schema migrations, applied in order once each, embedded in the binary.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE contracts (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    freelancer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    escrow_status TEXT,
+    release_fund_status TEXT NOT NULL,
+    provider_work INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX contracts_live_job ON contracts(job_id) WHERE status != 'Canceled';
+CREATE INDEX contracts_client ON contracts(client_id);
+CREATE INDEX contracts_freelancer ON contracts(freelancer_id);
+CREATE INDEX contracts_escrow ON contracts(escrow_status, release_fund_status, created_at);
+CREATE INDEX contracts_created ON contracts(created_at);
+CREATE INDEX contracts_provider_work ON contracts(provider_work) WHERE provider_work = 1;
+
+CREATE TABLE payment_refs (
+    payment_ref TEXT PRIMARY KEY,
+    contract_id TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE ledger_entries (
+    id TEXT PRIMARY KEY,
+    transfer_id TEXT NOT NULL,
+    contract_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX ledger_account ON ledger_entries(account, currency, at);
+CREATE INDEX ledger_contract ON ledger_entries(contract_id);
+CREATE INDEX ledger_kind ON ledger_entries(kind, at);
+
+CREATE TABLE webhook_events (
+    event_id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    contract_id TEXT,
+    received_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deliveries INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_events_received ON webhook_events(received_at);
+
+CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    contract_id TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL,
+    freelancer_id TEXT NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX reviews_freelancer ON reviews(freelancer_id, created_at DESC, id DESC);
+"#,
+)];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn other(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(e.to_string())
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(e.to_string()),
+        Some(
+            ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::Unavailable(e.to_string()),
+        _ => other(e),
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(map_err)?;
+    // WAL: readers never block writers; FULL: a commit is durable before it returns.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(map_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Other(format!(
+            "could not switch {} to WAL (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(map_err)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        .map_err(map_err)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    for (version, sql) in MIGRATIONS {
+        if *version > current {
+            tx.execute_batch(sql).map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, chrono::Utc::now().timestamp_millis()],
+            )
+            .map_err(map_err)?;
+        }
+    }
+    let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > newest {
+        return Err(StoreError::Other(format!(
+            "the database schema is version {current}, newer than this binary's {newest}: upgrade escrow"
+        )));
+    }
+    tx.commit().map_err(map_err)
+}
+
+fn contract_from_doc(doc: String) -> StoreResult<Contract> {
+    serde_json::from_str(&doc)
+        .map_err(|e| StoreError::Other(format!("corrupt contract document: {e}")))
+}
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+type EntryRow = (String, String, String, String, String, i64, String, i64);
+
+fn entry_from_parts(p: EntryRow) -> StoreResult<LedgerEntry> {
+    let (id, transfer_id, contract_id, kind, account, amount, currency, at) = p;
+    Ok(LedgerEntry {
+        id,
+        transfer_id,
+        contract_id: ContractId::parse(&contract_id).map_err(other)?,
+        kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(other)?,
+        account: account.parse().map_err(StoreError::Other)?,
+        amount,
+        currency: currency.parse().map_err(other)?,
+        at,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "id, transfer_id, contract_id, kind, account, amount, currency, at";
+
+fn kind_name(kind: TransferKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => unreachable!("transfer kinds serialise as strings"),
+    }
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookEvent> {
+    let status: String = r.get(2)?;
+    Ok(WebhookEvent {
+        event_id: r.get(0)?,
+        event_type: r.get(1)?,
+        status: EventStatus::parse(&status).unwrap_or(EventStatus::Received),
+        error: r.get(3)?,
+        contract_id: r.get(4)?,
+        received_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        deliveries: r.get(7)?,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "event_id, event_type, status, error, contract_id, received_at, updated_at, deliveries";
+
+fn review_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, i64, String, i64)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn review_from_parts(p: (String, String, String, String, i64, String, i64)) -> StoreResult<Review> {
+    let (id, contract_id, client_id, freelancer_id, rating, description, created_at) = p;
+    Ok(Review {
+        id: ReviewId::parse(&id).map_err(other)?,
+        contract_id: ContractId::parse(&contract_id).map_err(other)?,
+        client_id: UserId::parse(&client_id).map_err(other)?,
+        freelancer_id: UserId::parse(&freelancer_id).map_err(other)?,
+        rating: crate::domain::review::Rating::parse(&serde_json::json!(rating)).map_err(other)?,
+        description,
+        created_at,
+    })
+}
+
+const REVIEW_COLUMNS: &str =
+    "id, contract_id, client_id, freelancer_id, rating, description, created_at";
+
+/// Half-open range over account names with a prefix: `[prefix:, prefix;)` uses the index.
+fn account_range(prefix: &str) -> (String, String) {
+    (format!("{prefix}:"), format!("{prefix};"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the migrations.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_connection(&path)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                idle: Mutex::new(vec![conn]),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool.
+    async fn with_conn<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.idle.lock().expect("pool lock").pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&mut conn);
+            let mut idle = inner.idle.lock().expect("pool lock");
+            if idle.len() < POOL_IDLE_MAX {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("storage task failed: {e}")))?
+    }
+
+    /// Runs `f` inside an IMMEDIATE transaction and commits it.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(map_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Test and operator hook: runs raw SQL on the file (used by tests that corrupt a ledger
+    /// on purpose to prove `verify` notices).
+    pub async fn execute_raw(&self, sql: String) -> StoreResult<usize> {
+        self.with_conn(move |c| c.execute(&sql, []).map_err(map_err))
+            .await
+    }
+}
+
+fn upsert_columns(tx: &rusqlite::Transaction<'_>, c: &Contract) -> StoreResult<()> {
+    let doc = serde_json::to_string(c).map_err(other)?;
+    tx.execute(
+        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, escrow_status = excluded.escrow_status,
+            release_fund_status = excluded.release_fund_status, provider_work = excluded.provider_work,
+            updated_at = excluded.updated_at, version = excluded.version, doc = excluded.doc",
+        params![
+            c.id.as_str(),
+            c.job_id.as_str(),
+            c.client_id.as_str(),
+            c.freelancer_id.as_str(),
+            c.status.as_str(),
+            c.escrow_status().map(|s| s.as_str()),
+            c.release_fund_status.as_str(),
+            c.has_pending_provider_work() as i64,
+            c.created_at,
+            c.updated_at,
+            c.version,
+            doc
+        ],
+    )
+    .map_err(map_err)?;
+    let refs = c
+        .escrow
+        .iter()
+        .map(|e| e.payment_ref.clone())
+        .chain(
+            c.escrow
+                .iter()
+                .filter_map(|e| e.checkout_session_id.clone()),
+        )
+        .chain(c.extra_payments.iter().map(|p| p.payment_ref.clone()));
+    for r in refs {
+        tx.execute(
+            "INSERT OR IGNORE INTO payment_refs (payment_ref, contract_id) VALUES (?1, ?2)",
+            params![r, c.id.as_str()],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args = vec![];
+    if let Some(s) = f.escrow_status {
+        clauses.push(format!("escrow_status = ?{}", args.len() + 1));
+        args.push(s.as_str().to_string());
+    }
+    if let Some(s) = f.contract_status {
+        clauses.push(format!("status = ?{}", args.len() + 1));
+        args.push(s.as_str().to_string());
+    }
+    if f.release_requested {
+        clauses.push("release_fund_status = 'Requested' AND escrow_status = 'funded'".into());
+    }
+    if f.funded_only {
+        clauses.push("escrow_status IS NOT NULL".into());
+    }
+    (clauses.join(" AND "), args)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.with_conn(|c| {
+            c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
+        let c = contract.clone();
+        self.write(move |tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM contracts WHERE id = ?1)",
+                    [c.id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?;
+            if exists {
+                return Err(StoreError::Duplicate(format!("contract {} exists", c.id)));
+            }
+            upsert_columns(tx, &c).map_err(|e| match e {
+                StoreError::Duplicate(_) => {
+                    StoreError::Duplicate(format!("job {} already has a live contract", c.job_id))
+                }
+                e => e,
+            })
+        })
+        .await
+    }
+
+    async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
+        let id = id.to_string();
+        let doc: Option<String> = self
+            .with_conn(move |c| {
+                c.query_row("SELECT doc FROM contracts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(map_err)
+            })
+            .await?;
+        doc.map(contract_from_doc).transpose()
+    }
+
+    async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
+        let job = job.to_string();
+        let doc: Option<String> = self
+            .with_conn(move |c| {
+                c.query_row(
+                    "SELECT doc FROM contracts WHERE job_id = ?1 AND status != 'Canceled'",
+                    [job],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)
+            })
+            .await?;
+        doc.map(contract_from_doc).transpose()
+    }
+
+    async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>> {
+        let r = payment_ref.to_string();
+        let doc: Option<String> = self
+            .with_conn(move |c| {
+                c.query_row(
+                    "SELECT c.doc FROM payment_refs p JOIN contracts c ON c.id = p.contract_id WHERE p.payment_ref = ?1",
+                    [r],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)
+            })
+            .await?;
+        doc.map(contract_from_doc).transpose()
+    }
+
+    async fn save_contract(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        assert_eq!(
+            contract.version,
+            expected_version + 1,
+            "a save must bump the version by one"
+        );
+        let c = contract.clone();
+        let entries = entries.to_vec();
+        self.write(move |tx| {
+            let stored: Option<i64> = tx
+                .query_row("SELECT version FROM contracts WHERE id = ?1", [c.id.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(map_err)?;
+            match stored {
+                None => return Err(StoreError::NotFound),
+                Some(v) if v != expected_version => return Err(StoreError::Conflict),
+                Some(_) => {}
+            }
+            upsert_columns(tx, &c)?;
+            let mut insert = tx
+                .prepare_cached(&format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
+                .map_err(map_err)?;
+            for e in &entries {
+                insert
+                    .execute(params![e.id, e.transfer_id, e.contract_id.as_str(), kind_name(e.kind), e.account.to_string(), e.amount, e.currency.code(), e.at])
+                    .map_err(map_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_contracts(
+        &self,
+        filter: &ContractFilter,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<Contract>)> {
+        let (where_sql, args) = filter_sql(filter);
+        let (count, docs) = self
+            .with_conn(move |c| {
+                let count: i64 = c
+                    .query_row(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"), rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .map_err(map_err)?;
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT doc FROM contracts WHERE {where_sql} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+                        page.limit,
+                        page.offset()
+                    ))
+                    .map_err(map_err)?;
+                let docs = stmt
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok((count as u64, docs))
+            })
+            .await?;
+        Ok((
+            count,
+            docs.into_iter()
+                .map(contract_from_doc)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>> {
+        let ids: Vec<String> = self
+            .with_conn(|c| {
+                let mut stmt = c
+                    .prepare("SELECT id FROM contracts WHERE provider_work = 1 ORDER BY updated_at")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        ids.iter()
+            .map(|i| ContractId::parse(i).map_err(other))
+            .collect()
+    }
+
+    async fn contracts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contract>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let docs: Vec<String> = self
+            .with_conn(move |c| {
+                let mut stmt = c
+                    .prepare("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![after, limit], |r| r.get(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        docs.into_iter().map(contract_from_doc).collect()
+    }
+
+    async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
+        let id = id.to_string();
+        let rows: Vec<EntryRow> = self
+            .with_conn(move |c| {
+                let mut stmt = c.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE contract_id = ?1 ORDER BY at, id")).map_err(map_err)?;
+                let rows = stmt.query_map([id], entry_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(entry_from_parts).collect()
+    }
+
+    async fn entries_for_account(
+        &self,
+        account: &Account,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
+        let account = account.to_string();
+        let (count, rows): (i64, Vec<EntryRow>) = self
+            .with_conn(move |c| {
+                let count = c.query_row("SELECT COUNT(*) FROM ledger_entries WHERE account = ?1", [&account], |r| r.get(0)).map_err(map_err)?;
+                let mut stmt = c
+                    .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = ?1 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3"))
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![account, page.limit, page.offset() as i64], entry_from_row)
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok((count, rows))
+            })
+            .await?;
+        Ok((
+            count as u64,
+            rows.into_iter()
+                .map(entry_from_parts)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn account_balance(&self, account: &Account, currency: Currency) -> StoreResult<i64> {
+        let account = account.to_string();
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account = ?1 AND currency = ?2",
+                params![account, currency.code()],
+                |r| r.get(0),
+            )
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn escrow_held(&self, currency: Currency) -> StoreResult<i64> {
+        let (lo, hi) = account_range("escrow");
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account >= ?1 AND account < ?2 AND currency = ?3",
+                params![lo, hi, currency.code()],
+                |r| r.get(0),
+            )
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn sales_by_month(
+        &self,
+        currency: Currency,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> StoreResult<Vec<MonthRow>> {
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT strftime('%Y-%m', at / 1000, 'unixepoch') AS month,
+                        COALESCE(SUM(CASE WHEN account >= 'escrow:' AND account < 'escrow;' THEN -amount ELSE 0 END), 0),
+                        COALESCE(SUM(CASE WHEN account = 'platform:fees' THEN amount ELSE 0 END), 0),
+                        COALESCE(SUM(CASE WHEN account >= 'wallet:' AND account < 'wallet;' THEN amount ELSE 0 END), 0),
+                        COUNT(DISTINCT contract_id)
+                     FROM ledger_entries
+                     WHERE kind = 'release' AND currency = ?1 AND at >= ?2 AND at < ?3
+                     GROUP BY month ORDER BY month",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(params![currency.code(), from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)], |r| {
+                    Ok(MonthRow { month: r.get(0)?, gross: r.get(1)?, platform_fee: r.get(2)?, freelancer_earning: r.get(3)?, count: r.get(4)? })
+                })
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn entries_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let after = after.unwrap_or("").to_string();
+        let rows: Vec<EntryRow> = self
+            .with_conn(move |c| {
+                let mut stmt = c.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE id > ?1 ORDER BY id LIMIT ?2")).map_err(map_err)?;
+                let rows = stmt.query_map(params![after, limit], entry_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(entry_from_parts).collect()
+    }
+
+    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, i64)>> {
+        let (lo, hi) = account_range("wallet");
+        let rows: Vec<(String, i64)> = self
+            .with_conn(move |c| {
+                let mut stmt = c
+                    .prepare("SELECT account, SUM(amount) FROM ledger_entries WHERE account >= ?1 AND account < ?2 AND currency = ?3 GROUP BY account ORDER BY account")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![lo, hi, currency.code()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(account, balance)| match account.parse::<Account>() {
+                Ok(Account::Wallet(u)) => Ok((u, balance)),
+                _ => Err(StoreError::Other(format!("bad wallet account {account:?}"))),
+            })
+            .collect()
+    }
+
+    async fn count_entries(&self) -> StoreResult<u64> {
+        self.with_conn(|c| {
+            c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn count_contracts(&self) -> StoreResult<u64> {
+        self.with_conn(|c| {
+            c.query_row("SELECT COUNT(*) FROM contracts", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord> {
+        let e = event.clone();
+        self.write(move |tx| {
+            let inserted = tx
+                .execute(
+                    &format!("INSERT OR IGNORE INTO webhook_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![e.event_id, e.event_type, e.status.as_str(), e.error, e.contract_id, e.received_at, e.updated_at, e.deliveries],
+                )
+                .map_err(map_err)?;
+            if inserted == 1 {
+                return Ok(EventRecord::New);
+            }
+            tx.execute("UPDATE webhook_events SET deliveries = deliveries + 1 WHERE event_id = ?1", [&e.event_id]).map_err(map_err)?;
+            let seen = tx
+                .query_row(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events WHERE event_id = ?1"), [&e.event_id], event_from_row)
+                .map_err(map_err)?;
+            Ok(EventRecord::Seen(seen))
+        })
+        .await
+    }
+
+    async fn finish_event(
+        &self,
+        event_id: &str,
+        status: EventStatus,
+        error: Option<&str>,
+        contract_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (id, error, contract) = (
+            event_id.to_string(),
+            error.map(str::to_string),
+            contract_id.map(str::to_string),
+        );
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE webhook_events SET status = ?2, error = ?3, contract_id = COALESCE(?4, contract_id), updated_at = ?5 WHERE event_id = ?1",
+                params![id, status.as_str(), error, contract, now],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
+        self.with_conn(move |c| {
+            let filter = if failed_only { "WHERE status = 'failed'" } else { "" };
+            let mut stmt = c
+                .prepare(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events {filter} ORDER BY received_at DESC, event_id DESC LIMIT ?1"))
+                .map_err(map_err)?;
+            let rows = stmt.query_map([limit], event_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn insert_review(&self, review: &Review) -> StoreResult<()> {
+        let r = review.clone();
+        self.write(move |tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    r.id.as_str(),
+                    r.contract_id.as_str(),
+                    r.client_id.as_str(),
+                    r.freelancer_id.as_str(),
+                    r.rating.get(),
+                    r.description,
+                    r.created_at
+                ],
+            )
+            .map_err(|e| match map_err(e) {
+                StoreError::Duplicate(_) => StoreError::Duplicate(format!(
+                    "contract {} already has a review",
+                    r.contract_id
+                )),
+                e => e,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reviews_for_freelancer(
+        &self,
+        freelancer: &UserId,
+        page: Page,
+    ) -> StoreResult<(u64, i64, Vec<Review>)> {
+        let f = freelancer.to_string();
+        let (count, sum, rows) = self
+            .with_conn(move |c| {
+                let (count, sum): (i64, i64) = c
+                    .query_row("SELECT COUNT(*), COALESCE(SUM(rating), 0) FROM reviews WHERE freelancer_id = ?1", [&f], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(map_err)?;
+                let mut stmt = c
+                    .prepare_cached(&format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE freelancer_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"))
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![f, page.limit, page.offset() as i64], review_from_row)
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok((count, sum, rows))
+            })
+            .await?;
+        Ok((
+            count as u64,
+            sum,
+            rows.into_iter()
+                .map(review_from_parts)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>> {
+        let id = contract.to_string();
+        let row = self
+            .with_conn(move |c| {
+                c.query_row(
+                    &format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE contract_id = ?1"),
+                    [id],
+                    review_from_row,
+                )
+                .optional()
+                .map_err(map_err)
+            })
+            .await?;
+        row.map(review_from_parts).transpose()
+    }
+}

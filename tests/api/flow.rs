@@ -1,0 +1,257 @@
+//! The whole money flow, end to end, as the README walks it.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_contract_goes_from_creation_to_release_and_review() {
+    let app = TestApp::spawn().await;
+    let mut p = app.parties();
+    let r = app.create_contract(&p, json!("1500.50")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["data"]["amount"], 150_050);
+    assert_eq!(v["data"]["currency"], "inr");
+    assert_eq!(v["data"]["status"], "Pending");
+    p.contract = v["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.approve(&p).await.status(), StatusCode::OK);
+
+    // Checkout through the sandbox: the session points at the server's own page.
+    let r = app
+        .checkout(
+            &p,
+            json!({"title": "Logo design", "rate": 1500.5, "freelancerId": p.freelancer.as_str()}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let session: Value = r.json().await.unwrap();
+    let url = session["url"].as_str().unwrap().to_string();
+    assert!(session["id"].as_str().unwrap().starts_with("cs_sandbox_"));
+    assert!(url.starts_with(&app.base), "{url}");
+    // A double click gets the same session.
+    let again: Value = app
+        .checkout(&p, json!({"title": "Logo design"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["id"], session["id"]);
+
+    let page = app.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Logo design") && html.contains("1500.50 INR"),
+        "{html}"
+    );
+
+    // Pressing Pay posts a Stripe-signed event to the server's own /webhook.
+    let pay = app.http.post(format!("{url}/pay")).send().await.unwrap();
+    assert_eq!(pay.status(), StatusCode::SEE_OTHER);
+    let location = pay.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("http://front.test/client/contract/payment-success"),
+        "{location}"
+    );
+
+    let detail = app.contract(&p).await;
+    assert_eq!(detail["contract"]["escrowPaid"], true);
+    assert_eq!(detail["escrow"]["status"], "funded");
+    assert_eq!(detail["escrow"]["amount"], 150_050);
+    assert_eq!(detail["escrow"]["platformFee"], 15_005);
+    assert_eq!(detail["escrow"]["freelancerEarning"], 135_045);
+
+    for s in ["Started", "Ongoing", "Completed"] {
+        assert_eq!(app.set_status(&p, s).await.status(), StatusCode::OK);
+    }
+    let r = app.request_release(&p).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["releaseFundStatus"],
+        "Requested"
+    );
+
+    let r = app.release(&p).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], "Fund has been released");
+    assert_eq!(v["data"]["status"], "released");
+    assert_eq!(
+        v["data"]["amount"], 150_050,
+        "the gross amount is kept after release"
+    );
+
+    let wallet = app.wallet(&p, &p.freelancer).await;
+    assert_eq!(wallet["balance"], 135_045);
+    // The freelancer sees the same wallet through their own route.
+    let own: Value = app
+        .send(
+            "GET",
+            "/api/freelancer/wallet",
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["balance"], 135_045);
+
+    let revenue: Value = app
+        .send(
+            "GET",
+            "/api/admin/escrow/total-revenue",
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revenue["data"], 15_005);
+    let held: Value = app
+        .send(
+            "GET",
+            "/api/admin/escrow/balance",
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["data"], 0);
+
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/client/review/rate-freelancer/{}", p.client),
+            Some(&p.client_token),
+            Some(json!({"freelancerId": p.freelancer.as_str(), "contractId": p.contract, "rating": 5, "description": "Great work"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let reviews: Value = app
+        .send(
+            "GET",
+            &format!("/api/client/review/show-reviews/{}", p.freelancer),
+            None,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reviews["count"], 1);
+    assert_eq!(reviews["averageRating"], 5.0);
+    assert_eq!(reviews["data"][0]["description"], "Great work");
+
+    let report = app.verify().await;
+    assert!(report.ok(), "{:?}", report.violations);
+    assert_eq!(report.counts.escrows, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_splits_by_status_and_books_every_cent() {
+    let app = TestApp::spawn().await;
+    let p = app.funded_contract().await;
+    assert_eq!(app.set_status(&p, "Started").await.status(), StatusCode::OK);
+    let r = app.refund(&p, &p.client_token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], "Refund has been processed");
+    assert_eq!(v["data"]["status"], "refunded");
+    // 1000 rupees, 10 % fee = 100; earning 900; 15 % kill fee = 135; client 765.
+    assert_eq!(v["data"]["refund"]["clientShare"], 76_500);
+    assert_eq!(v["data"]["refund"]["freelancerShare"], 13_500);
+    assert_eq!(v["data"]["refund"]["platformFee"], 10_000);
+    assert!(
+        v["data"]["refund"]["providerRefundId"]
+            .as_str()
+            .unwrap()
+            .starts_with("re_sandbox_")
+    );
+    let detail = app.contract(&p).await;
+    assert_eq!(detail["contract"]["status"], "Canceled");
+    assert_eq!(detail["contract"]["canceledBy"], "Client");
+    assert_eq!(
+        detail["contract"]["cancelReason"],
+        "Freelancer not responding"
+    );
+    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 13_500);
+    // Fund, refund decision, refund settled: every transfer balances.
+    let ledger = detail["ledger"].as_array().unwrap();
+    assert_eq!(
+        ledger
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .sum::<i64>(),
+        0
+    );
+    // Release after refund is refused: exactly one of them ever happens.
+    let (status, code) = crate::helpers::error_code(app.release(&p).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "escrow.wrong_state")
+    );
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sales_report_groups_released_escrows_by_month_with_gross_amounts() {
+    let app = TestApp::spawn().await;
+    let p = app.requested_contract().await;
+    assert_eq!(app.release(&p).await.status(), StatusCode::OK);
+    let q = app.requested_contract().await;
+    assert_eq!(app.release(&q).await.status(), StatusCode::OK);
+    let r: Value = app
+        .send(
+            "GET",
+            "/api/admin/escrow/sales-report",
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let month = &r["data"][0];
+    assert_eq!(
+        month["month"],
+        chrono::Utc::now().format("%Y-%m").to_string()
+    );
+    assert_eq!(month["gross"], 200_000);
+    assert_eq!(month["platformFee"], 20_000);
+    assert_eq!(month["freelancerEarning"], 180_000);
+    assert_eq!(month["count"], 2);
+    let empty: Value = app
+        .send(
+            "GET",
+            "/api/admin/escrow/sales-report?from=2001-01-01&to=2001-02-01",
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["data"].as_array().unwrap().len(), 0);
+    let tx: Value = app
+        .send(
+            "GET",
+            "/api/admin/escrow/transactions?limit=1",
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tx["count"], 2);
+    assert_eq!(tx["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}

@@ -1,0 +1,334 @@
+//! Black-box helpers: a real server on a real socket (port 0) with a fresh SQLite file in a
+//! temp directory, and one helper per endpoint.
+
+use std::collections::HashMap;
+
+use escrow::auth::{JwtKeys, Principal, Role};
+use escrow::config::{Config, Sources};
+use escrow::domain::{JobId, UserId};
+use escrow::http::AppState;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789";
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub jwt: JwtKeys,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The three parties of one contract, with their tokens.
+#[derive(Clone)]
+pub struct Parties {
+    pub client: UserId,
+    pub freelancer: UserId,
+    pub client_token: String,
+    pub freelancer_token: String,
+    pub admin_token: String,
+    pub job: JobId,
+    pub contract: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut values: HashMap<String, String> = HashMap::new();
+        values.insert(
+            "ESCROW_DATA_DIR".into(),
+            dir.path().to_string_lossy().into(),
+        );
+        values.insert("JWT_SECRET".into(), JWT_SECRET.into());
+        values.insert("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into());
+        values.insert("CLIENT_URL".into(), "http://front.test".into());
+        for (k, v) in overrides {
+            values.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_sources(&Sources::from_map(values)).expect("test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let state = escrow::app::build_state(&config, addr)
+            .await
+            .expect("state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(escrow::http::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            dir,
+            jwt: JwtKeys::new(JWT_SECRET.as_bytes()),
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+
+    pub fn token(&self, role: Role, id: &UserId) -> String {
+        let now = chrono::Utc::now().timestamp() as u64;
+        self.jwt.mint(
+            &Principal {
+                id: id.clone(),
+                role,
+            },
+            now,
+            3600,
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut r = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.expect("request")
+    }
+
+    pub fn parties(&self) -> Parties {
+        let (client, freelancer, admin) =
+            (UserId::generate(), UserId::generate(), UserId::generate());
+        Parties {
+            client_token: self.token(Role::Client, &client),
+            freelancer_token: self.token(Role::Freelancer, &freelancer),
+            admin_token: self.token(Role::Admin, &admin),
+            client,
+            freelancer,
+            job: JobId::generate(),
+            contract: String::new(),
+        }
+    }
+
+    pub async fn create_contract(&self, p: &Parties, amount: Value) -> Response {
+        self.send(
+            "POST",
+            &format!("/api/client/contract/create-contract/{}", p.job),
+            Some(&p.client_token),
+            Some(json!({"freelancerId": p.freelancer.as_str(), "amount": amount, "title": "Logo design"})),
+        )
+        .await
+    }
+
+    pub async fn approve(&self, p: &Parties) -> Response {
+        self.send(
+            "POST",
+            &format!("/api/freelancer/contract/approve-contract/{}", p.contract),
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn set_status(&self, p: &Parties, status: &str) -> Response {
+        self.send(
+            "PUT",
+            &format!("/api/freelancer/contract/update-status/{}", p.contract),
+            Some(&p.freelancer_token),
+            Some(json!({"status": status})),
+        )
+        .await
+    }
+
+    pub async fn checkout(&self, p: &Parties, body: Value) -> Response {
+        self.send(
+            "POST",
+            &format!("/api/client/job/payment/{}", p.job),
+            Some(&p.client_token),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn contract(&self, p: &Parties) -> Value {
+        let r = self
+            .send(
+                "GET",
+                &format!("/api/contracts/{}", p.contract),
+                Some(&p.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn request_release(&self, p: &Parties) -> Response {
+        self.send(
+            "PATCH",
+            &format!("/api/client/contract/release-fund/{}", p.contract),
+            Some(&p.client_token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn release(&self, p: &Parties) -> Response {
+        self.send(
+            "PUT",
+            &format!("/api/admin/escrow/release-fund/{}", p.contract),
+            Some(&p.admin_token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refund(&self, p: &Parties, token: &str) -> Response {
+        self.send(
+            "PUT",
+            &format!("/api/admin/escrow/refund-client/{}/{}", p.contract, p.client),
+            Some(token),
+            Some(json!({"cancelReason": "Freelancer not responding", "cancelReasonDescription": "no reply for a week"})),
+        )
+        .await
+    }
+
+    pub async fn wallet(&self, p: &Parties, user: &UserId) -> Value {
+        let r = self
+            .send(
+                "GET",
+                &format!("/api/admin/wallet/{user}"),
+                Some(&p.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// A checkout.session.completed event for the contract, as Stripe shapes it.
+    pub fn payment_event(
+        &self,
+        event_id: &str,
+        p: &Parties,
+        amount: i64,
+        payment_intent: &str,
+    ) -> String {
+        json!({
+            "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
+            "pending_webhooks": 1, "type": "checkout.session.completed",
+            "data": {"object": {
+                "id": format!("cs_test_{payment_intent}"), "object": "checkout.session", "amount_total": amount, "currency": "inr",
+                "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": p.contract,
+                "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+                "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
+                "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
+                "metadata": {"jobId": p.job.as_str(), "clientId": p.client.as_str(), "freelancerId": p.freelancer.as_str(), "contractId": p.contract}
+            }}
+        })
+        .to_string()
+    }
+
+    pub async fn post_webhook(&self, body: &str) -> Response {
+        let header = escrow::payment::webhook::sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            chrono::Utc::now().timestamp(),
+        );
+        self.post_webhook_with(body, Some(&header)).await
+    }
+
+    pub async fn post_webhook_with(&self, body: &str, header: Option<&str>) -> Response {
+        let mut r = self
+            .http
+            .post(self.url("/webhook"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(h) = header {
+            r = r.header("stripe-signature", h);
+        }
+        r.send().await.expect("webhook")
+    }
+
+    /// A contract created and approved, not yet paid.
+    pub async fn approved_contract(&self, amount: Value) -> Parties {
+        let mut p = self.parties();
+        let r = self.create_contract(&p, amount).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        p.contract = v["data"]["id"].as_str().unwrap().to_string();
+        assert_eq!(self.approve(&p).await.status(), StatusCode::OK);
+        p
+    }
+
+    /// A contract paid through a signed webhook: escrow funded.
+    pub async fn funded_contract(&self) -> Parties {
+        let p = self.approved_contract(json!(1000)).await;
+        let r = self
+            .post_webhook(&self.payment_event(
+                &format!("evt_{}", p.contract),
+                &p,
+                100_000,
+                &format!("pi_{}", p.contract),
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        p
+    }
+
+    /// A funded contract moved to Completed with the release requested.
+    pub async fn requested_contract(&self) -> Parties {
+        let p = self.funded_contract().await;
+        for s in ["Started", "Ongoing", "Completed"] {
+            assert_eq!(
+                self.set_status(&p, s).await.status(),
+                StatusCode::OK,
+                "to {s}"
+            );
+        }
+        assert_eq!(self.request_release(&p).await.status(), StatusCode::OK);
+        p
+    }
+
+    pub async fn verify(&self) -> escrow::domain::verify::Report {
+        self.state.service.verify(|_| {}).await.expect("verify")
+    }
+}
+
+pub async fn error_code(r: Response) -> (StatusCode, String) {
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        v["error"]["code"]
+            .as_str()
+            .unwrap_or("<no code>")
+            .to_string(),
+    )
+}

@@ -1,0 +1,10 @@
+//! Black-box HTTP tests: each starts the server on a real socket with a fresh SQLite file.
+
+mod helpers;
+
+mod concurrency;
+mod flow;
+mod holes;
+mod media;
+mod operations;
+mod validation;

@@ -1,0 +1,188 @@
+//! Operator routes: health, readiness, metrics, the OpenAPI document.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.send("GET", "/healthz", None, None).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send("GET", "/readyz", None, None).await.status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_webhooks_and_money_moved() {
+    let app = TestApp::spawn().await;
+    let p = app.requested_contract().await;
+    app.release(&p).await;
+    app.post_webhook_with("{}", Some("t=1,v1=00")).await;
+    let text = app
+        .send("GET", "/metrics", None, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("escrow_http_requests_total{method=\"PUT\",route=\"/api/admin/escrow/release-fund/{contractId}\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("escrow_http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains("escrow_webhook_events_total{outcome=\"applied\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("escrow_webhook_events_total{outcome=\"rejected_signature\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "escrow_money_moved_minor_units_total{kind=\"funded\",currency=\"inr\"} 100000"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "escrow_money_moved_minor_units_total{kind=\"released\",currency=\"inr\"} 100000"
+        ),
+        "{text}"
+    );
+    // Ids never become labels.
+    assert!(!text.contains(&p.contract));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .send("GET", "/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/client/contract/create-contract/{jobId}", "post"),
+        (
+            "/api/freelancer/contract/approve-contract/{contractId}",
+            "post",
+        ),
+        ("/api/freelancer/contract/update-status/{contractId}", "put"),
+        ("/api/contracts/{contractId}", "get"),
+        ("/api/client/job/payment/{jobId}", "post"),
+        ("/webhook", "post"),
+        ("/api/client/contract/release-fund/{contractId}", "patch"),
+        ("/api/client/release-fund/{contractId}", "patch"),
+        ("/api/admin/escrow/release-fund/{contractId}", "put"),
+        (
+            "/api/admin/escrow/refund-client/{contractId}/{clientId}",
+            "put",
+        ),
+        ("/api/admin/escrow/balance", "get"),
+        ("/api/admin/escrow/total-revenue", "get"),
+        ("/api/admin/escrow/transactions", "get"),
+        ("/api/admin/escrow/sales-report", "get"),
+        ("/api/freelancer/wallet", "get"),
+        ("/api/admin/wallet/{userId}", "get"),
+        ("/api/client/review/rate-freelancer/{clientId}", "post"),
+        ("/api/client/review/show-reviews/{freelancerId}", "get"),
+        ("/api/media/upload", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the document"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reviews_are_paged_newest_first_with_the_average_over_all() {
+    let app = TestApp::spawn().await;
+    let first = app.parties();
+    // Reviews need contracts of one freelancer: build them directly.
+    let freelancer = first.freelancer.clone();
+    let mut made = 0;
+    for (i, rating) in [5, 4, 3].into_iter().enumerate() {
+        let mut p = app.parties();
+        p.freelancer = freelancer.clone();
+        p.freelancer_token = first.freelancer_token.clone();
+        let v: Value = app
+            .create_contract(&p, json!(10))
+            .await
+            .json()
+            .await
+            .unwrap();
+        p.contract = v["data"]["id"].as_str().unwrap().to_string();
+        app.approve(&p).await;
+        app.post_webhook(&app.payment_event(&format!("evt_rv{i}"), &p, 1000, &format!("pi_rv{i}")))
+            .await;
+        for s in ["Started", "Ongoing", "Completed"] {
+            app.set_status(&p, s).await;
+        }
+        let r = app
+            .send(
+                "POST",
+                &format!("/api/client/review/rate-freelancer/{}", p.client),
+                Some(&p.client_token),
+                Some(json!({"freelancerId": freelancer.as_str(), "contractId": p.contract, "rating": rating, "description": format!("review {i}")})),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        made += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(made, 3);
+    let page: Value = app
+        .send(
+            "GET",
+            &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
+            None,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["count"], 3);
+    assert_eq!(page["averageRating"], 4.0);
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["data"][0]["description"], "review 2");
+    let second: Value = app
+        .send(
+            "GET",
+            &format!("/api/client/review/show-reviews/{freelancer}?limit=2&page=2"),
+            None,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["data"][0]["description"], "review 0");
+    let (status, _) = crate::helpers::error_code(
+        app.send(
+            "GET",
+            &format!("/api/client/review/show-reviews/{freelancer}?limit=0"),
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
