@@ -9,10 +9,12 @@ use crate::auth::JwtKeys;
 use crate::config::{Config, ConfigError, DatabaseUrl};
 use crate::http::AppState;
 use crate::media::MediaStore;
+use crate::media::cloudinary::CloudinaryStore;
 use crate::media::local::LocalMediaStore;
 use crate::metrics::Metrics;
 use crate::payment::PaymentProvider;
 use crate::payment::sandbox::SandboxProvider;
+use crate::payment::stripe::StripeProvider;
 use crate::service::{Service, Settings, SystemClock};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -29,9 +31,25 @@ pub enum StartError {
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     match &config.database {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        DatabaseUrl::Sqlite(path) => {
+            let options = crate::store::sqlite::SqliteOptions {
+                group_commit: config.group_commit,
+                commit_delay: Duration::from_millis(config.bench_commit_delay_ms),
+            };
+            Ok(Arc::new(SqliteStore::open_with(path, options)?))
+        }
+        #[cfg(feature = "mongodb")]
+        DatabaseUrl::Mongo(uri) => Ok(Arc::new(
+            crate::store::mongo::MongoStore::open(
+                uri,
+                &config.mongodb_database,
+                config.mode == crate::config::Mode::Production,
+            )
+            .await?,
+        )),
+        #[cfg(not(feature = "mongodb"))]
         DatabaseUrl::Mongo(_) => Err(StartError::Unsupported(
-            "ESCROW_DATABASE_URL is a MongoDB URL, but this build has no MongoDB backend yet; use sqlite://PATH".into(),
+            "ESCROW_DATABASE_URL is a MongoDB URL, but this build was made without the `mongodb` feature; use sqlite://PATH or rebuild with default features".into(),
         )),
     }
 }
@@ -44,20 +62,27 @@ pub async fn build_service(
     let store = open_store(config).await?;
     let payments: Arc<dyn PaymentProvider> = match &config.stripe_secret_key {
         None => Arc::new(SandboxProvider::new(public_url)),
-        Some(_) => {
-            return Err(StartError::Unsupported(
-                "STRIPE_SECRET_KEY is set, but this build has no Stripe provider yet; unset it to use the sandbox".into(),
-            ));
-        }
+        Some(key) => Arc::new(
+            StripeProvider::new(
+                key.expose(),
+                config.stripe_api_base.as_deref(),
+                Duration::from_secs(config.stripe_timeout_s.max(1)),
+            )
+            .map_err(|e| StartError::Config(ConfigError(e)))?,
+        ),
     };
     let media: Arc<dyn MediaStore> = match &config.cloudinary {
         None => Arc::new(LocalMediaStore::new(&config.media_dir, public_url)),
-        Some(_) => {
-            return Err(StartError::Unsupported(
-                "CLOUDINARY_* are set, but this build has no Cloudinary store yet; unset them"
-                    .into(),
-            ));
-        }
+        Some((cloud_name, api_key, api_secret)) => Arc::new(
+            CloudinaryStore::new(
+                cloud_name,
+                api_key,
+                api_secret.expose(),
+                config.cloudinary_api_base.as_deref(),
+                Duration::from_secs(config.cloudinary_timeout_s.max(1)),
+            )
+            .map_err(|e| StartError::Config(ConfigError(e)))?,
+        ),
     };
     let settings = Settings {
         currency: config.currency,
@@ -102,5 +127,7 @@ pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState,
             .build()
             .expect("a plain HTTP client builds"),
         request_timeout: Duration::from_secs(config.request_timeout_s),
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
+        upload_timeout: Duration::from_secs(config.upload_timeout_s),
     })
 }

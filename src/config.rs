@@ -53,15 +53,30 @@ pub struct Config {
     pub stripe_secret_key: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
     pub stripe_api_base: Option<String>,
+    /// Bounds each Stripe API call (`STRIPE_TIMEOUT_S`).
+    pub stripe_timeout_s: u64,
     pub client_url: String,
     pub currency: Currency,
     pub fee: FeeBps,
     pub cloudinary: Option<(String, String, Secret)>,
     pub cloudinary_api_base: Option<String>,
+    /// Bounds each whole Cloudinary upload (`CLOUDINARY_TIMEOUT_S`).
+    pub cloudinary_timeout_s: u64,
     pub media_dir: PathBuf,
     pub upload_bytes_max: u64,
     pub request_timeout_s: u64,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open (`ESCROW_HEADER_READ_TIMEOUT_S`, 30; behind a load
+    /// balancer, keep it above the balancer's idle timeout).
+    pub header_read_timeout_s: u64,
+    /// How long one upload may take in total (`ESCROW_UPLOAD_TIMEOUT_S`, 600).
+    pub upload_timeout_s: u64,
     pub log_json: bool,
+    /// SQLite: batch concurrent writes into one durable commit (`ESCROW_GROUP_COMMIT`, on).
+    pub group_commit: bool,
+    /// Benchmarks only: a delay added to every durable SQLite commit
+    /// (`ESCROW_BENCH_COMMIT_DELAY_MS`), standing in for a slow disk or a replicated write.
+    pub bench_commit_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +129,12 @@ impl Sources {
 
     pub fn from_map(values: HashMap<String, String>) -> Sources {
         Sources { values }
+    }
+
+    /// Sets one key over the file and the environment (a command-line flag such as
+    /// `escrowctl --database-url`).
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_string(), value.into());
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -187,18 +208,39 @@ impl Config {
             stripe_secret_key: s.get("STRIPE_SECRET_KEY").map(Secret::new),
             stripe_webhook_secret: s.get("STRIPE_WEBHOOK_SECRET").map(Secret::new),
             stripe_api_base: s.get("STRIPE_API_BASE").map(str::to_string),
+            stripe_timeout_s: parse(s, "STRIPE_TIMEOUT_S", 15)?,
             client_url,
             currency: parse(s, "ESCROW_CURRENCY", Currency::Inr)?,
             fee,
             cloudinary,
             cloudinary_api_base: s.get("CLOUDINARY_API_BASE").map(str::to_string),
+            cloudinary_timeout_s: parse(s, "CLOUDINARY_TIMEOUT_S", 300)?,
             media_dir: s
                 .get("ESCROW_MEDIA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("media")),
             upload_bytes_max,
             request_timeout_s: parse(s, "ESCROW_REQUEST_TIMEOUT_S", 30)?,
+            upload_timeout_s: parse(s, "ESCROW_UPLOAD_TIMEOUT_S", 600)?,
+            header_read_timeout_s: match parse(s, "ESCROW_HEADER_READ_TIMEOUT_S", 30)? {
+                0 => {
+                    return Err(ConfigError(
+                        "ESCROW_HEADER_READ_TIMEOUT_S must be greater than 0".into(),
+                    ));
+                }
+                n => n,
+            },
             log_json: s.get("ESCROW_LOG_FORMAT") == Some("json"),
+            group_commit: match s.get("ESCROW_GROUP_COMMIT").unwrap_or("on") {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "ESCROW_GROUP_COMMIT must be on or off, not {other:?}"
+                    )));
+                }
+            },
+            bench_commit_delay_ms: parse(s, "ESCROW_BENCH_COMMIT_DELAY_MS", 0)?,
             data_dir,
         };
         config.check_production()?;

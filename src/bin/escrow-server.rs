@@ -1,26 +1,14 @@
 //! `escrow-server`: serves the escrow API over HTTP. Thin: configuration, logging, wiring, run.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use escrow::cli::server_args::ServerArgs;
 use escrow::config::{Config, Sources};
 
-/// How often the recovery step retries refunds owed to the payment provider.
+/// How often the recovery step retries refunds owed to the payment provider (and purges
+/// expired idempotency keys).
 const RECOVERY_INTERVAL_S: u64 = 30;
-
-/// Escrow and payments backend for freelance marketplaces: the HTTP server.
-///
-/// Runs on embedded defaults with no setup (SQLite in ./escrow-data, the sandbox payment
-/// provider, local media). Every setting is an environment variable (see the README), or a key
-/// of the TOML file given with --config.
-#[derive(Parser, Debug)]
-#[command(name = "escrow-server", version, about, long_about)]
-pub struct Args {
-    /// A TOML file with settings (same keys as the environment variables; the environment wins).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
 
 fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
@@ -59,7 +47,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() {
-    let args = Args::parse();
+    let args = ServerArgs::parse();
     let sources = match Sources::load(args.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -94,13 +82,22 @@ async fn main() {
     };
     let service = state.service.clone();
     tokio::spawn(async move {
+        // The first tick completes at once, so refunds left pending by a crash or a provider
+        // outage are sent again at startup, then every RECOVERY_INTERVAL_S.
         let mut tick = tokio::time::interval(Duration::from_secs(RECOVERY_INTERVAL_S));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match service.recover_provider_work().await {
                 Ok((0, 0)) => {}
                 Ok((done, waiting)) => tracing::info!(done, waiting, "recovery: provider refunds"),
                 Err(e) => tracing::warn!(error = %e, "recovery step failed"),
+            }
+            // Idempotency keys older than 24 h (a later `begin` treats them as absent anyway).
+            match service.store().idempotency_purge(service.now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "recovery: expired idempotency keys"),
+                Err(e) => tracing::warn!(error = %e, "purging expired idempotency keys failed"),
             }
         }
     });

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 pub mod sandbox;
@@ -30,8 +31,6 @@ use crate::service::{Error, Service};
 pub const JSON_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Multipart framing allowed on top of the largest upload.
 const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
-/// How long an upload may take in total.
-const UPLOAD_TIMEOUT_S: u64 = 600;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,6 +42,11 @@ pub struct AppState {
     pub self_url: String,
     pub http_client: reqwest::Client,
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection is kept (hyper runs one timer for both).
+    pub header_read_timeout: Duration,
+    /// How long an upload may take in total (a slow body is cut off with 408 then).
+    pub upload_timeout: Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -103,7 +107,22 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi))
+        .route_layer(middleware::from_fn_with_state(
+            idempotency::Idempotency::buffered(
+                state.clone(),
+                state.request_timeout,
+                JSON_BODY_BYTES_MAX,
+            ),
+            idempotency::layer,
+        ))
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(
+            DeclaredLimit {
+                bytes_max: JSON_BODY_BYTES_MAX as u64,
+                code: "request.too_large",
+            },
+            refuse_declared_oversize,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
@@ -111,16 +130,37 @@ pub fn router(state: AppState) -> Router {
     let webhook = Router::new()
         .route("/webhook", post(routes::webhook))
         .layer(DefaultBodyLimit::max(WEBHOOK_BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(
+            DeclaredLimit {
+                bytes_max: WEBHOOK_BODY_BYTES_MAX as u64,
+                code: "request.too_large",
+            },
+            refuse_declared_oversize,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
         ));
     let upload = Router::new()
         .route("/api/media/upload", post(routes::upload))
+        .route_layer(middleware::from_fn_with_state(
+            idempotency::Idempotency::streamed(
+                state.clone(),
+                state.upload_timeout,
+            ),
+            idempotency::layer,
+        ))
         .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(middleware::from_fn_with_state(
+            DeclaredLimit {
+                bytes_max: upload_limit as u64,
+                code: "media.too_large",
+            },
+            refuse_declared_oversize,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(UPLOAD_TIMEOUT_S),
+            state.upload_timeout,
         ));
     Router::new()
         .merge(api)
@@ -145,6 +185,39 @@ async fn method_not_allowed() -> Response {
     let mut r = error::ApiError(e).into_response();
     *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     r
+}
+
+/// A route group's body limit, checked against the declared `Content-Length`.
+#[derive(Clone, Copy)]
+struct DeclaredLimit {
+    bytes_max: u64,
+    code: &'static str,
+}
+
+/// Refuses a request whose declared `Content-Length` is over its route's limit with 413 before
+/// a byte of the body is read. `DefaultBodyLimit` alone stops only once the limit has been
+/// read, so a client declaring 10 MB would be read up to the limit, or held until the
+/// timeout if it sends nothing. Bodies without a length (chunked) are still counted by
+/// `DefaultBodyLimit` as they arrive.
+async fn refuse_declared_oversize(
+    State(limit): State<DeclaredLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit.bytes_max) {
+        return error::error(
+            crate::service::ErrorKind::TooLarge,
+            limit.code,
+            format!("the body is larger than {} bytes", limit.bytes_max),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Counts, times and logs every request by its route template (never its ids or headers).
@@ -180,12 +253,67 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves; in-flight requests finish.
+///
+/// hyper is driven directly rather than through `axum::serve`, which sets no timer and so has
+/// no header-read timeout: a client that trickles its headers (slowloris) or opens a
+/// connection and sends nothing would hold it for ever. Here every connection is HTTP/1.1
+/// with `header_read_timeout` (which also closes idle keep-alive connections); a slow body is
+/// cut off by the routes' `TimeoutLayer`. On shutdown the listener closes, every connection is
+/// told to finish its request in flight and close, and this returns when all have.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let header_read_timeout = state.header_read_timeout;
+    let app = router(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(app.clone()),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "escrow::http", error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A failed `accept`: a connection reset before it was accepted is nothing; anything else
+/// (such as running out of file descriptors) is logged and retried after a pause, as hyper's
+/// own server did, instead of spinning.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(target: "escrow::http", error = %e, "accept failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

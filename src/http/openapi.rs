@@ -3,6 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::idempotency::OpenApiDoc as IdempotencyKey;
 use super::routes;
 
 struct Bearer;
@@ -22,10 +23,139 @@ impl Modify for Bearer {
     }
 }
 
+/// The rules every route shares, stated once rather than on each handler so that no route can
+/// forget one (schemathesis checks the document against real answers; see tests/hostile/fuzz.rs):
+///
+/// - every path parameter of `/api/…` is a 24-hex id; anything else is a 400
+///   `request.invalid_id`;
+/// - every operation that takes a bearer token answers 401 without a valid one;
+/// - `page` (1–1 000 000) and `limit` (1–100) are bounded integers, `from` and `to` are dates
+///   (`YYYY-MM-DD`); anything else is a 422;
+/// - a JSON or multipart body can be malformed (400), too large (413), of another media type
+///   (415) or invalid (422).
+///
+/// A response an annotation already documents is left as it is.
+struct SharedRules;
+
+const ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
+
+impl Modify for SharedRules {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in api.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut add = vec![];
+                for p in op.parameters.iter_mut().flatten() {
+                    match (&p.parameter_in, p.name.as_str()) {
+                        (ParameterIn::Path, name) if path.starts_with("/api/") && name.ends_with("Id") => {
+                            p.schema = Some(RefOr::T(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .pattern(Some(ID_PATTERN))
+                                    .into(),
+                            ));
+                            p.description.get_or_insert_with(|| "24-hex id".into());
+                            add.push(("400", "malformed request or id (`request.invalid_id`)"));
+                        }
+                        (ParameterIn::Query, "page" | "limit") => {
+                            let max = if p.name == "page" { 1_000_000 } else { 100 };
+                            p.schema = Some(RefOr::T(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::Integer)
+                                    .minimum(Some(1))
+                                    .maximum(Some(max))
+                                    .into(),
+                            ));
+                            add.push(("422", "invalid input (`validation.*`)"));
+                        }
+                        (ParameterIn::Query, "from" | "to") => {
+                            p.schema = Some(RefOr::T(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+                                    .into(),
+                            ));
+                            add.push(("422", "invalid input (`validation.*`)"));
+                        }
+                        _ => {}
+                    }
+                }
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add.push(("401", "no token, or an invalid or expired one (`auth.*`)"));
+                }
+                if op.request_body.is_some() {
+                    add.push(("400", "malformed request"));
+                    add.push(("413", "the body is too large (`request.too_large`, `media.too_large`)"));
+                    add.push(("415", "the body is of an unsupported media type"));
+                    add.push(("422", "invalid input (`validation.*`)"));
+                }
+                for (status, description) in add {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description));
+                }
+            }
+        }
+    }
+}
+
+/// The file types an upload accepts, as the multipart `encoding` of its `media` field (the
+/// server decides the type from the file's own bytes; anything else is a 415).
+struct UploadTypes;
+
+impl Modify for UploadTypes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::encoding::EncodingBuilder;
+        let Some(body) = api
+            .paths
+            .paths
+            .get_mut("/api/media/upload")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        else {
+            return;
+        };
+        if let Some(content) = body.content.get_mut("multipart/form-data") {
+            content.encoding.insert(
+                "media".into(),
+                EncodingBuilder::new()
+                    .content_type(Some(
+                        "image/jpeg, image/png, image/gif, video/mp4, video/webm, video/quicktime",
+                    ))
+                    .build(),
+            );
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "escrow", description = "Escrow and payments backend for freelance marketplaces. Money is integer minor units beside its currency."),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &IdempotencyKey, &SharedRules, &UploadTypes),
     paths(
         routes::create_contract, routes::approve_contract, routes::update_status, routes::get_contract,
         routes::checkout, routes::webhook, routes::request_release, routes::request_release_short,

@@ -39,6 +39,7 @@ pub struct ReviewMessage {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    #[schema(value_type = crate::domain::ContractStatus)]
     pub status: String,
 }
 
@@ -106,7 +107,7 @@ pub async fn get_contract(
 
 #[utoipa::path(post, path = "/api/client/job/payment/{jobId}", tag = "payments",
     params(("jobId" = String, Path)), request_body = CheckoutBody,
-    responses((status = 200, body = CheckoutSession), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    responses((status = 200, body = CheckoutSession), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn checkout(
     State(s): State<AppState>,
@@ -330,8 +331,16 @@ pub struct UploadForm {
 pub async fn upload(
     State(s): State<AppState>,
     Auth(p): Auth,
-    mut form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Json<MediaView>> {
+    // axum's own rejection is plain text; a body that is not multipart at all is a 415.
+    let mut form = form.map_err(|_| {
+        error(
+            ErrorKind::Unsupported,
+            "request.unsupported_media_type",
+            "the body must be multipart/form-data with a boundary, the file in the field \"media\"",
+        )
+    })?;
     loop {
         let field = form
             .next_field()
@@ -406,6 +415,10 @@ pub async fn media_file(State(s): State<AppState>, Path(name): Path<String>) -> 
                     axum::http::header::CACHE_CONTROL,
                     "public, max-age=31536000, immutable",
                 ),
+                // The type comes from the file's magic bytes; a polyglot (a GIF that is also
+                // HTML) must not be re-sniffed by a browser into a page, nor run as one.
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (axum::http::header::CONTENT_SECURITY_POLICY, "sandbox"),
             ],
             Body::from_stream(tokio_util::io::ReaderStream::new(f)),
         )
@@ -433,7 +446,7 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics, OpenMetrics text format", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -2,6 +2,7 @@
 //! ([`spool`]), so a 100 MB file never sits in memory and nothing unrecognised is kept; a
 //! [`MediaStore`] then keeps the file and says where it can be fetched.
 
+pub mod cloudinary;
 pub mod local;
 
 use std::path::{Path, PathBuf};

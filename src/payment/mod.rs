@@ -3,6 +3,7 @@
 //! sandbox signs its events exactly as Stripe does).
 
 pub mod sandbox;
+pub mod stripe;
 pub mod webhook;
 
 use async_trait::async_trait;

@@ -3,6 +3,7 @@
 //! domain transition and saves it with a compare-and-set, retrying on a lost race so the second
 //! of two concurrent actions sees the first's result.
 
+mod admin;
 pub mod error;
 pub mod views;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::Stream;
 use serde::Deserialize;
+use sha2::Digest;
 
 pub use error::{Error, ErrorKind, Result};
 use views::*;
@@ -73,34 +75,76 @@ pub struct Operator {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateContract {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub freelancer_id: String,
     /// Rupees, as a JSON number or string ("199.99"), parsed exactly.
-    #[schema(value_type = f64)]
+    #[schema(schema_with = amount_schema)]
     pub amount: Box<serde_json::value::RawValue>,
+    #[schema(max_length = 200)]
     pub title: Option<String>,
+}
+
+/// How the API documents an amount in rupees: a number or a decimal string, more than 0 and at
+/// most 10^12, with at most two decimals (the default currency's minor digits); anything else
+/// is a 422.
+pub fn amount_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{OneOfBuilder, Schema};
+    Schema::OneOf(amount_one_of(OneOfBuilder::new()))
+}
+
+fn amount_one_of(
+    builder: utoipa::openapi::schema::OneOfBuilder,
+) -> utoipa::openapi::schema::OneOf {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    builder
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .exclusive_minimum(Some(0))
+                .maximum(Some(crate::domain::money::AMOUNT_MAJOR_MAX))
+                .multiple_of(Some(0.01)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+            r"^0*([1-9][0-9]{0,11}(\.[0-9]{1,2})?|1000000000000(\.0{1,2})?|\.(0[1-9]|[1-9][0-9]?)|0\.(0[1-9]|[1-9][0-9]?))$",
+        )))
+        .description(Some("rupees: a number or a decimal string, over 0, at most 10^12, two decimals at most"))
+        .build()
+}
+
+fn optional_amount_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(amount_one_of(
+        OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)),
+    ))
 }
 
 /// The body of the checkout call (the original's `{title, rate, freelancerId}`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutBody {
+    #[schema(max_length = 200)]
     pub title: Option<String>,
     /// Rupees; when present it must equal the contract's amount.
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = optional_amount_schema)]
     pub rate: Option<Box<serde_json::value::RawValue>>,
     /// Same as `rate`.
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = optional_amount_schema)]
     pub amount: Option<Box<serde_json::value::RawValue>>,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub freelancer_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReviewBody {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub freelancer_id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub contract_id: String,
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1, maximum = 5)]
     pub rating: serde_json::Value,
+    /// Not blank; at most 5 000 characters.
+    #[schema(max_length = 5000, pattern = "[^\\s]")]
     pub description: String,
 }
 
@@ -453,6 +497,14 @@ impl Service {
             })
             .await?;
         }
+        // Same contract, amount and title → same key → the same session on a double click; a
+        // new title is a new request, which Stripe would refuse under the old key.
+        let idempotency_key = format!(
+            "escrow-checkout-{}-{}-{}",
+            contract.id,
+            contract.amount,
+            &hex::encode(sha2::Sha256::digest(title.as_bytes()))[..16]
+        );
         let request = CheckoutRequest {
             contract_id: contract.id.clone(),
             job_id: contract.job_id.clone(),
@@ -461,9 +513,10 @@ impl Service {
             title,
             amount: contract.amount,
             currency: contract.currency,
-            success_url: self.success_url(),
+            // Stripe fills in the session id, so the front end learns it as from the sandbox.
+            success_url: format!("{}?session_id={{CHECKOUT_SESSION_ID}}", self.success_url()),
             cancel_url: self.cancel_url(),
-            idempotency_key: format!("escrow-checkout-{}-{}", contract.id, contract.amount),
+            idempotency_key,
         };
         Ok(self.payments.create_checkout(&request).await?)
     }

@@ -350,3 +350,52 @@ pub struct WebhookReply {
     pub outcome: String,
     pub message: String,
 }
+
+/// What a release or refund would move, worked out on a copy before anything is saved
+/// (`escrowctl` shows it and asks before it acts). Minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovePlan {
+    /// "release" or "refund".
+    pub action: &'static str,
+    pub contract_id: String,
+    pub client_id: String,
+    pub freelancer_id: String,
+    /// The escrowed amount that leaves the escrow account.
+    pub amount: i64,
+    pub platform_fee: i64,
+    /// To the freelancer's wallet: the earning on release, the kill fee or explicit share on
+    /// refund.
+    pub freelancer_share: i64,
+    /// Back to the client through the payment provider (0 on release).
+    pub client_share: i64,
+    /// Whether an admin set the split instead of the status rule.
+    pub explicit_split: bool,
+    pub currency: Currency,
+}
+
+impl MovePlan {
+    /// Reads the plan off a contract the transition has just been applied to.
+    pub fn of(action: &'static str, c: &Contract) -> MovePlan {
+        let e = c
+            .escrow
+            .as_ref()
+            .expect("a release or refund needs an escrow");
+        let (freelancer_share, client_share, explicit_split) = match &e.refund {
+            Some(r) => (r.freelancer_share, r.client_share, r.explicit),
+            None => (e.freelancer_earning, 0, false),
+        };
+        MovePlan {
+            action,
+            contract_id: c.id.to_string(),
+            client_id: c.client_id.to_string(),
+            freelancer_id: c.freelancer_id.to_string(),
+            amount: e.amount,
+            platform_fee: e.platform_fee,
+            freelancer_share,
+            client_share,
+            explicit_split,
+            currency: e.currency,
+        }
+    }
+}

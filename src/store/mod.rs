@@ -6,7 +6,12 @@
 //! writes the record and its ledger entries together. Ledger entry ids are deterministic, so
 //! writing the same entries twice is a no-op.
 
+pub mod idempotency;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 pub mod sqlite;
+
+pub use idempotency::{Begin, StoredResponse};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -225,4 +230,32 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> StoreResult<(u64, i64, Vec<Review>)>;
     async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>>;
+
+    /// Idempotency keys (see [`idempotency`]). Records the key `(scope, key)` as in flight with
+    /// `fingerprint`, leased to `owner` until `now_ms + lease_ms`, unless a live record decides
+    /// otherwise; atomic, so of any number of concurrent calls at most one is `Started`.
+    async fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Begin>;
+    /// Keeps `response` for replay (retention from `now_ms`) if `owner` still holds the
+    /// in-flight record; `false` (nothing written) when its lease was taken over meanwhile.
+    async fn idempotency_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        response: &StoredResponse,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Forgets the in-flight record held by `owner` (its response is not kept: the next
+    /// request with the key executes afresh). A no-op when `owner` no longer holds it.
+    async fn idempotency_release(&self, scope: &str, key: &str, owner: &str) -> StoreResult<()>;
+    /// Deletes every record expired at `now_ms`; returns how many.
+    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64>;
 }

@@ -1,5 +1,6 @@
 //! Black-box helpers: a real server on a real socket (port 0) with a fresh SQLite file in a
-//! temp directory, and one helper per endpoint.
+//! temp directory (or a fresh MongoDB database, see [`mongodb_backend`]), and one helper per
+//! endpoint.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,23 @@ use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789";
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+/// With `ESCROW_TEST_API_BACKEND=mongodb` (the second run in `scripts/test`) every app runs on
+/// MongoDB: the server at `ESCROW_TEST_MONGODB_URI`, a fresh database per app (the emulator
+/// keeps them in memory and forgets them when it stops). Asking for MongoDB without a server
+/// fails rather than silently testing SQLite again.
+fn mongodb_backend() -> Option<(String, String)> {
+    match std::env::var("ESCROW_TEST_API_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => None,
+        Ok("mongodb") => {
+            let uri = std::env::var("ESCROW_TEST_MONGODB_URI")
+                .expect("ESCROW_TEST_API_BACKEND=mongodb needs ESCROW_TEST_MONGODB_URI");
+            let database = format!("escrow_api_{}", escrow::domain::ids::new_object_id_hex());
+            Some((uri, database))
+        }
+        Ok(other) => panic!("ESCROW_TEST_API_BACKEND is sqlite or mongodb, not {other:?}"),
+    }
+}
 
 pub struct TestApp {
     pub base: String,
@@ -51,6 +69,10 @@ impl TestApp {
         values.insert("JWT_SECRET".into(), JWT_SECRET.into());
         values.insert("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into());
         values.insert("CLIENT_URL".into(), "http://front.test".into());
+        if let Some((uri, database)) = mongodb_backend() {
+            values.insert("ESCROW_DATABASE_URL".into(), uri);
+            values.insert("ESCROW_MONGODB_DATABASE".into(), database);
+        }
         for (k, v) in overrides {
             values.insert(k.to_string(), v.to_string());
         }

@@ -5,6 +5,8 @@ mod helpers;
 mod concurrency;
 mod flow;
 mod holes;
+mod idempotency;
 mod media;
 mod operations;
 mod validation;
+mod webhooks;

@@ -1,0 +1,443 @@
+//! The clap definition of `escrowctl`: every command, option and help text. Nothing here runs;
+//! [`crate::cli::run`] dispatches on it. Help texts follow fd and ripgrep: a one-line `help`
+//! and a longer doc comment, with examples in `after_long_help` (`--help` shows them and the
+//! man pages render them as EXAMPLES).
+
+use std::path::PathBuf;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::UserId;
+
+/// Examples at the end of `escrowctl --help`, after the exit codes.
+const TOP_EXAMPLES: &str = "\
+Examples:
+  escrowctl escrow list --release-requested
+  escrowctl escrow release 65f1c0ffee0123456789abcd
+  escrowctl --json wallet show 65f1c0ffee0123456789abce | jq .balance
+  escrowctl verify";
+
+/// The text after the options of `escrowctl --help`: exit codes, then examples.
+fn top_after_help() -> String {
+    let mut text = String::from("Exit status:\n");
+    for (exit, meaning) in super::exit::CODES {
+        text.push_str(&format!("  {}  {meaning}\n", *exit as u8));
+    }
+    text.push('\n');
+    text.push_str(TOP_EXAMPLES);
+    text
+}
+
+/// Admin CLI of the escrow backend: release, refund, inspect escrows, wallets and reviews.
+///
+/// escrowctl calls the escrow library directly (no HTTP) on the same store as escrow-server,
+/// configured the same way (environment variables, or a TOML file with --config), and is safe to
+/// run while the server runs on the same SQLite file. Tables are for people (money in rupees
+/// with two decimals); --json prints one JSON document for scripts (money in integer minor
+/// units, as the HTTP API). Errors are one line on stderr. Releases and refunds show what will
+/// move and ask first; --yes answers for scripts.
+#[derive(Parser, Debug)]
+#[command(
+    name = "escrowctl",
+    version,
+    after_long_help = top_after_help(),
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL).
+    ///
+    /// Default: ESCROW_DATABASE_URL, else the server's default file
+    /// sqlite://$ESCROW_DATA_DIR/escrow.db. A SQLite file must exist: escrowctl never creates an
+    /// empty store by mistake.
+    #[arg(long, global = true, value_name = "URL", value_parser = NonEmptyStringValueParser::new(), help_heading = GLOBAL)]
+    pub database_url: Option<String>,
+
+    /// A TOML file with settings (same keys as the environment variables; the environment wins).
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of tables.
+    ///
+    /// Money is integer minor units beside its currency, as in the HTTP API. Nothing else is
+    /// written to stdout; errors stay on stderr as one JSON line {"error":{"code","message"}}.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List, show, release and refund escrows.
+    #[command(subcommand)]
+    Escrow(EscrowCommand),
+    /// List a freelancer's reviews (with the average) or the review of a contract.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
+    /// Show a wallet: balance and ledger entries.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Funds held, platform revenue, monthly sales.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Check every ledger invariant over the whole store.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl verify\n  escrowctl --json verify | jq .violations"
+    )]
+    Verify(VerifyArgs),
+    /// List received payment-provider webhook events.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+    /// Mint an access token with the configured secret (development and tests only).
+    #[command(
+        after_long_help = "Examples:\n  escrowctl token --role admin --id 65f1c0ffee0123456789abcd --ttl 10m\n  TOKEN=$(escrowctl token --role client --id 65f1c0ffee0123456789abce)"
+    )]
+    Token(TokenArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl completions bash > ~/.local/share/bash-completion/completions/escrowctl\n  escrowctl completions zsh > ~/.zfunc/_escrowctl"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EscrowCommand {
+    /// List escrows, newest first.
+    ///
+    /// Shows every contract that has an escrow, filtered by escrow status and by whether the
+    /// client has asked for the release.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl escrow list --release-requested\n  escrowctl escrow list --status refund_pending --limit 100"
+    )]
+    List(ListArgs),
+    /// Show a contract: its escrow, history (who did what when) and ledger entries.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl escrow show 65f1c0ffee0123456789abcd\n  escrowctl --json escrow show 65f1c0ffee0123456789abcd | jq .escrow.history"
+    )]
+    Show(ShowArgs),
+    /// Release an escrow: the earning to the freelancer's wallet, the fee to the platform.
+    ///
+    /// Only a funded escrow whose release the client has requested is released, unless --force
+    /// (which needs --reason; both are recorded in the escrow history with the actor). Shows what
+    /// will move and asks; --yes skips the question and is required without a terminal.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl escrow release 65f1c0ffee0123456789abcd\n  escrowctl escrow release 65f1c0ffee0123456789abcd --force --reason \"client gone\" --yes"
+    )]
+    Release(ReleaseArgs),
+    /// Refund an escrow: the client's share back through the payment provider.
+    ///
+    /// Only a funded escrow of a contract that is not Completed. By default the platform keeps
+    /// its fee and the freelancer a kill fee of 0 %, 15 % or 40 % of the earning (contract
+    /// Pending, Started, Ongoing); --freelancer-share sets an explicit split for a dispute. The
+    /// client's share goes back through the payment provider exactly as the HTTP refund does.
+    /// Shows the split and asks; --yes skips the question and is required without a terminal.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason \"Freelancer not responding\"\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason dispute --freelancer-share 450 --yes"
+    )]
+    Refund(RefundArgs),
+}
+
+/// Escrow statuses, as the API writes them.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusArg {
+    /// Paid in and held.
+    Funded,
+    /// Paid out to the freelancer's wallet and the platform.
+    Released,
+    /// Refund decided; the client's share waits for the payment provider.
+    #[value(name = "refund_pending")]
+    RefundPending,
+    /// Refund completed.
+    Refunded,
+}
+
+#[derive(Args, Debug)]
+pub struct PageArgs {
+    /// How many rows per page (1–100).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+    /// Which page, from 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub page: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only escrows in this status.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Option<StatusArg>,
+    /// Only escrows whose release the client has requested (and that are not released yet).
+    #[arg(long)]
+    pub release_requested: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The contract id (24 hex characters).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ActArgs {
+    /// Who acts, recorded in the escrow history [default: cli:<OS user>@<host>].
+    #[arg(long, value_name = "ACTOR", value_parser = parse_actor)]
+    pub actor: Option<String>,
+    /// Do not ask: act at once (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReleaseArgs {
+    /// The contract id (24 hex characters).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    /// Release even though the client has not requested it (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why a forced release happens; recorded in the escrow history.
+    #[arg(long, value_name = "REASON", requires = "force", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RefundArgs {
+    /// The contract id (24 hex characters).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    /// Why the contract is refunded (its cancel reason); recorded in the escrow history.
+    #[arg(long, value_name = "REASON", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: String,
+    /// A longer description of the reason.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// The freelancer's share in rupees ("450", "199.99", "0"), between 0 and the earning.
+    ///
+    /// An explicit split for dispute resolution: the platform keeps its fee, the freelancer
+    /// gets this share, the client gets the rest of the earning back.
+    #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
+    pub freelancer_share: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewsCommand {
+    /// List the reviews of a freelancer (newest first, with the average) or of a contract.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl reviews list --freelancer 65f1c0ffee0123456789abce\n  escrowctl reviews list --contract 65f1c0ffee0123456789abcd"
+    )]
+    List(ReviewsListArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("whose").required(true).args(["freelancer", "contract"])))]
+pub struct ReviewsListArgs {
+    /// The freelancer's user id.
+    #[arg(long, value_name = "ID")]
+    pub freelancer: Option<String>,
+    /// The contract id: its review, if the client wrote one.
+    #[arg(long, value_name = "ID")]
+    pub contract: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WalletCommand {
+    /// Show a user's wallet: balance and ledger entries, newest first.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl wallet show 65f1c0ffee0123456789abce\n  escrowctl --json wallet show 65f1c0ffee0123456789abce | jq .balance"
+    )]
+    Show(WalletShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WalletShowArgs {
+    /// The user id (24 hex characters).
+    #[arg(value_name = "USER_ID", value_parser = parse_user_id)]
+    pub user_id: UserId,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Funds held in escrow now.
+    Balance,
+    /// Platform fee revenue so far.
+    Revenue,
+    /// Released escrows per month: gross, fee, earning, count.
+    ///
+    /// Months are UTC, by the day of release. --from and --to are inclusive days.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl report sales\n  escrowctl report sales --from 2025-01-01 --to 2025-03-31"
+    )]
+    Sales(SalesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SalesArgs {
+    /// First day included (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day included (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// `verify` takes no options; the struct keeps room for some.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhooksCommand {
+    /// List received events, newest first: type, outcome, error, contract.
+    ///
+    /// Events that can never be applied (unknown contract, amount differs) are answered 200 so
+    /// the provider stops retrying, and recorded as failed: --failed lists them.
+    #[command(after_long_help = "Examples:\n  escrowctl webhooks list --failed")]
+    List(WebhooksListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WebhooksListArgs {
+    /// Only events that failed.
+    #[arg(long)]
+    pub failed: bool,
+    /// How many events at most (1–1000).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
+/// Roles a token can carry.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleArg {
+    Client,
+    Freelancer,
+    Admin,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// The role the token carries.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The user id the token carries (24 hex characters).
+    #[arg(long, value_name = "ID", value_parser = parse_user_id)]
+    pub id: UserId,
+    /// How long the token lives: a number with s, m, h or d (at most 30d).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: TtlSeconds,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Longest actor text written into the history.
+pub const ACTOR_CHARS_MAX: usize = 128;
+/// Longest token lifetime `token` mints.
+pub const TTL_S_MAX: u64 = 30 * 24 * 3600;
+
+/// A token lifetime in seconds, parsed from "90s", "10m", "2h", "7d".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlSeconds(pub u64);
+
+pub fn parse_ttl(text: &str) -> Result<TtlSeconds, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 10m, 2h or 7d"))?;
+    let scale = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err("the lifetime must be longer than 0".into()),
+        Some(s) if s <= TTL_S_MAX => Ok(TtlSeconds(s)),
+        _ => Err("the lifetime is longer than 30d".into()),
+    }
+}
+
+pub fn parse_user_id(text: &str) -> Result<UserId, String> {
+    UserId::parse(text).map_err(|_| format!("{text:?} is not a 24-character hex id"))
+}
+
+pub fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date in the form YYYY-MM-DD"))
+}
+
+pub fn parse_actor(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("the actor must not be empty".into());
+    }
+    if text.chars().count() > ACTOR_CHARS_MAX {
+        return Err(format!(
+            "the actor is longer than {ACTOR_CHARS_MAX} characters"
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("the actor must not contain control characters".into());
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lifetimes_take_a_unit_and_a_limit() {
+        assert_eq!(parse_ttl("2h"), Ok(TtlSeconds(7200)));
+        assert_eq!(parse_ttl("90"), Ok(TtlSeconds(90)));
+        assert_eq!(parse_ttl("30d"), Ok(TtlSeconds(TTL_S_MAX)));
+        assert!(parse_ttl("31d").is_err());
+        assert!(parse_ttl("0m").is_err());
+        assert!(parse_ttl("2w").is_err());
+        assert!(parse_ttl("h").is_err());
+        assert!(parse_ttl("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn actors_are_short_printable_text() {
+        assert_eq!(parse_actor(" alice "), Ok("alice".into()));
+        assert!(parse_actor("").is_err());
+        assert!(parse_actor("a\nb").is_err());
+        assert!(parse_actor(&"x".repeat(ACTOR_CHARS_MAX + 1)).is_err());
+    }
+}

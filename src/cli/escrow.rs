@@ -1,0 +1,348 @@
+//! `escrowctl escrow list | show | release | refund`.
+
+use comfy_table::Cell;
+
+use super::args::{EscrowCommand, ListArgs, RefundArgs, ReleaseArgs, ShowArgs, StatusArg};
+use super::confirm::{actor, confirm};
+use super::exit::{CliError, Exit};
+use super::output::{
+    Output, money_cell, money_header, money_with_code, short_minute, short_time, wire_name, yes_no,
+};
+use crate::domain::money::MoneyError;
+use crate::domain::{Currency, EscrowStatus, Money, Party};
+use crate::service::views::{ContractDetail, EscrowView, MovePlan};
+use crate::service::{Operator, Service};
+use crate::store::{ContractFilter, Page};
+
+pub async fn run(service: &Service, out: &Output, command: EscrowCommand) -> Result<(), CliError> {
+    match command {
+        EscrowCommand::List(a) => list(service, out, a).await,
+        EscrowCommand::Show(a) => show(service, out, a).await,
+        EscrowCommand::Release(a) => release(service, out, a).await,
+        EscrowCommand::Refund(a) => refund(service, out, a).await,
+    }
+}
+
+fn status(s: StatusArg) -> EscrowStatus {
+    match s {
+        StatusArg::Funded => EscrowStatus::Funded,
+        StatusArg::Released => EscrowStatus::Released,
+        StatusArg::RefundPending => EscrowStatus::RefundPending,
+        StatusArg::Refunded => EscrowStatus::Refunded,
+    }
+}
+
+async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliError> {
+    let filter = ContractFilter {
+        escrow_status: a.status.map(status),
+        release_requested: a.release_requested,
+        ..ContractFilter::default()
+    };
+    let page = service
+        .escrows(&filter, Page::new(a.page.page, a.page.limit))
+        .await?;
+    if out.is_json() {
+        return out.json(&page);
+    }
+    // Parties are left to `show` and to --json: with them the table no longer fits a terminal.
+    let cur = service.settings().currency;
+    let mut t = out.new_table(&[
+        "Contract".into(),
+        "Status".into(),
+        "Amount".into(),
+        "Fee".into(),
+        "Earning".into(),
+        "Requested".into(),
+        "Funded".into(),
+    ]);
+    for e in &page.data {
+        t.add_row(vec![
+            Cell::new(&e.contract_id),
+            Cell::new(e.status.as_str()),
+            money_cell(e.amount, e.currency),
+            money_cell(e.platform_fee, e.currency),
+            money_cell(e.freelancer_earning, e.currency),
+            Cell::new(yes_no(e.release_requested)),
+            Cell::new(short_minute(&e.funded_at)),
+        ]);
+    }
+    out.table(&t)?;
+    out.line(&format!(
+        "{} of {} escrows (page {}, {} per page); amounts in {}",
+        page.data.len(),
+        page.count,
+        page.page,
+        page.limit,
+        cur.code().to_ascii_uppercase()
+    ))
+}
+
+async fn show(service: &Service, out: &Output, a: ShowArgs) -> Result<(), CliError> {
+    let contract = service.contract_by_id(&a.contract_id).await?;
+    let detail = service.contract_detail(&contract).await?;
+    if out.is_json() {
+        return out.json(&detail);
+    }
+    show_tables(out, &detail)
+}
+
+fn show_tables(out: &Output, d: &ContractDetail) -> Result<(), CliError> {
+    let c = &d.contract;
+    let cur = c.currency;
+    out.line("Contract")?;
+    out.table(&out.fields(vec![
+        ("Id", c.id.clone()),
+        ("Job", c.job_id.clone()),
+        ("Title", c.title.clone().unwrap_or_default()),
+        ("Client", c.client_id.clone()),
+        ("Freelancer", c.freelancer_id.clone()),
+        ("Amount", money_with_code(c.amount, cur)),
+        ("Status", c.status.as_str().to_string()),
+        ("Approved", yes_no(c.is_approved)),
+        ("Release", c.release_fund_status.as_str().to_string()),
+        ("Cancel reason", cancel_reason(c)),
+        ("Created", short_time(&c.created_at)),
+        ("Updated", short_time(&c.updated_at)),
+    ]))?;
+    let Some(e) = &d.escrow else {
+        return out.line("Escrow: not funded");
+    };
+    out.line("Escrow")?;
+    out.table(&out.fields(escrow_fields(e)))?;
+    out.line("History")?;
+    let mut h = out.new_table(&[
+        "At".into(),
+        "Action".into(),
+        "Actor".into(),
+        "Detail".into(),
+    ]);
+    for entry in &e.history {
+        h.add_row(vec![
+            short_time(&entry.at),
+            entry.action.clone(),
+            entry.actor.clone(),
+            entry.detail.clone(),
+        ]);
+    }
+    out.table(&h)?;
+    out.line("Ledger")?;
+    let mut l = out.new_table(&[
+        "At".into(),
+        "Kind".into(),
+        "Account".into(),
+        money_header("Amount", cur),
+    ]);
+    for entry in &d.ledger {
+        l.add_row(vec![
+            Cell::new(short_time(&entry.at)),
+            Cell::new(wire_name(&entry.kind)),
+            Cell::new(&entry.account),
+            money_cell(entry.amount, entry.currency),
+        ]);
+    }
+    out.table(&l)
+}
+
+fn cancel_reason(c: &crate::service::views::ContractView) -> String {
+    match (
+        c.cancel_reason.is_empty(),
+        c.cancel_reason_description.is_empty(),
+    ) {
+        (true, _) => String::new(),
+        (false, true) => c.cancel_reason.clone(),
+        (false, false) => format!("{}: {}", c.cancel_reason, c.cancel_reason_description),
+    }
+}
+
+fn escrow_fields(e: &EscrowView) -> Vec<(&'static str, String)> {
+    let cur = e.currency;
+    let mut rows = vec![
+        ("Status", e.status.as_str().to_string()),
+        ("Amount", money_with_code(e.amount, cur)),
+        ("Platform fee", money_with_code(e.platform_fee, cur)),
+        (
+            "Freelancer earning",
+            money_with_code(e.freelancer_earning, cur),
+        ),
+        ("Release requested", yes_no(e.release_requested)),
+        (
+            "Payment",
+            e.payment_intent_id
+                .clone()
+                .or_else(|| e.checkout_session_id.clone())
+                .unwrap_or_default(),
+        ),
+        ("Funded", short_time(&e.funded_at)),
+    ];
+    if let Some(at) = &e.released_at {
+        rows.push(("Released", short_time(at)));
+    }
+    if let Some(r) = &e.refund {
+        rows.push(("Refund to client", money_with_code(r.client_share, cur)));
+        rows.push((
+            "Refund to freelancer",
+            money_with_code(r.freelancer_share, cur),
+        ));
+        rows.push((
+            "Refund at provider",
+            r.provider_refund_id
+                .clone()
+                .unwrap_or_else(|| format!("pending ({} attempts)", r.attempts)),
+        ));
+        if let Some(err) = &r.last_error {
+            rows.push(("Last provider error", err.clone()));
+        }
+    }
+    if let Some(at) = &e.refunded_at {
+        rows.push(("Refunded", short_time(at)));
+    }
+    if !e.extra_payments.is_empty() {
+        rows.push((
+            "Extra payments",
+            format!("{} (refunded in full)", e.extra_payments.len()),
+        ));
+    }
+    rows
+}
+
+/// The plan as a table for the question.
+fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
+    let cur = p.currency;
+    let mut rows = vec![
+        ("Contract", p.contract_id.clone()),
+        ("Out of escrow", money_with_code(p.amount, cur)),
+        (
+            "To freelancer",
+            format!(
+                "{} (wallet of {})",
+                money_with_code(p.freelancer_share, cur),
+                p.freelancer_id
+            ),
+        ),
+        ("Platform fee", money_with_code(p.platform_fee, cur)),
+    ];
+    if p.action == "refund" {
+        rows.push((
+            "Back to client",
+            format!(
+                "{} (client {}, through the payment provider)",
+                money_with_code(p.client_share, cur),
+                p.client_id
+            ),
+        ));
+        rows.push((
+            "Split",
+            if p.explicit_split {
+                "explicit (--freelancer-share)".into()
+            } else {
+                "by the contract's status (kill fee)".into()
+            },
+        ));
+    }
+    out.fields(rows)
+}
+
+async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), CliError> {
+    let force = a.reason.as_deref().filter(|_| a.force);
+    let operator = Operator {
+        actor: actor(a.act.actor),
+    };
+    if !a.act.yes {
+        let plan = service.plan_release(&a.contract_id, force).await?;
+        let question = format!(
+            "Release {} to freelancer {}?",
+            money_with_code(plan.freelancer_share, plan.currency),
+            plan.freelancer_id
+        );
+        confirm("release", &plan_table(out, &plan), &question)?;
+    }
+    let escrow = service.release_as(&operator, &a.contract_id, force).await?;
+    if out.is_json() {
+        return out.json(&escrow);
+    }
+    out.line(&format!(
+        "Released contract {} as {}",
+        escrow.contract_id, operator.actor
+    ))?;
+    out.table(&out.fields(escrow_fields(&escrow)))
+}
+
+/// Rupees as typed by an admin ("450", "199.99"), or zero: a share may be nothing even though
+/// amounts elsewhere must be positive.
+pub fn parse_share(text: &str, currency: Currency) -> Result<i64, CliError> {
+    match Money::parse_major(text, currency) {
+        Ok(m) => Ok(m.minor),
+        // `parse_major` says NotPositive for a negative number and for zero; only zero is a share.
+        Err(MoneyError::NotPositive) if !text.trim().starts_with('-') => Ok(0),
+        Err(e) => Err(CliError::usage(
+            "validation.amount",
+            format!("--freelancer-share {text:?}: {e}"),
+        )),
+    }
+}
+
+async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), CliError> {
+    let share = a
+        .freelancer_share
+        .as_deref()
+        .map(|s| parse_share(s, service.settings().currency))
+        .transpose()?;
+    let operator = Operator {
+        actor: actor(a.act.actor),
+    };
+    if !a.act.yes {
+        let plan = service.plan_refund(&a.contract_id, share).await?;
+        let question = format!(
+            "Refund {} to client {} and {} to freelancer {}?",
+            money_with_code(plan.client_share, plan.currency),
+            plan.client_id,
+            money_with_code(plan.freelancer_share, plan.currency),
+            plan.freelancer_id
+        );
+        confirm("refund", &plan_table(out, &plan), &question)?;
+        // The default split follows the contract's status, which its parties may change while
+        // the admin reads the question: act only on the split that was confirmed.
+        if service.plan_refund(&a.contract_id, share).await? != plan {
+            return Err(CliError::new(
+                Exit::Conflict,
+                "conflict.plan_changed",
+                "the contract changed while the question was open; nothing was moved, run the command again",
+            ));
+        }
+    }
+    let escrow = service
+        .refund_as(
+            &operator,
+            Party::Admin,
+            &a.contract_id,
+            &a.reason,
+            a.description.as_deref().unwrap_or(""),
+            share,
+        )
+        .await?;
+    if out.is_json() {
+        return out.json(&escrow);
+    }
+    out.line(&format!(
+        "Refunded contract {} as {}",
+        escrow.contract_id, operator.actor
+    ))?;
+    out.table(&out.fields(escrow_fields(&escrow)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_share_is_rupees_or_zero_never_negative() {
+        assert_eq!(parse_share("450", Currency::Inr), Ok(45_000));
+        assert_eq!(parse_share("199.99", Currency::Inr), Ok(19_999));
+        assert_eq!(parse_share("0", Currency::Inr), Ok(0));
+        assert_eq!(parse_share("0.00", Currency::Inr), Ok(0));
+        for bad in ["-1", "-0", "1.234", "abc", "", "1e3"] {
+            let e = parse_share(bad, Currency::Inr).unwrap_err();
+            assert_eq!(e.exit, Exit::Usage, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `escrowctl reviews list --freelancer ID | --contract ID`.
+
+use comfy_table::Cell;
+
+use super::args::{ReviewsCommand, ReviewsListArgs};
+use super::exit::CliError;
+use super::output::{Output, short_time};
+use crate::service::Service;
+use crate::service::views::ReviewView;
+use crate::store::Page;
+
+pub async fn run(service: &Service, out: &Output, command: ReviewsCommand) -> Result<(), CliError> {
+    match command {
+        ReviewsCommand::List(a) => list(service, out, a).await,
+    }
+}
+
+async fn list(service: &Service, out: &Output, a: ReviewsListArgs) -> Result<(), CliError> {
+    if let Some(freelancer) = &a.freelancer {
+        let page = service
+            .show_reviews(freelancer, Page::new(a.page.page, a.page.limit))
+            .await?;
+        if out.is_json() {
+            return out.json(&page);
+        }
+        out.table(&table(out, &page.data))?;
+        return out.line(&format!(
+            "{} reviews, average rating {:.2} (page {}, {} per page)",
+            page.count, page.average_rating, page.page, page.limit
+        ));
+    }
+    let contract = a.contract.as_deref().unwrap_or_default();
+    // The contract must exist: "no review" for a mistyped id would mislead.
+    service.contract_by_id(contract).await?;
+    let review = service.review_of_contract(contract).await?;
+    if out.is_json() {
+        return out.json(&review);
+    }
+    match review {
+        Some(r) => out.table(&table(out, std::slice::from_ref(&r))),
+        None => out.line(&format!("contract {contract} has no review")),
+    }
+}
+
+fn table(out: &Output, reviews: &[ReviewView]) -> comfy_table::Table {
+    let mut t = out.new_table(&[
+        "Created".into(),
+        "Rating".into(),
+        "Contract".into(),
+        "Client".into(),
+        "Freelancer".into(),
+        "Description".into(),
+    ]);
+    for r in reviews {
+        t.add_row(vec![
+            Cell::new(short_time(&r.created_at)),
+            Cell::new(format!("{}/5", r.rating)),
+            Cell::new(&r.contract_id),
+            Cell::new(&r.client_id),
+            Cell::new(&r.freelancer_id),
+            Cell::new(&r.description),
+        ]);
+    }
+    t
+}

@@ -1,0 +1,228 @@
+//! Idempotency records in MongoDB (semantics in `store::idempotency`), collection
+//! `idempotency_keys`: one document per `(scope, key)` with `_id` = `"<scope> <key>"`, so the
+//! `_id` index makes the first `begin` for a key the only one whose insert succeeds (a
+//! duplicate is code 11000). Every later decision is made on that one document: a takeover of
+//! an expired lease or of a dead record is a compare-and-set whose filter names the `owner`
+//! and `leaseUntil` (or `expiresAt`) that were read, so of two racers at most one wins and the
+//! loser reads again. No transaction, only `insertOne`, `findOne`, `findOneAndReplace`,
+//! `findOneAndUpdate`/`updateOne` with `$set` of strings, numbers and binary, and deletes:
+//! what the emulator and every MongoDB deployment agree on. Times are i64 milliseconds.
+//!
+//! Sharding: the collection can be sharded on `_id` (every operation filters on it).
+
+use std::time::Duration;
+
+use bson::doc;
+use bson::spec::BinarySubtype;
+use mongodb::Collection;
+use mongodb::IndexModel;
+use mongodb::options::{Acknowledgment, CollectionOptions, IndexOptions, WriteConcern};
+use serde::{Deserialize, Serialize};
+
+use super::{MongoStore, WRITE_CONCERN_TIMEOUT_S, is_duplicate_key, map_err};
+use crate::store::idempotency::{
+    Begin, IDEMPOTENCY_RETENTION_MS, StoredResponse, check_args, record_id,
+};
+use crate::store::{StoreError, StoreResult};
+
+const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
+/// Reads and compare-and-sets one `begin` may need when other requests keep changing the
+/// record between them (each lost race means another request made progress).
+const BEGIN_ATTEMPTS_MAX: usize = 16;
+
+const IN_FLIGHT: &str = "in_flight";
+const DONE: &str = "done";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    scope: String,
+    key: String,
+    fingerprint: String,
+    /// Who holds the lease (a random token per request); changes at every takeover.
+    owner: String,
+    /// `in_flight` or `done`.
+    state: String,
+    lease_until: i64,
+    /// After this the record is dead: the key is free again (and the purge deletes it).
+    expires_at: i64,
+    created_at: i64,
+    #[serde(default)]
+    status: Option<i32>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    body: Option<bson::Binary>,
+}
+
+impl MongoStore {
+    fn idempotency_keys(&self) -> Collection<IdempotencyDoc> {
+        let durable = CollectionOptions::builder()
+            .write_concern(
+                WriteConcern::builder()
+                    .w(Acknowledgment::Majority)
+                    .journal(true)
+                    .w_timeout(Duration::from_secs(WRITE_CONCERN_TIMEOUT_S))
+                    .build(),
+            )
+            .build();
+        self.db.collection_with_options(IDEMPOTENCY_KEYS, durable)
+    }
+
+    pub(super) async fn create_idempotency_indexes(&self) -> StoreResult<()> {
+        self.idempotency_keys()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"expiresAt": 1})
+                    .options(IndexOptions::builder().build())
+                    .build(),
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(super) async fn idem_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Begin> {
+        check_args(scope, key, lease_ms);
+        let keys = self.idempotency_keys();
+        let id = record_id(scope, key);
+        let fresh = IdempotencyDoc {
+            id: id.clone(),
+            scope: scope.into(),
+            key: key.into(),
+            fingerprint: fingerprint.into(),
+            owner: owner.into(),
+            state: IN_FLIGHT.into(),
+            lease_until: now_ms + lease_ms,
+            expires_at: now_ms + IDEMPOTENCY_RETENTION_MS,
+            created_at: now_ms,
+            status: None,
+            content_type: None,
+            body: None,
+        };
+        for _ in 0..BEGIN_ATTEMPTS_MAX {
+            match keys.insert_one(&fresh).await {
+                Ok(_) => return Ok(Begin::Started),
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+            let Some(current) = keys.find_one(doc! {"_id": &id}).await.map_err(map_err)? else {
+                // Released or purged since the insert failed: try the insert again.
+                continue;
+            };
+            if current.expires_at <= now_ms {
+                // Dead: replace it, if nobody else did first.
+                let replaced = keys
+                    .find_one_and_replace(
+                        doc! {"_id": &id, "owner": &current.owner, "expiresAt": current.expires_at},
+                        &fresh,
+                    )
+                    .await
+                    .map_err(map_err)?;
+                if replaced.is_some() {
+                    return Ok(Begin::Started);
+                }
+                continue;
+            }
+            if current.fingerprint != fingerprint {
+                return Ok(Begin::Mismatch);
+            }
+            if current.state == DONE {
+                return replay(current).map(Begin::Replay);
+            }
+            if current.lease_until > now_ms {
+                return Ok(Begin::InFlight);
+            }
+            // The holder's lease ran out (its process died): take the key over.
+            let taken = keys
+                .find_one_and_update(
+                    doc! {"_id": &id, "owner": &current.owner, "state": IN_FLIGHT, "leaseUntil": current.lease_until},
+                    doc! {"$set": {"owner": owner, "leaseUntil": fresh.lease_until, "expiresAt": fresh.expires_at}},
+                )
+                .await
+                .map_err(map_err)?;
+            if taken.is_some() {
+                return Ok(Begin::Started);
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    pub(super) async fn idem_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        response: &StoredResponse,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let body = bson::Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: response.body.clone(),
+        };
+        let content_type = match &response.content_type {
+            Some(c) => bson::Bson::String(c.clone()),
+            None => bson::Bson::Null,
+        };
+        let updated = self
+            .idempotency_keys()
+            .update_one(
+                doc! {"_id": record_id(scope, key), "owner": owner, "state": IN_FLIGHT},
+                doc! {"$set": {
+                    "state": DONE,
+                    "status": i32::from(response.status),
+                    "contentType": content_type,
+                    "body": body,
+                    "expiresAt": now_ms + IDEMPOTENCY_RETENTION_MS,
+                }},
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(updated.matched_count == 1)
+    }
+
+    pub(super) async fn idem_release(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
+        self.idempotency_keys()
+            .delete_one(doc! {"_id": record_id(scope, key), "owner": owner, "state": IN_FLIGHT})
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(super) async fn idem_purge(&self, now_ms: i64) -> StoreResult<u64> {
+        self.idempotency_keys()
+            .delete_many(doc! {"expiresAt": {"$lte": now_ms}})
+            .await
+            .map(|r| r.deleted_count)
+            .map_err(map_err)
+    }
+}
+
+fn replay(d: IdempotencyDoc) -> StoreResult<StoredResponse> {
+    let status = d
+        .status
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| {
+            StoreError::Other("an idempotency record is done without a status".into())
+        })?;
+    Ok(StoredResponse {
+        status,
+        content_type: d.content_type,
+        body: d.body.map(|b| b.bytes).unwrap_or_default(),
+    })
+}

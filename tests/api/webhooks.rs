@@ -1,0 +1,106 @@
+//! Webhook deduplication and crash repair.
+
+use escrow::store::{EventRecord, EventStatus, WebhookEvent};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn an_event_stored_but_not_applied_is_applied_on_redelivery() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    // The process died after recording the event and before applying it.
+    let now = chrono::Utc::now().timestamp_millis();
+    let stored = WebhookEvent {
+        event_id: "evt_crashed".into(),
+        event_type: "checkout.session.completed".into(),
+        status: EventStatus::Received,
+        error: None,
+        contract_id: None,
+        received_at: now,
+        updated_at: now,
+        deliveries: 1,
+    };
+    assert_eq!(
+        app.state
+            .service
+            .store()
+            .record_event(&stored)
+            .await
+            .unwrap(),
+        EventRecord::New
+    );
+    assert_eq!(app.contract(&p).await["contract"]["escrowPaid"], false);
+    let r = app
+        .post_webhook(&app.payment_event("evt_crashed", &p, 100_000, "pi_crashed"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "applied");
+    assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
+    let events = app.state.service.events(false, 10).await.unwrap();
+    assert_eq!(events[0].status, "applied");
+    assert_eq!(events[0].deliveries, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_already_processed_returns_200_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let p = app.funded_contract().await;
+    let before = app.contract(&p).await;
+    let r = app
+        .post_webhook(&app.payment_event(
+            &format!("evt_{}", p.contract),
+            &p,
+            100_000,
+            &format!("pi_{}", p.contract),
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "duplicate");
+    assert_eq!(app.contract(&p).await["ledger"], before["ledger"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_and_unpaid_events_are_recorded_and_acknowledged() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    let other = json!({"id": "evt_other", "object": "event", "created": 1, "livemode": false, "pending_webhooks": 1, "type": "customer.created", "data": {"object": {"id": "cus_1", "object": "customer"}}});
+    let r = app.post_webhook(&other.to_string()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "ignored");
+    let mut unpaid: Value =
+        serde_json::from_str(&app.payment_event("evt_unpaid", &p, 100_000, "pi_unpaid")).unwrap();
+    unpaid["data"]["object"]["payment_status"] = json!("unpaid");
+    let r = app.post_webhook(&unpaid.to_string()).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "ignored");
+    assert_eq!(app.contract(&p).await["contract"]["escrowPaid"], false);
+    // An async payment that succeeds later funds the escrow.
+    let mut later: Value = unpaid.clone();
+    later["id"] = json!("evt_async");
+    later["type"] = json!("checkout.session.async_payment_succeeded");
+    let r = app.post_webhook(&later.to_string()).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "applied");
+    assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_from_the_original_app_is_matched_by_job_and_client() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    let mut event: Value =
+        serde_json::from_str(&app.payment_event("evt_legacy", &p, 100_000, "pi_legacy")).unwrap();
+    let object = &mut event["data"]["object"];
+    object["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("contractId");
+    object["client_reference_id"] = Value::Null;
+    let r = app.post_webhook(&event.to_string()).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "applied");
+    assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
+    app.stop().await;
+}

@@ -1,0 +1,338 @@
+//! A store prepared through the library (the same service the server runs, on a fresh SQLite
+//! file in a temp directory), and the real `escrowctl` binary run against it as a process with
+//! stdin closed (not a terminal).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use escrow::auth::{Principal, Role};
+use escrow::config::{Config, Sources};
+use escrow::domain::{JobId, UserId};
+use escrow::service::{CreateContract, ReviewBody, Service};
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "cli-test-jwt-secret-0123456789";
+pub const WEBHOOK_SECRET: &str = "whsec_cli_test_secret";
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub service: Arc<Service>,
+}
+
+/// One contract and its parties.
+#[derive(Debug, Clone)]
+pub struct Deal {
+    pub client: UserId,
+    pub freelancer: UserId,
+    pub job: JobId,
+    pub contract: String,
+}
+
+/// What a run of the binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout as exactly one JSON document (trailing text makes this fail).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The error line: exactly one line on stderr.
+    #[track_caller]
+    pub fn error_line(&self) -> &str {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "stderr is not one line: {:?}", self.stderr);
+        lines[0]
+    }
+}
+
+fn principal(role: Role, id: &UserId) -> Principal {
+    Principal {
+        id: id.clone(),
+        role,
+    }
+}
+
+impl Fixture {
+    pub async fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let values: HashMap<String, String> = [
+            ("ESCROW_DATA_DIR", dir.path().to_string_lossy().to_string()),
+            ("JWT_SECRET", JWT_SECRET.to_string()),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let config = Config::from_sources(&Sources::from_map(values)).expect("test config");
+        let (service, _) = escrow::app::build_service(&config, "http://127.0.0.1:9")
+            .await
+            .expect("service");
+        Fixture { dir, service }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("escrow.db")
+    }
+
+    /// The binary with the fixture's settings and nothing from the caller's environment that
+    /// could change its behaviour.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrowctl"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ESCROW_")
+                || k.starts_with("STRIPE_")
+                || k.starts_with("CLOUDINARY_")
+                || [
+                    "JWT_SECRET",
+                    "NO_COLOR",
+                    "CLICOLOR_FORCE",
+                    "COLUMNS",
+                    "RUST_LOG",
+                ]
+                .contains(&k.as_str())
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("ESCROW_DATA_DIR", self.dir.path())
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `escrowctl ARGS` to completion (off the async threads).
+    pub async fn ctl(&self, args: &[&str]) -> Run {
+        self.run(self.command(args)).await
+    }
+
+    pub async fn ctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.run(cmd).await
+    }
+
+    /// Runs `escrowctl ARGS` on a pseudo-terminal (util-linux `script`), typing `keys`. `None`
+    /// when this machine has no such `script`; the caller skips and says why.
+    pub async fn ctl_at_terminal(&self, args: &[&str], keys: &str) -> Option<Run> {
+        let version = Command::new("script").arg("--version").output().ok()?;
+        if !String::from_utf8_lossy(&version.stdout).contains("util-linux") {
+            return None;
+        }
+        let base = self.command(args);
+        let line = std::iter::once(base.get_program())
+            .chain(base.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        for (k, v) in base.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let keys = keys.to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = cmd.spawn()?;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(keys.as_bytes())?;
+            child.wait_with_output()
+        })
+        .await
+        .expect("join")
+        .expect("script runs");
+        Some(Run {
+            code: out.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    async fn run(&self, mut cmd: Command) -> Run {
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .expect("join")
+            .expect("escrowctl runs");
+        Run {
+            code: out.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+        }
+    }
+
+    /// A contract created and approved, not paid.
+    pub async fn approved(&self, rupees: &str) -> Deal {
+        self.approved_for(&UserId::generate(), rupees).await
+    }
+
+    pub async fn approved_for(&self, freelancer: &UserId, rupees: &str) -> Deal {
+        let (client, job) = (UserId::generate(), JobId::generate());
+        let body: CreateContract = serde_json::from_value(json!({
+            "freelancerId": freelancer.as_str(), "amount": rupees, "title": "Logo design"
+        }))
+        .unwrap();
+        let c = self
+            .service
+            .create_contract(&principal(Role::Client, &client), job.as_str(), body)
+            .await
+            .expect("create contract");
+        self.service
+            .approve_contract(&principal(Role::Freelancer, freelancer), &c.id)
+            .await
+            .expect("approve");
+        Deal {
+            client,
+            freelancer: freelancer.clone(),
+            job,
+            contract: c.id,
+        }
+    }
+
+    /// Pays through a signed webhook, as Stripe would: the escrow is funded.
+    pub async fn pay(&self, d: &Deal) {
+        let amount = self
+            .service
+            .contract_by_id(&d.contract)
+            .await
+            .unwrap()
+            .amount;
+        let reply = self
+            .webhook(&payment_event(&format!("evt_{}", d.contract), d, amount))
+            .await;
+        assert_eq!(reply["outcome"], "applied", "{reply}");
+    }
+
+    pub async fn funded(&self, rupees: &str) -> Deal {
+        let d = self.approved(rupees).await;
+        self.pay(&d).await;
+        d
+    }
+
+    /// Funded, worked to Completed, release requested by the client.
+    pub async fn requested(&self, rupees: &str) -> Deal {
+        self.requested_for(&UserId::generate(), rupees).await
+    }
+
+    pub async fn requested_for(&self, freelancer: &UserId, rupees: &str) -> Deal {
+        let d = self.approved_for(freelancer, rupees).await;
+        self.pay(&d).await;
+        self.complete(&d).await;
+        self.service
+            .request_release(&principal(Role::Client, &d.client), &d.contract)
+            .await
+            .expect("request release");
+        d
+    }
+
+    pub async fn complete(&self, d: &Deal) {
+        for s in ["Started", "Ongoing", "Completed"] {
+            self.service
+                .update_status(&principal(Role::Freelancer, &d.freelancer), &d.contract, s)
+                .await
+                .unwrap_or_else(|e| panic!("to {s}: {e}"));
+        }
+    }
+
+    pub async fn review(&self, d: &Deal, rating: u8, text: &str) {
+        let body: ReviewBody = serde_json::from_value(json!({
+            "freelancerId": d.freelancer.as_str(), "contractId": d.contract,
+            "rating": rating, "description": text
+        }))
+        .unwrap();
+        self.service
+            .rate_freelancer(&principal(Role::Client, &d.client), d.client.as_str(), body)
+            .await
+            .expect("review");
+    }
+
+    /// Delivers a signed event to the service; the reply as JSON.
+    pub async fn webhook(&self, body: &str) -> Value {
+        let header = escrow::payment::webhook::sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            chrono::Utc::now().timestamp(),
+        );
+        let reply = self
+            .service
+            .handle_webhook(body.as_bytes(), Some(&header))
+            .await
+            .expect("webhook");
+        serde_json::to_value(reply).unwrap()
+    }
+
+    pub async fn escrow_status(&self, d: &Deal) -> String {
+        let c = self.service.contract_by_id(&d.contract).await.unwrap();
+        c.escrow
+            .map(|e| e.status.as_str().to_string())
+            .unwrap_or_else(|| "none".into())
+    }
+
+    pub async fn wallet_balance(&self, user: &UserId) -> i64 {
+        self.service
+            .wallet_of(user, Default::default())
+            .await
+            .unwrap()
+            .balance
+    }
+
+    /// The record's version: unchanged means nothing was written.
+    pub async fn version(&self, d: &Deal) -> i64 {
+        self.service
+            .contract_by_id(&d.contract)
+            .await
+            .unwrap()
+            .version
+    }
+}
+
+/// A `checkout.session.completed` event for the deal, shaped as Stripe sends it.
+pub fn payment_event(event_id: &str, d: &Deal, amount: i64) -> String {
+    json!({
+        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "pending_webhooks": 1, "type": "checkout.session.completed",
+        "data": {"object": {
+            "id": format!("cs_test_{}", d.contract), "object": "checkout.session", "amount_total": amount, "currency": "inr",
+            "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": d.contract,
+            "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+            "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": format!("pi_{}", d.contract),
+            "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
+            "metadata": {"jobId": d.job.as_str(), "clientId": d.client.as_str(), "freelancerId": d.freelancer.as_str(), "contractId": d.contract}
+        }}
+    })
+    .to_string()
+}

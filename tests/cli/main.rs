@@ -1,0 +1,10 @@
+//! The real `escrowctl` binary as a process (stdin closed: not a terminal) against a store
+//! prepared through the library, in a temp data directory per test.
+
+mod helpers;
+
+mod escrow;
+mod inspect;
+mod output;
+mod server;
+mod verify;

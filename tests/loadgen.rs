@@ -1,0 +1,40 @@
+//! The load generator works (a smoke run of every scenario; never a timing: figures come from
+//! BENCHMARKS.md's command, not from tests).
+
+#[test]
+fn the_load_generator_runs_every_scenario() {
+    let server = std::path::Path::new(env!("CARGO_BIN_EXE_escrow-server"));
+    let loadgen = server
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("loadgen{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        loadgen.exists(),
+        "{} is not built (cargo test builds examples)",
+        loadgen.display()
+    );
+    let out = std::process::Command::new(&loadgen)
+        .args(["--smoke", "--server-bin"])
+        .arg(server)
+        .arg("--ctl-bin")
+        .arg(env!("CARGO_BIN_EXE_escrowctl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for scenario in [
+        "baseline",
+        "reviews",
+        "mixed",
+        "webhooks, commit delay 0 ms, group commit on",
+        "releases, commit delay 2 ms, group commit off",
+    ] {
+        assert!(stdout.contains(scenario), "missing {scenario}:\n{stdout}");
+    }
+    assert!(stdout.contains("peak RSS"));
+}

@@ -1,0 +1,106 @@
+//! The sandbox checkout in a real browser: headless Chromium (Debian's), driven by
+//! playwright-core, opens the page a real checkout call returned, presses Pay, and lands on the
+//! front end's success page (a tiny local server standing in for the marketplace front end);
+//! the escrow is then funded. Screenshots of both pages are saved in the test output directory.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::RawQuery;
+use axum::response::Html;
+use axum::routing::get;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::tools;
+
+/// The front end: serves the success and cancel pages and records the success page's query.
+async fn front_end() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = Router::new()
+        .route(
+            "/client/contract/payment-success",
+            get(move |RawQuery(q): RawQuery| {
+                let record = record.clone();
+                async move {
+                    record.lock().unwrap().push(q.unwrap_or_default());
+                    Html(
+                        "<!doctype html><html><head><title>Paid</title></head><body>\
+                         <h1 id=\"ok\">Payment successful</h1><p>Your escrow is funded.</p>\
+                         </body></html>",
+                    )
+                }
+            }),
+        )
+        .route(
+            "/client/jobs/home",
+            get(|| async { Html("<h1>Checkout cancelled</h1>") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}"), seen)
+}
+
+// Multi-threaded: the browser step blocks one thread while the server answers on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paying_on_the_sandbox_page_in_chromium_funds_the_escrow_and_lands_on_the_success_page() {
+    if tools::node_packages().is_err() {
+        return;
+    }
+    let Ok(chromium) = tools::chromium() else {
+        return;
+    };
+    let (front, seen) = front_end().await;
+    let app = TestApp::spawn_with(&[("CLIENT_URL", &front)]).await;
+    let p = app.approved_contract(json!("1500.50")).await;
+    let r = app
+        .checkout(&p, json!({"title": "Logo design", "rate": "1500.50"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let session: Value = r.json().await.unwrap();
+    let (id, url) = (
+        session["id"].as_str().unwrap().to_string(),
+        session["url"].as_str().unwrap().to_string(),
+    );
+    assert!(url.starts_with(&app.base), "{url}");
+
+    let out = tools::output_dir("sandbox-browser");
+    let success = format!("{front}/client/contract/payment-success");
+    let input = json!({"url": url, "successPrefix": success, "outDir": out});
+    // The script launches the same binary (it reads CHROMIUM too).
+    eprintln!("browser: {}", chromium.display());
+    let result = tokio::task::spawn_blocking(move || tools::node("checkout-browser.js", &input))
+        .await
+        .unwrap();
+    eprintln!("screenshots: {}", out.display());
+
+    assert_eq!(result["title"], "Logo design");
+    assert_eq!(result["amount"], "1500.50 INR");
+    let landed = result["landed"].as_str().unwrap();
+    assert_eq!(landed, format!("{success}?session_id={id}"));
+    assert!(
+        result["successText"]
+            .as_str()
+            .unwrap()
+            .contains("Payment successful"),
+        "{result}"
+    );
+    assert_eq!(*seen.lock().unwrap(), vec![format!("session_id={id}")]);
+    for shot in result["screenshots"].as_array().unwrap() {
+        let meta = std::fs::metadata(shot.as_str().unwrap()).expect("screenshot saved");
+        assert!(meta.len() > 1000, "{shot} is too small to be a picture");
+    }
+
+    let detail = app.contract(&p).await;
+    assert_eq!(detail["contract"]["escrowPaid"], true);
+    assert_eq!(detail["escrow"]["status"], "funded");
+    assert_eq!(detail["escrow"]["amount"], 150_050);
+    assert_eq!(detail["escrow"]["checkoutSessionId"], id.as_str());
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}

@@ -1,0 +1,255 @@
+//! The `escrow-server` binary as a process: starts on its embedded defaults, and on SIGTERM
+//! finishes the requests in flight before it exits.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VARS: &[&str] = &[
+    "ESCROW_DATABASE_URL",
+    "ESCROW_DATA_DIR",
+    "ESCROW_ENV",
+    "ESCROW_MEDIA_DIR",
+    "ESCROW_PUBLIC_URL",
+    "JWT_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "CLOUDINARY_CLOUD_NAME",
+    "CLOUDINARY_API_KEY",
+    "CLOUDINARY_API_SECRET",
+    "CLIENT_URL",
+    "ESCROW_UPLOAD_BYTES_MAX",
+];
+
+/// Starts the server in `dir` with only `env` set; returns it and its address.
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow-server"));
+    cmd.current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("ESCROW_LISTEN", "127.0.0.1:0");
+    for v in VARS {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start escrow-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn the_server_starts_on_its_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start(dir.path(), &[]);
+    let health = get(&addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
+    // The embedded defaults: the SQLite file and a generated secret (mode 0600) in ./escrow-data.
+    assert!(dir.path().join("escrow-data/escrow.db").is_file());
+    let secret = dir.path().join("escrow-data/jwt-secret");
+    assert!(secret.is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_bad_setting_stops_the_server_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_escrow-server"))
+        .current_dir(dir.path())
+        .env("ESCROW_PLATFORM_FEE_BPS", "abc")
+        .env("ESCROW_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ESCROW_PLATFORM_FEE_BPS"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "process-test-secret";
+    let (mut child, addr) = start(dir.path(), &[("JWT_SECRET", secret)]);
+    let keys = escrow::auth::JwtKeys::new(secret.as_bytes());
+    let who = escrow::auth::Principal {
+        id: escrow::domain::UserId::generate(),
+        role: escrow::auth::Role::Client,
+    };
+    let token = keys.mint(&who, chrono::Utc::now().timestamp() as u64, 600);
+
+    let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    let mut body = Vec::new();
+    body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.gif\"\r\nContent-Type: image/gif\r\n\r\n");
+    body.extend_from_slice(gif);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /api/media/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let half = body.len() / 2;
+    s.write_all(&body[..half]).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server must wait for the request in flight"
+    );
+
+    s.write_all(&body[half..]).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"type\":\"image\""), "{response}");
+
+    let status =
+        wait(&mut child, Duration::from_secs(10)).expect("the server exits after the last request");
+    assert!(status.success(), "{status:?}");
+}
+
+/// Group commit acknowledges a write only after its batch is durable: a `kill -9` right after
+/// many concurrent acknowledgements loses none of them.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_webhook_survives_kill_9_right_after_it() {
+    use escrow::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let (jwt, whsec) = ("crash-test-secret", "whsec_crash");
+    let (mut child, addr) = start(
+        dir.path(),
+        &[
+            ("JWT_SECRET", jwt),
+            ("STRIPE_WEBHOOK_SECRET", whsec),
+            ("RUST_LOG", "warn"),
+        ],
+    );
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let keys = escrow::auth::JwtKeys::new(jwt.as_bytes());
+    let now = chrono::Utc::now().timestamp() as u64;
+    let mut contracts = vec![];
+    for _ in 0..60 {
+        let (client, freelancer) = (
+            escrow::domain::UserId::generate(),
+            escrow::domain::UserId::generate(),
+        );
+        let ct = keys.mint(
+            &escrow::auth::Principal {
+                id: client.clone(),
+                role: escrow::auth::Role::Client,
+            },
+            now,
+            600,
+        );
+        let ft = keys.mint(
+            &escrow::auth::Principal {
+                id: freelancer.clone(),
+                role: escrow::auth::Role::Freelancer,
+            },
+            now,
+            600,
+        );
+        let job = escrow::domain::JobId::generate();
+        let v: serde_json::Value = http
+            .post(format!("{base}/api/client/contract/create-contract/{job}"))
+            .bearer_auth(&ct)
+            .json(&serde_json::json!({"freelancerId": freelancer.as_str(), "amount": 10}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = v["data"]["id"].as_str().unwrap().to_string();
+        http.post(format!(
+            "{base}/api/freelancer/contract/approve-contract/{id}"
+        ))
+        .bearer_auth(&ft)
+        .send()
+        .await
+        .unwrap();
+        contracts.push(id);
+    }
+    let sends = contracts.iter().map(|id| {
+        let body = serde_json::json!({"id": format!("evt_{id}"), "object": "event", "created": 1, "livemode": false, "pending_webhooks": 1,
+            "type": "checkout.session.completed", "data": {"object": {"id": format!("cs_{id}"), "amount_total": 1000, "currency": "inr",
+            "payment_status": "paid", "payment_intent": format!("pi_{id}"), "metadata": {"contractId": id}}}})
+        .to_string();
+        let header = escrow::payment::webhook::sign(body.as_bytes(), whsec, chrono::Utc::now().timestamp());
+        let req = http.post(format!("{base}/webhook")).header("stripe-signature", header).body(body);
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    });
+    let statuses = futures_util::future::join_all(sends).await;
+    // Acknowledged, every one: now the process dies without any chance to flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let store =
+        escrow::store::sqlite::SqliteStore::open(dir.path().join("escrow-data/escrow.db")).unwrap();
+    for id in &contracts {
+        let c = store
+            .get_contract(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(c.escrow.is_some(), "acknowledged funding of {id} was lost");
+    }
+    assert_eq!(
+        store.count_entries().await.unwrap(),
+        2 * contracts.len() as u64
+    );
+}

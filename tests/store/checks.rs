@@ -1,0 +1,1313 @@
+//! The conformance checks. Each builds its records with the domain's own transitions and saves
+//! them the way the service does (`save_contract` with the version it read), so a backend is
+//! held to exactly what the service relies on.
+
+use std::collections::BTreeSet;
+
+use escrow::domain::review::Rating;
+use escrow::domain::verify::{Report, Verifier};
+use escrow::domain::{
+    Account, Contract, ContractId, ContractStatus, Currency, DomainError, EscrowStatus, FeeBps,
+    FundOutcome, JobId, LedgerEntry, Party, Payment, Review, Transfer, TransferKind, UserId,
+};
+use escrow::store::{
+    ContractFilter, EventRecord, EventStatus, Page, Store, StoreError, WebhookEvent,
+};
+use futures_util::future::join_all;
+use tokio::sync::Barrier;
+
+mod idempotency;
+pub use idempotency::*;
+
+/// 2026-01-01T00:00:00Z.
+const JAN_2026_MS: i64 = 1_767_225_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// How many writers race for one record, and how many times.
+const RACERS: usize = 50;
+const RACE_ROUNDS: usize = 20;
+
+fn fee() -> FeeBps {
+    FeeBps::new(1000).unwrap()
+}
+
+fn new_contract(freelancer: &UserId, amount: i64, now: i64) -> Contract {
+    Contract::new(
+        ContractId::generate(),
+        JobId::generate(),
+        UserId::generate(),
+        freelancer.clone(),
+        amount,
+        Currency::Inr,
+        Some("Logo design".into()),
+        now,
+    )
+    .unwrap()
+}
+
+fn payment(c: &Contract, pi: &str) -> Payment {
+    Payment {
+        checkout_session_id: Some(format!("cs_{pi}")),
+        payment_intent_id: Some(pi.into()),
+        amount: c.amount,
+        currency: c.currency,
+    }
+}
+
+fn entries_of(transfers: &[Transfer]) -> Vec<LedgerEntry> {
+    transfers.iter().flat_map(Transfer::entries).collect()
+}
+
+fn sorted(mut entries: Vec<LedgerEntry>) -> Vec<LedgerEntry> {
+    entries.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    entries
+}
+
+async fn load(store: &dyn Store, id: &ContractId) -> Contract {
+    store
+        .get_contract(id)
+        .await
+        .unwrap()
+        .expect("stored contract")
+}
+
+/// Runs a legal transition on the stored record, saves it with a compare-and-set, and checks
+/// the store gives back exactly what was saved. Returns the entries written.
+async fn step(
+    store: &dyn Store,
+    id: &ContractId,
+    f: impl FnOnce(&mut Contract) -> Result<Vec<Transfer>, DomainError>,
+) -> Vec<LedgerEntry> {
+    let mut c = load(store, id).await;
+    let expected = c.version;
+    let transfers = f(&mut c).expect("a legal transition");
+    c.version = expected + 1;
+    let entries = entries_of(&transfers);
+    store.save_contract(&c, expected, &entries).await.unwrap();
+    assert_eq!(load(store, id).await, c, "the record round-trips");
+    entries
+}
+
+async fn inserted(store: &dyn Store, c: &Contract) -> ContractId {
+    store.insert_contract(c).await.unwrap();
+    c.id.clone()
+}
+
+/// A contract created, approved and paid (escrow funded) at `now`.
+async fn funded(store: &dyn Store, freelancer: &UserId, amount: i64, now: i64) -> ContractId {
+    let id = inserted(store, &new_contract(freelancer, amount, now)).await;
+    step(store, &id, |c| c.approve(now).map(|_| vec![])).await;
+    let pi = format!("pi_{id}");
+    step(store, &id, |c| {
+        let p = payment(c, &pi);
+        c.fund(&p, fee(), &format!("evt_{id}"), now).map(|(_, t)| t)
+    })
+    .await;
+    id
+}
+
+/// Funded, worked through to Completed, release requested.
+async fn requested(store: &dyn Store, freelancer: &UserId, amount: i64, now: i64) -> ContractId {
+    let id = funded(store, freelancer, amount, now).await;
+    for to in [
+        ContractStatus::Started,
+        ContractStatus::Ongoing,
+        ContractStatus::Completed,
+    ] {
+        step(store, &id, |c| {
+            c.move_to(to, Party::Freelancer, now).map(|_| vec![])
+        })
+        .await;
+    }
+    step(store, &id, |c| c.request_release(now).map(|_| vec![])).await;
+    id
+}
+
+async fn released(store: &dyn Store, freelancer: &UserId, amount: i64, now: i64) -> ContractId {
+    let id = requested(store, freelancer, amount, now).await;
+    step(store, &id, |c| c.release("admin:test", None, now)).await;
+    id
+}
+
+/// Every ledger invariant over the whole store, read the way `escrowctl verify` reads it.
+async fn verify(store: &dyn Store) -> Report {
+    let mut v = Verifier::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.entries_after(after.as_deref(), 7).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        batch.iter().for_each(|e| v.add_entry(e));
+    }
+    let mut after: Option<ContractId> = None;
+    loop {
+        let batch = store.contracts_after(after.as_ref(), 7).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        batch.iter().for_each(|c| v.add_contract(c));
+    }
+    for (user, balance) in store.wallet_balances(Currency::Inr).await.unwrap() {
+        v.add_wallet_balance(user.as_str(), Currency::Inr, balance);
+    }
+    v.finish()
+}
+
+async fn assert_verified(store: &dyn Store) {
+    let report = verify(store).await;
+    assert!(report.ok(), "{:#?}", report.violations);
+}
+
+async fn all_entries_of_account(store: &dyn Store, account: &Account) -> Vec<LedgerEntry> {
+    let mut out = vec![];
+    for page in 1.. {
+        let (count, batch) = store
+            .entries_for_account(account, Page::new(page, 3))
+            .await
+            .unwrap();
+        assert!(out.len() as u64 <= count);
+        if batch.is_empty() {
+            assert_eq!(out.len() as u64, count, "pages add up to the count");
+            break;
+        }
+        out.extend(batch);
+    }
+    out
+}
+
+/// `(amount, platform fee, freelancer earning)` of a stored escrow.
+async fn split_of(store: &dyn Store, id: &ContractId) -> (i64, i64, i64) {
+    let e = load(store, id).await.escrow.expect("funded");
+    (e.amount, e.platform_fee, e.freelancer_earning)
+}
+
+fn event(id: &str, at: i64) -> WebhookEvent {
+    WebhookEvent {
+        event_id: id.into(),
+        event_type: "checkout.session.completed".into(),
+        status: EventStatus::Received,
+        error: None,
+        contract_id: None,
+        received_at: at,
+        updated_at: at,
+        deliveries: 1,
+    }
+}
+
+fn rating(n: u8) -> Rating {
+    Rating::parse(&serde_json::json!(n)).unwrap()
+}
+
+// ---- the checks ----------------------------------------------------------------------------
+
+pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+
+    // Release path, step by step, with the ledger read back after each money step.
+    let c = new_contract(&freelancer, 100_000, now);
+    let id = inserted(store, &c).await;
+    assert_eq!(load(store, &id).await, c);
+    assert!(store.entries_for_contract(&id).await.unwrap().is_empty());
+    let mut written = step(store, &id, |c| c.approve(now + 1).map(|_| vec![])).await;
+    assert!(written.is_empty());
+    let pi = format!("pi_{id}");
+    written.extend(
+        step(store, &id, |c| {
+            let p = payment(c, &pi);
+            let (outcome, t) = c.fund(&p, fee(), "evt_1", now + 2)?;
+            assert_eq!(outcome, FundOutcome::Funded);
+            Ok(t)
+        })
+        .await,
+    );
+    assert_eq!(written.len(), 2);
+    assert_eq!(
+        store.entries_for_contract(&id).await.unwrap(),
+        sorted(written.clone())
+    );
+    for (i, to) in [
+        ContractStatus::Started,
+        ContractStatus::Ongoing,
+        ContractStatus::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        step(store, &id, |c| {
+            c.move_to(to, Party::Freelancer, now + 3 + i as i64)
+                .map(|_| vec![])
+        })
+        .await;
+    }
+    step(store, &id, |c| c.request_release(now + 7).map(|_| vec![])).await;
+    written.extend(step(store, &id, |c| c.release("admin:a", None, now + 8)).await);
+    assert_eq!(written.len(), 5);
+    assert_eq!(
+        store.entries_for_contract(&id).await.unwrap(),
+        sorted(written)
+    );
+    let done = load(store, &id).await;
+    assert_eq!(done.escrow_status(), Some(EscrowStatus::Released));
+    assert_eq!(done.version, 7, "every save bumped the version once");
+    assert_eq!(
+        store
+            .account_balance(&Account::Escrow(id.clone()), Currency::Inr)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .account_balance(&Account::Wallet(freelancer.clone()), Currency::Inr)
+            .await
+            .unwrap(),
+        90_000
+    );
+    assert_eq!(
+        store
+            .account_balance(&Account::PlatformFees, Currency::Inr)
+            .await
+            .unwrap(),
+        10_000
+    );
+
+    // Refund path: decided (provider work owed), then settled by the provider.
+    let refunded = funded(store, &freelancer, 50_000, now).await;
+    step(store, &refunded, |c| {
+        c.move_to(ContractStatus::Started, Party::Freelancer, now)
+            .map(|_| vec![])
+    })
+    .await;
+    step(store, &refunded, |c| {
+        c.decide_refund("admin:a", Party::Admin, "gone", "no reply", None, now + 1)
+    })
+    .await;
+    let c = load(store, &refunded).await;
+    assert_eq!(c.escrow_status(), Some(EscrowStatus::RefundPending));
+    assert_eq!(c.status, ContractStatus::Canceled);
+    step(store, &refunded, |c| {
+        c.settle_refund("re_1", "provider", now + 2)
+    })
+    .await;
+    assert_eq!(
+        load(store, &refunded).await.escrow_status(),
+        Some(EscrowStatus::Refunded)
+    );
+    assert_eq!(
+        store.entries_for_contract(&refunded).await.unwrap().len(),
+        2 + 4 + 2
+    );
+
+    // A second payment: recorded as extra, owed back, then refunded by the provider.
+    let doubled = funded(store, &freelancer, 30_000, now).await;
+    step(store, &doubled, |c| {
+        let p = payment(c, "pi_second");
+        let (outcome, t) = c.fund(&p, fee(), "evt_second", now + 1)?;
+        assert_eq!(outcome, FundOutcome::Duplicate);
+        Ok(t)
+    })
+    .await;
+    assert_eq!(load(store, &doubled).await.extra_payments.len(), 1);
+    step(store, &doubled, |c| {
+        c.settle_duplicate("pi_second", "re_2", now + 2)
+    })
+    .await;
+
+    // A forced release without a request, and a refund that sends nothing back (settles at once).
+    let forced = funded(store, &freelancer, 20_000, now).await;
+    step(store, &forced, |c| {
+        c.release("cli:root@host", Some("client vanished"), now + 1)
+    })
+    .await;
+    let all_to_freelancer = funded(store, &freelancer, 10_000, now).await;
+    step(store, &all_to_freelancer, |c| {
+        c.decide_refund("admin:a", Party::Admin, "dispute", "", Some(9_000), now + 1)
+    })
+    .await;
+    assert_eq!(
+        load(store, &all_to_freelancer).await.escrow_status(),
+        Some(EscrowStatus::Refunded)
+    );
+
+    assert_eq!(store.count_contracts().await.unwrap(), 5);
+    assert_verified(store).await;
+}
+
+pub async fn check_illegal_transitions_are_refused_and_change_nothing(store: &dyn Store) {
+    use ContractStatus::*;
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let legal = [
+        (Pending, Started),
+        (Started, Ongoing),
+        (Ongoing, Completed),
+        (Pending, Canceled),
+        (Started, Canceled),
+        (Ongoing, Canceled),
+    ];
+    // One stored contract in each status, reached through legal saves.
+    for from in [Pending, Started, Ongoing, Completed, Canceled] {
+        let id = funded(store, &freelancer, 10_000, now).await;
+        let path: &[ContractStatus] = match from {
+            Pending => &[],
+            Started => &[Started],
+            Ongoing => &[Started, Ongoing],
+            Completed => &[Started, Ongoing, Completed],
+            Canceled => &[Canceled],
+        };
+        for &to in path {
+            step(store, &id, |c| {
+                c.move_to(to, Party::Freelancer, now).map(|_| vec![])
+            })
+            .await;
+        }
+        let stored = load(store, &id).await;
+        assert_eq!(stored.status, from);
+        for to in [Pending, Started, Ongoing, Completed, Canceled] {
+            if legal.contains(&(from, to)) {
+                continue;
+            }
+            let mut c = stored.clone();
+            assert_eq!(
+                c.move_to(to, Party::Freelancer, now),
+                Err(DomainError::InvalidTransition { from, to })
+            );
+            assert_eq!(c, stored, "a refused move changes nothing");
+        }
+        assert_eq!(load(store, &id).await, stored);
+    }
+
+    // Money transitions out of order are refused by the record the store gave back.
+    let id = funded(store, &freelancer, 10_000, now).await;
+    let c = load(store, &id).await;
+    assert!(
+        c.clone().release("admin:a", None, now).is_err(),
+        "release without a request"
+    );
+    assert!(
+        c.clone().request_release(now).is_err(),
+        "release request before completion"
+    );
+    assert!(
+        c.clone().settle_refund("re", "p", now).is_err(),
+        "settle without a refund"
+    );
+    let id = released(store, &freelancer, 10_000, now).await;
+    let c = load(store, &id).await;
+    assert!(
+        c.clone().release("admin:a", None, now).is_err(),
+        "release twice"
+    );
+    assert!(
+        c.clone()
+            .decide_refund("admin:a", Party::Admin, "", "", None, now)
+            .is_err(),
+        "refund after release"
+    );
+    assert!(
+        c.clone().request_release(now).is_err(),
+        "approved never goes back to requested"
+    );
+
+    // The store refuses stale and future versions and unknown records, and writes nothing.
+    let id = requested(store, &freelancer, 10_000, now).await;
+    let before = load(store, &id).await;
+    let entries_before = store.entries_for_contract(&id).await.unwrap();
+    let count_before = store.count_entries().await.unwrap();
+    for expected in [before.version - 1, before.version + 1] {
+        let mut c = before.clone();
+        let transfers = c.release("admin:a", None, now).unwrap();
+        c.version = expected + 1;
+        let r = store
+            .save_contract(&c, expected, &entries_of(&transfers))
+            .await;
+        assert!(matches!(r, Err(StoreError::Conflict)), "{r:?}");
+    }
+    assert_eq!(load(store, &id).await, before);
+    assert_eq!(
+        store.entries_for_contract(&id).await.unwrap(),
+        entries_before
+    );
+    assert_eq!(store.count_entries().await.unwrap(), count_before);
+    let mut ghost = new_contract(&freelancer, 1_000, now);
+    ghost.version = 1;
+    assert!(matches!(
+        store.save_contract(&ghost, 0, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.get_contract(&ghost.id).await.unwrap().is_none());
+
+    // A refund of a completed contract is refused, and after a refund no release can happen.
+    let mut c = load(store, &id).await;
+    assert!(
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now)
+            .is_err()
+    );
+    let id = funded(store, &freelancer, 10_000, now).await;
+    step(store, &id, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now)
+    })
+    .await;
+    let mut c = load(store, &id).await;
+    assert!(c.release("admin:a", Some("force"), now).is_err());
+    assert_verified(store).await;
+}
+
+pub async fn check_a_compare_and_set_race_has_exactly_one_winner(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let mut released_total = 0i64;
+    for round in 0..RACE_ROUNDS {
+        let releasing = round % 2 == 0;
+        let id = if releasing {
+            requested(store, &freelancer, 100_000, now).await
+        } else {
+            funded(store, &freelancer, 100_000, now).await
+        };
+        let barrier = Barrier::new(RACERS);
+        let results = join_all((0..RACERS).map(|i| {
+            let (id, barrier) = (&id, &barrier);
+            async move {
+                let mut c = load(store, id).await;
+                // Everyone holds the same version before anyone writes.
+                barrier.wait().await;
+                let expected = c.version;
+                let transfers = if releasing {
+                    c.release(&format!("admin:{i}"), None, now + 1).unwrap()
+                } else {
+                    // Each racer proposes another split: only one may ever be booked.
+                    c.decide_refund(
+                        "admin:x",
+                        Party::Admin,
+                        "",
+                        "",
+                        Some(i as i64 * 100),
+                        now + 1,
+                    )
+                    .unwrap()
+                };
+                c.version = expected + 1;
+                store
+                    .save_contract(&c, expected, &entries_of(&transfers))
+                    .await
+            }
+        }))
+        .await;
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict)))
+            .count();
+        assert_eq!(
+            (wins, conflicts),
+            (1, RACERS - 1),
+            "round {round}: {results:?}"
+        );
+        let entries = store.entries_for_contract(&id).await.unwrap();
+        let kind = if releasing {
+            TransferKind::Release
+        } else {
+            TransferKind::Refund
+        };
+        let transfers: BTreeSet<_> = entries
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.transfer_id.clone())
+            .collect();
+        assert_eq!(
+            transfers.len(),
+            1,
+            "round {round}: exactly one transfer booked"
+        );
+        let c = load(store, &id).await;
+        assert_eq!(c.version, if releasing { 7 } else { 3 });
+        if releasing {
+            released_total += 90_000;
+        } else {
+            let split = c.escrow.unwrap().refund.unwrap();
+            released_total += split.freelancer_share;
+        }
+    }
+    assert_eq!(
+        store
+            .account_balance(&Account::Wallet(freelancer), Currency::Inr)
+            .await
+            .unwrap(),
+        released_total
+    );
+    assert_verified(store).await;
+}
+
+pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let e = event("evt_race", now);
+    let records = join_all((0..RACERS).map(|_| store.record_event(&e))).await;
+    let new = records
+        .iter()
+        .filter(|r| matches!(r, Ok(EventRecord::New)))
+        .count();
+    let seen = records
+        .iter()
+        .filter(|r| matches!(r, Ok(EventRecord::Seen(s)) if s.status == EventStatus::Received))
+        .count();
+    assert_eq!((new, seen), (1, RACERS - 1), "{records:?}");
+    let listed = store.list_events(false, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].deliveries as usize, RACERS);
+
+    let contract = ContractId::generate().to_string();
+    store
+        .finish_event(
+            "evt_race",
+            EventStatus::Applied,
+            None,
+            Some(&contract),
+            now + 5,
+        )
+        .await
+        .unwrap();
+    // Finishing again without a contract keeps the one recorded.
+    store
+        .finish_event("evt_race", EventStatus::Applied, None, None, now + 6)
+        .await
+        .unwrap();
+    match store
+        .record_event(&event("evt_race", now + 7))
+        .await
+        .unwrap()
+    {
+        EventRecord::Seen(s) => {
+            assert_eq!(s.status, EventStatus::Applied);
+            assert_eq!(s.contract_id.as_deref(), Some(contract.as_str()));
+            assert_eq!(s.deliveries as usize, RACERS + 1);
+            assert_eq!((s.received_at, s.updated_at), (now, now + 6));
+        }
+        EventRecord::New => panic!("a processed event was recorded as new"),
+    }
+
+    // Listing: newest first, and the failed ones alone.
+    for (i, status) in [
+        EventStatus::Failed,
+        EventStatus::Ignored,
+        EventStatus::Failed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("evt_{i}");
+        let at = now + 100 + i as i64;
+        assert_eq!(
+            store.record_event(&event(&id, at)).await.unwrap(),
+            EventRecord::New
+        );
+        store
+            .finish_event(&id, status, Some("why"), None, at)
+            .await
+            .unwrap();
+    }
+    let all: Vec<_> = store
+        .list_events(false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(all, ["evt_2", "evt_1", "evt_0", "evt_race"]);
+    let failed = store.list_events(true, 10).await.unwrap();
+    assert_eq!(
+        failed
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["evt_2", "evt_0"]
+    );
+    assert_eq!(failed[0].error.as_deref(), Some("why"));
+    assert_eq!(store.list_events(false, 2).await.unwrap().len(), 2);
+}
+
+pub async fn check_a_contract_has_at_most_one_review(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let a = load(store, &released(store, &freelancer, 10_000, now).await).await;
+    let first = Review::new(&a, &a.client_id, &freelancer, rating(5), "great", now).unwrap();
+    store.insert_review(&first).await.unwrap();
+    let second = Review::new(
+        &a,
+        &a.client_id,
+        &freelancer,
+        rating(1),
+        "changed my mind",
+        now + 1,
+    )
+    .unwrap();
+    assert!(matches!(
+        store.insert_review(&second).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        store.review_for_contract(&a.id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // Many at once for another contract: exactly one lands.
+    let b = load(store, &released(store, &freelancer, 10_000, now).await).await;
+    let reviews: Vec<_> = (0..20)
+        .map(|i| {
+            Review::new(
+                &b,
+                &b.client_id,
+                &freelancer,
+                rating(1 + i % 5),
+                "ok",
+                now + 10,
+            )
+            .unwrap()
+        })
+        .collect();
+    let results = join_all(reviews.iter().map(|r| store.insert_review(r))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Duplicate(_))))
+    );
+    let landed = store.review_for_contract(&b.id).await.unwrap().unwrap();
+    assert!(reviews.contains(&landed));
+
+    // Counted and summed over all, newest first, paged.
+    let c = load(store, &released(store, &freelancer, 10_000, now).await).await;
+    let third = Review::new(&c, &c.client_id, &freelancer, rating(3), "fine", now + 20).unwrap();
+    store.insert_review(&third).await.unwrap();
+    let (count, sum, page) = store
+        .reviews_for_freelancer(&freelancer, Page::new(1, 2))
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    assert_eq!(sum, 5 + landed.rating.get() as i64 + 3);
+    assert_eq!(page, vec![third, landed]);
+    let (_, _, rest) = store
+        .reviews_for_freelancer(&freelancer, Page::new(2, 2))
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![first]);
+    let nobody = store
+        .reviews_for_freelancer(&UserId::generate(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(nobody, (0, 0, vec![]));
+    assert!(
+        store
+            .review_for_contract(&ContractId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn check_a_job_has_at_most_one_live_contract(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let a = new_contract(&freelancer, 10_000, now);
+    store.insert_contract(&a).await.unwrap();
+    assert!(matches!(
+        store.insert_contract(&a).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let mut b = new_contract(&freelancer, 20_000, now);
+    b.job_id = a.job_id.clone();
+    assert!(matches!(
+        store.insert_contract(&b).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        store.live_contract_for_job(&a.job_id).await.unwrap(),
+        Some(a.clone())
+    );
+
+    // Canceling frees the job for a new contract; the canceled one stays stored.
+    step(store, &a.id, |c| {
+        c.move_to(ContractStatus::Canceled, Party::Client, now + 1)
+            .map(|_| vec![])
+    })
+    .await;
+    assert_eq!(store.live_contract_for_job(&a.job_id).await.unwrap(), None);
+    store.insert_contract(&b).await.unwrap();
+    assert_eq!(
+        store.live_contract_for_job(&a.job_id).await.unwrap(),
+        Some(b.clone())
+    );
+    let mut c = new_contract(&freelancer, 30_000, now);
+    c.job_id = a.job_id.clone();
+    assert!(matches!(
+        store.insert_contract(&c).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(store.get_contract(&a.id).await.unwrap().is_some());
+
+    // Many at once for one job: exactly one lands.
+    let job = JobId::generate();
+    let racers: Vec<Contract> = (0..20)
+        .map(|_| {
+            let mut c = new_contract(&freelancer, 10_000, now);
+            c.job_id = job.clone();
+            c
+        })
+        .collect();
+    let results = join_all(racers.iter().map(|c| store.insert_contract(c))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let live = store.live_contract_for_job(&job).await.unwrap().unwrap();
+    assert!(racers.contains(&live));
+    assert_eq!(store.count_contracts().await.unwrap(), 3);
+}
+
+pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let mut expected = vec![];
+    for i in 0..12 {
+        // Pairs share a creation time: the id breaks the tie.
+        let c = new_contract(&freelancer, 1_000, now + (i / 2) * 1_000);
+        store.insert_contract(&c).await.unwrap();
+        expected.push(c);
+    }
+    let funded_ids = [
+        funded(store, &freelancer, 1_000, now + 100_000).await,
+        funded(store, &freelancer, 1_000, now + 100_001).await,
+    ];
+    let requested_id = requested(store, &freelancer, 1_000, now + 100_002).await;
+    for id in funded_ids.iter().chain([&requested_id]) {
+        expected.push(load(store, id).await);
+    }
+    expected.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+
+    let mut got = vec![];
+    for page in 1..=4 {
+        let (count, batch) = store
+            .list_contracts(&ContractFilter::default(), Page::new(page, 4))
+            .await
+            .unwrap();
+        assert_eq!(count, 15);
+        got.extend(batch);
+    }
+    assert_eq!(got, expected);
+    let (count, past_the_end) = store
+        .list_contracts(&ContractFilter::default(), Page::new(9, 4))
+        .await
+        .unwrap();
+    assert_eq!((count, past_the_end.len()), (15, 0));
+
+    let ids = |v: Vec<Contract>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let (count, funded_page) = store
+        .list_contracts(
+            &ContractFilter {
+                funded_only: true,
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    assert_eq!(
+        ids(funded_page),
+        [
+            requested_id.clone(),
+            funded_ids[1].clone(),
+            funded_ids[0].clone()
+        ]
+    );
+    let (count, only_requested) = store
+        .list_contracts(
+            &ContractFilter {
+                release_requested: true,
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (count, ids(only_requested)),
+        (1, vec![requested_id.clone()])
+    );
+    let (count, by_status) = store
+        .list_contracts(
+            &ContractFilter {
+                escrow_status: Some(EscrowStatus::Funded),
+                contract_status: Some(ContractStatus::Pending),
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(
+        ids(by_status),
+        [funded_ids[1].clone(), funded_ids[0].clone()]
+    );
+    let (count, none) = store
+        .list_contracts(
+            &ContractFilter {
+                escrow_status: Some(EscrowStatus::Released),
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!((count, none.len()), (0, 0));
+
+    let (count, none) = store
+        .list_contracts(
+            &ContractFilter {
+                escrow_status: Some(EscrowStatus::Released),
+                release_requested: true,
+                funded_only: true,
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (count, none.len()),
+        (0, 0),
+        "a release request needs a funded escrow"
+    );
+
+    // A wallet's entries: newest first, paged without gaps.
+    let earner = UserId::generate();
+    for day in 0..5 {
+        released(store, &earner, 1_000 + day, now + day * DAY_MS).await;
+    }
+    let entries = all_entries_of_account(store, &Account::Wallet(earner)).await;
+    assert_eq!(entries.len(), 5);
+    assert!(
+        entries
+            .windows(2)
+            .all(|w| (w[0].at, &w[0].id) > (w[1].at, &w[1].id))
+    );
+}
+
+pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {
+    const TWO_53: i64 = 1 << 53;
+    let jan = JAN_2026_MS;
+    let feb = JAN_2026_MS + 31 * DAY_MS;
+    let freelancer = UserId::generate();
+    let amounts = [TWO_53 - 1, TWO_53 + 1, 3];
+    let a = released(store, &freelancer, amounts[0], jan).await;
+    let b = released(store, &freelancer, amounts[1], jan + DAY_MS).await;
+    let held = funded(store, &freelancer, amounts[2], feb).await;
+    let c = released(store, &freelancer, TWO_53 + 7, feb).await;
+
+    assert_eq!(store.escrow_held(Currency::Inr).await.unwrap(), 3);
+    assert_eq!(store.escrow_held(Currency::Usd).await.unwrap(), 0);
+    let (fa, fb, fc) = (
+        split_of(store, &a).await,
+        split_of(store, &b).await,
+        split_of(store, &c).await,
+    );
+    let fees = fa.1 + fb.1 + fc.1;
+    assert_eq!(
+        store
+            .account_balance(&Account::PlatformFees, Currency::Inr)
+            .await
+            .unwrap(),
+        fees
+    );
+    assert_eq!(
+        store
+            .account_balance(&Account::Wallet(freelancer.clone()), Currency::Inr)
+            .await
+            .unwrap(),
+        fa.2 + fb.2 + fc.2
+    );
+    assert!(fa.2 + fb.2 + fc.2 > 2 * TWO_53, "the sums are beyond 2^53");
+
+    let rows = store
+        .sales_by_month(Currency::Inr, None, None)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].month, "2026-01");
+    assert_eq!(rows[0].gross, amounts[0] + amounts[1]);
+    assert_eq!(rows[0].platform_fee, fa.1 + fb.1);
+    assert_eq!(rows[0].freelancer_earning, fa.2 + fb.2);
+    assert_eq!(rows[0].count, 2);
+    assert_eq!(rows[1].month, "2026-02");
+    assert_eq!(
+        (
+            rows[1].gross,
+            rows[1].platform_fee,
+            rows[1].freelancer_earning,
+            rows[1].count
+        ),
+        (TWO_53 + 7, fc.1, fc.2, 1)
+    );
+    for r in &rows {
+        assert_eq!(r.gross, r.platform_fee + r.freelancer_earning);
+    }
+    // The range is half-open: [from, to).
+    let feb_only = store
+        .sales_by_month(Currency::Inr, Some(feb), Some(feb + DAY_MS))
+        .await
+        .unwrap();
+    assert_eq!(feb_only, rows[1..].to_vec());
+    let jan_only = store
+        .sales_by_month(Currency::Inr, None, Some(feb))
+        .await
+        .unwrap();
+    assert_eq!(jan_only, rows[..1].to_vec());
+    assert!(
+        store
+            .sales_by_month(Currency::Inr, Some(feb + DAY_MS), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .sales_by_month(Currency::Usd, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        load(store, &held).await.escrow_status(),
+        Some(EscrowStatus::Funded)
+    );
+    assert_verified(store).await;
+}
+
+pub async fn check_a_wallet_balance_is_the_sum_of_its_entries(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let other = UserId::generate();
+    for i in 0..4 {
+        released(store, &freelancer, 10_000 + i, now + i).await;
+    }
+    // Refunds with a kill fee credit the wallet too (Started: 15 % of the earning).
+    let killed = funded(store, &freelancer, 40_000, now).await;
+    step(store, &killed, |c| {
+        c.move_to(ContractStatus::Started, Party::Freelancer, now)
+            .map(|_| vec![])
+    })
+    .await;
+    step(store, &killed, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 9)
+    })
+    .await;
+    released(store, &other, 7_777, now).await;
+
+    let account = Account::Wallet(freelancer.clone());
+    let entries = all_entries_of_account(store, &account).await;
+    assert_eq!(entries.len(), 5);
+    let sum: i64 = entries.iter().map(|e| e.amount).sum();
+    assert_eq!(
+        store
+            .account_balance(&account, Currency::Inr)
+            .await
+            .unwrap(),
+        sum
+    );
+    assert_eq!(
+        sum,
+        9_000 + 9_001 + 9_002 + 9_003 + 5_400,
+        "earnings (fee rounded half up) plus the kill fee"
+    );
+    let mut expected = vec![(freelancer.clone(), sum), (other.clone(), 6_999)];
+    expected.sort();
+    assert_eq!(
+        store.wallet_balances(Currency::Inr).await.unwrap(),
+        expected
+    );
+    assert!(
+        store
+            .wallet_balances(Currency::Eur)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .account_balance(&Account::Wallet(UserId::generate()), Currency::Inr)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_verified(store).await;
+}
+
+pub async fn check_a_contract_is_found_by_every_payment_reference(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let a = funded(store, &freelancer, 10_000, now).await;
+    let b = funded(store, &freelancer, 10_000, now).await;
+    step(store, &a, |c| {
+        let p = payment(c, "pi_extra");
+        c.fund(&p, fee(), "evt_extra", now).map(|(_, t)| t)
+    })
+    .await;
+    for (reference, owner) in [
+        (format!("pi_{a}"), &a),
+        (format!("cs_pi_{a}"), &a),
+        ("pi_extra".to_string(), &a),
+        (format!("pi_{b}"), &b),
+        (format!("cs_pi_{b}"), &b),
+    ] {
+        let found = store.contract_by_payment(&reference).await.unwrap();
+        assert_eq!(found.map(|c| c.id), Some(owner.clone()), "{reference}");
+    }
+    assert!(
+        store
+            .contract_by_payment("pi_unknown")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.contract_by_payment("").await.unwrap().is_none());
+}
+
+pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    assert!(
+        store
+            .contracts_with_provider_work()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let refund = funded(store, &freelancer, 10_000, now).await;
+    let duplicate = funded(store, &freelancer, 10_000, now).await;
+    funded(store, &freelancer, 10_000, now).await;
+    step(store, &refund, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 5)
+    })
+    .await;
+    step(store, &duplicate, |c| {
+        let p = payment(c, "pi_twice");
+        c.fund(&p, fee(), "evt_twice", now + 6).map(|(_, t)| t)
+    })
+    .await;
+    let listed = store.contracts_with_provider_work().await.unwrap();
+    assert_eq!(
+        listed,
+        [refund.clone(), duplicate.clone()],
+        "oldest work first"
+    );
+    // A failed provider call keeps it listed.
+    step(store, &refund, |c| {
+        c.note_refund_attempt(Some("provider down"), now + 7);
+        Ok(vec![])
+    })
+    .await;
+    assert_eq!(store.contracts_with_provider_work().await.unwrap().len(), 2);
+    step(store, &refund, |c| {
+        c.settle_refund("re_1", "provider", now + 8)
+    })
+    .await;
+    assert_eq!(
+        store.contracts_with_provider_work().await.unwrap(),
+        std::slice::from_ref(&duplicate)
+    );
+    step(store, &duplicate, |c| {
+        c.settle_duplicate("pi_twice", "re_2", now + 9)
+    })
+    .await;
+    assert!(
+        store
+            .contracts_with_provider_work()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_verified(store).await;
+}
+
+pub async fn check_entries_after_and_contracts_after_page_through_everything(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let mut contracts = BTreeSet::new();
+    let mut entries = BTreeSet::new();
+    for i in 0..4 {
+        let id = released(store, &freelancer, 1_000 + i, now).await;
+        entries.extend(
+            store
+                .entries_for_contract(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id),
+        );
+        contracts.insert(id);
+    }
+    for _ in 0..3 {
+        let c = new_contract(&freelancer, 500, now);
+        contracts.insert(inserted(store, &c).await);
+    }
+    assert_eq!(entries.len(), 4 * 5);
+
+    for limit in [1, 3, 100] {
+        let mut seen = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let batch = store.entries_after(after.as_deref(), limit).await.unwrap();
+            assert!(batch.len() <= limit as usize);
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id.clone());
+            seen.extend(batch.into_iter().map(|e| e.id));
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "ascending id order");
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), entries);
+
+        let mut seen = vec![];
+        let mut after: Option<ContractId> = None;
+        loop {
+            let batch = store.contracts_after(after.as_ref(), limit).await.unwrap();
+            assert!(batch.len() <= limit as usize);
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id.clone());
+            seen.extend(batch.into_iter().map(|c| c.id));
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "ascending id order");
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), contracts);
+    }
+    assert_eq!(store.count_entries().await.unwrap(), 20);
+    assert_eq!(store.count_contracts().await.unwrap(), 7);
+    let last = contracts.iter().next_back().unwrap();
+    assert!(
+        store
+            .contracts_after(Some(last), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let last = entries.iter().next_back().unwrap();
+    assert!(
+        store
+            .entries_after(Some(last), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Checks of what only the MongoDB backend has: the ledger projection and its repair.
+#[cfg(feature = "mongodb")]
+pub mod mongo {
+    use super::*;
+    use crate::mongo_backend::MongoBackend;
+
+    /// Saves a transition the way a process that died right after the compare-and-set would.
+    async fn crashed_step(
+        b: &MongoBackend,
+        id: &ContractId,
+        f: impl FnOnce(&mut Contract) -> Result<Vec<Transfer>, DomainError>,
+    ) -> Vec<LedgerEntry> {
+        let mut c = load(b.store.as_ref(), id).await;
+        let expected = c.version;
+        let transfers = f(&mut c).unwrap();
+        c.version = expected + 1;
+        let entries = entries_of(&transfers);
+        b.store
+            .save_contract_then_crash(&c, expected, &entries)
+            .await
+            .unwrap();
+        entries
+    }
+
+    pub async fn check_crash_repair(b: &MongoBackend) {
+        let store: &dyn Store = b.store.as_ref();
+        let now = JAN_2026_MS;
+        let freelancer = UserId::generate();
+
+        // Died after the release's compare-and-set: the entries wait in the contract document
+        // until a repair projects them.
+        let id = requested(store, &freelancer, 100_000, now).await;
+        assert_eq!(
+            b.store.repair_projection().await.unwrap(),
+            0,
+            "a save that did not crash projected its own entries"
+        );
+        crashed_step(b, &id, |c| c.release("admin:a", None, now + 1)).await;
+        assert_eq!(
+            b.store.repair_projection().await.unwrap(),
+            1,
+            "the crashed save left its entries unprojected"
+        );
+        assert_eq!(store.count_entries().await.unwrap(), 5);
+
+        // The same, then readers: every reader repairs first, and however many repair at once,
+        // each entry is counted once.
+        let id = requested(store, &freelancer, 100_000, now).await;
+        crashed_step(b, &id, |c| c.release("admin:a", None, now + 1)).await;
+        assert_eq!(store.entries_for_contract(&id).await.unwrap().len(), 5);
+        let wallet = Account::Wallet(freelancer.clone());
+        let balances =
+            join_all((0..10).map(|_| store.account_balance(&wallet, Currency::Inr))).await;
+        assert!(
+            balances.iter().all(|b| *b.as_ref().unwrap() == 2 * 90_000),
+            "{balances:?}"
+        );
+        assert_eq!(store.count_entries().await.unwrap(), 10);
+        assert_eq!(
+            b.store.repair_projection().await.unwrap(),
+            0,
+            "nothing left to repair"
+        );
+
+        // Died after a refund's compare-and-set: the next save (the provider's settlement)
+        // projects what the crashed one left as well as its own entries.
+        let id = funded(store, &freelancer, 50_000, now).await;
+        crashed_step(b, &id, |c| {
+            c.decide_refund("admin:a", Party::Admin, "", "", None, now + 2)
+        })
+        .await;
+        step(store, &id, |c| c.settle_refund("re_1", "provider", now + 3)).await;
+        assert_eq!(b.store.repair_projection().await.unwrap(), 0);
+        // Fund 2 lines; a refund with no kill fee 3 (the zero wallet line is dropped); settle 2.
+        assert_eq!(store.count_entries().await.unwrap(), 10 + 2 + 3 + 2);
+
+        // Died, then the whole server restarted: opening the store repairs before serving.
+        let id = requested(store, &freelancer, 10_000, now).await;
+        crashed_step(b, &id, |c| c.release("admin:a", None, now + 4)).await;
+        let restarted = b.reopen().await;
+        assert_eq!(restarted.repair_projection().await.unwrap(), 0);
+        let report = verify(&restarted).await;
+        assert!(report.ok(), "{:#?}", report.violations);
+        assert_eq!(report.counts.entries, 17 + 5);
+    }
+
+    pub async fn check_reopen(b: &MongoBackend) {
+        let store: &dyn Store = b.store.as_ref();
+        store.ping().await.unwrap();
+        assert_eq!(store.backend(), "mongodb");
+        // The deployment kind is only logged (nx-27017 answers `hello` as a standalone server;
+        // parsing `hello` is unit-tested in the backend).
+        assert!(!b.store.deployment().describe().is_empty());
+        let freelancer = UserId::generate();
+        let id = released(store, &freelancer, 10_000, JAN_2026_MS).await;
+        // Creating the indexes again at a second start is a no-op, and they still hold.
+        let again = b.reopen().await;
+        let c = load(&again, &id).await;
+        let mut twin = new_contract(&freelancer, 10_000, JAN_2026_MS);
+        twin.job_id = c.job_id.clone();
+        assert!(matches!(
+            again.insert_contract(&twin).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert!(matches!(
+            escrow::store::mongo::MongoStore::open(&b.uri, "bad.name", false).await,
+            Err(StoreError::Other(_))
+        ));
+    }
+}

@@ -1,0 +1,168 @@
+//! One conformance suite for every storage backend (the object_store pattern): each
+//! `checks::check_*` is an `async fn(&dyn Store)` that runs against SQLite always (a fresh file
+//! in a temp directory) and against MongoDB when `ESCROW_TEST_MONGODB_URI` is set (a fresh
+//! database with a random name, dropped afterwards). `scripts/test` starts the `nx-27017`
+//! MongoDB wire-protocol emulator and sets the variable; without it the MongoDB half prints
+//! that it was skipped and why.
+//!
+//! Tests are named `sqlite::<check>` and `mongodb::<check>`, so a failure names its backend.
+
+mod checks;
+
+use std::io::Write;
+use std::sync::{Arc, Once};
+
+use escrow::store::sqlite::SqliteStore;
+
+pub const MONGODB_URI_VAR: &str = "ESCROW_TEST_MONGODB_URI";
+
+/// A fresh SQLite store in its own temp directory (removed when dropped).
+pub struct SqliteBackend {
+    pub store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn sqlite() -> SqliteBackend {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("escrow.db")).expect("open sqlite");
+    SqliteBackend {
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+#[cfg(not(feature = "mongodb"))]
+#[test]
+fn mongodb_backend_is_skipped() {
+    skipped("this build has no `mongodb` feature");
+}
+
+/// Prints the skip notice once per test binary, straight to stderr so that the test
+/// harness's output capture does not hide it.
+fn skipped(why: &str) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "store conformance: MongoDB backend SKIPPED: {why} (scripts/test starts the nx-27017 emulator and sets it)"
+        );
+    });
+}
+
+#[cfg(feature = "mongodb")]
+pub mod mongo_backend {
+    use super::*;
+    use escrow::store::mongo::MongoStore;
+
+    /// A fresh MongoDB database; call [`MongoBackend::drop`] when done.
+    pub struct MongoBackend {
+        pub store: Arc<MongoStore>,
+        pub uri: String,
+    }
+
+    impl MongoBackend {
+        pub async fn drop(self) {
+            if let Err(e) = self.store.drop_database().await {
+                eprintln!(
+                    "could not drop test database {}: {e}",
+                    self.store.database_name()
+                );
+            }
+        }
+
+        /// A second store on the same database (another server, or a restart).
+        pub async fn reopen(&self) -> MongoStore {
+            MongoStore::open(&self.uri, self.store.database_name(), false)
+                .await
+                .expect("reopen mongodb")
+        }
+    }
+
+    pub async fn mongodb() -> Option<MongoBackend> {
+        let Ok(uri) = std::env::var(MONGODB_URI_VAR) else {
+            skipped(&format!("{MONGODB_URI_VAR} is not set"));
+            return None;
+        };
+        let name = format!("escrow_test_{}", escrow::domain::ids::new_object_id_hex());
+        let store = MongoStore::open(&uri, &name, false)
+            .await
+            .unwrap_or_else(|e| panic!("{MONGODB_URI_VAR}={uri}: cannot open MongoDB: {e}"));
+        Some(MongoBackend {
+            store: Arc::new(store),
+            uri,
+        })
+    }
+}
+
+/// Runs a check on a MongoDB backend and drops its database whether the check passed or not.
+#[cfg(feature = "mongodb")]
+pub async fn on_mongodb<F>(check: F)
+where
+    F: AsyncFnOnce(&mongo_backend::MongoBackend),
+{
+    use futures_util::FutureExt;
+    let Some(backend) = mongo_backend::mongodb().await else {
+        return;
+    };
+    let outcome = std::panic::AssertUnwindSafe(check(&backend))
+        .catch_unwind()
+        .await;
+    backend.drop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let backend = crate::sqlite();
+                    crate::checks::$check(backend.store.as_ref()).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "mongodb")]
+        mod mongodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    crate::on_mongodb(async |b| crate::checks::$check(b.store.as_ref()).await).await;
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_a_crash_between_the_compare_and_set_and_the_projection_is_repaired() {
+                crate::on_mongodb(crate::checks::mongo::check_crash_repair).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_indexes_and_the_deployment_check_survive_a_restart() {
+                crate::on_mongodb(crate::checks::mongo::check_reopen).await;
+            }
+        }
+    };
+}
+
+conformance!(
+    check_every_transition_is_saved_with_its_entries,
+    check_illegal_transitions_are_refused_and_change_nothing,
+    check_a_compare_and_set_race_has_exactly_one_winner,
+    check_webhook_events_are_deduplicated_under_concurrency,
+    check_a_contract_has_at_most_one_review,
+    check_a_job_has_at_most_one_live_contract,
+    check_pages_are_newest_first_without_gaps,
+    check_report_sums_are_exact_beyond_2_pow_53,
+    check_a_wallet_balance_is_the_sum_of_its_entries,
+    check_a_contract_is_found_by_every_payment_reference,
+    check_provider_work_is_listed_until_settled,
+    check_entries_after_and_contracts_after_page_through_everything,
+    check_an_idempotency_key_is_started_once_then_replayed_byte_for_byte,
+    check_an_idempotency_record_expires_after_24_hours,
+    check_an_in_flight_idempotency_key_whose_holder_died_is_taken_over_after_its_lease,
+    check_a_released_idempotency_key_executes_afresh,
+    check_concurrent_begins_for_one_idempotency_key_start_it_once,
+);
