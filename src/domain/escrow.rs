@@ -564,6 +564,32 @@ impl Contract {
                 .iter()
                 .any(|p| p.provider_refund_id.is_none())
     }
+
+    /// Whether a refund the provider reports on `payment_ref` (a payment intent or session) is
+    /// one this contract made or owes: a duplicate payment's, or the escrow payment's once its
+    /// refund was decided. Any other refund was made outside the escrow (from the provider's
+    /// dashboard, say) while the ledger still counts that money: an admin must look. Without a
+    /// payment reference, any refund this contract made or owes counts.
+    pub fn expects_provider_refund(&self, payment_ref: Option<&str>) -> bool {
+        let escrow_refunding = matches!(
+            self.escrow_status(),
+            Some(EscrowStatus::RefundPending | EscrowStatus::Refunded)
+        );
+        let Some(r) = payment_ref else {
+            return escrow_refunding || !self.extra_payments.is_empty();
+        };
+        let is_escrow_payment = self.escrow.as_ref().is_some_and(|e| {
+            e.payment_ref == r
+                || e.payment_intent_id.as_deref() == Some(r)
+                || e.checkout_session_id.as_deref() == Some(r)
+        });
+        if is_escrow_payment {
+            return escrow_refunding;
+        }
+        self.extra_payments
+            .iter()
+            .any(|p| p.payment_ref == r || p.payment_intent_id.as_deref() == Some(r))
+    }
 }
 
 #[cfg(test)]
@@ -741,6 +767,26 @@ mod tests {
         // Nothing goes back to the client, so the refund settles at once.
         assert_eq!(ts.len(), 2);
         assert_eq!(c.escrow_status(), Some(EscrowStatus::Refunded));
+    }
+
+    #[test]
+    fn a_refund_of_the_escrow_payment_is_expected_only_once_its_refund_was_decided() {
+        let mut c = funded();
+        c.fund(&Payment::test(&c, "pi_2"), ten(), "evt_2", 4)
+            .unwrap();
+        // A duplicate payment owed back does not make the escrow payment's refund expected.
+        assert!(c.expects_provider_refund(Some("pi_2")));
+        assert!(!c.expects_provider_refund(Some("pi_1")));
+        assert!(!c.expects_provider_refund(Some("pi_unknown")));
+        c.decide_refund("admin", Party::Admin, "", "", None, 5)
+            .unwrap();
+        assert!(c.expects_provider_refund(Some("pi_1")));
+        let mut released = funded();
+        released.status = ContractStatus::Completed;
+        released.request_release(4).unwrap();
+        released.release("admin", None, 5).unwrap();
+        assert!(!released.expects_provider_refund(Some("pi_1")));
+        assert!(!released.expects_provider_refund(None));
     }
 
     #[test]

@@ -15,7 +15,16 @@ pub struct Rating(u8);
 impl Rating {
     pub fn parse(value: &serde_json::Value) -> Result<Rating, DomainError> {
         let bad = || DomainError::Validation("rating must be an integer from 1 to 5".into());
-        let n = value.as_u64().ok_or_else(bad)?;
+        // JSON does not tell 4 from 4.0 (JSON Schema calls both integers); 4.5 is refused.
+        let n = value
+            .as_u64()
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (1.0..=5.0).contains(f))
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(bad)?;
         if !(1..=5).contains(&n) {
             return Err(bad());
         }
@@ -97,6 +106,7 @@ mod tests {
         for ok in [1, 5] {
             assert!(Rating::parse(&serde_json::json!(ok)).is_ok());
         }
+        assert_eq!(Rating::parse(&serde_json::json!(4.0)).unwrap().get(), 4);
         for bad in [
             serde_json::json!(0),
             serde_json::json!(6),

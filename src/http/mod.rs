@@ -144,10 +144,7 @@ pub fn router(state: AppState) -> Router {
     let upload = Router::new()
         .route("/api/media/upload", post(routes::upload))
         .route_layer(middleware::from_fn_with_state(
-            idempotency::Idempotency::streamed(
-                state.clone(),
-                state.upload_timeout,
-            ),
+            idempotency::Idempotency::streamed(state.clone(), state.upload_timeout),
             idempotency::layer,
         ))
         .layer(DefaultBodyLimit::max(upload_limit))
@@ -287,10 +284,7 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_read_timeout)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(app.clone()),
-            );
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -70,7 +70,9 @@ impl Modify for SharedRules {
                 let mut add = vec![];
                 for p in op.parameters.iter_mut().flatten() {
                     match (&p.parameter_in, p.name.as_str()) {
-                        (ParameterIn::Path, name) if path.starts_with("/api/") && name.ends_with("Id") => {
+                        (ParameterIn::Path, name)
+                            if path.starts_with("/api/") && name.ends_with("Id") =>
+                        {
                             p.schema = Some(RefOr::T(
                                 ObjectBuilder::new()
                                     .schema_type(Type::String)
@@ -108,7 +110,10 @@ impl Modify for SharedRules {
                 }
                 if op.request_body.is_some() {
                     add.push(("400", "malformed request"));
-                    add.push(("413", "the body is too large (`request.too_large`, `media.too_large`)"));
+                    add.push((
+                        "413",
+                        "the body is too large (`request.too_large`, `media.too_large`)",
+                    ));
                     add.push(("415", "the body is of an unsupported media type"));
                     add.push(("422", "invalid input (`validation.*`)"));
                 }

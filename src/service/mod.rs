@@ -92,9 +92,7 @@ pub fn amount_schema() -> utoipa::openapi::schema::Schema {
     Schema::OneOf(amount_one_of(OneOfBuilder::new()))
 }
 
-fn amount_one_of(
-    builder: utoipa::openapi::schema::OneOfBuilder,
-) -> utoipa::openapi::schema::OneOf {
+fn amount_one_of(builder: utoipa::openapi::schema::OneOfBuilder) -> utoipa::openapi::schema::OneOf {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     builder
         .item(
@@ -446,9 +444,10 @@ impl Service {
         }
         if let Some(f) = body.freelancer_id.as_deref() {
             let f: UserId = parse_id(f, "freelancerId")?;
+            // Like a differing amount: the body contradicts the contract (409, not 422).
             if f != contract.freelancer_id {
-                return Err(Error::validation(
-                    "validation.freelancer",
+                return Err(Error::conflict(
+                    "freelancer_mismatch",
                     "freelancerId is not the freelancer of this job's contract",
                 ));
             }
@@ -666,14 +665,13 @@ impl Service {
                         None,
                     )),
                     Some(c) => {
-                        let ours = matches!(
-                            c.escrow_status(),
-                            Some(EscrowStatus::RefundPending | EscrowStatus::Refunded)
-                        ) || !c.extra_payments.is_empty();
+                        // Judged per payment: a duplicate payment refunded does not make a
+                        // refund of the escrow's own payment expected.
+                        let ours = c.expects_provider_refund(payment_intent_id.as_deref());
                         if ours {
                             Ok((EventStatus::Applied, None, Some(c.id)))
                         } else {
-                            Ok((EventStatus::Failed, Some("refund made outside escrow while the escrow is open: check this contract".into()), Some(c.id)))
+                            Ok((EventStatus::Failed, Some("refund made outside the escrow (not one it made or owes): check this contract".into()), Some(c.id)))
                         }
                     }
                 }

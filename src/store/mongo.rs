@@ -15,6 +15,8 @@
 //! - `reviews`: `_id` = the review id, with a unique index on `contractId` (one per contract).
 //! - `idempotency_keys`: one document per `Idempotency-Key` and caller, `_id` = scope and key
 //!   (see `idempotency` below).
+//! - `job_claims`: one document per job that ever had a contract, `_id` = the job id, pointing
+//!   at the contract that holds the job (see "One live contract per job" below).
 //!
 //! # Money transitions: one document, one compare-and-set
 //!
@@ -26,12 +28,79 @@
 //! [`StoreError::Conflict`]. Money writes use write concern `majority` with journaling (and a
 //! time limit), so an acknowledged transition survives a failover.
 //!
-//! Sharding: `ledger_entries` can be sharded on `contractId` (an entry's `_id` embeds its
-//! contract id, so a duplicate lands on the same shard and is still refused), `webhook_events`
-//! on `_id` and `reviews` on `contractId`. `contracts` carries the partial unique index that
-//! keeps one live contract per job, and MongoDB enforces a unique index on a sharded collection
-//! only when the shard key prefixes it: `contracts` stays unsharded (on the primary shard)
-//! unless that rule is moved out of the index.
+//! # Sharding
+//!
+//! MongoDB enforces a unique index on a sharded collection only when the shard key prefixes
+//! it (`_id` is always unique per shard, and globally when it is the shard key). Every
+//! collection keeps every unique rule in an index that starts with its shard key:
+//!
+//! | collection | shard key | unique indexes | holds because |
+//! |---|---|---|---|
+//! | `contracts` | `{_id: "hashed"}` (contract id) | `_id` only | one live contract per job lives in `job_claims` |
+//! | `job_claims` | `{_id: "hashed"}` (job id) | `_id` only | the claim *is* the uniqueness rule |
+//! | `ledger_entries` | `{contractId: "hashed"}` | `_id` only | `_id` embeds the contract id, so a duplicate entry lands on the same shard and its insert is refused there |
+//! | `webhook_events` | `{_id: "hashed"}` (event id) | `_id` only | dedup is the `_id` |
+//! | `reviews` | `{contractId: 1}` | `{contractId: 1}` | the unique index starts with the shard key (a hashed key cannot back a unique index) |
+//! | `idempotency_keys` | `{_id: "hashed"}` | `_id` only | every operation filters on `_id` |
+//!
+//! Every write of a money transition, a claim or a key names its shard key in its filter, so it
+//! is routed to one shard and stays a single-document compare-and-set.
+//!
+//! # One live contract per job
+//!
+//! The rule used to be a partial unique index on a `liveJobId` field of `contracts`. That field
+//! is no longer written; an old database keeps its index (indexes are never dropped by name,
+//! see the emulator notes), which is harmless: a partial unique index over a field that no new
+//! document has only ever holds the old live contracts, one per job, and a save rewrites the
+//! whole document without the field. At every open, each old document still carrying
+//! `liveJobId` gets its claim (insert-if-absent), so old live contracts keep their jobs.
+//!
+//! Now `job_claims` holds `{_id: jobId, contractId, state: pending|confirmed, claimedAt, seq}`;
+//! `seq` goes up at every write of the claim, so a filter on it is a compare-and-set on the
+//! whole claim. Claims are never deleted. [`Store::insert_contract`] is three writes, each on
+//! one document:
+//!
+//! 1. **Claim.** `insertOne({_id: jobId, contractId: mine, state: pending})`. On 11000 read the
+//!    claim, then the status of its contract (read *after* the claim). The contract is live →
+//!    `Duplicate`. It is canceled, or it does not exist (a create died between claiming and
+//!    inserting, or its insert was lost) → take the claim over with
+//!    `findOneAndUpdate({_id: jobId, seq: <read>}, {$set: {contractId: mine, state: pending},
+//!    $inc: {seq: 1}})`; a lost compare-and-set reads again. A claim already pointing at `mine`
+//!    is a retry of this create and goes on to step 2. One exception, for liveness only: a
+//!    *pending* claim younger than `CLAIM_GRACE_MS` (10 s) whose contract is not there yet
+//!    belongs to a create that is most likely between its steps 1 and 2, so it is answered
+//!    `Duplicate` rather than taken over (no churn among concurrent creates); after that the
+//!    next create for the job repairs it by the takeover.
+//! 2. **Insert** the contract document (11000 on its `_id` → `Duplicate`).
+//! 3. **Confirm.** `findOneAndUpdate({_id: jobId, contractId: mine}, {$set: {state: confirmed},
+//!    $inc: {seq: 1}})`. No match means the claim was taken over while this create was between
+//!    steps 1 and 2 (stalled or resumed after a crash): it deletes the contract it just
+//!    inserted (`{_id, version}`; nobody was ever told its id) and answers `Duplicate`.
+//!
+//! Why two creates can never both succeed: a create succeeds only if its confirm matched, i.e.
+//! the claim pointed at its contract *after* that contract was inserted, and the confirm bumped
+//! `seq`. A takeover happens only after reading the claim at some `seq` and then seeing its
+//! contract missing or canceled, and only if `seq` is unchanged at the compare-and-set. So a
+//! takeover of contract C either read C's claim before C's confirm (then its compare-and-set
+//! fails on the bumped `seq`, it reads again and finds C live) or read it after C's confirm
+//! (then C exists and only its cancellation frees the job). A takeover that wins while C is
+//! inserted but not yet confirmed makes C's confirm fail, and C is withdrawn. The grace
+//! period plays no part in this argument: clocks may be skewed or stalls longer than it, and
+//! it only decides how soon a dead claim is taken over.
+//!
+//! Crashes: between 1 and 2 → a pending claim to a missing contract, taken over by the next
+//! create after the grace period (`MongoStore::claim_job_then_crash` in the tests). Between 2
+//! and 3 → a pending claim to an existing live contract, which is exactly as good as a
+//! confirmed one (nobody takes over a claim whose contract exists and is live); the creator got
+//! an error, the contract is there, as with any write whose reply was lost. The one residue:
+//! a create that stalls longer than the grace period between 1 and 2, is taken over, inserts
+//! anyway and then dies before its confirm and withdrawal leaves a contract document that the
+//! job's claim does not point at. [`Store::live_contract_for_job`] follows the claim, so it
+//! never answers that contract, and no second create can be confirmed for it; it would show in
+//! the client's list as a second contract for the job until an admin cancels it.
+//!
+//! Cancellation: `save_contract` leaves the claim alone (no second document is written in a
+//! money transition); a claim to a canceled contract is free, as above.
 //!
 //! # The ledger projection and its crash repair
 //!
@@ -88,10 +157,11 @@ use super::{
 };
 use crate::domain::review::Rating;
 use crate::domain::{
-    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, JobId, LedgerEntry,
-    Review, ReviewId, TransferKind, UserId,
+    Account, Contract, ContractId, Currency, EscrowStatus, JobId, LedgerEntry, Review, ReviewId,
+    TransferKind, UserId,
 };
 
+mod claims;
 mod idempotency;
 
 /// MongoDB's duplicate key error code.
@@ -150,10 +220,6 @@ struct ContractDoc {
     /// The compare-and-set token (same as `record.version`).
     version: i64,
     job_id: String,
-    /// Present only while the contract is live (not canceled): the partial unique index on it
-    /// lets a job have at most one live contract and any number of canceled ones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    live_job_id: Option<String>,
     client_id: String,
     freelancer_id: String,
     status: String,
@@ -191,7 +257,6 @@ impl ContractDoc {
             id: c.id.to_string(),
             version: c.version,
             job_id: c.job_id.to_string(),
-            live_job_id: (c.status != ContractStatus::Canceled).then(|| c.job_id.to_string()),
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),
             status: c.status.as_str().into(),
@@ -494,6 +559,8 @@ pub struct MongoStore {
     events: Collection<EventDoc>,
     reviews: Collection<ReviewDoc>,
     deployment: Deployment,
+    /// See `claims::CLAIM_GRACE_MS`.
+    claim_grace_ms: i64,
 }
 
 impl MongoStore {
@@ -531,6 +598,7 @@ impl MongoStore {
             reviews: db.collection_with_options(REVIEWS, money),
             db,
             deployment,
+            claim_grace_ms: claims::CLAIM_GRACE_MS,
         };
         if store.deployment == Deployment::Standalone && production {
             tracing::warn!(
@@ -541,6 +609,13 @@ impl MongoStore {
             tracing::info!(database, deployment = %store.deployment.describe(), "connected to MongoDB");
         }
         store.create_indexes().await?;
+        let backfilled = store.backfill_job_claims().await?;
+        if backfilled > 0 {
+            tracing::info!(
+                contracts = backfilled,
+                "gave live contracts of an older database their job claims"
+            );
+        }
         let repaired = store.repair_projection().await?;
         if repaired > 0 {
             tracing::warn!(
@@ -581,12 +656,9 @@ impl MongoStore {
                 )
                 .build()
         }
+        // No unique index here but `_id`: one live contract per job is `job_claims`' `_id`.
         self.contracts
             .create_indexes([
-                unique(
-                    doc! {"liveJobId": 1},
-                    Some(doc! {"liveJobId": {"$exists": true}}),
-                ),
                 index(doc! {"jobId": 1}),
                 index(doc! {"clientId": 1}),
                 index(doc! {"freelancerId": 1}),
@@ -784,15 +856,7 @@ impl Store for MongoStore {
     }
 
     async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
-        let d = ContractDoc::new(contract, Vec::new(), 0);
-        match self.contracts.insert_one(&d).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(StoreError::Duplicate(format!(
-                "contract {} exists, or job {} already has a live contract",
-                contract.id, contract.job_id
-            ))),
-            Err(e) => Err(map_err(e)),
-        }
+        self.claim_and_insert(contract).await
     }
 
     async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
@@ -803,10 +867,7 @@ impl Store for MongoStore {
     }
 
     async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
-        Ok(self
-            .records(doc! {"liveJobId": job.as_str()}, doc! {}, 0, 1)
-            .await?
-            .pop())
+        self.claimed_live_contract(job).await
     }
 
     async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>> {

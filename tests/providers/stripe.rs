@@ -98,7 +98,10 @@ async fn a_checkout_sends_stripe_exactly_the_session_the_design_describes() {
         ])
     );
     let key = got.idempotency_key.clone().expect("an idempotency key");
-    assert!(key.starts_with(&format!("escrow-checkout-{c}-150050-")), "{key}");
+    assert!(
+        key.starts_with(&format!("escrow-checkout-{c}-150050-")),
+        "{key}"
+    );
     assert_eq!(
         got.authorization.as_deref(),
         Some(format!("Bearer {SECRET_KEY}").as_str())

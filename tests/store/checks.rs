@@ -1287,6 +1287,183 @@ pub mod mongo {
         assert_eq!(report.counts.entries, 17 + 5);
     }
 
+    fn for_job(freelancer: &UserId, job: &JobId) -> Contract {
+        let mut c = new_contract(freelancer, 10_000, JAN_2026_MS);
+        c.job_id = job.clone();
+        c
+    }
+
+    /// `job_claims`: a claim left by a create that died between claiming the job and inserting
+    /// its contract is taken over by the next create once its grace period is over; the dead
+    /// create, if it resumes after all, withdraws its contract and gets `Duplicate`.
+    pub async fn check_stale_claims_are_taken_over(b: &MongoBackend) {
+        let store: &dyn Store = b.store.as_ref();
+        let freelancer = UserId::generate();
+
+        // Claimed long ago, contract never inserted: the next create takes the job.
+        let job = JobId::generate();
+        let dead = for_job(&freelancer, &job);
+        b.store.claim_job_then_crash(&dead, 0).await.unwrap();
+        assert_eq!(store.live_contract_for_job(&job).await.unwrap(), None);
+        let next = for_job(&freelancer, &job);
+        store.insert_contract(&next).await.unwrap();
+        assert_eq!(
+            store.live_contract_for_job(&job).await.unwrap(),
+            Some(next.clone())
+        );
+        // The dead create resumes: the job is no longer its own.
+        assert!(matches!(
+            b.store.resume_insert_after_claim(&dead).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(store.get_contract(&dead.id).await.unwrap(), None);
+        assert_eq!(
+            store.live_contract_for_job(&job).await.unwrap(),
+            Some(next.clone())
+        );
+        assert_eq!(store.count_contracts().await.unwrap(), 1);
+
+        // Claimed just now: probably still running, so a second create is a duplicate, until
+        // the grace period is over (here: a store without one).
+        let job = JobId::generate();
+        let slow = for_job(&freelancer, &job);
+        let now = chrono::Utc::now().timestamp_millis();
+        b.store.claim_job_then_crash(&slow, now).await.unwrap();
+        let eager = for_job(&freelancer, &job);
+        assert!(matches!(
+            store.insert_contract(&eager).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        let impatient = b.reopen().await.with_claim_grace_ms(0);
+        impatient.insert_contract(&eager).await.unwrap();
+        assert!(matches!(
+            b.store.resume_insert_after_claim(&slow).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(
+            store.live_contract_for_job(&job).await.unwrap(),
+            Some(eager.clone())
+        );
+        assert_eq!(store.count_contracts().await.unwrap(), 2);
+
+        // A create that resumes before anybody took its claim over still gets its job.
+        let job = JobId::generate();
+        let paused = for_job(&freelancer, &job);
+        b.store.claim_job_then_crash(&paused, 0).await.unwrap();
+        b.store.resume_insert_after_claim(&paused).await.unwrap();
+        let late = for_job(&freelancer, &job);
+        assert!(matches!(
+            impatient.insert_contract(&late).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(
+            store.live_contract_for_job(&job).await.unwrap(),
+            Some(paused.clone())
+        );
+        // Retrying the very same create is a duplicate too, and changes nothing.
+        assert!(matches!(
+            store.insert_contract(&paused).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert_eq!(store.count_contracts().await.unwrap(), 3);
+        assert_verified(store).await;
+    }
+
+    /// A claim pointing at a canceled contract is free: taken over by one create, even when
+    /// many try at once.
+    pub async fn check_a_claim_to_a_canceled_contract_is_taken_over(b: &MongoBackend) {
+        let store: &dyn Store = b.store.as_ref();
+        let freelancer = UserId::generate();
+        let job = JobId::generate();
+        let first = for_job(&freelancer, &job);
+        store.insert_contract(&first).await.unwrap();
+        step(store, &first.id, |c| {
+            c.move_to(ContractStatus::Canceled, Party::Client, JAN_2026_MS + 1)
+                .map(|_| vec![])
+        })
+        .await;
+        assert_eq!(store.live_contract_for_job(&job).await.unwrap(), None);
+        let other = b.reopen().await.with_claim_grace_ms(0);
+        let other = &other;
+        let racers: Vec<Contract> = (0..RACERS).map(|_| for_job(&freelancer, &job)).collect();
+        let results = join_all(racers.iter().enumerate().map(|(i, c)| async move {
+            if i % 2 == 0 {
+                b.store.insert_contract(c).await
+            } else {
+                other.insert_contract(c).await
+            }
+        }))
+        .await;
+        let won: Vec<&Contract> = racers
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(c, _)| c)
+            .collect();
+        assert_eq!(won.len(), 1, "{results:?}");
+        assert_eq!(
+            store.live_contract_for_job(&job).await.unwrap().as_ref(),
+            Some(won[0])
+        );
+        assert_eq!(store.count_contracts().await.unwrap(), 2);
+    }
+
+    /// 50 creates for one job at once, from two servers, 20 rounds: exactly one succeeds and
+    /// exactly one contract is stored, with the normal grace period and with none (then every
+    /// create may take over every claim whose contract is not inserted yet, and the losers of
+    /// a takeover must withdraw the contract they inserted).
+    pub async fn check_concurrent_creates_give_one_live_contract(b: &MongoBackend) {
+        let store: &dyn Store = b.store.as_ref();
+        let freelancer = UserId::generate();
+        let eager_a = b.reopen().await.with_claim_grace_ms(0);
+        let eager_b = b.reopen().await.with_claim_grace_ms(0);
+        let patient = b.reopen().await;
+        for round in 0..RACE_ROUNDS {
+            let eager = round % 2 == 1;
+            let job = JobId::generate();
+            let before = store.count_contracts().await.unwrap();
+            let racers: Vec<Contract> = (0..RACERS).map(|_| for_job(&freelancer, &job)).collect();
+            let barrier = Barrier::new(RACERS);
+            let results = join_all(racers.iter().enumerate().map(|(i, c)| {
+                let s: &dyn Store = match (eager, i % 2) {
+                    (true, 0) => &eager_a,
+                    (true, _) => &eager_b,
+                    (false, 0) => &patient,
+                    (false, _) => b.store.as_ref(),
+                };
+                let barrier = &barrier;
+                async move {
+                    barrier.wait().await;
+                    s.insert_contract(c).await
+                }
+            }))
+            .await;
+            let won: Vec<&Contract> = racers
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .map(|(c, _)| c)
+                .collect();
+            assert_eq!(won.len(), 1, "round {round} (eager {eager}): {results:?}");
+            assert!(
+                results.iter().all(|r| matches!(
+                    r,
+                    Ok(()) | Err(StoreError::Duplicate(_)) | Err(StoreError::Conflict)
+                )),
+                "{results:?}"
+            );
+            assert_eq!(
+                store.live_contract_for_job(&job).await.unwrap().as_ref(),
+                Some(won[0])
+            );
+            assert_eq!(
+                store.count_contracts().await.unwrap(),
+                before + 1,
+                "round {round} (eager {eager}): the losers left no contract behind"
+            );
+        }
+    }
+
     pub async fn check_reopen(b: &MongoBackend) {
         let store: &dyn Store = b.store.as_ref();
         store.ping().await.unwrap();

@@ -140,6 +140,21 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_a_stale_job_claim_is_taken_over() {
+                crate::on_mongodb(crate::checks::mongo::check_stale_claims_are_taken_over).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_a_job_claim_to_a_canceled_contract_is_taken_over() {
+                crate::on_mongodb(crate::checks::mongo::check_a_claim_to_a_canceled_contract_is_taken_over).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_concurrent_creates_for_one_job_give_one_live_contract() {
+                crate::on_mongodb(crate::checks::mongo::check_concurrent_creates_give_one_live_contract).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn check_indexes_and_the_deployment_check_survive_a_restart() {
                 crate::on_mongodb(crate::checks::mongo::check_reopen).await;
             }

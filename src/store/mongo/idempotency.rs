@@ -16,7 +16,7 @@ use bson::doc;
 use bson::spec::BinarySubtype;
 use mongodb::Collection;
 use mongodb::IndexModel;
-use mongodb::options::{Acknowledgment, CollectionOptions, IndexOptions, WriteConcern};
+use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
 use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, WRITE_CONCERN_TIMEOUT_S, is_duplicate_key, map_err};
@@ -73,12 +73,7 @@ impl MongoStore {
 
     pub(super) async fn create_idempotency_indexes(&self) -> StoreResult<()> {
         self.idempotency_keys()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"expiresAt": 1})
-                    .options(IndexOptions::builder().build())
-                    .build(),
-            )
+            .create_index(IndexModel::builder().keys(doc! {"expiresAt": 1}).build())
             .await
             .map_err(map_err)?;
         Ok(())
