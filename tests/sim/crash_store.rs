@@ -1,0 +1,374 @@
+//! The real SQLite store behind a switch that can stop the process at a chosen write.
+//!
+//! The simulator arms the switch before an operation: "at the n-th write from now, crash just
+//! before it", "… crash just after it committed", or "… fail it as a full disk would". Every
+//! write the service makes (`insert_contract`, `save_contract`, `record_event`, `finish_event`,
+//! `insert_review`) counts, so a crash can land between any two durable steps of any use case:
+//! after a refund decision is saved and before the provider is called, after a webhook event
+//! is recorded and before it is applied, after a payment is booked and before its event is
+//! marked done. Reads go straight through.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use escrow::domain::{Account, Contract, ContractId, Currency, JobId, LedgerEntry, Review, UserId};
+use escrow::store::sqlite::SqliteStore;
+use escrow::store::{
+    Begin, ContractFilter, EventRecord, EventStatus, MonthRow, Page, Store, StoreError,
+    StoreResult, StoredResponse, WebhookEvent,
+};
+
+use crate::fakes::crash;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    CrashBefore,
+    CrashAfter,
+    /// The write fails (as on a full disk) and nothing is written; the process lives on.
+    Fail,
+}
+
+#[derive(Default)]
+struct Armed {
+    /// Writes to let through before the trap springs.
+    skip: u32,
+    trap: Option<Trap>,
+    /// Where the last trap sprang, e.g. `record_event/after`.
+    sprang: Option<String>,
+}
+
+/// Shared by the world (which arms it) and every store it opens (which consult it).
+#[derive(Default)]
+pub struct CrashSwitch {
+    armed: Mutex<Armed>,
+    /// Store calls made through every store opened with this switch (for the summary).
+    calls: std::sync::atomic::AtomicU64,
+    /// The kinds of write attempted since [`CrashSwitch::take_written`] last asked.
+    written: Mutex<Written>,
+}
+
+/// Which parts of the store a step may have changed: the checks read back only those (a part
+/// no write touched cannot have changed, since every write goes through this store).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub contracts: bool,
+    pub events: bool,
+    pub reviews: bool,
+}
+
+impl CrashSwitch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Armed> {
+        self.armed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn arm(&self, skip: u32, trap: Trap) {
+        let mut a = self.lock();
+        a.skip = skip;
+        a.trap = Some(trap);
+        a.sprang = None;
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn disarm(&self) {
+        self.lock().trap = None;
+    }
+
+    /// Where the trap sprang since it was armed, if it did (and forgets it).
+    pub fn take_sprang(&self) -> Option<String> {
+        self.lock().sprang.take()
+    }
+
+    pub fn take_written(&self) -> Written {
+        std::mem::take(&mut *self.written.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn on_write(&self, write: &str) -> Option<Trap> {
+        {
+            let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            match write {
+                "insert_contract" | "save_contract" => w.contracts = true,
+                "record_event" | "finish_event" => w.events = true,
+                "insert_review" => w.reviews = true,
+                _ => {}
+            }
+        }
+        let mut a = self.lock();
+        let trap = a.trap?;
+        if a.skip > 0 {
+            a.skip -= 1;
+            return None;
+        }
+        a.trap = None;
+        let when = match trap {
+            Trap::CrashBefore => "before",
+            Trap::CrashAfter => "after",
+            Trap::Fail => "failed",
+        };
+        a.sprang = Some(format!("{write}/{when}"));
+        Some(trap)
+    }
+}
+
+pub struct CrashStore {
+    inner: SqliteStore,
+    switch: std::sync::Arc<CrashSwitch>,
+}
+
+impl CrashStore {
+    pub fn new(inner: SqliteStore, switch: std::sync::Arc<CrashSwitch>) -> CrashStore {
+        CrashStore { inner, switch }
+    }
+
+    pub fn sqlite(&self) -> &SqliteStore {
+        &self.inner
+    }
+
+    /// Runs one write under the switch.
+    async fn write<T>(
+        &self,
+        name: &'static str,
+        op: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let trap = self.switch.on_write(name);
+        match trap {
+            Some(Trap::CrashBefore) => crash(format!("store: before {name}")),
+            Some(Trap::Fail) => {
+                return Err(StoreError::Unavailable(format!(
+                    "simulated disk failure on {name}"
+                )));
+            }
+            Some(Trap::CrashAfter) | None => {}
+        }
+        let result = op.await;
+        if trap == Some(Trap::CrashAfter) {
+            crash(format!("store: after {name}"));
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for CrashStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.switch.count();
+        self.inner.ping().await
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
+        self.switch.count();
+        self.write("insert_contract", self.inner.insert_contract(contract))
+            .await
+    }
+
+    async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
+        self.switch.count();
+        self.inner.get_contract(id).await
+    }
+
+    async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
+        self.switch.count();
+        self.inner.live_contract_for_job(job).await
+    }
+
+    async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>> {
+        self.switch.count();
+        self.inner.contract_by_payment(payment_ref).await
+    }
+
+    async fn save_contract(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        self.switch.count();
+        self.write(
+            "save_contract",
+            self.inner
+                .save_contract(contract, expected_version, entries),
+        )
+        .await
+    }
+
+    async fn list_contracts(
+        &self,
+        filter: &ContractFilter,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<Contract>)> {
+        self.switch.count();
+        self.inner.list_contracts(filter, page).await
+    }
+
+    async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>> {
+        self.switch.count();
+        self.inner.contracts_with_provider_work().await
+    }
+
+    async fn contracts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contract>> {
+        self.switch.count();
+        self.inner.contracts_after(after, limit).await
+    }
+
+    async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
+        self.switch.count();
+        self.inner.entries_for_contract(id).await
+    }
+
+    async fn entries_for_account(
+        &self,
+        account: &Account,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
+        self.switch.count();
+        self.inner.entries_for_account(account, page).await
+    }
+
+    async fn account_balance(&self, account: &Account, currency: Currency) -> StoreResult<i64> {
+        self.switch.count();
+        self.inner.account_balance(account, currency).await
+    }
+
+    async fn escrow_held(&self, currency: Currency) -> StoreResult<i64> {
+        self.switch.count();
+        self.inner.escrow_held(currency).await
+    }
+
+    async fn sales_by_month(
+        &self,
+        currency: Currency,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> StoreResult<Vec<MonthRow>> {
+        self.switch.count();
+        self.inner.sales_by_month(currency, from_ms, to_ms).await
+    }
+
+    async fn entries_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.switch.count();
+        self.inner.entries_after(after, limit).await
+    }
+
+    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, i64)>> {
+        self.switch.count();
+        self.inner.wallet_balances(currency).await
+    }
+
+    async fn count_entries(&self) -> StoreResult<u64> {
+        self.switch.count();
+        self.inner.count_entries().await
+    }
+
+    async fn count_contracts(&self) -> StoreResult<u64> {
+        self.switch.count();
+        self.inner.count_contracts().await
+    }
+
+    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord> {
+        self.switch.count();
+        self.write("record_event", self.inner.record_event(event))
+            .await
+    }
+
+    async fn finish_event(
+        &self,
+        event_id: &str,
+        status: EventStatus,
+        error: Option<&str>,
+        contract_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.switch.count();
+        self.write(
+            "finish_event",
+            self.inner
+                .finish_event(event_id, status, error, contract_id, now),
+        )
+        .await
+    }
+
+    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
+        self.switch.count();
+        self.inner.list_events(failed_only, limit).await
+    }
+
+    async fn insert_review(&self, review: &Review) -> StoreResult<()> {
+        self.switch.count();
+        self.write("insert_review", self.inner.insert_review(review))
+            .await
+    }
+
+    async fn reviews_for_freelancer(
+        &self,
+        freelancer: &UserId,
+        page: Page,
+    ) -> StoreResult<(u64, i64, Vec<Review>)> {
+        self.switch.count();
+        self.inner.reviews_for_freelancer(freelancer, page).await
+    }
+
+    async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>> {
+        self.switch.count();
+        self.inner.review_for_contract(contract).await
+    }
+
+    // Idempotency records belong to the HTTP layer, which the simulation does not drive.
+
+    async fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Begin> {
+        self.switch.count();
+        self.inner
+            .idempotency_begin(scope, key, fingerprint, owner, now_ms, lease_ms)
+            .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        response: &StoredResponse,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        self.switch.count();
+        self.inner
+            .idempotency_finish(scope, key, owner, response, now_ms)
+            .await
+    }
+
+    async fn idempotency_release(&self, scope: &str, key: &str, owner: &str) -> StoreResult<()> {
+        self.switch.count();
+        self.inner.idempotency_release(scope, key, owner).await
+    }
+
+    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64> {
+        self.switch.count();
+        self.inner.idempotency_purge(now_ms).await
+    }
+}

@@ -1,0 +1,310 @@
+//! The fakes the simulator drives: a clock it advances, and a payment provider that behaves
+//! like Stripe (idempotency keys, refunds bounded by the payment) and can be told to fail.
+//!
+//! A simulated crash is a panic carrying [`SimCrash`]: it unwinds out of whatever the service
+//! was doing at that moment, exactly where a `kill -9` would have stopped it, and the world
+//! then drops the service and its store and opens new ones on the same file.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use escrow::domain::ContractId;
+use escrow::payment::{
+    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+};
+use escrow::service::Clock;
+
+/// The panic payload of a simulated crash; the text names the crash site.
+#[derive(Debug)]
+pub struct SimCrash(pub String);
+
+pub fn crash(site: impl Into<String>) -> ! {
+    std::panic::panic_any(SimCrash(site.into()))
+}
+
+/// Silences the default panic message for simulated crashes (they are expected and counted);
+/// every other panic is printed as usual.
+pub fn install_quiet_crash_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().is::<SimCrash>() {
+                return;
+            }
+            default(info)
+        }));
+    });
+}
+
+/// Unix milliseconds, moved only by the simulator.
+pub struct FakeClock {
+    now_ms: AtomicI64,
+}
+
+impl FakeClock {
+    pub fn new(start_ms: i64) -> FakeClock {
+        FakeClock {
+            now_ms: AtomicI64::new(start_ms),
+        }
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// What the next refund call for a contract does instead of simply succeeding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No answer in time; nothing happened at the provider.
+    Timeout,
+    /// A 4xx; nothing happened at the provider.
+    Reject,
+    /// The provider refunded, then the connection dropped: the caller sees an error.
+    LostAnswer,
+    /// The service dies just before the request leaves.
+    CrashBeforeCall,
+    /// The provider refunded and the service dies before it reads the answer.
+    CrashAfterCall,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::Timeout,
+        Fault::Reject,
+        Fault::LostAnswer,
+        Fault::CrashBeforeCall,
+        Fault::CrashAfterCall,
+    ];
+}
+
+/// A refund the provider made: the provider's own truth, which the store must end up matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    pub id: String,
+    pub idempotency_key: String,
+    pub contract_id: ContractId,
+    pub payment_ref: String,
+    pub amount: i64,
+}
+
+#[derive(Default)]
+struct State {
+    /// By idempotency key, as Stripe keeps them.
+    refunds: BTreeMap<String, ProviderRefund>,
+    /// Money taken per payment intent (registered by the simulated Stripe when a payer pays).
+    paid: HashMap<String, i64>,
+    refunded: HashMap<String, i64>,
+    faults: HashMap<ContractId, VecDeque<Fault>>,
+    outage: bool,
+    /// Refunds made since the simulator last asked (it turns them into `charge.refunded`).
+    notices: Vec<ProviderRefund>,
+    /// Breaches of the provider's contract by the service (a key reused for another request,
+    /// a refund of more than was paid, a refund of an unknown payment): must stay empty.
+    misuse: Vec<String>,
+    sessions: HashMap<String, String>,
+    refund_calls: u64,
+    faults_fired: u64,
+}
+
+#[derive(Default)]
+pub struct FakeProvider {
+    state: Mutex<State>,
+}
+
+/// What one call decided, worked out under the lock; a crash panics only after it is released.
+enum Decision {
+    Answer(Result<RefundResult, PaymentError>),
+    Crash(&'static str),
+}
+
+impl FakeProvider {
+    pub fn new() -> FakeProvider {
+        FakeProvider::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn arm(&self, contract: &ContractId, fault: Fault) {
+        self.state()
+            .faults
+            .entry(contract.clone())
+            .or_default()
+            .push_back(fault);
+    }
+
+    pub fn set_outage(&self, on: bool) {
+        self.state().outage = on;
+    }
+
+    /// Clears every armed fault and ends an outage (the end of a sequence).
+    pub fn heal(&self) {
+        let mut s = self.state();
+        s.faults.clear();
+        s.outage = false;
+    }
+
+    /// The faults waiting for this contract's next calls, and whether the provider is down.
+    pub fn preview(&self, contract: &ContractId) -> (Vec<Fault>, bool) {
+        let s = self.state();
+        let faults = s
+            .faults
+            .get(contract)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default();
+        (faults, s.outage)
+    }
+
+    pub fn register_payment(&self, payment_ref: &str, amount: i64) {
+        self.state().paid.insert(payment_ref.to_string(), amount);
+    }
+
+    pub fn refunds(&self) -> Vec<ProviderRefund> {
+        self.state().refunds.values().cloned().collect()
+    }
+
+    pub fn take_notices(&self) -> Vec<ProviderRefund> {
+        std::mem::take(&mut self.state().notices)
+    }
+
+    pub fn misuse(&self) -> Vec<String> {
+        self.state().misuse.clone()
+    }
+
+    pub fn counters(&self) -> (u64, u64) {
+        let s = self.state();
+        (s.refund_calls, s.faults_fired)
+    }
+
+    /// Carries out a refund as Stripe would: the same key with the same request returns the
+    /// first answer; the same key with another request, a refund of an unknown payment or of
+    /// more than is left are refused (and recorded as misuse: the service must never send them).
+    fn execute(s: &mut State, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
+        if let Some(done) = s.refunds.get(&request.idempotency_key) {
+            if done.payment_ref == request.payment_ref && done.amount == request.amount {
+                return Ok(RefundResult {
+                    id: done.id.clone(),
+                });
+            }
+            let why = format!(
+                "idempotency key {} reused: first {} of {}, now {} of {}",
+                request.idempotency_key,
+                done.amount,
+                done.payment_ref,
+                request.amount,
+                request.payment_ref
+            );
+            s.misuse.push(why.clone());
+            return Err(PaymentError::Rejected(why));
+        }
+        let Some(paid) = s.paid.get(&request.payment_ref).copied() else {
+            let why = format!("no such payment {}", request.payment_ref);
+            s.misuse.push(why.clone());
+            return Err(PaymentError::Rejected(why));
+        };
+        let before = s.refunded.get(&request.payment_ref).copied().unwrap_or(0);
+        if request.amount <= 0 || before + request.amount > paid {
+            let why = format!(
+                "refund of {} on {} which has {} left",
+                request.amount,
+                request.payment_ref,
+                paid - before
+            );
+            s.misuse.push(why.clone());
+            return Err(PaymentError::Rejected(why));
+        }
+        s.refunded
+            .insert(request.payment_ref.clone(), before + request.amount);
+        let refund = ProviderRefund {
+            id: format!("re_sim_{}", s.refunds.len() + 1),
+            idempotency_key: request.idempotency_key.clone(),
+            contract_id: request.contract_id.clone(),
+            payment_ref: request.payment_ref.clone(),
+            amount: request.amount,
+        };
+        s.refunds
+            .insert(request.idempotency_key.clone(), refund.clone());
+        s.notices.push(refund.clone());
+        Ok(RefundResult { id: refund.id })
+    }
+
+    fn decide(&self, request: &RefundRequest) -> Decision {
+        let mut s = self.state();
+        s.refund_calls += 1;
+        if s.outage {
+            s.faults_fired += 1;
+            return Decision::Answer(Err(PaymentError::Unavailable(
+                "simulated outage: connection refused".into(),
+            )));
+        }
+        let fault = s
+            .faults
+            .get_mut(&request.contract_id)
+            .and_then(VecDeque::pop_front);
+        if fault.is_some() {
+            s.faults_fired += 1;
+        }
+        match fault {
+            None => Decision::Answer(Self::execute(&mut s, request)),
+            Some(Fault::Timeout) => {
+                Decision::Answer(Err(PaymentError::Unavailable("simulated timeout".into())))
+            }
+            Some(Fault::Reject) => Decision::Answer(Err(PaymentError::Rejected(
+                "simulated 400 from the provider".into(),
+            ))),
+            Some(Fault::LostAnswer) => {
+                let _ = Self::execute(&mut s, request);
+                Decision::Answer(Err(PaymentError::Unavailable(
+                    "simulated: connection reset after the request was sent".into(),
+                )))
+            }
+            Some(Fault::CrashBeforeCall) => Decision::Crash("provider: before the refund call"),
+            Some(Fault::CrashAfterCall) => {
+                let _ = Self::execute(&mut s, request);
+                Decision::Crash("provider: after the refund, before its answer was saved")
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for FakeProvider {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentError> {
+        let mut s = self.state();
+        let n = s.sessions.len() + 1;
+        let id = s
+            .sessions
+            .entry(request.idempotency_key.clone())
+            .or_insert_with(|| format!("cs_sim_{n}"))
+            .clone();
+        Ok(CheckoutSession {
+            url: format!("https://checkout.sim/{id}"),
+            id,
+        })
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
+        match self.decide(request) {
+            Decision::Answer(a) => a,
+            Decision::Crash(site) => crash(site),
+        }
+    }
+}
