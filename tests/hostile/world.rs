@@ -59,8 +59,12 @@ impl World {
         World {
             server,
             dir,
+            // A fresh connection per request: the attacks make the server close connections
+            // (413 before the body, timeouts), and reusing one it just closed would fail the
+            // request in the client, not in the server under test.
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
             admin: User::new(Role::Admin),

@@ -1,6 +1,6 @@
 //! A seeded simulation of the escrow flow (issue 6, point 3).
 //!
-//! Each sequence starts from a `u64` seed and plays 20–60 random steps from several actors
+//! Each sequence starts from a `u64` seed and plays 20–40 random steps from several actors
 //! against the real library — the real [`escrow::service::Service`] over a real SQLite file —
 //! with a fake clock and a fake payment provider: clients create contracts, check out, pay,
 //! ask for release and refunds; freelancers approve and move the work (legally and not);
