@@ -153,6 +153,7 @@ fn thousands_of_seeded_sequences_keep_every_ledger_invariant_and_match_the_model
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let next = AtomicU64::new(first);
     let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
     let total = Mutex::new(Stats::default());
     let failures: Mutex<Vec<Failure>> = Mutex::new(vec![]);
     let started = Instant::now();
@@ -167,7 +168,17 @@ fn thousands_of_seeded_sequences_keep_every_ledger_invariant_and_match_the_model
                         break;
                     }
                     match run_seed(&rt, seed) {
-                        Ok((stats, _, _)) => mine.add(&stats),
+                        Ok((stats, _, _)) => {
+                            mine.add(&stats);
+                            // Long runs say how far they are, every tenth of the way.
+                            let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            if sequences >= 10_000 && done % (sequences / 10) == 0 {
+                                println!(
+                                    "simulation: {done}/{sequences} sequences ({:.0} s)",
+                                    started.elapsed().as_secs_f64()
+                                );
+                            }
+                        }
                         Err(f) => {
                             stop.store(true, Ordering::Relaxed);
                             failures.lock().unwrap().push(f);
