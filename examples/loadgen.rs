@@ -63,6 +63,100 @@ struct Args {
     /// Tiny run that only checks every scenario works (the test suite uses it).
     #[arg(long)]
     smoke: bool,
+    /// Profile the server during each measured scenario with `perf record` (DWARF call
+    /// graphs), one `<scenario>.perf.data` per scenario in this directory; see BENCHMARKS.md
+    /// for turning them into flame graphs.
+    #[arg(long)]
+    perf_dir: Option<PathBuf>,
+}
+
+/// Watches the server for the length of one scenario: the CPU time it and this process
+/// spend, and, with `--perf-dir`, a `perf record` of the server.
+struct Perf {
+    perf: Option<Child>,
+    pid: u32,
+    cpu_at_start: (u64, u64),
+}
+
+/// CPU time (user + system, all threads, in clock ticks) of a process, from `/proc`.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the first; utime and
+    // stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+impl Perf {
+    fn start(dir: Option<&PathBuf>, pid: u32, name: &str) -> Perf {
+        let cpu_at_start = (cpu_ticks(&pid.to_string()), cpu_ticks("self"));
+        let Some(dir) = dir else {
+            return Perf {
+                perf: None,
+                pid,
+                cpu_at_start,
+            };
+        };
+        std::fs::create_dir_all(dir).unwrap();
+        let file: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let child = Command::new("perf")
+            .args(["record", "-F", "499", "--call-graph", "dwarf,32768", "-p"])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(dir.join(format!("{file}.perf.data")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run perf (apt-get install linux-perf): {e}"));
+        // Let it attach before the load starts.
+        std::thread::sleep(Duration::from_millis(300));
+        Perf {
+            perf: Some(child),
+            pid,
+            cpu_at_start: (cpu_ticks(&pid.to_string()), cpu_ticks("self")),
+        }
+    }
+
+    /// Ends the watch and notes the CPU time per request in `o`.
+    fn finish(self, mut o: Outcome) -> Outcome {
+        let tick_us = 1e6 / clock_ticks_per_s();
+        let server = cpu_ticks(&self.pid.to_string()).saturating_sub(self.cpu_at_start.0);
+        let client = cpu_ticks("self").saturating_sub(self.cpu_at_start.1);
+        let n = o.requests.max(1) as f64;
+        o.cpu_us = Some((server as f64 * tick_us / n, client as f64 * tick_us / n));
+        o
+    }
+}
+
+impl Drop for Perf {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.perf.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
 }
 
 struct Server {
@@ -180,6 +274,9 @@ struct Outcome {
     errors: u64,
     elapsed: Duration,
     hist: Histogram<u64>,
+    /// CPU time per request, in µs, of the server and of this load generator (all their
+    /// threads), over the scenario: what a request costs, whatever else runs on the machine.
+    cpu_us: Option<(f64, f64)>,
 }
 
 impl Outcome {
@@ -232,6 +329,7 @@ where
         errors,
         elapsed: start.elapsed(),
         hist,
+        cpu_us: None,
     }
 }
 
@@ -503,6 +601,7 @@ async fn mixed(
         errors: errors.load(Ordering::Relaxed) as u64,
         elapsed: start.elapsed(),
         hist,
+        cpu_us: None,
     }
 }
 
@@ -512,14 +611,14 @@ fn ms(us: u64) -> String {
 
 fn print_header() {
     println!(
-        "| scenario | requests | errors | req/s | × baseline | p50 ms | p90 ms | p99 ms | max ms |"
+        "| scenario | requests | errors | req/s | × baseline | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/req | loadgen CPU µs/req |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 
 fn print_row(o: &Outcome, baseline: f64) {
     println!(
-        "| {} | {} | {} | {:.0} | {:.2} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} |",
         o.name,
         o.requests,
         o.errors,
@@ -528,7 +627,9 @@ fn print_row(o: &Outcome, baseline: f64) {
         ms(o.hist.value_at_quantile(0.5)),
         ms(o.hist.value_at_quantile(0.9)),
         ms(o.hist.value_at_quantile(0.99)),
-        ms(o.hist.max())
+        ms(o.hist.max()),
+        o.cpu_us.map_or("".into(), |c| format!("{:.0}", c.0)),
+        o.cpu_us.map_or("".into(), |c| format!("{:.0}", c.1)),
     );
 }
 
@@ -619,6 +720,8 @@ async fn main() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 201);
     }
+    let pid = server.child.id();
+    let perf = Perf::start(args.perf_dir.as_ref(), pid, "baseline");
     let baseline = get_route(
         &ctx,
         "/healthz".into(),
@@ -627,6 +730,8 @@ async fn main() {
         "baseline GET /healthz",
     )
     .await;
+    let baseline = perf.finish(baseline);
+    let perf = Perf::start(args.perf_dir.as_ref(), pid, "reviews");
     let reviews = get_route(
         &ctx,
         format!("/api/client/review/show-reviews/{reviewed_freelancer}"),
@@ -635,6 +740,8 @@ async fn main() {
         "reviews GET show-reviews (100 reviews)",
     )
     .await;
+    let reviews = perf.finish(reviews);
+    let perf = Perf::start(args.perf_dir.as_ref(), pid, "mixed");
     let mixed_out = mixed(
         &ctx,
         args.rate,
@@ -643,6 +750,7 @@ async fn main() {
         reviewed.clone(),
     )
     .await;
+    let mixed_out = perf.finish(mixed_out);
     let base_rate = baseline.rate();
     println!(
         "\nserver startup to ready: {:.1} ms",
@@ -680,6 +788,12 @@ async fn main() {
             };
             let contracts = Arc::new(prepare_contracts(&ctx, args.n, args.concurrency, None).await);
             let label = format!("commit delay {delay} ms, group commit {batching}");
+            let tag = format!("{delay}ms-batching-{batching}");
+            let perf = Perf::start(
+                args.perf_dir.as_ref(),
+                server.child.id(),
+                &format!("webhooks-{tag}"),
+            );
             let w = webhooks(
                 &ctx,
                 contracts.clone(),
@@ -687,7 +801,13 @@ async fn main() {
                 &format!("webhooks, {label}"),
             )
             .await;
+            let w = perf.finish(w);
             make_requested(&ctx, contracts.clone(), args.concurrency).await;
+            let perf = Perf::start(
+                args.perf_dir.as_ref(),
+                server.child.id(),
+                &format!("releases-{tag}"),
+            );
             let r = releases(
                 &ctx,
                 contracts.clone(),
@@ -695,10 +815,11 @@ async fn main() {
                 &format!("releases, {label}"),
             )
             .await;
+            let r = perf.finish(r);
             print_row(&w, base_rate);
             print_row(&r, base_rate);
             println!(
-                "| (peak RSS {:.1} MB) | | | | | | | | |",
+                "| (peak RSS {:.1} MB) | | | | | | | | | | |",
                 server.peak_rss_mb()
             );
             all_errors += w.errors + r.errors;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, ConfigError, DatabaseUrl};
-use crate::http::AppState;
+use crate::http::{AppConfig, AppState};
 use crate::media::MediaStore;
 use crate::media::cloudinary::CloudinaryStore;
 use crate::media::local::LocalMediaStore;
@@ -113,7 +113,7 @@ pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState,
     } else {
         bound
     };
-    Ok(AppState {
+    Ok(AppState::new(AppConfig {
         service,
         jwt,
         media_dir: if config.cloudinary.is_none() {
@@ -129,5 +129,5 @@ pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState,
         request_timeout: Duration::from_secs(config.request_timeout_s),
         header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
         upload_timeout: Duration::from_secs(config.upload_timeout_s),
-    })
+    }))
 }

@@ -61,8 +61,14 @@ macro_rules! object_id {
 
         impl TryFrom<String> for $name {
             type Error = IdError;
-            fn try_from(s: String) -> Result<Self, IdError> {
-                $name::parse(&s)
+            /// Like [`Self::parse`], keeping the string's allocation.
+            fn try_from(mut s: String) -> Result<Self, IdError> {
+                if is_object_id_hex(&s) {
+                    s.make_ascii_lowercase();
+                    Ok($name(s))
+                } else {
+                    $name::parse(&s)
+                }
             }
         }
 

@@ -31,6 +31,15 @@ impl Rating {
         Ok(Rating(n as u8))
     }
 
+    /// A stored rating (1 to 5).
+    pub fn from_int(n: i64) -> Result<Rating, DomainError> {
+        u8::try_from(n)
+            .ok()
+            .filter(|n| (1..=5).contains(n))
+            .map(Rating)
+            .ok_or_else(|| DomainError::Validation(format!("rating {n} is not from 1 to 5")))
+    }
+
     pub fn get(self) -> u8 {
         self.0
     }

@@ -32,8 +32,25 @@ pub const JSON_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Multipart framing allowed on top of the largest upload.
 const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 
+/// What every handler shares; cheap to clone (axum clones it for each request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppConfig>);
+
+impl AppState {
+    pub fn new(config: AppConfig) -> AppState {
+        AppState(Arc::new(config))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppConfig;
+
+    fn deref(&self) -> &AppConfig {
+        &self.0
+    }
+}
+
+pub struct AppConfig {
     pub service: Arc<Service>,
     pub jwt: JwtKeys,
     /// Local media directory served at `/media/…`, when media is stored locally.

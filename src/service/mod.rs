@@ -29,9 +29,7 @@ use crate::media::MediaStore;
 use crate::metrics::Metrics;
 use crate::payment::webhook::{EventKind, ParsedEvent, SignatureError, verify_and_parse};
 use crate::payment::{CheckoutRequest, CheckoutSession, PaymentProvider, RefundRequest};
-use crate::store::{
-    ContractFilter, EventRecord, EventStatus, Page, Store, StoreError, WebhookEvent,
-};
+use crate::store::{ContractFilter, EventStatus, Page, Store, StoreError, WebhookEvent};
 
 /// How many times a transition re-reads and retries after losing a compare-and-set.
 const CAS_ATTEMPTS_MAX: u32 = 32;
@@ -269,7 +267,18 @@ impl Service {
     async fn transition<T>(
         &self,
         id: &ContractId,
+        f: impl FnMut(&mut Contract, i64) -> Result<(T, Vec<Transfer>, Outcome)>,
+    ) -> Result<(T, Contract)> {
+        self.transition_recording(id, f, |_| None).await
+    }
+
+    /// [`Self::transition`] that also records, in the same write, the webhook event
+    /// `event(&output)` names (when the transition changes something).
+    async fn transition_recording<T>(
+        &self,
+        id: &ContractId,
         mut f: impl FnMut(&mut Contract, i64) -> Result<(T, Vec<Transfer>, Outcome)>,
+        event: impl Fn(&T) -> Option<WebhookEvent>,
     ) -> Result<(T, Contract)> {
         for _ in 0..CAS_ATTEMPTS_MAX {
             let mut c = self.load(id).await?;
@@ -281,7 +290,15 @@ impl Service {
             }
             c.version = expected + 1;
             let entries: Vec<_> = transfers.iter().flat_map(Transfer::entries).collect();
-            match self.store.save_contract(&c, expected, &entries).await {
+            let saved = match event(&out) {
+                Some(e) => {
+                    self.store
+                        .save_contract_with_event(&c, expected, &entries, &e)
+                        .await
+                }
+                None => self.store.save_contract(&c, expected, &entries).await,
+            };
+            match saved {
                 Ok(()) => {
                     for t in &transfers {
                         self.count_money(t);
@@ -548,19 +565,21 @@ impl Service {
                 return Err(Error::bad_request(code, e.to_string()));
             }
         };
-        let record = WebhookEvent {
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            status: EventStatus::Received,
-            error: None,
-            contract_id: None,
-            received_at: now,
-            updated_at: now,
-            deliveries: 1,
-        };
-        if let EventRecord::Seen(seen) = self.store.record_event(&record).await?
+        // A redelivery of an event already handled: count it, answer as before.
+        if let Some(seen) = self.store.find_event(&event.id).await?
             && seen.status != EventStatus::Received
         {
+            let delivery = WebhookEvent {
+                event_id: event.id.clone(),
+                event_type: event.event_type.clone(),
+                status: EventStatus::Received,
+                error: None,
+                contract_id: None,
+                received_at: now,
+                updated_at: now,
+                deliveries: 1,
+            };
+            self.store.record_event(&delivery).await?;
             self.metrics.webhook("duplicate");
             return Ok(WebhookReply {
                 received: true,
@@ -569,16 +588,32 @@ impl Service {
                 message: format!("event already {}", seen.status.as_str()),
             });
         }
-        let (status, error, contract) = self.apply_event(&event).await?;
-        self.store
-            .finish_event(
-                &event.id,
+        // The event's final state is written with the money it moves (one write), or on its
+        // own when it moves none.
+        let record = |status: EventStatus, error: Option<String>, contract: Option<&ContractId>| {
+            let at = self.clock.now_ms();
+            WebhookEvent {
+                event_id: event.id.clone(),
+                event_type: event.event_type.clone(),
                 status,
-                error.as_deref(),
-                contract.as_ref().map(|c| c.as_str()),
-                self.clock.now_ms(),
-            )
-            .await?;
+                error,
+                contract_id: contract.map(|c| c.to_string()),
+                received_at: now,
+                updated_at: at,
+                deliveries: 1,
+            }
+        };
+        let applied = self.apply_event(&event, &record).await?;
+        if !applied.recorded {
+            self.store
+                .settle_event(&record(
+                    applied.status,
+                    applied.error.clone(),
+                    applied.contract.as_ref(),
+                ))
+                .await?;
+        }
+        let (status, error) = (applied.status, applied.error);
         self.metrics.webhook(status.as_str());
         if status == EventStatus::Failed {
             tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = ?error, "webhook event can never be applied; recorded as failed");
@@ -594,14 +629,15 @@ impl Service {
     async fn apply_event(
         &self,
         event: &ParsedEvent,
-    ) -> Result<(EventStatus, Option<String>, Option<ContractId>)> {
+        record: &EventRecorder<'_>,
+    ) -> Result<Applied> {
         match &event.kind {
-            EventKind::Other => Ok((
+            EventKind::Other => Ok(Applied::apart(
                 EventStatus::Ignored,
                 Some(format!("unhandled event type {}", event.event_type)),
                 None,
             )),
-            EventKind::Payment { paid: false, .. } => Ok((
+            EventKind::Payment { paid: false, .. } => Ok(Applied::apart(
                 EventStatus::Ignored,
                 Some("session completed without payment (payment_status is not paid)".into()),
                 None,
@@ -609,36 +645,51 @@ impl Service {
             EventKind::Payment { payment, refs, .. } => {
                 let contract = match self.contract_for_payment(refs).await? {
                     Ok(c) => c,
-                    Err(why) => return Ok((EventStatus::Failed, Some(why), None)),
+                    Err(why) => return Ok(Applied::apart(EventStatus::Failed, Some(why), None)),
                 };
                 let fee = self.settings.fee;
                 let result = self
-                    .transition(&contract, |c, now| {
-                        let (outcome, transfers) = c.fund(payment, fee, &event.id, now)?;
-                        let changed = if outcome == FundOutcome::AlreadyApplied {
-                            Outcome::Unchanged
-                        } else {
-                            Outcome::Changed
-                        };
-                        Ok((outcome, transfers, changed))
-                    })
+                    .transition_recording(
+                        &contract,
+                        |c, now| {
+                            let (outcome, transfers) = c.fund(payment, fee, &event.id, now)?;
+                            let changed = if outcome == FundOutcome::AlreadyApplied {
+                                Outcome::Unchanged
+                            } else {
+                                Outcome::Changed
+                            };
+                            Ok((outcome, transfers, changed))
+                        },
+                        |outcome| {
+                            Some(record(
+                                EventStatus::Applied,
+                                duplicate_note(*outcome),
+                                Some(&contract),
+                            ))
+                        },
+                    )
                     .await;
                 match result {
-                    Ok((FundOutcome::Duplicate, _)) => {
-                        // Owed back in full; if the provider is down the recovery step retries.
-                        if let Err(e) = self.settle_with_provider(&contract).await {
-                            tracing::warn!(contract = %contract, error = %e, "refund of a duplicate payment will be retried");
+                    Ok((outcome, _)) => {
+                        if outcome == FundOutcome::Duplicate {
+                            // Owed back in full; if the provider is down the recovery step
+                            // retries.
+                            if let Err(e) = self.settle_with_provider(&contract).await {
+                                tracing::warn!(contract = %contract, error = %e, "refund of a duplicate payment will be retried");
+                            }
                         }
-                        Ok((
-                            EventStatus::Applied,
-                            Some("duplicate payment: refunded in full".into()),
-                            Some(contract),
-                        ))
+                        Ok(Applied {
+                            status: EventStatus::Applied,
+                            error: duplicate_note(outcome),
+                            contract: Some(contract),
+                            // Saved with the money, unless this payment was already applied
+                            // (a concurrent or interrupted delivery): then it moved nothing.
+                            recorded: outcome != FundOutcome::AlreadyApplied,
+                        })
                     }
-                    Ok(_) => Ok((EventStatus::Applied, None, Some(contract))),
-                    Err(e) if e.code == "amount_mismatch" || e.kind == ErrorKind::Validation => {
-                        Ok((EventStatus::Failed, Some(e.message), Some(contract)))
-                    }
+                    Err(e) if e.code == "amount_mismatch" || e.kind == ErrorKind::Validation => Ok(
+                        Applied::apart(EventStatus::Failed, Some(e.message), Some(contract)),
+                    ),
                     Err(e) => Err(e),
                 }
             }
@@ -659,7 +710,7 @@ impl Service {
                     found = self.store.get_contract(&id).await?;
                 }
                 match found {
-                    None => Ok((
+                    None => Ok(Applied::apart(
                         EventStatus::Failed,
                         Some("refund of a payment this escrow does not know".into()),
                         None,
@@ -669,9 +720,9 @@ impl Service {
                         // refund of the escrow's own payment expected.
                         let ours = c.expects_provider_refund(payment_intent_id.as_deref());
                         if ours {
-                            Ok((EventStatus::Applied, None, Some(c.id)))
+                            Ok(Applied::apart(EventStatus::Applied, None, Some(c.id)))
                         } else {
-                            Ok((EventStatus::Failed, Some("refund made outside the escrow (not one it made or owes): check this contract".into()), Some(c.id)))
+                            Ok(Applied::apart(EventStatus::Failed, Some("refund made outside the escrow (not one it made or owes): check this contract".into()), Some(c.id)))
                         }
                     }
                 }
@@ -1134,7 +1185,7 @@ impl Service {
             average_rating: average_x100 as f64 / 100.0,
             page: page.page,
             limit: page.limit,
-            data: reviews.iter().map(ReviewView::from).collect(),
+            data: reviews.into_iter().map(ReviewView::from).collect(),
         })
     }
 
@@ -1224,4 +1275,34 @@ impl Service {
         }
         Ok(v.finish())
     }
+}
+
+/// Builds the stored record of the event being handled from its final status, error and
+/// contract.
+type EventRecorder<'a> =
+    dyn Fn(EventStatus, Option<String>, Option<&ContractId>) -> WebhookEvent + Sync + 'a;
+
+/// What handling a webhook event came to.
+struct Applied {
+    status: EventStatus,
+    error: Option<String>,
+    contract: Option<ContractId>,
+    /// The event's final state is already stored (written with the money it moved).
+    recorded: bool,
+}
+
+impl Applied {
+    /// An outcome that moved no money: the event is recorded on its own.
+    fn apart(status: EventStatus, error: Option<String>, contract: Option<ContractId>) -> Applied {
+        Applied {
+            status,
+            error,
+            contract,
+            recorded: false,
+        }
+    }
+}
+
+fn duplicate_note(outcome: FundOutcome) -> Option<String> {
+    (outcome == FundOutcome::Duplicate).then(|| "duplicate payment: refunded in full".to_string())
 }

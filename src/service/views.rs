@@ -253,13 +253,19 @@ pub struct ReviewView {
 
 impl From<&Review> for ReviewView {
     fn from(r: &Review) -> ReviewView {
+        ReviewView::from(r.clone())
+    }
+}
+
+impl From<Review> for ReviewView {
+    fn from(r: Review) -> ReviewView {
         ReviewView {
-            underscore_id: r.id.to_string(),
-            contract_id: r.contract_id.to_string(),
-            client_id: r.client_id.to_string(),
-            freelancer_id: r.freelancer_id.to_string(),
+            underscore_id: r.id.into(),
+            contract_id: r.contract_id.into(),
+            client_id: r.client_id.into(),
+            freelancer_id: r.freelancer_id.into(),
             rating: r.rating.get(),
-            description: r.description.clone(),
+            description: r.description,
             created_at: time(r.created_at),
         }
     }

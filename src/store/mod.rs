@@ -208,16 +208,33 @@ pub trait Store: Send + Sync + 'static {
     async fn count_entries(&self) -> StoreResult<u64>;
     async fn count_contracts(&self) -> StoreResult<u64>;
 
-    /// Records a delivery of a webhook event (deduplicated by event id).
-    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord>;
-    async fn finish_event(
+    /// [`Store::save_contract`] together with the final state of the webhook event that
+    /// caused it ([`Store::settle_event`]). SQLite writes both in one transaction, so a webhook
+    /// is one durable write. The default (MongoDB, where they are two documents) saves the
+    /// contract first: a crash before the event is recorded leaves the event unacknowledged,
+    /// and its redelivery finds the contract already holding it (the contract's own event-id
+    /// guard) and only records the event.
+    async fn save_contract_with_event(
         &self,
-        event_id: &str,
-        status: EventStatus,
-        error: Option<&str>,
-        contract_id: Option<&str>,
-        now: i64,
-    ) -> StoreResult<()>;
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: &WebhookEvent,
+    ) -> StoreResult<()> {
+        self.save_contract(contract, expected_version, entries)
+            .await?;
+        self.settle_event(event).await
+    }
+
+    /// The stored record of a webhook event, if any.
+    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>>;
+    /// Records a delivery of a webhook event (deduplicated by event id): `New` stores it as
+    /// given; `Seen` counts the delivery and returns the stored record.
+    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord>;
+    /// Stores the final state of an event's delivery (status, error, contract, `updated_at`):
+    /// inserts it with `deliveries` as given, or, when the event is already stored, updates
+    /// those fields and counts the delivery.
+    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()>;
     /// Newest first.
     async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>>;
 

@@ -1127,24 +1127,34 @@ impl Store for MongoStore {
         Ok(EventRecord::Seen(seen.into()))
     }
 
-    async fn finish_event(
-        &self,
-        event_id: &str,
-        status: EventStatus,
-        error: Option<&str>,
-        contract_id: Option<&str>,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>> {
+        Ok(self
+            .events
+            .find_one(doc! {"_id": event_id})
+            .await
+            .map_err(map_err)?
+            .map(Into::into))
+    }
+
+    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()> {
+        match self.events.insert_one(EventDoc::from(event)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(map_err(e)),
+        }
         let mut set = doc! {
-            "status": status.as_str(),
-            "error": error.map_or(Bson::Null, |e| Bson::String(e.into())),
-            "updatedAt": now,
+            "status": event.status.as_str(),
+            "error": event.error.as_deref().map_or(Bson::Null, |e| Bson::String(e.into())),
+            "updatedAt": event.updated_at,
         };
-        if let Some(c) = contract_id {
-            set.insert("contractId", c);
+        if let Some(c) = &event.contract_id {
+            set.insert("contractId", c.as_str());
         }
         self.events
-            .update_one(doc! {"_id": event_id}, doc! {"$set": set})
+            .update_one(
+                doc! {"_id": &event.event_id},
+                doc! {"$set": set, "$inc": {"deliveries": 1_i64}},
+            )
             .await
             .map_err(map_err)?;
         Ok(())

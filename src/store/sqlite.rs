@@ -128,6 +128,35 @@ CREATE INDEX reviews_freelancer ON reviews(freelancer_id, created_at DESC, id DE
 "#,
     ),
     (2, idempotency::MIGRATION),
+    (
+        3,
+        // Each freelancer's review count and rating sum, kept by triggers in the same
+        // transaction as the review itself, so `show-reviews` reads one row instead of
+        // aggregating every review on every call.
+        r#"
+CREATE TABLE review_stats (
+    freelancer_id TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    rating_sum INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO review_stats (freelancer_id, count, rating_sum)
+    SELECT freelancer_id, COUNT(*), SUM(rating) FROM reviews GROUP BY freelancer_id;
+CREATE TRIGGER review_stats_insert AFTER INSERT ON reviews BEGIN
+    INSERT INTO review_stats (freelancer_id, count, rating_sum) VALUES (NEW.freelancer_id, 1, NEW.rating)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating;
+END;
+CREATE TRIGGER review_stats_delete AFTER DELETE ON reviews BEGIN
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating
+        WHERE freelancer_id = OLD.freelancer_id;
+END;
+CREATE TRIGGER review_stats_update AFTER UPDATE OF freelancer_id, rating ON reviews BEGIN
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating
+        WHERE freelancer_id = OLD.freelancer_id;
+    INSERT INTO review_stats (freelancer_id, count, rating_sum) VALUES (NEW.freelancer_id, 1, NEW.rating)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating;
+END;
+"#,
+    ),
 ];
 
 #[derive(Clone)]
@@ -175,29 +204,30 @@ fn writer_loop(
         let mut results: Vec<WriteResult> = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let committed = (|| -> StoreResult<()> {
-            let mut tx = conn
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_err)?;
+            // Savepoint statements prepared once (rusqlite's `Savepoint` parses them anew for
+            // every write).
+            let run = |sql: &str| {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(map_err)
+            };
             for job in batch {
                 replies.push(job.reply);
-                let mut sp = tx.savepoint().map_err(map_err)?;
+                run("SAVEPOINT write")?;
                 // A write that fails (or panics) rolls back to its savepoint and fails alone.
                 let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&sp)))
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&tx)))
                         .unwrap_or_else(|_| {
                             Err(StoreError::Other("a storage write panicked".into()))
                         });
-                match outcome {
-                    Ok(v) => {
-                        sp.commit().map_err(map_err)?;
-                        results.push(Ok(v));
-                    }
-                    Err(e) => {
-                        sp.rollback().map_err(map_err)?;
-                        drop(sp);
-                        results.push(Err(e));
-                    }
+                if outcome.is_err() {
+                    run("ROLLBACK TO write")?;
                 }
+                run("RELEASE write")?;
+                results.push(outcome);
             }
             if !options.commit_delay.is_zero() {
                 std::thread::sleep(options.commit_delay);
@@ -264,6 +294,14 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     }
     conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         .map_err(map_err)?;
+    // Query plans that do not depend on bound values: otherwise SQLite re-prepares a cached
+    // statement on every call where an `= ?` constraint meets an ORDER BY (the show-reviews
+    // page, for one), and every plan here is an index lookup whatever the value.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(map_err)?;
     Ok(conn)
 }
 
@@ -356,6 +394,9 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookEvent> {
     })
 }
 
+/// A freelancer's reviews, newest first: `?1` freelancer, `?2` limit, `?3` offset.
+const REVIEWS_PAGE_SQL: &str = "SELECT id, contract_id, client_id, freelancer_id, rating, description, created_at FROM reviews WHERE freelancer_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3";
+
 const EVENT_COLUMNS: &str =
     "event_id, event_type, status, error, contract_id, received_at, updated_at, deliveries";
 
@@ -376,11 +417,11 @@ fn review_from_row(
 fn review_from_parts(p: (String, String, String, String, i64, String, i64)) -> StoreResult<Review> {
     let (id, contract_id, client_id, freelancer_id, rating, description, created_at) = p;
     Ok(Review {
-        id: ReviewId::parse(&id).map_err(other)?,
-        contract_id: ContractId::parse(&contract_id).map_err(other)?,
-        client_id: UserId::parse(&client_id).map_err(other)?,
-        freelancer_id: UserId::parse(&freelancer_id).map_err(other)?,
-        rating: crate::domain::review::Rating::parse(&serde_json::json!(rating)).map_err(other)?,
+        id: ReviewId::try_from(id).map_err(other)?,
+        contract_id: ContractId::try_from(contract_id).map_err(other)?,
+        client_id: UserId::try_from(client_id).map_err(other)?,
+        freelancer_id: UserId::try_from(freelancer_id).map_err(other)?,
+        rating: crate::domain::review::Rating::from_int(rating).map_err(other)?,
         description,
         created_at,
     })
@@ -462,6 +503,24 @@ impl SqliteStore {
         .map_err(|e| StoreError::Other(format!("storage task failed: {e}")))?
     }
 
+    /// Runs a short, index-bounded read on the calling thread, on a pooled connection. A WAL
+    /// reader never waits for the writer, and such a read takes microseconds, less than the
+    /// two thread switches of [`Self::with_conn`] would cost; reads whose cost grows with the
+    /// whole store (counts, scans, aggregates) go through `with_conn` instead.
+    fn read_now<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.inner.idle.lock().expect("pool lock").pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.inner.path)?,
+        };
+        let result = f(&mut conn);
+        let mut idle = self.inner.idle.lock().expect("pool lock");
+        if idle.len() < POOL_IDLE_MAX {
+            idle.push(conn);
+        }
+        result
+    }
+
     /// Runs `f` as one write of the writer's next batch; returns once that batch is durable.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -495,15 +554,15 @@ impl SqliteStore {
     }
 }
 
-fn upsert_columns(tx: &Connection, c: &Contract) -> StoreResult<()> {
+/// Inserts a new contract's row (and its payment references).
+fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
     let doc = serde_json::to_string(c).map_err(other)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT(id) DO UPDATE SET status = excluded.status, escrow_status = excluded.escrow_status,
-            release_fund_status = excluded.release_fund_status, provider_work = excluded.provider_work,
-            updated_at = excluded.updated_at, version = excluded.version, doc = excluded.doc",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
             c.id.as_str(),
             c.job_id.as_str(),
             c.client_id.as_str(),
@@ -516,26 +575,118 @@ fn upsert_columns(tx: &Connection, c: &Contract) -> StoreResult<()> {
             c.updated_at,
             c.version,
             doc
-        ],
-    )
+        ])
+    })
     .map_err(map_err)?;
+    insert_payment_refs(tx, c)
+}
+
+/// Records every payment reference of the contract (those already there are kept).
+fn insert_payment_refs(tx: &Connection, c: &Contract) -> StoreResult<()> {
     let refs = c
         .escrow
         .iter()
-        .map(|e| e.payment_ref.clone())
+        .map(|e| e.payment_ref.as_str())
         .chain(
             c.escrow
                 .iter()
-                .filter_map(|e| e.checkout_session_id.clone()),
+                .filter_map(|e| e.checkout_session_id.as_deref()),
         )
-        .chain(c.extra_payments.iter().map(|p| p.payment_ref.clone()));
-    for r in refs {
-        tx.execute(
+        .chain(c.extra_payments.iter().map(|p| p.payment_ref.as_str()));
+    let mut insert = tx
+        .prepare_cached(
             "INSERT OR IGNORE INTO payment_refs (payment_ref, contract_id) VALUES (?1, ?2)",
-            params![r, c.id.as_str()],
         )
         .map_err(map_err)?;
+    for r in refs {
+        insert.execute(params![r, c.id.as_str()]).map_err(map_err)?;
     }
+    Ok(())
+}
+
+/// The compare-and-set of [`Store::save_contract`], inside a write.
+fn compare_and_set(
+    tx: &Connection,
+    c: &Contract,
+    expected_version: i64,
+    entries: &[LedgerEntry],
+) -> StoreResult<()> {
+    let doc = serde_json::to_string(c).map_err(other)?;
+    let updated = tx
+        .prepare_cached(
+            "UPDATE contracts SET status = ?2, escrow_status = ?3, release_fund_status = ?4,
+                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8
+             WHERE id = ?1 AND version = ?9",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                c.id.as_str(),
+                c.status.as_str(),
+                c.escrow_status().map(|s| s.as_str()),
+                c.release_fund_status.as_str(),
+                c.has_pending_provider_work() as i64,
+                c.updated_at,
+                c.version,
+                doc,
+                expected_version
+            ])
+        })
+        .map_err(map_err)?;
+    if updated == 0 {
+        let exists: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM contracts WHERE id = ?1)")
+            .and_then(|mut s| s.query_row([c.id.as_str()], |r| r.get(0)))
+            .map_err(map_err)?;
+        return Err(if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    }
+    insert_payment_refs(tx, c)?;
+    let mut insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .map_err(map_err)?;
+    for e in entries {
+        insert
+            .execute(params![
+                e.id,
+                e.transfer_id,
+                e.contract_id.as_str(),
+                kind_name(e.kind),
+                e.account.to_string(),
+                e.amount,
+                e.currency.code(),
+                e.at
+            ])
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The upsert of [`Store::settle_event`], inside a write.
+fn upsert_event(tx: &Connection, e: &WebhookEvent) -> StoreResult<()> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO webhook_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(event_id) DO UPDATE SET status = excluded.status, error = excluded.error,
+            contract_id = COALESCE(excluded.contract_id, contract_id),
+            updated_at = excluded.updated_at, deliveries = deliveries + 1"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            e.event_id,
+            e.event_type,
+            e.status.as_str(),
+            e.error,
+            e.contract_id,
+            e.received_at,
+            e.updated_at,
+            e.deliveries
+        ])
+    })
+    .map_err(map_err)?;
     Ok(())
 }
 
@@ -589,7 +740,7 @@ impl Store for SqliteStore {
             if exists {
                 return Err(StoreError::Duplicate(format!("contract {} exists", c.id)));
             }
-            upsert_columns(tx, &c).map_err(|e| match e {
+            insert_row(tx, &c).map_err(|e| match e {
                 StoreError::Duplicate(_) => {
                     StoreError::Duplicate(format!("job {} already has a live contract", c.job_id))
                 }
@@ -600,48 +751,29 @@ impl Store for SqliteStore {
     }
 
     async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
-        let id = id.to_string();
-        let doc: Option<String> = self
-            .with_conn(move |c| {
-                c.query_row("SELECT doc FROM contracts WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()
+        let doc: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT doc FROM contracts WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
                 .map_err(map_err)
-            })
-            .await?;
+        })?;
         doc.map(contract_from_doc).transpose()
     }
 
     async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
-        let job = job.to_string();
-        let doc: Option<String> = self
-            .with_conn(move |c| {
-                c.query_row(
-                    "SELECT doc FROM contracts WHERE job_id = ?1 AND status != 'Canceled'",
-                    [job],
-                    |r| r.get(0),
-                )
-                .optional()
+        let doc: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT doc FROM contracts WHERE job_id = ?1 AND status != 'Canceled'")
+                .and_then(|mut s| s.query_row([job.as_str()], |r| r.get(0)).optional())
                 .map_err(map_err)
-            })
-            .await?;
+        })?;
         doc.map(contract_from_doc).transpose()
     }
 
     async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>> {
-        let r = payment_ref.to_string();
-        let doc: Option<String> = self
-            .with_conn(move |c| {
-                c.query_row(
-                    "SELECT c.doc FROM payment_refs p JOIN contracts c ON c.id = p.contract_id WHERE p.payment_ref = ?1",
-                    [r],
-                    |r| r.get(0),
-                )
-                .optional()
+        let doc: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT c.doc FROM payment_refs p JOIN contracts c ON c.id = p.contract_id WHERE p.payment_ref = ?1")
+                .and_then(|mut s| s.query_row([payment_ref], |r| r.get(0)).optional())
                 .map_err(map_err)
-            })
-            .await?;
+        })?;
         doc.map(contract_from_doc).transpose()
     }
 
@@ -658,26 +790,28 @@ impl Store for SqliteStore {
         );
         let c = contract.clone();
         let entries = entries.to_vec();
+        self.write(move |tx| compare_and_set(tx, &c, expected_version, &entries))
+            .await
+    }
+
+    async fn save_contract_with_event(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: &WebhookEvent,
+    ) -> StoreResult<()> {
+        assert_eq!(
+            contract.version,
+            expected_version + 1,
+            "a save must bump the version by one"
+        );
+        let c = contract.clone();
+        let entries = entries.to_vec();
+        let event = event.clone();
         self.write(move |tx| {
-            let stored: Option<i64> = tx
-                .query_row("SELECT version FROM contracts WHERE id = ?1", [c.id.as_str()], |r| r.get(0))
-                .optional()
-                .map_err(map_err)?;
-            match stored {
-                None => return Err(StoreError::NotFound),
-                Some(v) if v != expected_version => return Err(StoreError::Conflict),
-                Some(_) => {}
-            }
-            upsert_columns(tx, &c)?;
-            let mut insert = tx
-                .prepare_cached(&format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
-                .map_err(map_err)?;
-            for e in &entries {
-                insert
-                    .execute(params![e.id, e.transfer_id, e.contract_id.as_str(), kind_name(e.kind), e.account.to_string(), e.amount, e.currency.code(), e.at])
-                    .map_err(map_err)?;
-            }
-            Ok(())
+            compare_and_set(tx, &c, expected_version, &entries)?;
+            upsert_event(tx, &event)
         })
         .await
     }
@@ -758,14 +892,11 @@ impl Store for SqliteStore {
     }
 
     async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
-        let id = id.to_string();
-        let rows: Vec<EntryRow> = self
-            .with_conn(move |c| {
-                let mut stmt = c.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE contract_id = ?1 ORDER BY at, id")).map_err(map_err)?;
-                let rows = stmt.query_map([id], entry_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
-                Ok(rows)
-            })
-            .await?;
+        let rows: Vec<EntryRow> = self.read_now(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE contract_id = ?1 ORDER BY at, id")).map_err(map_err)?;
+            let rows = stmt.query_map([id.as_str()], entry_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+            Ok(rows)
+        })?;
         rows.into_iter().map(entry_from_parts).collect()
     }
 
@@ -934,28 +1065,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn finish_event(
-        &self,
-        event_id: &str,
-        status: EventStatus,
-        error: Option<&str>,
-        contract_id: Option<&str>,
-        now: i64,
-    ) -> StoreResult<()> {
-        let (id, error, contract) = (
-            event_id.to_string(),
-            error.map(str::to_string),
-            contract_id.map(str::to_string),
-        );
-        self.write(move |tx| {
-            tx.execute(
-                "UPDATE webhook_events SET status = ?2, error = ?3, contract_id = COALESCE(?4, contract_id), updated_at = ?5 WHERE event_id = ?1",
-                params![id, status.as_str(), error, contract, now],
-            )
-            .map_err(map_err)?;
-            Ok(())
+    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()> {
+        let e = event.clone();
+        self.write(move |tx| upsert_event(tx, &e)).await
+    }
+
+    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>> {
+        self.read_now(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE event_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([event_id], event_from_row).optional())
+            .map_err(map_err)
         })
-        .await
     }
 
     async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
@@ -1004,23 +1126,28 @@ impl Store for SqliteStore {
         freelancer: &UserId,
         page: Page,
     ) -> StoreResult<(u64, i64, Vec<Review>)> {
-        let f = freelancer.to_string();
-        let (count, sum, rows) = self
-            .with_conn(move |c| {
-                let (count, sum): (i64, i64) = c
-                    .query_row("SELECT COUNT(*), COALESCE(SUM(rating), 0) FROM reviews WHERE freelancer_id = ?1", [&f], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(map_err)?;
-                let mut stmt = c
-                    .prepare_cached(&format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE freelancer_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"))
-                    .map_err(map_err)?;
-                let rows = stmt
-                    .query_map(params![f, page.limit, page.offset() as i64], review_from_row)
-                    .map_err(map_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(map_err)?;
-                Ok((count, sum, rows))
-            })
-            .await?;
+        let f = freelancer.as_str();
+        let (count, sum, rows) = self.read_now(|c| {
+            // One snapshot for the aggregate and the page.
+            let tx = c.transaction().map_err(map_err)?;
+            let (count, sum): (i64, i64) = tx
+                .prepare_cached(
+                    "SELECT count, rating_sum FROM review_stats WHERE freelancer_id = ?1",
+                )
+                .and_then(|mut s| s.query_row([f], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(map_err)?
+                .unwrap_or((0, 0));
+            let mut stmt = tx.prepare_cached(REVIEWS_PAGE_SQL).map_err(map_err)?;
+            let rows = stmt
+                .query_map(
+                    params![f, page.limit, page.offset() as i64],
+                    review_from_row,
+                )
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            Ok((count, sum, rows))
+        })?;
         Ok((
             count as u64,
             sum,
@@ -1031,18 +1158,13 @@ impl Store for SqliteStore {
     }
 
     async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>> {
-        let id = contract.to_string();
-        let row = self
-            .with_conn(move |c| {
-                c.query_row(
-                    &format!("SELECT {REVIEW_COLUMNS} FROM reviews WHERE contract_id = ?1"),
-                    [id],
-                    review_from_row,
-                )
-                .optional()
-                .map_err(map_err)
-            })
-            .await?;
+        let row = self.read_now(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {REVIEW_COLUMNS} FROM reviews WHERE contract_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([contract.as_str()], review_from_row).optional())
+            .map_err(map_err)
+        })?;
         row.map(review_from_parts).transpose()
     }
 
@@ -1123,6 +1245,87 @@ mod tests {
         for c in &contracts {
             assert!(reopened.review_for_contract(c).await.unwrap().is_some());
         }
+    }
+
+    /// A cached statement runs as prepared: SQLite would otherwise re-prepare the show-reviews
+    /// page on every call (an `= ?` constraint with an ORDER BY), a parse and plan per request.
+    #[test]
+    fn cached_statements_are_not_prepared_again_for_each_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = open_connection(&path).unwrap();
+        migrate(&mut conn).unwrap();
+        for (freelancer, page) in [("a", 0), ("b", 20), ("a", 0)] {
+            let mut stmt = conn.prepare_cached(REVIEWS_PAGE_SQL).unwrap();
+            let rows = stmt
+                .query_map(params![freelancer, 20, page], |_| Ok(()))
+                .unwrap()
+                .count();
+            assert_eq!(rows, 0);
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "re-prepared"
+            );
+        }
+    }
+
+    /// Migration 3 fills `review_stats` from the reviews a version-2 file already holds, and
+    /// its triggers keep it equal to the reviews through inserts, updates and deletes.
+    #[tokio::test]
+    async fn review_aggregates_are_backfilled_and_kept_by_the_triggers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let freelancer = UserId::generate();
+        let store = SqliteStore::open(&path).unwrap();
+        for rating in [5, 3, 4] {
+            let mut r = review(&ContractId::generate());
+            r.freelancer_id = freelancer.clone();
+            r.rating = Rating::parse(&serde_json::json!(rating)).unwrap();
+            store.insert_review(&r).await.unwrap();
+        }
+        drop(store);
+        // Turn the file back into version 2: no aggregate table, no triggers.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
+             DROP TRIGGER review_stats_update; DROP TABLE review_stats;
+             DELETE FROM schema_migrations WHERE version = 3;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let (count, sum, page) = store
+            .reviews_for_freelancer(&freelancer, Page::new(1, 2))
+            .await
+            .unwrap();
+        assert_eq!((count, sum, page.len()), (3, 12, 2));
+        let mut r = review(&ContractId::generate());
+        r.freelancer_id = freelancer.clone();
+        store.insert_review(&r).await.unwrap();
+        store
+            .execute_raw(format!(
+                "UPDATE reviews SET rating = 1 WHERE id = '{}'",
+                r.id.as_str()
+            ))
+            .await
+            .unwrap();
+        store
+            .execute_raw(format!(
+                "DELETE FROM reviews WHERE freelancer_id = '{freelancer}' AND rating = 5"
+            ))
+            .await
+            .unwrap();
+        let (count, sum, _) = store
+            .reviews_for_freelancer(&freelancer, Page::default())
+            .await
+            .unwrap();
+        assert_eq!((count, sum), (3, 3 + 4 + 1));
+        let (none, zero, empty) = store
+            .reviews_for_freelancer(&UserId::generate(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!((none, zero, empty.len()), (0, 0, 0));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,11 +2,15 @@
 //!
 //! The simulator arms the switch before an operation: "at the n-th write from now, crash just
 //! before it", "… crash just after it committed", or "… fail it as a full disk would". Every
-//! write the service makes (`insert_contract`, `save_contract`, `record_event`, `finish_event`,
-//! `insert_review`) counts, so a crash can land between any two durable steps of any use case:
-//! after a refund decision is saved and before the provider is called, after a webhook event
-//! is recorded and before it is applied, after a payment is booked and before its event is
-//! marked done. Reads go straight through.
+//! write the service makes (`insert_contract`, `save_contract`, `save_contract_with_event`,
+//! `record_event`, `settle_event`, `insert_review`) counts, so a crash can land between any two
+//! durable steps of any use case: after a refund decision is saved and before the provider is
+//! called, after a payment is booked and before a duplicate payment is refunded. Reads go
+//! straight through.
+//!
+//! A webhook's money and its event record are one SQLite write; MongoDB writes them as two
+//! documents (the contract first). With `split_events` the store does the same as MongoDB, so a
+//! crash can also land between the two.
 
 use std::sync::Mutex;
 
@@ -14,8 +18,8 @@ use async_trait::async_trait;
 use escrow::domain::{Account, Contract, ContractId, Currency, JobId, LedgerEntry, Review, UserId};
 use escrow::store::sqlite::SqliteStore;
 use escrow::store::{
-    Begin, ContractFilter, EventRecord, EventStatus, MonthRow, Page, Store, StoreError,
-    StoreResult, StoredResponse, WebhookEvent,
+    Begin, ContractFilter, EventRecord, MonthRow, Page, Store, StoreError, StoreResult,
+    StoredResponse, WebhookEvent,
 };
 
 use crate::fakes::crash;
@@ -95,7 +99,11 @@ impl CrashSwitch {
             let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
             match write {
                 "insert_contract" | "save_contract" => w.contracts = true,
-                "record_event" | "finish_event" => w.events = true,
+                "record_event" | "settle_event" => w.events = true,
+                "save_contract_with_event" => {
+                    w.contracts = true;
+                    w.events = true;
+                }
                 "insert_review" => w.reviews = true,
                 _ => {}
             }
@@ -120,11 +128,21 @@ impl CrashSwitch {
 pub struct CrashStore {
     inner: SqliteStore,
     switch: std::sync::Arc<CrashSwitch>,
+    /// Write a webhook's contract and its event record as two writes (as MongoDB does).
+    split_events: bool,
 }
 
 impl CrashStore {
-    pub fn new(inner: SqliteStore, switch: std::sync::Arc<CrashSwitch>) -> CrashStore {
-        CrashStore { inner, switch }
+    pub fn new(
+        inner: SqliteStore,
+        switch: std::sync::Arc<CrashSwitch>,
+        split_events: bool,
+    ) -> CrashStore {
+        CrashStore {
+            inner,
+            switch,
+            split_events,
+        }
     }
 
     pub fn sqlite(&self) -> &SqliteStore {
@@ -289,19 +307,34 @@ impl Store for CrashStore {
             .await
     }
 
-    async fn finish_event(
+    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>> {
+        self.switch.count();
+        self.inner.find_event(event_id).await
+    }
+
+    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()> {
+        self.switch.count();
+        self.write("settle_event", self.inner.settle_event(event))
+            .await
+    }
+
+    async fn save_contract_with_event(
         &self,
-        event_id: &str,
-        status: EventStatus,
-        error: Option<&str>,
-        contract_id: Option<&str>,
-        now: i64,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: &WebhookEvent,
     ) -> StoreResult<()> {
+        if self.split_events {
+            self.save_contract(contract, expected_version, entries)
+                .await?;
+            return self.settle_event(event).await;
+        }
         self.switch.count();
         self.write(
-            "finish_event",
+            "save_contract_with_event",
             self.inner
-                .finish_event(event_id, status, error, contract_id, now),
+                .save_contract_with_event(contract, expected_version, entries, event),
         )
         .await
     }

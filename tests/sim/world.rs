@@ -491,7 +491,9 @@ impl World {
     /// Opens the store file and builds a service on it: a process starting.
     fn open(&mut self) -> Result<(), String> {
         let sqlite = SqliteStore::open(&self.db).map_err(|e| format!("open store: {e}"))?;
-        let store = Arc::new(CrashStore::new(sqlite, self.switch.clone()));
+        // Odd seeds write a webhook's money and its event apart, as the MongoDB store does.
+        let split_events = self.seed % 2 == 1;
+        let store = Arc::new(CrashStore::new(sqlite, self.switch.clone(), split_events));
         let media = Arc::new(LocalMediaStore::new(
             self._dir.path().join("media"),
             "http://sim.local",

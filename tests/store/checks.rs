@@ -555,21 +555,22 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
     assert_eq!(listed[0].deliveries as usize, RACERS);
 
     let contract = ContractId::generate().to_string();
+    let settled = |contract: Option<&str>, at: i64| WebhookEvent {
+        status: EventStatus::Applied,
+        contract_id: contract.map(str::to_string),
+        updated_at: at,
+        ..event("evt_race", at)
+    };
     store
-        .finish_event(
-            "evt_race",
-            EventStatus::Applied,
-            None,
-            Some(&contract),
-            now + 5,
-        )
+        .settle_event(&settled(Some(&contract), now + 5))
         .await
         .unwrap();
-    // Finishing again without a contract keeps the one recorded.
-    store
-        .finish_event("evt_race", EventStatus::Applied, None, None, now + 6)
-        .await
-        .unwrap();
+    // Settling again without a contract keeps the one recorded; each settle is a delivery.
+    store.settle_event(&settled(None, now + 6)).await.unwrap();
+    let found = store.find_event("evt_race").await.unwrap().unwrap();
+    assert_eq!(found.status, EventStatus::Applied);
+    assert_eq!(found.deliveries as usize, RACERS + 2);
+    assert_eq!(store.find_event("evt_unknown").await.unwrap(), None);
     match store
         .record_event(&event("evt_race", now + 7))
         .await
@@ -578,7 +579,7 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         EventRecord::Seen(s) => {
             assert_eq!(s.status, EventStatus::Applied);
             assert_eq!(s.contract_id.as_deref(), Some(contract.as_str()));
-            assert_eq!(s.deliveries as usize, RACERS + 1);
+            assert_eq!(s.deliveries as usize, RACERS + 3);
             assert_eq!((s.received_at, s.updated_at), (now, now + 6));
         }
         EventRecord::New => panic!("a processed event was recorded as new"),
@@ -595,14 +596,17 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
     {
         let id = format!("evt_{i}");
         let at = now + 100 + i as i64;
-        assert_eq!(
-            store.record_event(&event(&id, at)).await.unwrap(),
-            EventRecord::New
-        );
+        // A first delivery settled straight away (nothing recorded before) is stored as given.
         store
-            .finish_event(&id, status, Some("why"), None, at)
+            .settle_event(&WebhookEvent {
+                status,
+                error: Some("why".into()),
+                ..event(&id, at)
+            })
             .await
             .unwrap();
+        let stored = store.find_event(&id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.deliveries), (status, 1));
     }
     let all: Vec<_> = store
         .list_events(false, 10)
@@ -622,6 +626,66 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
     );
     assert_eq!(failed[0].error.as_deref(), Some("why"));
     assert_eq!(store.list_events(false, 2).await.unwrap().len(), 2);
+}
+
+/// A webhook's money and its event record are one write: the winner of a race stores both;
+/// a loser (compare-and-set lost) stores neither.
+pub async fn check_a_contract_and_its_event_are_saved_together(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    let id = inserted(store, &new_contract(&freelancer, 100_000, now)).await;
+    step(store, &id, |c| c.approve(now).map(|_| vec![])).await;
+    let before = load(store, &id).await.version;
+    let barrier = Barrier::new(RACERS);
+    let results = join_all((0..RACERS).map(|i| {
+        let (id, barrier) = (&id, &barrier);
+        async move {
+            let mut c = load(store, id).await;
+            barrier.wait().await;
+            let expected = c.version;
+            let pi = format!("pi_{id}_{i}");
+            let evt = format!("evt_{id}_{i}");
+            let p = payment(&c, &pi);
+            let (_, transfers) = c.fund(&p, fee(), &evt, now + 1).unwrap();
+            c.version = expected + 1;
+            let record = WebhookEvent {
+                status: EventStatus::Applied,
+                contract_id: Some(id.to_string()),
+                ..event(&evt, now + 1)
+            };
+            store
+                .save_contract_with_event(&c, expected, &entries_of(&transfers), &record)
+                .await
+                .map(|()| evt)
+        }
+    }))
+    .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict))),
+        "{results:?}"
+    );
+    for i in 0..RACERS {
+        let evt = format!("evt_{id}_{i}");
+        let found = store.find_event(&evt).await.unwrap();
+        if &&evt == winners.first().unwrap() {
+            let found = found.expect("the winner's event is stored with its money");
+            assert_eq!(found.status, EventStatus::Applied);
+            assert_eq!(found.contract_id.as_deref(), Some(id.as_str()));
+        } else {
+            assert_eq!(found, None, "a lost compare-and-set stores no event");
+        }
+    }
+    assert_eq!(load(store, &id).await.version, before + 1);
+    // One funding booked, whoever won.
+    let entries = store.entries_for_contract(&id).await.unwrap();
+    let transfers: BTreeSet<_> = entries.iter().map(|e| e.transfer_id.clone()).collect();
+    assert_eq!(transfers.len(), 1, "{entries:?}");
+    assert!(entries.iter().all(|e| e.kind == TransferKind::Fund));
+    assert_verified(store).await;
 }
 
 pub async fn check_a_contract_has_at_most_one_review(store: &dyn Store) {

@@ -167,6 +167,7 @@ conformance!(
     check_illegal_transitions_are_refused_and_change_nothing,
     check_a_compare_and_set_race_has_exactly_one_winner,
     check_webhook_events_are_deduplicated_under_concurrency,
+    check_a_contract_and_its_event_are_saved_together,
     check_a_contract_has_at_most_one_review,
     check_a_job_has_at_most_one_live_contract,
     check_pages_are_newest_first_without_gaps,
