@@ -172,7 +172,7 @@ fn thousands_of_seeded_sequences_keep_every_ledger_invariant_and_match_the_model
                             mine.add(&stats);
                             // Long runs say how far they are, every tenth of the way.
                             let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            if sequences >= 10_000 && done % (sequences / 10) == 0 {
+                            if sequences >= 10_000 && done.is_multiple_of(sequences / 10) {
                                 println!(
                                     "simulation: {done}/{sequences} sequences ({:.0} s)",
                                     started.elapsed().as_secs_f64()
