@@ -114,7 +114,6 @@ pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState,
         bound
     };
     Ok(AppState::new(AppConfig {
-        service,
         jwt,
         media_dir: if config.cloudinary.is_none() {
             Some(config.media_dir.clone())
@@ -129,5 +128,10 @@ pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState,
         request_timeout: Duration::from_secs(config.request_timeout_s),
         header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
         upload_timeout: Duration::from_secs(config.upload_timeout_s),
+        admission: service
+            .store()
+            .requests_at_once()
+            .map(crate::admission::Line::new),
+        service,
     }))
 }

@@ -10,8 +10,10 @@
 //! - [`media`] — the `MediaStore` trait, upload spooling and sniffing, local storage.
 //! - [`auth`] — JWT verification and roles. [`config`] — typed settings.
 //! - [`http`] — the HTTP adapter (axum on hyper). [`app`] — wiring shared by the binaries.
+//! - [`admission`] — the line of requests working on the store at once.
 //! - [`cli`] — the `escrowctl` adapter (clap, tables, JSON), its completions and man pages.
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod cli;

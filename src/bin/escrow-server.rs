@@ -104,6 +104,11 @@ async fn main() {
     tracing::info!(
         listen = %bound,
         store = state.service.store().backend(),
+        requests_at_once = state
+            .service
+            .store()
+            .requests_at_once()
+            .map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
         payments = state.service.payment_provider_name(),
         "escrow-server ready"
     );

@@ -369,7 +369,7 @@ fn scope_of(state: &AppState, headers: &HeaderMap) -> Option<String> {
     Some(user_scope(&principal.id))
 }
 
-fn body_error(e: axum::Error) -> ApiError {
+pub(super) fn body_error(e: axum::Error) -> ApiError {
     let too_large =
         std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
     if too_large {

@@ -64,12 +64,19 @@ pub struct AppConfig {
     pub header_read_timeout: Duration,
     /// How long an upload may take in total (a slow body is cut off with 408 then).
     pub upload_timeout: Duration,
+    /// The line of requests working on the store (`Store::requests_at_once` places); `None`
+    /// lets them all in at once. See [`admit`].
+    pub admission: Option<crate::admission::Line>,
 }
 
 pub fn router(state: AppState) -> Router {
     let upload_limit =
         (state.service.settings().upload_bytes_max + MULTIPART_OVERHEAD_BYTES) as usize;
-    let api = Router::new()
+    let admission = |body_bytes_max: usize| Admission {
+        line: state.admission.clone(),
+        body_bytes_max,
+    };
+    let store_bound = Router::new()
         .route(
             "/api/client/contract/create-contract/{jobId}",
             post(routes::create_contract),
@@ -117,13 +124,6 @@ pub fn router(state: AppState) -> Router {
             "/api/client/review/show-reviews/{freelancerId}",
             get(routes::show_reviews),
         )
-        .route("/sandbox/checkout/{sessionId}", get(sandbox::page))
-        .route("/sandbox/checkout/{sessionId}/pay", post(sandbox::pay))
-        .route("/media/{name}", get(routes::media_file))
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
-        .route("/openapi.json", get(routes::openapi))
         .route_layer(middleware::from_fn_with_state(
             idempotency::Idempotency::buffered(
                 state.clone(),
@@ -132,6 +132,22 @@ pub fn router(state: AppState) -> Router {
             ),
             idempotency::layer,
         ))
+        .route_layer(middleware::from_fn_with_state(
+            admission(JSON_BODY_BYTES_MAX),
+            admit,
+        ));
+    // Not queued: operators must see the server as it is, and the sandbox's Pay button posts
+    // to this server's own `/webhook` while it waits for the answer.
+    let unqueued = Router::new()
+        .route("/sandbox/checkout/{sessionId}", get(sandbox::page))
+        .route("/sandbox/checkout/{sessionId}/pay", post(sandbox::pay))
+        .route("/media/{name}", get(routes::media_file))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(routes::openapi));
+    let api = store_bound
+        .merge(unqueued)
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(
             DeclaredLimit {
@@ -146,6 +162,10 @@ pub fn router(state: AppState) -> Router {
         ));
     let webhook = Router::new()
         .route("/webhook", post(routes::webhook))
+        .route_layer(middleware::from_fn_with_state(
+            admission(WEBHOOK_BODY_BYTES_MAX),
+            admit,
+        ))
         .layer(DefaultBodyLimit::max(WEBHOOK_BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(
             DeclaredLimit {
@@ -232,6 +252,34 @@ async fn refuse_declared_oversize(
         .into_response();
     }
     next.run(request).await
+}
+
+/// Where a store-bound route group queues its requests.
+#[derive(Clone)]
+struct Admission {
+    line: Option<crate::admission::Line>,
+    /// The group's body limit (the body is read before the request queues).
+    body_bytes_max: usize,
+}
+
+/// Runs a store-bound request in `AppState::admission`'s line (see [`crate::admission`]):
+/// it waits for a place within its route's timeout (408 when that runs out; a client that
+/// goes away leaves the line). Without a line, it goes straight through.
+///
+/// The body is read first, so a client that sends it slowly holds its own connection, never
+/// a place (a body over the group's limit gets 413 `request.too_large`, as from the
+/// handlers' extractors).
+async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
+    let Some(line) = admission.line else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, admission.body_bytes_max).await {
+        Ok(b) => b,
+        Err(e) => return idempotency::body_error(e).into_response(),
+    };
+    line.run(next.run(Request::from_parts(parts, axum::body::Body::from(body))))
+        .await
 }
 
 /// Counts, times and logs every request by its route template (never its ids or headers).

@@ -534,7 +534,7 @@ impl Service {
             cancel_url: self.cancel_url(),
             idempotency_key,
         };
-        Ok(self.payments.create_checkout(&request).await?)
+        Ok(crate::admission::outside(self.payments.create_checkout(&request)).await?)
     }
 
     /// Handles one webhook delivery. `Err` only for a bad signature (400) or a store that is
@@ -972,7 +972,7 @@ impl Service {
         }
         let mut first_error = None;
         for (extra, request) in calls {
-            match self.payments.refund(&request).await {
+            match crate::admission::outside(self.payments.refund(&request)).await {
                 Ok(done) => {
                     self.transition(id, |c, now| {
                         let transfers = match &extra {

@@ -150,6 +150,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Which backend this is ("sqlite", "mongodb").
     fn backend(&self) -> &'static str;
+    /// How many HTTP requests should work on this store at once; the server lines the others
+    /// up (see [`crate::admission`]). `None`: no limit.
+    fn requests_at_once(&self) -> Option<usize> {
+        None
+    }
 
     /// Inserts a new contract. `Duplicate` when the job already has a live (not canceled)
     /// contract.

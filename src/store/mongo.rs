@@ -173,6 +173,9 @@ const CONNECT_TIMEOUT_S: u64 = 10;
 const WRITE_CONCERN_TIMEOUT_S: u64 = 10;
 /// Longest database name MongoDB accepts.
 const DATABASE_NAME_BYTES_MAX: usize = 63;
+/// Connections to the server, unless the URL sets `maxPoolSize` (the driver's own default).
+/// Also how many HTTP requests work on the store at once: see [`Store::requests_at_once`].
+const POOL_SIZE_DEFAULT: u32 = 10;
 
 const CONTRACTS: &str = "contracts";
 const LEDGER_ENTRIES: &str = "ledger_entries";
@@ -561,6 +564,8 @@ pub struct MongoStore {
     deployment: Deployment,
     /// See `claims::CLAIM_GRACE_MS`.
     claim_grace_ms: i64,
+    /// The driver's connection pool size (`maxPoolSize`, which the driver never lets be 0).
+    pool_size: u32,
 }
 
 impl MongoStore {
@@ -578,6 +583,7 @@ impl MongoStore {
         options
             .connect_timeout
             .get_or_insert(Duration::from_secs(CONNECT_TIMEOUT_S));
+        let pool_size = *options.max_pool_size.get_or_insert(POOL_SIZE_DEFAULT);
         let client = Client::with_options(options).map_err(map_err)?;
         let db = client.database(database);
         let money = CollectionOptions::builder()
@@ -599,6 +605,7 @@ impl MongoStore {
             db,
             deployment,
             claim_grace_ms: claims::CLAIM_GRACE_MS,
+            pool_size,
         };
         if store.deployment == Deployment::Standalone && production {
             tracing::warn!(
@@ -853,6 +860,12 @@ impl Store for MongoStore {
 
     fn backend(&self) -> &'static str {
         "mongodb"
+    }
+
+    /// As many as the pool has connections: more could only wait for a connection between
+    /// each of their operations, all advancing a step at a time (see [`crate::admission`]).
+    fn requests_at_once(&self) -> Option<usize> {
+        Some(self.pool_size.max(1) as usize)
     }
 
     async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
