@@ -68,6 +68,11 @@ struct Args {
     /// for turning them into flame graphs.
     #[arg(long)]
     perf_dir: Option<PathBuf>,
+    /// Run the server on this store instead of its embedded SQLite (e.g. a `mongodb://` URI;
+    /// each server gets a fresh database). The commit-delay and group-commit settings are
+    /// SQLite's: with another store the write scenarios run once.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 /// Watches the server for the length of one scenario: the CPU time it and this process
@@ -167,10 +172,19 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &PathBuf, delay_ms: u64, batching: &str) -> Server {
+    fn start(bin: &PathBuf, delay_ms: u64, batching: &str, database_url: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(bin);
+        if let Some(url) = database_url {
+            command.env("ESCROW_DATABASE_URL", url).env(
+                "ESCROW_MONGODB_DATABASE",
+                format!("escrow_loadgen_{}", UserId::generate()),
+            );
+        } else {
+            command.env_remove("ESCROW_DATABASE_URL");
+        }
         let started = Instant::now();
-        let mut child = Command::new(bin)
+        let mut child = command
             .current_dir(dir.path())
             .env("ESCROW_LISTEN", "127.0.0.1:0")
             .env("JWT_SECRET", JWT_SECRET)
@@ -178,7 +192,6 @@ impl Server {
             .env("ESCROW_BENCH_COMMIT_DELAY_MS", delay_ms.to_string())
             .env("ESCROW_GROUP_COMMIT", batching)
             .env("RUST_LOG", "warn")
-            .env_remove("ESCROW_DATABASE_URL")
             .env_remove("STRIPE_SECRET_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -675,6 +688,10 @@ async fn main() {
         args.rate = 100;
         args.mixed_s = 1;
     }
+    if args.database_url.is_some() {
+        args.delays = vec![0];
+        args.batching = vec!["on".into()];
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()
@@ -691,7 +708,7 @@ async fn main() {
     );
 
     // Read scenarios and the baseline, on the default server.
-    let server = Server::start(&args.server_bin, 0, "on");
+    let server = Server::start(&args.server_bin, 0, "on", args.database_url.as_deref());
     let ctx = Ctx {
         http: http.clone(),
         base: server.base.clone(),
@@ -780,14 +797,22 @@ async fn main() {
     print_header();
     for delay in &args.delays {
         for batching in &args.batching {
-            let server = Server::start(&args.server_bin, *delay, batching);
+            let server = Server::start(
+                &args.server_bin,
+                *delay,
+                batching,
+                args.database_url.as_deref(),
+            );
             let ctx = Ctx {
                 http: http.clone(),
                 base: server.base.clone(),
                 admin: admin.clone(),
             };
             let contracts = Arc::new(prepare_contracts(&ctx, args.n, args.concurrency, None).await);
-            let label = format!("commit delay {delay} ms, group commit {batching}");
+            let label = match &args.database_url {
+                Some(url) => format!("on {}", url.split(['/', '?']).nth(2).unwrap_or(url)),
+                None => format!("commit delay {delay} ms, group commit {batching}"),
+            };
             let tag = format!("{delay}ms-batching-{batching}");
             let perf = Perf::start(
                 args.perf_dir.as_ref(),

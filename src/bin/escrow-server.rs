@@ -6,6 +6,12 @@ use clap::Parser;
 use escrow::cli::server_args::ServerArgs;
 use escrow::config::{Config, Sources};
 
+/// mimalloc instead of glibc's malloc: the server allocates many small short-lived buffers per
+/// request from two worker threads, and glibc's arena locking and consolidation were a fifth
+/// of its CPU time under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How often the recovery step retries refunds owed to the payment provider (and purges
 /// expired idempotency keys).
 const RECOVERY_INTERVAL_S: u64 = 30;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -312,8 +313,9 @@ pub async fn show_reviews(
     State(s): State<AppState>,
     Path(f): Path<String>,
     Paging(page): Paging,
-) -> ApiResult<Json<ReviewsPage>> {
-    Ok(Json(s.service.show_reviews(&f, page).await?))
+) -> ApiResult<impl IntoResponse> {
+    let body = s.service.show_reviews_json(&f, page).await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body))
 }
 
 #[derive(ToSchema)]

@@ -160,7 +160,13 @@ pub struct Service {
     settings: Settings,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// Rendered `show-reviews` pages, kept while the store's reviews generation of their
+    /// freelancer stays the same (see [`Service::show_reviews_json`]).
+    review_pages: std::sync::Mutex<std::collections::HashMap<(UserId, Page), (i64, bytes::Bytes)>>,
 }
+
+/// Rendered review pages kept at most (then all are dropped; they are rebuilt on demand).
+const REVIEW_PAGES_KEPT_MAX: usize = 4096;
 
 fn parse_id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T> {
     s.parse().map_err(|_| {
@@ -232,6 +238,7 @@ impl Service {
             settings,
             clock,
             metrics,
+            review_pages: Default::default(),
         }
     }
 
@@ -1189,6 +1196,31 @@ impl Service {
         })
     }
 
+    /// [`Service::show_reviews`] rendered as JSON, from a kept copy while the freelancer's
+    /// reviews have not changed: the store's reviews generation (one indexed row) decides, so
+    /// a review written by another process sharing the store is seen at once.
+    pub async fn show_reviews_json(&self, freelancer_id: &str, page: Page) -> Result<bytes::Bytes> {
+        let freelancer: UserId = parse_id(freelancer_id, "freelancer id")?;
+        let Some(generation) = self.store.reviews_generation(&freelancer).await? else {
+            return render(&self.show_reviews(freelancer_id, page).await?);
+        };
+        let key = (freelancer, page);
+        if let Some((kept, body)) = self.review_pages.lock().expect("never poisoned").get(&key)
+            && *kept == generation
+        {
+            return Ok(body.clone());
+        }
+        // Rendered from a read at or after `generation`: a newer page kept under an older
+        // generation is never served (the generation read next time is newer still).
+        let body = render(&self.show_reviews(freelancer_id, page).await?)?;
+        let mut pages = self.review_pages.lock().expect("never poisoned");
+        if pages.len() >= REVIEW_PAGES_KEPT_MAX {
+            pages.clear();
+        }
+        pages.insert(key, (generation, body.clone()));
+        Ok(body)
+    }
+
     pub async fn review_of_contract(&self, contract_id: &str) -> Result<Option<ReviewView>> {
         let id: ContractId = parse_id(contract_id, "contract id")?;
         Ok(self
@@ -1305,4 +1337,10 @@ impl Applied {
 
 fn duplicate_note(outcome: FundOutcome) -> Option<String> {
     (outcome == FundOutcome::Duplicate).then(|| "duplicate payment: refunded in full".to_string())
+}
+
+fn render<T: serde::Serialize>(view: &T) -> Result<bytes::Bytes> {
+    serde_json::to_vec(view)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::internal(format!("cannot render JSON: {e}")))
 }

@@ -40,7 +40,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Pagination: `page` from 1, `limit` at most [`Page::LIMIT_MAX`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Page {
     pub page: u32,
     pub limit: u32,
@@ -252,6 +252,12 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> StoreResult<(u64, i64, Vec<Review>)>;
     async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>>;
+    /// A number that changes whenever the freelancer's reviews change and never comes back,
+    /// read cheaply: what a rendered page of them can be kept by. `None` when the store keeps
+    /// no such number (then pages are not kept).
+    async fn reviews_generation(&self, _freelancer: &UserId) -> StoreResult<Option<i64>> {
+        Ok(None)
+    }
 
     /// Idempotency keys (see [`idempotency`]). Records the key `(scope, key)` as in flight with
     /// `fingerprint`, leased to `owner` until `now_ms + lease_ms`, unless a live record decides

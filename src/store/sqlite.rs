@@ -132,28 +132,34 @@ CREATE INDEX reviews_freelancer ON reviews(freelancer_id, created_at DESC, id DE
         3,
         // Each freelancer's review count and rating sum, kept by triggers in the same
         // transaction as the review itself, so `show-reviews` reads one row instead of
-        // aggregating every review on every call.
+        // aggregating every review on every call; `generation` counts every change (never
+        // reused), so a rendered page can be kept until it moves.
         r#"
 CREATE TABLE review_stats (
     freelancer_id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
-    rating_sum INTEGER NOT NULL
+    rating_sum INTEGER NOT NULL,
+    generation INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-INSERT INTO review_stats (freelancer_id, count, rating_sum)
-    SELECT freelancer_id, COUNT(*), SUM(rating) FROM reviews GROUP BY freelancer_id;
+INSERT INTO review_stats (freelancer_id, count, rating_sum, generation)
+    SELECT freelancer_id, COUNT(*), SUM(rating), 1 FROM reviews GROUP BY freelancer_id;
 CREATE TRIGGER review_stats_insert AFTER INSERT ON reviews BEGIN
-    INSERT INTO review_stats (freelancer_id, count, rating_sum) VALUES (NEW.freelancer_id, 1, NEW.rating)
-        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating;
+    INSERT INTO review_stats (freelancer_id, count, rating_sum, generation) VALUES (NEW.freelancer_id, 1, NEW.rating, 1)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating,
+            generation = generation + 1;
 END;
 CREATE TRIGGER review_stats_delete AFTER DELETE ON reviews BEGIN
-    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating,
+        generation = generation + 1
         WHERE freelancer_id = OLD.freelancer_id;
 END;
-CREATE TRIGGER review_stats_update AFTER UPDATE OF freelancer_id, rating ON reviews BEGIN
-    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating
+CREATE TRIGGER review_stats_update AFTER UPDATE ON reviews BEGIN
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating,
+        generation = generation + 1
         WHERE freelancer_id = OLD.freelancer_id;
-    INSERT INTO review_stats (freelancer_id, count, rating_sum) VALUES (NEW.freelancer_id, 1, NEW.rating)
-        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating;
+    INSERT INTO review_stats (freelancer_id, count, rating_sum, generation) VALUES (NEW.freelancer_id, 1, NEW.rating, 1)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating,
+            generation = generation + 1;
 END;
 "#,
     ),
@@ -1155,6 +1161,15 @@ impl Store for SqliteStore {
                 .map(review_from_parts)
                 .collect::<StoreResult<_>>()?,
         ))
+    }
+
+    async fn reviews_generation(&self, freelancer: &UserId) -> StoreResult<Option<i64>> {
+        let generation: Option<i64> = self.read_now(|c| {
+            c.prepare_cached("SELECT generation FROM review_stats WHERE freelancer_id = ?1")
+                .and_then(|mut s| s.query_row([freelancer.as_str()], |r| r.get(0)).optional())
+                .map_err(map_err)
+        })?;
+        Ok(Some(generation.unwrap_or(0)))
     }
 
     async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>> {

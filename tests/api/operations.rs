@@ -143,6 +143,20 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         made += 1;
+        // Each review shows at once, though the page was just rendered without it.
+        let shown: Value = app
+            .send(
+                "GET",
+                &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
+                None,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown["count"], made);
+        assert_eq!(shown["data"][0]["description"], format!("review {i}"));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(made, 3);
@@ -173,6 +187,31 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
         .await
         .unwrap();
     assert_eq!(second["data"][0]["description"], "review 0");
+    if app.state.service.store().backend() == "sqlite" {
+        // A change made by another process on the same file shows at once too (no page is
+        // served from a copy older than the store).
+        let file = rusqlite::Connection::open(app.dir.path().join("escrow.db")).unwrap();
+        let edited = file
+            .execute(
+                "UPDATE reviews SET description = 'edited elsewhere' WHERE description = 'review 2'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(edited, 1);
+        let page: Value = app
+            .send(
+                "GET",
+                &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
+                None,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["data"][0]["description"], "edited elsewhere");
+        assert_eq!(page["count"], 3);
+    }
     let (status, _) = crate::helpers::error_code(
         app.send(
             "GET",
