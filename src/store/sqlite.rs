@@ -552,6 +552,31 @@ impl SqliteStore {
             .expect("a write returns what it was asked for"))
     }
 
+    /// The compare-and-set write, with the webhook event that caused it when there is one.
+    async fn save(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: Option<WebhookEvent>,
+    ) -> StoreResult<()> {
+        assert_eq!(
+            contract.version,
+            expected_version + 1,
+            "a save must bump the version by one"
+        );
+        let c = contract.clone();
+        let entries = entries.to_vec();
+        self.write(move |tx| {
+            compare_and_set(tx, &c, expected_version, &entries)?;
+            match &event {
+                Some(e) => upsert_event(tx, e),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
     /// Test and operator hook: runs raw SQL on the file (used by tests that corrupt a ledger
     /// on purpose to prove `verify` notices).
     pub async fn execute_raw(&self, sql: String) -> StoreResult<usize> {
@@ -789,15 +814,7 @@ impl Store for SqliteStore {
         expected_version: i64,
         entries: &[LedgerEntry],
     ) -> StoreResult<()> {
-        assert_eq!(
-            contract.version,
-            expected_version + 1,
-            "a save must bump the version by one"
-        );
-        let c = contract.clone();
-        let entries = entries.to_vec();
-        self.write(move |tx| compare_and_set(tx, &c, expected_version, &entries))
-            .await
+        self.save(contract, expected_version, entries, None).await
     }
 
     async fn save_contract_with_event(
@@ -807,19 +824,8 @@ impl Store for SqliteStore {
         entries: &[LedgerEntry],
         event: &WebhookEvent,
     ) -> StoreResult<()> {
-        assert_eq!(
-            contract.version,
-            expected_version + 1,
-            "a save must bump the version by one"
-        );
-        let c = contract.clone();
-        let entries = entries.to_vec();
-        let event = event.clone();
-        self.write(move |tx| {
-            compare_and_set(tx, &c, expected_version, &entries)?;
-            upsert_event(tx, &event)
-        })
-        .await
+        self.save(contract, expected_version, entries, Some(event.clone()))
+            .await
     }
 
     async fn list_contracts(

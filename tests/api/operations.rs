@@ -109,6 +109,20 @@ async fn the_openapi_document_lists_every_route() {
     app.stop().await;
 }
 
+/// `GET show-reviews` of `freelancer` with `query`, as JSON.
+async fn show_reviews(app: &TestApp, freelancer: &escrow::domain::UserId, query: &str) -> Value {
+    app.send(
+        "GET",
+        &format!("/api/client/review/show-reviews/{freelancer}?{query}"),
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn reviews_are_paged_newest_first_with_the_average_over_all() {
     let app = TestApp::spawn().await;
@@ -144,48 +158,18 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
         assert_eq!(r.status(), StatusCode::CREATED);
         made += 1;
         // Each review shows at once, though the page was just rendered without it.
-        let shown: Value = app
-            .send(
-                "GET",
-                &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
-                None,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let shown: Value = show_reviews(&app, &freelancer, "limit=2").await;
         assert_eq!(shown["count"], made);
         assert_eq!(shown["data"][0]["description"], format!("review {i}"));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(made, 3);
-    let page: Value = app
-        .send(
-            "GET",
-            &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
-            None,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = show_reviews(&app, &freelancer, "limit=2").await;
     assert_eq!(page["count"], 3);
     assert_eq!(page["averageRating"], 4.0);
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
     assert_eq!(page["data"][0]["description"], "review 2");
-    let second: Value = app
-        .send(
-            "GET",
-            &format!("/api/client/review/show-reviews/{freelancer}?limit=2&page=2"),
-            None,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = show_reviews(&app, &freelancer, "limit=2&page=2").await;
     assert_eq!(second["data"][0]["description"], "review 0");
     if app.state.service.store().backend() == "sqlite" {
         // A change made by another process on the same file shows at once too (no page is
@@ -198,17 +182,7 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
             )
             .unwrap();
         assert_eq!(edited, 1);
-        let page: Value = app
-            .send(
-                "GET",
-                &format!("/api/client/review/show-reviews/{freelancer}?limit=2"),
-                None,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: Value = show_reviews(&app, &freelancer, "limit=2").await;
         assert_eq!(page["data"][0]["description"], "edited elsewhere");
         assert_eq!(page["count"], 3);
     }
