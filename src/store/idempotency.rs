@@ -75,6 +75,7 @@ pub(crate) fn check_args(scope: &str, key: &str, lease_ms: i64) {
 }
 
 /// The record's name in a single-key store (MongoDB's `_id`).
+#[cfg(feature = "mongodb")]
 pub(crate) fn record_id(scope: &str, key: &str) -> String {
     format!("{scope} {key}")
 }
