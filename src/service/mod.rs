@@ -276,19 +276,25 @@ impl Service {
         id: &ContractId,
         f: impl FnMut(&mut Contract, i64) -> Result<(T, Vec<Transfer>, Outcome)>,
     ) -> Result<(T, Contract)> {
-        self.transition_recording(id, f, |_| None).await
+        self.transition_recording(id, None, f, |_| None).await
     }
 
     /// [`Self::transition`] that also records, in the same write, the webhook event
-    /// `event(&output)` names (when the transition changes something).
+    /// `event(&output)` names (when the transition changes something). `read` is the record
+    /// as the caller has just read it, used for the first attempt instead of reading it again
+    /// (the compare-and-set catches a change since).
     async fn transition_recording<T>(
         &self,
         id: &ContractId,
+        mut read: Option<Contract>,
         mut f: impl FnMut(&mut Contract, i64) -> Result<(T, Vec<Transfer>, Outcome)>,
         event: impl Fn(&T) -> Option<WebhookEvent>,
     ) -> Result<(T, Contract)> {
         for _ in 0..CAS_ATTEMPTS_MAX {
-            let mut c = self.load(id).await?;
+            let mut c = match read.take() {
+                Some(c) => c,
+                None => self.load(id).await?,
+            };
             let expected = c.version;
             let now = self.clock.now_ms();
             let (out, transfers, outcome) = f(&mut c, now)?;
@@ -650,14 +656,16 @@ impl Service {
                 None,
             )),
             EventKind::Payment { payment, refs, .. } => {
-                let contract = match self.contract_for_payment(refs).await? {
+                let read = match self.contract_for_payment(refs).await? {
                     Ok(c) => c,
                     Err(why) => return Ok(Applied::apart(EventStatus::Failed, Some(why), None)),
                 };
+                let contract = read.id.clone();
                 let fee = self.settings.fee;
                 let result = self
                     .transition_recording(
                         &contract,
+                        Some(read),
                         |c, now| {
                             let (outcome, transfers) = c.fund(payment, fee, &event.id, now)?;
                             let changed = if outcome == FundOutcome::AlreadyApplied {
@@ -742,7 +750,7 @@ impl Service {
     async fn contract_for_payment(
         &self,
         refs: &crate::payment::webhook::PaymentRefs,
-    ) -> Result<std::result::Result<ContractId, String>> {
+    ) -> Result<std::result::Result<Contract, String>> {
         if let Some(id) = refs.contract_id.as_deref() {
             let Ok(id) = ContractId::parse(id) else {
                 return Ok(Err(format!(
@@ -750,7 +758,7 @@ impl Service {
                 )));
             };
             return Ok(match self.store.get_contract(&id).await? {
-                Some(c) => Ok(c.id),
+                Some(c) => Ok(c),
                 None => Err(format!("unknown contract {id}")),
             });
         }
@@ -763,7 +771,7 @@ impl Service {
             return Ok(Err("jobId or clientId in the metadata is malformed".into()));
         };
         Ok(match self.store.live_contract_for_job(&job).await? {
-            Some(c) if c.client_id == client => Ok(c.id),
+            Some(c) if c.client_id == client => Ok(c),
             _ => Err(format!(
                 "no live contract for job {job} and client {client}"
             )),
