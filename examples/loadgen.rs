@@ -111,32 +111,27 @@ fn clock_ticks_per_s() -> f64 {
 
 impl Perf {
     fn start(dir: Option<&PathBuf>, pid: u32, name: &str) -> Perf {
-        let cpu_at_start = (cpu_ticks(&pid.to_string()), cpu_ticks("self"));
-        let Some(dir) = dir else {
-            return Perf {
-                perf: None,
-                pid,
-                cpu_at_start,
-            };
-        };
-        std::fs::create_dir_all(dir).unwrap();
-        let file: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        let child = Command::new("perf")
-            .args(["record", "-F", "499", "--call-graph", "dwarf,32768", "-p"])
-            .arg(pid.to_string())
-            .arg("-o")
-            .arg(dir.join(format!("{file}.perf.data")))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run perf (apt-get install linux-perf): {e}"));
-        // Let it attach before the load starts.
-        std::thread::sleep(Duration::from_millis(300));
+        let perf = dir.map(|dir| {
+            std::fs::create_dir_all(dir).unwrap();
+            let file: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let child = Command::new("perf")
+                .args(["record", "-F", "499", "--call-graph", "dwarf,32768", "-p"])
+                .arg(pid.to_string())
+                .arg("-o")
+                .arg(dir.join(format!("{file}.perf.data")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run perf (apt-get install linux-perf): {e}"));
+            // Let it attach before the load starts.
+            std::thread::sleep(Duration::from_millis(300));
+            child
+        });
         Perf {
-            perf: Some(child),
+            perf,
             pid,
             cpu_at_start: (cpu_ticks(&pid.to_string()), cpu_ticks("self")),
         }

@@ -578,21 +578,27 @@ impl Service {
                 return Err(Error::bad_request(code, e.to_string()));
             }
         };
+        // The event's record with its final status, error and contract: written with the
+        // money it moves (one write), or on its own when it moves none.
+        let record = |status: EventStatus, error: Option<String>, contract: Option<&ContractId>| {
+            WebhookEvent {
+                event_id: event.id.clone(),
+                event_type: event.event_type.clone(),
+                status,
+                error,
+                contract_id: contract.map(|c| c.to_string()),
+                received_at: now,
+                updated_at: self.clock.now_ms(),
+                deliveries: 1,
+            }
+        };
         // A redelivery of an event already handled: count it, answer as before.
         if let Some(seen) = self.store.find_event(&event.id).await?
             && seen.status != EventStatus::Received
         {
-            let delivery = WebhookEvent {
-                event_id: event.id.clone(),
-                event_type: event.event_type.clone(),
-                status: EventStatus::Received,
-                error: None,
-                contract_id: None,
-                received_at: now,
-                updated_at: now,
-                deliveries: 1,
-            };
-            self.store.record_event(&delivery).await?;
+            self.store
+                .record_event(&record(EventStatus::Received, None, None))
+                .await?;
             self.metrics.webhook("duplicate");
             return Ok(WebhookReply {
                 received: true,
@@ -601,21 +607,6 @@ impl Service {
                 message: format!("event already {}", seen.status.as_str()),
             });
         }
-        // The event's final state is written with the money it moves (one write), or on its
-        // own when it moves none.
-        let record = |status: EventStatus, error: Option<String>, contract: Option<&ContractId>| {
-            let at = self.clock.now_ms();
-            WebhookEvent {
-                event_id: event.id.clone(),
-                event_type: event.event_type.clone(),
-                status,
-                error,
-                contract_id: contract.map(|c| c.to_string()),
-                received_at: now,
-                updated_at: at,
-                deliveries: 1,
-            }
-        };
         let applied = self.apply_event(&event, &record).await?;
         if !applied.recorded {
             self.store
@@ -1177,7 +1168,7 @@ impl Service {
             e => e.into(),
         })?;
         match self.store.insert_review(&review).await {
-            Ok(()) => Ok(ReviewView::from(&review)),
+            Ok(()) => Ok(ReviewView::from(review)),
             Err(StoreError::Duplicate(_)) => Err(Error::conflict(
                 "review.exists",
                 "a review already exists for this contract",
@@ -1235,7 +1226,6 @@ impl Service {
             .store
             .review_for_contract(&id)
             .await?
-            .as_ref()
             .map(ReviewView::from))
     }
 

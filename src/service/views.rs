@@ -251,12 +251,6 @@ pub struct ReviewView {
     pub created_at: String,
 }
 
-impl From<&Review> for ReviewView {
-    fn from(r: &Review) -> ReviewView {
-        ReviewView::from(r.clone())
-    }
-}
-
 impl From<Review> for ReviewView {
     fn from(r: Review) -> ReviewView {
         ReviewView {

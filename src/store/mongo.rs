@@ -568,6 +568,21 @@ pub struct MongoStore {
     pool_size: u32,
 }
 
+/// A collection whose writes are acknowledged only once a majority has journaled them (every
+/// collection of this store: each holds money, or what decides whether money moves).
+fn durable_collection<T: Send + Sync>(db: &Database, name: &str) -> Collection<T> {
+    let durable = CollectionOptions::builder()
+        .write_concern(
+            WriteConcern::builder()
+                .w(Acknowledgment::Majority)
+                .journal(true)
+                .w_timeout(Duration::from_secs(WRITE_CONCERN_TIMEOUT_S))
+                .build(),
+        )
+        .build();
+    db.collection_with_options(name, durable)
+}
+
 impl MongoStore {
     /// Connects, checks the deployment, creates the indexes and repairs any unfinished ledger
     /// projection. `production` turns the standalone-server notice into a warning.
@@ -586,22 +601,13 @@ impl MongoStore {
         let pool_size = *options.max_pool_size.get_or_insert(POOL_SIZE_DEFAULT);
         let client = Client::with_options(options).map_err(map_err)?;
         let db = client.database(database);
-        let money = CollectionOptions::builder()
-            .write_concern(
-                WriteConcern::builder()
-                    .w(Acknowledgment::Majority)
-                    .journal(true)
-                    .w_timeout(Duration::from_secs(WRITE_CONCERN_TIMEOUT_S))
-                    .build(),
-            )
-            .build();
         let hello = db.run_command(doc! {"hello": 1}).await.map_err(map_err)?;
         let deployment = Deployment::from_hello(&hello);
         let store = MongoStore {
-            contracts: db.collection_with_options(CONTRACTS, money.clone()),
-            entries: db.collection_with_options(LEDGER_ENTRIES, money.clone()),
-            events: db.collection_with_options(WEBHOOK_EVENTS, money.clone()),
-            reviews: db.collection_with_options(REVIEWS, money),
+            contracts: durable_collection(&db, CONTRACTS),
+            entries: durable_collection(&db, LEDGER_ENTRIES),
+            events: durable_collection(&db, WEBHOOK_EVENTS),
+            reviews: durable_collection(&db, REVIEWS),
             db,
             deployment,
             claim_grace_ms: claims::CLAIM_GRACE_MS,

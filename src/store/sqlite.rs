@@ -441,6 +441,26 @@ fn account_range(prefix: &str) -> (String, String) {
     (format!("{prefix}:"), format!("{prefix};"))
 }
 
+impl Inner {
+    /// Runs `f` on an idle connection (or a new one), then keeps it for the next reader.
+    fn on_pooled_connection<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let pooled = self.idle.lock().expect("pool lock").pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&mut conn);
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < POOL_IDLE_MAX {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the migrations.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
@@ -492,21 +512,9 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = inner.idle.lock().expect("pool lock").pop();
-            let mut conn = match pooled {
-                Some(c) => c,
-                None => open_connection(&inner.path)?,
-            };
-            let result = f(&mut conn);
-            let mut idle = inner.idle.lock().expect("pool lock");
-            if idle.len() < POOL_IDLE_MAX {
-                idle.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("storage task failed: {e}")))?
+        tokio::task::spawn_blocking(move || inner.on_pooled_connection(f))
+            .await
+            .map_err(|e| StoreError::Other(format!("storage task failed: {e}")))?
     }
 
     /// Runs a short, index-bounded read on the calling thread, on a pooled connection. A WAL
@@ -514,17 +522,7 @@ impl SqliteStore {
     /// two thread switches of [`Self::with_conn`] would cost; reads whose cost grows with the
     /// whole store (counts, scans, aggregates) go through `with_conn` instead.
     fn read_now<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let pooled = self.inner.idle.lock().expect("pool lock").pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => open_connection(&self.inner.path)?,
-        };
-        let result = f(&mut conn);
-        let mut idle = self.inner.idle.lock().expect("pool lock");
-        if idle.len() < POOL_IDLE_MAX {
-            idle.push(conn);
-        }
-        result
+        self.inner.on_pooled_connection(f)
     }
 
     /// Runs `f` as one write of the writer's next batch; returns once that batch is durable.

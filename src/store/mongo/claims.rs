@@ -8,11 +8,10 @@
 
 use bson::doc;
 use mongodb::Collection;
-use mongodb::options::{Acknowledgment, CollectionOptions, ReturnDocument, WriteConcern};
+use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
-use super::{ContractDoc, MongoStore, WRITE_CONCERN_TIMEOUT_S, collect, is_duplicate_key, map_err};
+use super::{ContractDoc, MongoStore, collect, is_duplicate_key, map_err};
 use crate::domain::{Contract, ContractStatus, JobId};
 use crate::store::{StoreError, StoreResult};
 
@@ -57,16 +56,7 @@ fn duplicate(c: &Contract) -> StoreError {
 
 impl MongoStore {
     pub(super) fn job_claims(&self) -> Collection<ClaimDoc> {
-        let durable = CollectionOptions::builder()
-            .write_concern(
-                WriteConcern::builder()
-                    .w(Acknowledgment::Majority)
-                    .journal(true)
-                    .w_timeout(Duration::from_secs(WRITE_CONCERN_TIMEOUT_S))
-                    .build(),
-            )
-            .build();
-        self.db.collection_with_options(JOB_CLAIMS, durable)
+        super::durable_collection(&self.db, JOB_CLAIMS)
     }
 
     /// [`Store::insert_contract`](crate::store::Store::insert_contract): claim, insert,

@@ -10,16 +10,13 @@
 //!
 //! Sharding: the collection can be sharded on `_id` (every operation filters on it).
 
-use std::time::Duration;
-
 use bson::doc;
 use bson::spec::BinarySubtype;
 use mongodb::Collection;
 use mongodb::IndexModel;
-use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
 use serde::{Deserialize, Serialize};
 
-use super::{MongoStore, WRITE_CONCERN_TIMEOUT_S, is_duplicate_key, map_err};
+use super::{MongoStore, is_duplicate_key, map_err};
 use crate::store::idempotency::{
     Begin, IDEMPOTENCY_RETENTION_MS, StoredResponse, check_args, record_id,
 };
@@ -59,16 +56,7 @@ struct IdempotencyDoc {
 
 impl MongoStore {
     fn idempotency_keys(&self) -> Collection<IdempotencyDoc> {
-        let durable = CollectionOptions::builder()
-            .write_concern(
-                WriteConcern::builder()
-                    .w(Acknowledgment::Majority)
-                    .journal(true)
-                    .w_timeout(Duration::from_secs(WRITE_CONCERN_TIMEOUT_S))
-                    .build(),
-            )
-            .build();
-        self.db.collection_with_options(IDEMPOTENCY_KEYS, durable)
+        super::durable_collection(&self.db, IDEMPOTENCY_KEYS)
     }
 
     pub(super) async fn create_idempotency_indexes(&self) -> StoreResult<()> {
