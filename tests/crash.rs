@@ -29,6 +29,8 @@
 #[allow(dead_code)]
 #[path = "hostile/process.rs"]
 mod process;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

@@ -1,27 +1,13 @@
 //! The `escrow-server` binary as a process: starts on its embedded defaults, and on SIGTERM
 //! finishes the requests in flight before it exits.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const VARS: &[&str] = &[
-    "ESCROW_DATABASE_URL",
-    "ESCROW_DATA_DIR",
-    "ESCROW_ENV",
-    "ESCROW_MEDIA_DIR",
-    "ESCROW_PUBLIC_URL",
-    "JWT_SECRET",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "CLOUDINARY_CLOUD_NAME",
-    "CLOUDINARY_API_KEY",
-    "CLOUDINARY_API_SECRET",
-    "CLIENT_URL",
-    "ESCROW_UPLOAD_BYTES_MAX",
-];
 
 /// Starts the server in `dir` with only `env` set; returns it and its address.
 fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
@@ -30,9 +16,7 @@ fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env("ESCROW_LISTEN", "127.0.0.1:0");
-    for v in VARS {
-        cmd.env_remove(v);
-    }
+    support::env::scrub(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -166,7 +150,7 @@ fn sigterm_lets_the_request_in_flight_finish_before_exiting() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_webhook_survives_kill_9_right_after_it() {
-    use escrow::store::Store;
+    use escrow::store::{ContractStore, LedgerStore};
     let dir = tempfile::tempdir().unwrap();
     let (jwt, whsec) = ("crash-test-secret", "whsec_crash");
     let (mut child, addr) = start(
@@ -229,7 +213,7 @@ async fn every_acknowledged_webhook_survives_kill_9_right_after_it() {
             "type": "checkout.session.completed", "data": {"object": {"id": format!("cs_{id}"), "amount_total": 1000, "currency": "inr",
             "payment_status": "paid", "payment_intent": format!("pi_{id}"), "metadata": {"contractId": id}}}})
         .to_string();
-        let header = escrow::payment::webhook::sign(body.as_bytes(), whsec, chrono::Utc::now().timestamp());
+        let header = support::stripe::signature(&body, whsec);
         let req = http.post(format!("{base}/webhook")).header("stripe-signature", header).body(body);
         async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
     });

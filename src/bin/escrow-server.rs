@@ -5,16 +5,13 @@ use std::time::Duration;
 use clap::Parser;
 use escrow::cli::server_args::ServerArgs;
 use escrow::config::{Config, Sources};
+use escrow::service::maintenance;
 
 /// mimalloc instead of glibc's malloc: the server allocates many small short-lived buffers per
 /// request from two worker threads, and glibc's arena locking and consolidation were a fifth
 /// of its CPU time under load (see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// How often the recovery step retries refunds owed to the payment provider (and purges
-/// expired idempotency keys).
-const RECOVERY_INTERVAL_S: u64 = 30;
 
 fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
@@ -79,42 +76,30 @@ async fn main() {
     let bound = listener
         .local_addr()
         .expect("a bound listener has an address");
-    let state = match escrow::app::build_state(&config, bound).await {
+    let state = match escrow::http::state::build(&config, bound).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("escrow-server: {e}");
             std::process::exit(2);
         }
     };
-    let service = state.service.clone();
-    tokio::spawn(async move {
-        // The first tick completes at once, so refunds left pending by a crash or a provider
-        // outage are sent again at startup, then every RECOVERY_INTERVAL_S.
-        let mut tick = tokio::time::interval(Duration::from_secs(RECOVERY_INTERVAL_S));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match service.recover_provider_work().await {
-                Ok((0, 0)) => {}
-                Ok((done, waiting)) => tracing::info!(done, waiting, "recovery: provider refunds"),
-                Err(e) => tracing::warn!(error = %e, "recovery step failed"),
-            }
-            // Idempotency keys older than 24 h (a later `begin` treats them as absent anyway).
-            match service.store().idempotency_purge(service.now_ms()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "recovery: expired idempotency keys"),
-                Err(e) => tracing::warn!(error = %e, "purging expired idempotency keys failed"),
-            }
-        }
-    });
+    // Refunds left pending by a crash or a provider outage are sent again at once, then every
+    // MAINTENANCE_INTERVAL_S; the task stops with the server.
+    let (stop_maintenance, maintenance_stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(maintenance::run(
+        state.service.clone(),
+        Duration::from_secs(maintenance::MAINTENANCE_INTERVAL_S),
+        async move {
+            let _ = maintenance_stopped.await;
+        },
+    ));
     tracing::info!(
         listen = %bound,
         store = state.service.store().backend(),
         requests_at_once = state
-            .service
-            .store()
-            .requests_at_once()
-            .map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
+            .admission
+            .as_ref()
+            .map_or_else(|| "unlimited".to_string(), |l| l.places().to_string()),
         payments = state.service.payment_provider_name(),
         "escrow-server ready"
     );
@@ -124,5 +109,7 @@ async fn main() {
         tracing::error!(error = %e, "server failed");
         std::process::exit(1);
     }
+    let _ = stop_maintenance.send(());
+    let _ = maintenance.await;
     tracing::info!("stopped");
 }

@@ -9,10 +9,17 @@ use comfy_table::Table;
 use dialoguer::Confirm;
 
 use super::exit::{CliError, Exit};
+use crate::service::Caller;
+use crate::service::ErrorCode;
 
 /// The actor written into the escrow history: `--actor`, else `cli:<OS user>@<host>`.
 pub fn actor(given: Option<String>) -> String {
     given.unwrap_or_else(|| format!("cli:{}@{}", os_user(), host_name()))
+}
+
+/// The operator this run acts as (see [`actor`]).
+pub fn operator(given: Option<String>) -> Caller {
+    Caller::operator(actor(given))
 }
 
 fn os_user() -> String {
@@ -51,7 +58,7 @@ pub fn confirm(action: &str, plan: &Table, question: &str) -> Result<(), CliErro
     };
     if let Some(stream) = missing {
         return Err(CliError::usage(
-            "confirmation.required",
+            ErrorCode::ConfirmationRequired,
             format!(
                 "refusing to {action} without confirmation: {stream} is not a terminal; pass --yes to {action}. Nothing was moved"
             ),
@@ -62,13 +69,13 @@ pub fn confirm(action: &str, plan: &Table, question: &str) -> Result<(), CliErro
         .with_prompt(question)
         .default(false)
         .interact()
-        .map_err(|e| CliError::new(Exit::Error, "confirmation.failed", e.to_string()))?;
+        .map_err(|e| CliError::new(Exit::Error, ErrorCode::ConfirmationFailed, e.to_string()))?;
     if answer {
         Ok(())
     } else {
         Err(CliError::new(
             Exit::Error,
-            "confirmation.declined",
+            ErrorCode::ConfirmationDeclined,
             format!("{action} not confirmed. Nothing was moved"),
         ))
     }

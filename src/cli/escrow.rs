@@ -3,16 +3,18 @@
 use comfy_table::Cell;
 
 use super::args::{EscrowCommand, ListArgs, RefundArgs, ReleaseArgs, ShowArgs, StatusArg};
-use super::confirm::{actor, confirm};
+use super::confirm::{confirm, operator};
 use super::exit::{CliError, Exit};
 use super::output::{
     Output, money_cell, money_header, money_with_code, short_minute, short_time, wire_name, yes_no,
 };
 use crate::domain::money::MoneyError;
-use crate::domain::{Currency, EscrowStatus, Money, Party};
-use crate::service::views::{ContractDetail, EscrowView, MovePlan};
-use crate::service::{Operator, Service};
+use crate::domain::{ContractId, Currency, EscrowStatus, MinorUnits, Money};
+use crate::service::escrow::{MovePlan, PlanAction, Refund, Release};
+use crate::service::input::{self, Reason};
+use crate::service::{ErrorCode, Service, UseCase};
 use crate::store::{ContractFilter, Page};
+use crate::views::{ContractDetail, ContractView, EscrowPage, EscrowView};
 
 pub async fn run(service: &Service, out: &Output, command: EscrowCommand) -> Result<(), CliError> {
     match command {
@@ -38,9 +40,12 @@ async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliErr
         release_requested: a.release_requested,
         ..ContractFilter::default()
     };
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::Reports)?;
     let page = service
-        .escrows(&filter, Page::new(a.page.page, a.page.limit))
+        .escrows(permit, &filter, Page::new(a.page.page, a.page.limit))
         .await?;
+    let page = EscrowPage::from(&page);
     if out.is_json() {
         return out.json(&page);
     }
@@ -77,9 +82,15 @@ async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliErr
     ))
 }
 
+fn contract_id(text: &str) -> Result<ContractId, CliError> {
+    Ok(input::id(text, "contract id")?)
+}
+
 async fn show(service: &Service, out: &Output, a: ShowArgs) -> Result<(), CliError> {
-    let contract = service.contract_by_id(&a.contract_id).await?;
-    let detail = service.contract_detail(&contract).await?;
+    let id = contract_id(&a.contract_id)?;
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::ViewContract)?;
+    let detail = ContractDetail::from(&service.contract(permit, &id).await?);
     if out.is_json() {
         return out.json(&detail);
     }
@@ -143,7 +154,7 @@ fn show_tables(out: &Output, d: &ContractDetail) -> Result<(), CliError> {
     out.table(&l)
 }
 
-fn cancel_reason(c: &crate::service::views::ContractView) -> String {
+fn cancel_reason(c: &ContractView) -> String {
     match (
         c.cancel_reason.is_empty(),
         c.cancel_reason_description.is_empty(),
@@ -209,7 +220,7 @@ fn escrow_fields(e: &EscrowView) -> Vec<(&'static str, String)> {
 fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
     let cur = p.currency;
     let mut rows = vec![
-        ("Contract", p.contract_id.clone()),
+        ("Contract", p.contract_id.to_string()),
         ("Out of escrow", money_with_code(p.amount, cur)),
         (
             "To freelancer",
@@ -221,7 +232,7 @@ fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
         ),
         ("Platform fee", money_with_code(p.platform_fee, cur)),
     ];
-    if p.action == "refund" {
+    if p.action == PlanAction::Refund {
         rows.push((
             "Back to client",
             format!(
@@ -243,12 +254,20 @@ fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
 }
 
 async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), CliError> {
-    let force = a.reason.as_deref().filter(|_| a.force);
-    let operator = Operator {
-        actor: actor(a.act.actor),
+    let release = Release {
+        contract: contract_id(&a.contract_id)?,
+        force: a
+            .reason
+            .as_deref()
+            .filter(|_| a.force)
+            .map(Reason::parse)
+            .transpose()?,
     };
+    let caller = operator(a.act.actor);
     if !a.act.yes {
-        let plan = service.plan_release(&a.contract_id, force).await?;
+        let plan = service
+            .plan_release(service.permit(&caller, UseCase::Release)?, &release)
+            .await?;
         let question = format!(
             "Release {} to freelancer {}?",
             money_with_code(plan.freelancer_share, plan.currency),
@@ -256,42 +275,50 @@ async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), 
         );
         confirm("release", &plan_table(out, &plan), &question)?;
     }
-    let escrow = service.release_as(&operator, &a.contract_id, force).await?;
+    let released = service
+        .release(service.permit(&caller, UseCase::Release)?, &release)
+        .await?;
+    let escrow = EscrowView::of_moved(&released);
     if out.is_json() {
         return out.json(&escrow);
     }
     out.line(&format!(
         "Released contract {} as {}",
-        escrow.contract_id, operator.actor
+        escrow.contract_id,
+        caller.actor()
     ))?;
     out.table(&out.fields(escrow_fields(&escrow)))
 }
 
 /// Rupees as typed by an admin ("450", "199.99"), or zero: a share may be nothing even though
 /// amounts elsewhere must be positive.
-pub fn parse_share(text: &str, currency: Currency) -> Result<i64, CliError> {
+pub fn parse_share(text: &str, currency: Currency) -> Result<MinorUnits, CliError> {
     match Money::parse_major(text, currency) {
         Ok(m) => Ok(m.minor),
         // `parse_major` says NotPositive for a negative number and for zero; only zero is a share.
-        Err(MoneyError::NotPositive) if !text.trim().starts_with('-') => Ok(0),
+        Err(MoneyError::NotPositive) if !text.trim().starts_with('-') => Ok(MinorUnits::ZERO),
         Err(e) => Err(CliError::usage(
-            "validation.amount",
+            ErrorCode::ValidationAmount,
             format!("--freelancer-share {text:?}: {e}"),
         )),
     }
 }
 
 async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), CliError> {
-    let share = a
-        .freelancer_share
-        .as_deref()
-        .map(|s| parse_share(s, service.settings().currency))
-        .transpose()?;
-    let operator = Operator {
-        actor: actor(a.act.actor),
+    let refund = Refund {
+        contract: contract_id(&a.contract_id)?,
+        reason: a.reason.clone(),
+        description: a.description.clone().unwrap_or_default(),
+        freelancer_share: a
+            .freelancer_share
+            .as_deref()
+            .map(|s| parse_share(s, service.settings().currency))
+            .transpose()?,
     };
+    let caller = operator(a.act.actor);
+    let permit = || service.permit(&caller, UseCase::Refund { client: None });
     if !a.act.yes {
-        let plan = service.plan_refund(&a.contract_id, share).await?;
+        let plan = service.plan_refund(permit()?, &refund).await?;
         let question = format!(
             "Refund {} to client {} and {} to freelancer {}?",
             money_with_code(plan.client_share, plan.currency),
@@ -302,30 +329,23 @@ async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), Cl
         confirm("refund", &plan_table(out, &plan), &question)?;
         // The default split follows the contract's status, which its parties may change while
         // the admin reads the question: act only on the split that was confirmed.
-        if service.plan_refund(&a.contract_id, share).await? != plan {
+        if service.plan_refund(permit()?, &refund).await? != plan {
             return Err(CliError::new(
                 Exit::Conflict,
-                "conflict.plan_changed",
+                ErrorCode::ConflictPlanChanged,
                 "the contract changed while the question was open; nothing was moved, run the command again",
             ));
         }
     }
-    let escrow = service
-        .refund_as(
-            &operator,
-            Party::Admin,
-            &a.contract_id,
-            &a.reason,
-            a.description.as_deref().unwrap_or(""),
-            share,
-        )
-        .await?;
+    let refunded = service.refund(permit()?, &refund).await?;
+    let escrow = EscrowView::of_moved(&refunded);
     if out.is_json() {
         return out.json(&escrow);
     }
     out.line(&format!(
         "Refunded contract {} as {}",
-        escrow.contract_id, operator.actor
+        escrow.contract_id,
+        caller.actor()
     ))?;
     out.table(&out.fields(escrow_fields(&escrow)))
 }
@@ -336,10 +356,11 @@ mod tests {
 
     #[test]
     fn a_share_is_rupees_or_zero_never_negative() {
-        assert_eq!(parse_share("450", Currency::Inr), Ok(45_000));
-        assert_eq!(parse_share("199.99", Currency::Inr), Ok(19_999));
-        assert_eq!(parse_share("0", Currency::Inr), Ok(0));
-        assert_eq!(parse_share("0.00", Currency::Inr), Ok(0));
+        let m = MinorUnits::new;
+        assert_eq!(parse_share("450", Currency::Inr), Ok(m(45_000)));
+        assert_eq!(parse_share("199.99", Currency::Inr), Ok(m(19_999)));
+        assert_eq!(parse_share("0", Currency::Inr), Ok(m(0)));
+        assert_eq!(parse_share("0.00", Currency::Inr), Ok(m(0)));
         for bad in ["-1", "-0", "1.234", "abc", "", "1e3"] {
             let e = parse_share(bad, Currency::Inr).unwrap_err();
             assert_eq!(e.exit, Exit::Usage, "{bad}");

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use crate::app::StartError;
 use crate::config::ConfigError;
-use crate::service::{Error, ErrorKind};
+use crate::service::{Error, ErrorCode, ErrorKind};
+use crate::startup::StartError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -54,25 +54,25 @@ impl From<Exit> for std::process::ExitCode {
 pub struct CliError {
     pub exit: Exit,
     /// Stable machine code, the service's where there is one (`escrow.wrong_state`).
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl CliError {
-    pub fn new(exit: Exit, code: impl Into<String>, message: impl Into<String>) -> CliError {
+    pub fn new(exit: Exit, code: ErrorCode, message: impl Into<String>) -> CliError {
         CliError {
             exit,
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
 
-    pub fn usage(code: &str, message: impl Into<String>) -> CliError {
+    pub fn usage(code: ErrorCode, message: impl Into<String>) -> CliError {
         CliError::new(Exit::Usage, code, message)
     }
 
     pub fn io(what: &str, e: std::io::Error) -> CliError {
-        CliError::new(Exit::Error, "io", format!("{what}: {e}"))
+        CliError::new(Exit::Error, ErrorCode::Io, format!("{what}: {e}"))
     }
 }
 
@@ -83,27 +83,36 @@ impl fmt::Display for CliError {
 }
 
 impl From<Error> for CliError {
+    /// An operator sees the whole cause of a failure (the server would log it); a refusal is
+    /// its message.
     fn from(e: Error) -> CliError {
-        let exit = match e.kind {
+        let exit = match e.kind() {
             ErrorKind::BadRequest | ErrorKind::Validation => Exit::Usage,
             ErrorKind::NotFound => Exit::NotFound,
             ErrorKind::Conflict => Exit::Conflict,
             ErrorKind::PaymentUnavailable | ErrorKind::PaymentFailed => Exit::Payment,
             ErrorKind::Unauthorized
             | ErrorKind::Forbidden
+            | ErrorKind::MethodNotAllowed
             | ErrorKind::TooLarge
             | ErrorKind::Unsupported
             | ErrorKind::MediaUnavailable
+            | ErrorKind::MediaRejected
             | ErrorKind::Unavailable
             | ErrorKind::Internal => Exit::Error,
         };
-        CliError::new(exit, e.code, e.message)
+        let message = if exit == Exit::Error {
+            e.chain()
+        } else {
+            e.message.clone()
+        };
+        CliError::new(exit, e.code, message)
     }
 }
 
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> CliError {
-        CliError::new(Exit::Usage, "config.invalid", e.to_string())
+        CliError::new(Exit::Usage, ErrorCode::ConfigInvalid, e.to_string())
     }
 }
 
@@ -111,8 +120,12 @@ impl From<StartError> for CliError {
     fn from(e: StartError) -> CliError {
         match e {
             StartError::Config(e) => e.into(),
-            StartError::Unsupported(m) => CliError::new(Exit::Usage, "config.unsupported", m),
-            StartError::Store(e) => CliError::new(Exit::Error, "storage.open", e.to_string()),
+            StartError::Unsupported(m) => {
+                CliError::new(Exit::Usage, ErrorCode::ConfigUnsupported, m)
+            }
+            StartError::Store(e) => {
+                CliError::new(Exit::Error, ErrorCode::StorageOpen, Error::from(e).chain())
+            }
         }
     }
 }
@@ -123,14 +136,14 @@ mod tests {
 
     #[test]
     fn service_errors_map_to_the_documented_codes() {
-        let exit = |kind| CliError::from(Error::new(kind, "x", "m")).exit as u8;
-        assert_eq!(exit(ErrorKind::Validation), 2);
-        assert_eq!(exit(ErrorKind::BadRequest), 2);
-        assert_eq!(exit(ErrorKind::NotFound), 3);
-        assert_eq!(exit(ErrorKind::Conflict), 4);
-        assert_eq!(exit(ErrorKind::PaymentUnavailable), 5);
-        assert_eq!(exit(ErrorKind::PaymentFailed), 5);
-        assert_eq!(exit(ErrorKind::Internal), 1);
+        let exit = |code| CliError::from(Error::new(code, "m")).exit as u8;
+        assert_eq!(exit(ErrorCode::ValidationAmount), 2);
+        assert_eq!(exit(ErrorCode::RequestInvalidId), 2);
+        assert_eq!(exit(ErrorCode::ContractNotFound), 3);
+        assert_eq!(exit(ErrorCode::EscrowWrongState), 4);
+        assert_eq!(exit(ErrorCode::PaymentUnavailable), 5);
+        assert_eq!(exit(ErrorCode::PaymentRejected), 5);
+        assert_eq!(exit(ErrorCode::Internal), 1);
     }
 
     #[test]

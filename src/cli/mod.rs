@@ -37,7 +37,7 @@ use exit::{CliError, Exit};
 use output::Output;
 
 use crate::config::{Config, DatabaseUrl, Sources};
-use crate::service::Service;
+use crate::service::{ErrorCode, Service};
 
 /// The clap definition of `escrowctl`, for generators (completions, man pages).
 pub fn command() -> clap::Command {
@@ -106,7 +106,7 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, CliError> {
     Ok(Config::from_sources(&sources)?)
 }
 
-/// The service on the configured store, wired exactly as the server wires it. A SQLite file
+/// The service on the configured store, wired exactly as the server wires it (without HTTP). A SQLite file
 /// that does not exist is refused rather than created: an admin pointing at the wrong place
 /// must not get an empty store that reports nothing wrong.
 pub async fn open_service(config: &Config) -> Result<Arc<Service>, CliError> {
@@ -115,7 +115,7 @@ pub async fn open_service(config: &Config) -> Result<Arc<Service>, CliError> {
     {
         return Err(CliError::new(
             Exit::Error,
-            "storage.missing",
+            ErrorCode::StorageMissing,
             format!(
                 "no store at {}: start escrow-server once to create it, or point --database-url (ESCROW_DATABASE_URL) at the server's file",
                 path.display()
@@ -123,6 +123,5 @@ pub async fn open_service(config: &Config) -> Result<Arc<Service>, CliError> {
         ));
     }
     let public_url = config.public_url_for(config.listen);
-    let (service, _jwt) = crate::app::build_service(config, &public_url).await?;
-    Ok(service)
+    Ok(crate::startup::build_service(config, &public_url).await?)
 }

@@ -14,8 +14,9 @@ use comfy_table::{
 use serde::Serialize;
 
 use super::exit::{CliError, Exit};
-use crate::domain::Currency;
 use crate::domain::money::format_minor;
+use crate::domain::{Currency, MinorUnits};
+use crate::service::ErrorCode;
 
 /// Narrowest table width taken from `COLUMNS`; anything smaller is ignored as a mistake.
 const COLUMNS_MIN: u16 = 20;
@@ -53,7 +54,7 @@ impl Output {
     /// Prints `value` as the one JSON document of this run.
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
         let mut text = serde_json::to_string_pretty(value)
-            .map_err(|e| CliError::new(Exit::Error, "internal", format!("JSON: {e}")))?;
+            .map_err(|e| CliError::new(Exit::Error, ErrorCode::Internal, format!("JSON: {e}")))?;
         text.push('\n');
         self.write(&text)
     }
@@ -132,7 +133,8 @@ impl Output {
     /// The error as one line on stderr: text for people, a JSON object with `--json`.
     pub fn error(&self, e: &CliError) {
         let line = if self.json {
-            serde_json::json!({"error": {"code": e.code, "message": e.message}}).to_string()
+            serde_json::json!({"error": {"code": e.code.as_str(), "message": e.message}})
+                .to_string()
         } else {
             format!("escrowctl: {e}")
         };
@@ -175,12 +177,12 @@ fn keep_short_values_whole(t: &mut Table) {
 }
 
 /// Minor units as major units with every minor digit: 100000 paise → "1000.00".
-pub fn money(minor: i64, currency: Currency) -> String {
+pub fn money(minor: MinorUnits, currency: Currency) -> String {
     format_minor(minor, currency)
 }
 
 /// A money cell, right-aligned so the decimal points line up.
-pub fn money_cell(minor: i64, currency: Currency) -> Cell {
+pub fn money_cell(minor: MinorUnits, currency: Currency) -> Cell {
     Cell::new(money(minor, currency)).set_alignment(CellAlignment::Right)
 }
 
@@ -190,7 +192,7 @@ pub fn money_header(name: &str, currency: Currency) -> String {
 }
 
 /// Money with its currency, for a field value: "1000.00 INR".
-pub fn money_with_code(minor: i64, currency: Currency) -> String {
+pub fn money_with_code(minor: MinorUnits, currency: Currency) -> String {
     format!(
         "{} {}",
         money(minor, currency),
@@ -237,11 +239,12 @@ mod tests {
 
     #[test]
     fn money_keeps_every_minor_digit() {
-        assert_eq!(money(100_000, Currency::Inr), "1000.00");
-        assert_eq!(money(5, Currency::Inr), "0.05");
-        assert_eq!(money(-1_999, Currency::Inr), "-19.99");
-        assert_eq!(money(500, Currency::Jpy), "500");
-        assert_eq!(money_with_code(90_000, Currency::Inr), "900.00 INR");
+        let m = MinorUnits::new;
+        assert_eq!(money(m(100_000), Currency::Inr), "1000.00");
+        assert_eq!(money(m(5), Currency::Inr), "0.05");
+        assert_eq!(money(m(-1_999), Currency::Inr), "-19.99");
+        assert_eq!(money(m(500), Currency::Jpy), "500");
+        assert_eq!(money_with_code(m(90_000), Currency::Inr), "900.00 INR");
     }
 
     #[test]

@@ -4,42 +4,29 @@ use chrono::NaiveDate;
 use comfy_table::Cell;
 
 use super::args::{ReportCommand, SalesArgs};
+use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, money_cell, money_header, money_with_code};
-use crate::service::Service;
+use crate::service::input::day_start_ms as start_of;
+use crate::service::reports::SalesRange;
+use crate::service::{ErrorCode, Service, UseCase};
+use crate::views::{AmountView, SalesReport};
 
 pub async fn run(service: &Service, out: &Output, command: ReportCommand) -> Result<(), CliError> {
-    match command {
-        ReportCommand::Balance => {
-            let held = service.balance_report().await?;
-            if out.is_json() {
-                return out.json(&held);
-            }
-            out.table(&out.fields(vec![(
-                "Held in escrow",
-                money_with_code(held.data, held.currency),
-            )]))
-        }
-        ReportCommand::Revenue => {
-            let revenue = service.revenue_report().await?;
-            if out.is_json() {
-                return out.json(&revenue);
-            }
-            out.table(&out.fields(vec![(
-                "Platform fee revenue",
-                money_with_code(revenue.data, revenue.currency),
-            )]))
-        }
-        ReportCommand::Sales(a) => sales(service, out, a).await,
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::Reports)?;
+    let (label, amount) = match command {
+        ReportCommand::Balance => ("Held in escrow", service.balance(permit).await?),
+        ReportCommand::Revenue => ("Platform fee revenue", service.revenue(permit).await?),
+        ReportCommand::Sales(a) => return sales(service, out, a).await,
+    };
+    if out.is_json() {
+        return out.json(&AmountView::from(amount));
     }
-}
-
-/// Midnight UTC at the start of `day`, in Unix milliseconds.
-fn start_of(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp_millis()
+    out.table(&out.fields(vec![(
+        label,
+        money_with_code(amount.minor, amount.currency),
+    )]))
 }
 
 /// `[from, to]` as inclusive days → the store's `[from_ms, to_ms)`.
@@ -51,14 +38,17 @@ pub fn range_ms(
         && f > t
     {
         return Err(CliError::usage(
-            "validation.date_range",
+            ErrorCode::ValidationDateRange,
             format!("--from {f} is after --to {t}"),
         ));
     }
     let to_ms = match to {
         None => None,
         Some(t) => Some(start_of(t.succ_opt().ok_or_else(|| {
-            CliError::usage("validation.date_range", format!("--to {t} is out of range"))
+            CliError::usage(
+                ErrorCode::ValidationDateRange,
+                format!("--to {t} is out of range"),
+            )
         })?)),
     };
     Ok((from.map(start_of), to_ms))
@@ -66,7 +56,10 @@ pub fn range_ms(
 
 async fn sales(service: &Service, out: &Output, a: SalesArgs) -> Result<(), CliError> {
     let (from_ms, to_ms) = range_ms(a.from, a.to)?;
-    let report = service.sales(from_ms, to_ms).await?;
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::Reports)?;
+    let report = service.sales(permit, SalesRange { from_ms, to_ms }).await?;
+    let report = SalesReport::from(&report);
     if out.is_json() {
         return out.json(&report);
     }

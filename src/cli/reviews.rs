@@ -3,11 +3,13 @@
 use comfy_table::Cell;
 
 use super::args::{ReviewsCommand, ReviewsListArgs};
+use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, short_time};
-use crate::service::Service;
-use crate::service::views::ReviewView;
+use crate::domain::{ContractId, UserId};
+use crate::service::{Service, UseCase, input};
 use crate::store::Page;
+use crate::views::{ReviewView, ReviewsPage};
 
 pub async fn run(service: &Service, out: &Output, command: ReviewsCommand) -> Result<(), CliError> {
     match command {
@@ -17,9 +19,11 @@ pub async fn run(service: &Service, out: &Output, command: ReviewsCommand) -> Re
 
 async fn list(service: &Service, out: &Output, a: ReviewsListArgs) -> Result<(), CliError> {
     if let Some(freelancer) = &a.freelancer {
-        let page = service
-            .show_reviews(freelancer, Page::new(a.page.page, a.page.limit))
+        let freelancer: UserId = input::id(freelancer, "freelancer id")?;
+        let reviews = service
+            .reviews(&freelancer, Page::new(a.page.page, a.page.limit))
             .await?;
+        let page = ReviewsPage::from(&reviews);
         if out.is_json() {
             return out.json(&page);
         }
@@ -29,10 +33,13 @@ async fn list(service: &Service, out: &Output, a: ReviewsListArgs) -> Result<(),
             page.count, page.average_rating, page.page, page.limit
         ));
     }
-    let contract = a.contract.as_deref().unwrap_or_default();
-    // The contract must exist: "no review" for a mistyped id would mislead.
-    service.contract_by_id(contract).await?;
-    let review = service.review_of_contract(contract).await?;
+    let contract: ContractId = input::id(a.contract.as_deref().unwrap_or_default(), "contract id")?;
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::Operate)?;
+    let review = service
+        .review_of_contract(permit, &contract)
+        .await?
+        .map(|r| ReviewView::from(&r));
     if out.is_json() {
         return out.json(&review);
     }

@@ -8,6 +8,7 @@ use super::exit::CliError;
 use super::output::Output;
 use crate::auth::{JwtKeys, Principal, Role};
 use crate::config::{Config, Mode};
+use crate::service::ErrorCode;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,7 +23,7 @@ struct TokenDocument {
 pub fn run(config: &Config, out: &Output, a: TokenArgs) -> Result<(), CliError> {
     if config.mode == Mode::Production {
         return Err(CliError::usage(
-            "token.production",
+            ErrorCode::TokenProduction,
             "token is refused when ESCROW_ENV=production: mint tokens with your identity provider",
         ));
     }
@@ -44,6 +45,6 @@ pub fn run(config: &Config, out: &Output, a: TokenArgs) -> Result<(), CliError> 
         token,
         id: principal.id.to_string(),
         role: role.as_str(),
-        expires_at: crate::service::views::time(expires_ms),
+        expires_at: crate::views::time(expires_ms),
     })
 }

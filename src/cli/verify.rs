@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use super::confirm::operator;
 use super::exit::{CliError, Exit};
 use super::output::Output;
 use crate::domain::verify::Report;
-use crate::service::Service;
+use crate::service::ErrorCode;
+use crate::service::{Service, UseCase};
 
 /// A run shorter than this shows no progress bar at all.
 const PROGRESS_DELAY: Duration = Duration::from_millis(300);
@@ -62,9 +64,16 @@ impl Progress {
 }
 
 pub async fn run(service: &Service, out: &Output) -> Result<(), CliError> {
-    let total = service.verify_record_count().await?;
+    let caller = operator(None);
+    let total = service
+        .verify_record_count(service.permit(&caller, UseCase::Operate)?)
+        .await?;
     let mut progress = Progress::new(total);
-    let report = service.verify(|seen| progress.update(seen)).await;
+    let report = service
+        .verify(service.permit(&caller, UseCase::Operate)?, |seen| {
+            progress.update(seen)
+        })
+        .await;
     progress.finish();
     let report = report?;
     if out.is_json() {
@@ -80,7 +89,7 @@ pub async fn run(service: &Service, out: &Output) -> Result<(), CliError> {
     } else {
         Err(CliError::new(
             Exit::Error,
-            "verify.violations",
+            ErrorCode::VerifyViolations,
             format!(
                 "{} violation(s) of the ledger invariants",
                 report.violations.len()

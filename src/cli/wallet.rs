@@ -3,10 +3,12 @@
 use comfy_table::Cell;
 
 use super::args::{WalletCommand, WalletShowArgs};
+use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, money_cell, money_header, money_with_code, short_time, wire_name};
-use crate::service::Service;
+use crate::service::{Service, UseCase};
 use crate::store::Page;
+use crate::views::WalletView;
 
 pub async fn run(service: &Service, out: &Output, command: WalletCommand) -> Result<(), CliError> {
     match command {
@@ -15,9 +17,12 @@ pub async fn run(service: &Service, out: &Output, command: WalletCommand) -> Res
 }
 
 async fn show(service: &Service, out: &Output, a: WalletShowArgs) -> Result<(), CliError> {
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::ViewWallet { owner: &a.user_id })?;
     let wallet = service
-        .wallet_of(&a.user_id, Page::new(a.page.page, a.page.limit))
+        .wallet(permit, Page::new(a.page.page, a.page.limit))
         .await?;
+    let wallet = WalletView::from(&wallet);
     if out.is_json() {
         return out.json(&wallet);
     }

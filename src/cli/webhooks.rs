@@ -4,10 +4,11 @@ use comfy_table::Cell;
 use serde::Serialize;
 
 use super::args::{WebhooksCommand, WebhooksListArgs};
+use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, short_time};
-use crate::service::Service;
-use crate::service::views::EventView;
+use crate::service::{Service, UseCase};
+use crate::views::EventView;
 
 /// The `--json` document: the events with their count, like the other lists.
 #[derive(Serialize)]
@@ -27,7 +28,14 @@ pub async fn run(
 }
 
 async fn list(service: &Service, out: &Output, a: WebhooksListArgs) -> Result<(), CliError> {
-    let events = service.events(a.failed, a.limit).await?;
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::Operate)?;
+    let events: Vec<EventView> = service
+        .events(permit, a.failed, a.limit)
+        .await?
+        .iter()
+        .map(EventView::from)
+        .collect();
     if out.is_json() {
         return out.json(&EventList {
             count: events.len(),

@@ -4,17 +4,43 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::DomainError;
+use super::error::{Action, DomainError, Entity};
 use super::escrow::{Escrow, EscrowStatus, ExtraPayment};
-use super::ids::{ContractId, JobId, UserId};
-use super::money::Currency;
+use super::ids::{ContractId, JobId, PaymentRef, UserId};
+use super::money::{Currency, MinorUnits, Money};
 
 /// Longest title kept (the product name shown on the checkout page).
 pub const TITLE_CHARS_MAX: usize = 200;
 /// Longest cancel reason and description.
 pub const REASON_CHARS_MAX: usize = 2_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+/// A contract's title, the product name shown on the checkout page: trimmed, at most
+/// [`TITLE_CHARS_MAX`] characters (it may be empty: the checkout then names the job).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(text: &str) -> Result<Title, DomainError> {
+        let text = text.trim();
+        if text.chars().count() > TITLE_CHARS_MAX {
+            return Err(DomainError::Validation(format!(
+                "title is longer than {TITLE_CHARS_MAX} characters"
+            )));
+        }
+        Ok(Title(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ContractStatus {
     Pending,
     Started,
@@ -24,6 +50,14 @@ pub enum ContractStatus {
 }
 
 impl ContractStatus {
+    pub const ALL: [ContractStatus; 5] = [
+        ContractStatus::Pending,
+        ContractStatus::Started,
+        ContractStatus::Ongoing,
+        ContractStatus::Completed,
+        ContractStatus::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ContractStatus::Pending => "Pending",
@@ -57,7 +91,7 @@ impl ContractStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReleaseFundStatus {
     NotRequested,
     Requested,
@@ -65,6 +99,12 @@ pub enum ReleaseFundStatus {
 }
 
 impl ReleaseFundStatus {
+    pub const ALL: [ReleaseFundStatus; 3] = [
+        ReleaseFundStatus::NotRequested,
+        ReleaseFundStatus::Requested,
+        ReleaseFundStatus::Approved,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseFundStatus::NotRequested => "NotRequested",
@@ -75,14 +115,18 @@ impl ReleaseFundStatus {
 }
 
 /// Who did something to a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Party {
     Client,
     Freelancer,
     Admin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+impl Party {
+    pub const ALL: [Party; 3] = [Party::Client, Party::Freelancer, Party::Admin];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChange {
     pub status: ContractStatus,
@@ -97,9 +141,8 @@ pub struct Contract {
     pub job_id: JobId,
     pub client_id: UserId,
     pub freelancer_id: UserId,
-    pub title: Option<String>,
-    /// Minor units.
-    pub amount: i64,
+    pub title: Option<Title>,
+    pub amount: MinorUnits,
     pub currency: Currency,
     pub status: ContractStatus,
     pub is_approved: bool,
@@ -122,15 +165,13 @@ pub struct Contract {
 }
 
 impl Contract {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: ContractId,
         job_id: JobId,
         client_id: UserId,
         freelancer_id: UserId,
-        amount: i64,
-        currency: Currency,
-        title: Option<String>,
+        amount: Money,
+        title: Option<Title>,
         now: i64,
     ) -> Result<Contract, DomainError> {
         if client_id == freelancer_id {
@@ -138,7 +179,7 @@ impl Contract {
                 "a client cannot hire themselves".into(),
             ));
         }
-        if amount <= 0 {
+        if amount.minor <= MinorUnits::ZERO {
             return Err(DomainError::Validation(
                 "amount must be greater than zero".into(),
             ));
@@ -149,8 +190,8 @@ impl Contract {
             client_id,
             freelancer_id,
             title,
-            amount,
-            currency,
+            amount: amount.minor,
+            currency: amount.currency,
             status: ContractStatus::Pending,
             is_approved: false,
             release_fund_status: ReleaseFundStatus::NotRequested,
@@ -171,6 +212,11 @@ impl Contract {
         })
     }
 
+    /// The contract's amount with its currency.
+    pub fn money(&self) -> Money {
+        Money::new(self.amount, self.currency)
+    }
+
     pub fn escrow_paid(&self) -> bool {
         self.escrow.is_some()
     }
@@ -179,10 +225,35 @@ impl Contract {
         self.escrow.as_ref().map(|e| e.status)
     }
 
+    /// The escrow's state name for an error: its status, or `unfunded`.
+    pub(crate) fn escrow_state_name(&self) -> &'static str {
+        self.escrow_status()
+            .map_or("unfunded", EscrowStatus::as_str)
+    }
+
+    /// Every payment reference that belongs to this contract (the escrow's payment and
+    /// session, and every extra payment), each once: what a store indexes to find the
+    /// contract a provider event names.
+    pub fn payment_refs(&self) -> Vec<&PaymentRef> {
+        let mut refs: Vec<&PaymentRef> = self
+            .escrow
+            .iter()
+            .flat_map(|e| std::iter::once(&e.payment_ref).chain(e.checkout_session_id.as_ref()))
+            .chain(self.extra_payments.iter().map(|p| &p.payment_ref))
+            .collect();
+        refs.sort();
+        refs.dedup();
+        refs
+    }
+
+    fn refused(&self, action: Action, reason: &str) -> DomainError {
+        DomainError::refused(Entity::Contract, self.status.as_str(), action, reason)
+    }
+
     /// The freelancer accepts the contract. Accepting twice changes nothing.
     pub fn approve(&mut self, now: i64) -> Result<Outcome, DomainError> {
         if self.status == ContractStatus::Canceled {
-            return Err(DomainError::State("the contract is canceled".into()));
+            return Err(self.refused(Action::Approve, "the contract is canceled"));
         }
         if self.is_approved {
             return Ok(Outcome::Unchanged);
@@ -206,17 +277,24 @@ impl Contract {
             (Pending, Started) | (Started, Ongoing) | (Ongoing, Completed)
         ) || (to == Canceled && matches!(from, Pending | Started | Ongoing));
         if !legal {
-            return Err(DomainError::InvalidTransition { from, to });
+            return Err(DomainError::InvalidTransition {
+                entity: Entity::Contract,
+                from: from.as_str(),
+                action: Action::MoveTo(to),
+                reason: None,
+            });
         }
         if to == Started {
             if !self.is_approved {
-                return Err(DomainError::State(
-                    "the contract must be approved before it starts".into(),
+                return Err(self.refused(
+                    Action::MoveTo(to),
+                    "the contract must be approved before it starts",
                 ));
             }
             if self.escrow_status() != Some(EscrowStatus::Funded) {
-                return Err(DomainError::State(
-                    "the escrow must be funded before the contract starts".into(),
+                return Err(self.refused(
+                    Action::MoveTo(to),
+                    "the escrow must be funded before the contract starts",
                 ));
             }
         }
@@ -236,31 +314,44 @@ impl Contract {
     /// The client asks for the escrow to be released. Asking again changes nothing; a
     /// released escrow never goes back to requested.
     pub fn request_release(&mut self, now: i64) -> Result<Outcome, DomainError> {
+        let action = Action::RequestRelease;
         if self.status != ContractStatus::Completed {
-            return Err(DomainError::State(
-                "release can be requested only after the work is completed".into(),
+            return Err(self.refused(
+                action,
+                "release can be requested only after the work is completed",
             ));
         }
-        match self.escrow_status() {
-            Some(EscrowStatus::Funded) => {}
-            None => return Err(DomainError::State("the escrow is not funded".into())),
-            Some(s) => {
-                return Err(DomainError::State(format!(
-                    "the escrow is already {}",
-                    s.as_str()
-                )));
-            }
-        }
+        self.require_funded_escrow(action)?;
         match self.release_fund_status {
             ReleaseFundStatus::Requested => Ok(Outcome::Unchanged),
             ReleaseFundStatus::Approved => {
-                Err(DomainError::State("the funds were already released".into()))
+                Err(self.refused(action, "the funds were already released"))
             }
             ReleaseFundStatus::NotRequested => {
                 self.release_fund_status = ReleaseFundStatus::Requested;
                 self.updated_at = now;
                 Ok(Outcome::Changed)
             }
+        }
+    }
+
+    /// Refuses `action` unless the escrow is funded (neither missing nor closed).
+    pub(crate) fn require_funded_escrow(&self, action: Action) -> Result<(), DomainError> {
+        let from = self.escrow_state_name();
+        match self.escrow_status() {
+            Some(EscrowStatus::Funded) => Ok(()),
+            None => Err(DomainError::refused(
+                Entity::Escrow,
+                from,
+                action,
+                "the escrow is not funded",
+            )),
+            Some(s) => Err(DomainError::refused(
+                Entity::Escrow,
+                from,
+                action,
+                format!("the escrow is already {}", s.as_str()),
+            )),
         }
     }
 
@@ -291,9 +382,8 @@ pub(crate) mod tests {
             JobId::generate(),
             UserId::generate(),
             UserId::generate(),
-            100_000,
-            Currency::Inr,
-            Some("Logo".into()),
+            Money::new(MinorUnits::new(100_000), Currency::Inr),
+            Some(Title::parse("Logo").unwrap()),
             1,
         )
         .unwrap()
@@ -303,7 +393,13 @@ pub(crate) mod tests {
         let mut c = contract();
         c.approve(2).unwrap();
         let p = Payment::test(&c, "pi_1");
-        c.fund(&p, FeeBps::new(1000).unwrap(), "evt_1", 3).unwrap();
+        c.fund(
+            &p,
+            FeeBps::new(1000).unwrap(),
+            &crate::domain::EventId::new("evt_1"),
+            3,
+        )
+        .unwrap();
         c
     }
 
@@ -361,7 +457,12 @@ pub(crate) mod tests {
                 let before = c.clone();
                 assert_eq!(
                     c.move_to(to, Party::Freelancer, 9),
-                    Err(DomainError::InvalidTransition { from, to })
+                    Err(DomainError::InvalidTransition {
+                        entity: Entity::Contract,
+                        from: from.as_str(),
+                        action: Action::MoveTo(to),
+                        reason: None
+                    })
                 );
                 assert_eq!(c, before);
             }
@@ -373,18 +474,18 @@ pub(crate) mod tests {
         let mut c = contract();
         assert!(matches!(
             c.move_to(ContractStatus::Started, Party::Freelancer, 2),
-            Err(DomainError::State(_))
+            Err(DomainError::InvalidTransition { .. })
         ));
         c.approve(2).unwrap();
         assert!(matches!(
             c.move_to(ContractStatus::Started, Party::Freelancer, 2),
-            Err(DomainError::State(_))
+            Err(DomainError::InvalidTransition { .. })
         ));
         let mut c = funded();
         c.is_approved = false;
         assert!(matches!(
             c.move_to(ContractStatus::Started, Party::Freelancer, 2),
-            Err(DomainError::State(_))
+            Err(DomainError::InvalidTransition { .. })
         ));
     }
 
@@ -419,8 +520,7 @@ pub(crate) mod tests {
                 JobId::generate(),
                 u.clone(),
                 u,
-                1,
-                Currency::Inr,
+                Money::new(MinorUnits::new(1), Currency::Inr),
                 None,
                 0
             )

@@ -1,21 +1,96 @@
 //! The domain's one error type: what a transition refuses and why.
 
+use std::fmt;
+
 use super::contract::ContractStatus;
+
+/// The record a transition was asked of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Contract,
+    Escrow,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Contract => "contract",
+            Entity::Escrow => "escrow",
+        }
+    }
+}
+
+/// What a transition was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    MoveTo(ContractStatus),
+    RequestRelease,
+    Release,
+    Refund,
+    SettleRefund,
+    SettleDuplicate,
+    Review,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    #[error("invalid status transition from {} to {}", from.as_str(), to.as_str())]
+    /// The record is not in a state that allows the action (a 409). `reason` says why in
+    /// words; `None` when the move itself is not an edge of the state machine.
+    #[error("{}", invalid_transition_text(from, *action, reason.as_deref()))]
     InvalidTransition {
-        from: ContractStatus,
-        to: ContractStatus,
+        entity: Entity,
+        /// The state the record was in (`Pending`, `funded`, `unfunded`, …).
+        from: &'static str,
+        action: Action,
+        reason: Option<String>,
     },
-    /// The record is not in a state that allows the action (stable code: a 409).
-    #[error("{0}")]
-    State(String),
     /// The payment does not match the contract (amount or currency).
     #[error("{0}")]
     AmountMismatch(String),
     /// The input itself is wrong (a 422).
     #[error("{0}")]
     Validation(String),
+}
+
+fn invalid_transition_text(from: &str, action: Action, reason: Option<&str>) -> String {
+    match (reason, action) {
+        (Some(r), _) => r.to_string(),
+        (None, Action::MoveTo(to)) => {
+            format!("invalid status transition from {from} to {}", to.as_str())
+        }
+        (None, a) => format!("cannot {a} from {from}"),
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Approve => f.write_str("approve"),
+            Action::MoveTo(s) => write!(f, "move to {}", s.as_str()),
+            Action::RequestRelease => f.write_str("request release"),
+            Action::Release => f.write_str("release"),
+            Action::Refund => f.write_str("refund"),
+            Action::SettleRefund => f.write_str("settle the refund"),
+            Action::SettleDuplicate => f.write_str("settle a duplicate payment"),
+            Action::Review => f.write_str("review"),
+        }
+    }
+}
+
+impl DomainError {
+    /// A refusal of `action` on `entity` in state `from`, for `reason`.
+    pub fn refused(
+        entity: Entity,
+        from: &'static str,
+        action: Action,
+        reason: impl Into<String>,
+    ) -> DomainError {
+        DomainError::InvalidTransition {
+            entity,
+            from,
+            action,
+            reason: Some(reason.into()),
+        }
+    }
 }

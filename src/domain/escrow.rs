@@ -9,11 +9,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::contract::{Contract, ContractStatus, Party, REASON_CHARS_MAX, ReleaseFundStatus};
-use super::error::DomainError;
+use super::error::{Action, DomainError, Entity};
+use super::ids::{EventId, IdempotencyKey, PaymentRef, RefundRef};
 use super::ledger::{Account, Transfer, TransferKind};
-use super::money::{Currency, FeeBps, fee_split, mul_div_half_up};
+use super::money::{Currency, FeeBps, MinorUnits, fee_split, mul_div_half_up};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscrowStatus {
     Funded,
@@ -24,6 +25,13 @@ pub enum EscrowStatus {
 }
 
 impl EscrowStatus {
+    pub const ALL: [EscrowStatus; 4] = [
+        EscrowStatus::Funded,
+        EscrowStatus::Released,
+        EscrowStatus::RefundPending,
+        EscrowStatus::Refunded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EscrowStatus::Funded => "funded",
@@ -48,33 +56,33 @@ impl EscrowStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
-    pub checkout_session_id: Option<String>,
-    pub payment_intent_id: Option<String>,
-    pub amount: i64,
+    pub checkout_session_id: Option<PaymentRef>,
+    pub payment_intent_id: Option<PaymentRef>,
+    pub amount: MinorUnits,
     pub currency: Currency,
 }
 
 impl Payment {
     /// What identifies the money itself: the payment intent when known, else the session.
     /// A `checkout.session.completed` and a `payment_intent.succeeded` for one payment share it.
-    pub fn reference(&self) -> Option<&str> {
+    pub fn reference(&self) -> Option<&PaymentRef> {
         self.payment_intent_id
-            .as_deref()
-            .or(self.checkout_session_id.as_deref())
+            .as_ref()
+            .or(self.checkout_session_id.as_ref())
     }
 
     #[cfg(test)]
     pub fn test(c: &Contract, pi: &str) -> Payment {
         Payment {
-            checkout_session_id: Some(format!("cs_{pi}")),
-            payment_intent_id: Some(pi.into()),
+            checkout_session_id: Some(PaymentRef::new(format!("cs_{pi}"))),
+            payment_intent_id: Some(PaymentRef::new(pi)),
             amount: c.amount,
             currency: c.currency,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub action: String,
@@ -85,20 +93,20 @@ pub struct HistoryEntry {
 }
 
 /// The refund decision: how the escrowed amount is split, and the provider's side of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundSplit {
-    /// Sent back to the client through the payment provider (minor units).
-    pub client_share: i64,
+    /// Sent back to the client through the payment provider.
+    pub client_share: MinorUnits,
     /// Kept by the freelancer as a kill fee, credited to their wallet.
-    pub freelancer_share: i64,
+    pub freelancer_share: MinorUnits,
     /// Retained by the platform.
-    pub platform_fee: i64,
+    pub platform_fee: MinorUnits,
     /// Whether an admin set the split (dispute resolution) instead of the status rule.
     pub explicit: bool,
     /// Idempotency key for the provider's refund call: the same on every try.
-    pub idempotency_key: String,
-    pub provider_refund_id: Option<String>,
+    pub idempotency_key: IdempotencyKey,
+    pub provider_refund_id: Option<RefundRef>,
     pub attempts: u32,
     pub last_error: Option<String>,
 }
@@ -107,15 +115,15 @@ pub struct RefundSplit {
 #[serde(rename_all = "camelCase")]
 pub struct Escrow {
     pub status: EscrowStatus,
-    pub amount: i64,
-    pub platform_fee: i64,
-    pub freelancer_earning: i64,
+    pub amount: MinorUnits,
+    pub platform_fee: MinorUnits,
+    pub freelancer_earning: MinorUnits,
     pub currency: Currency,
-    pub checkout_session_id: Option<String>,
-    pub payment_intent_id: Option<String>,
+    pub checkout_session_id: Option<PaymentRef>,
+    pub payment_intent_id: Option<PaymentRef>,
     /// The payment behind this escrow ([`Payment::reference`]).
-    pub payment_ref: String,
-    pub funding_event_id: String,
+    pub payment_ref: PaymentRef,
+    pub funding_event_id: EventId,
     pub refund: Option<RefundSplit>,
     pub history: Vec<HistoryEntry>,
     pub funded_at: i64,
@@ -123,18 +131,28 @@ pub struct Escrow {
     pub refunded_at: Option<i64>,
 }
 
+impl Escrow {
+    /// Whether `r` names this escrow's payment (its intent, its session, or the reference it
+    /// was funded by).
+    pub fn is_paid_by(&self, r: &PaymentRef) -> bool {
+        &self.payment_ref == r
+            || self.payment_intent_id.as_ref() == Some(r)
+            || self.checkout_session_id.as_ref() == Some(r)
+    }
+}
+
 /// A payment that arrived when the contract was already funded (or canceled): it is not added
 /// to the escrow but refunded in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtraPayment {
-    pub payment_ref: String,
-    pub payment_intent_id: Option<String>,
-    pub amount: i64,
+    pub payment_ref: PaymentRef,
+    pub payment_intent_id: Option<PaymentRef>,
+    pub amount: MinorUnits,
     pub currency: Currency,
-    pub event_id: String,
-    pub idempotency_key: String,
-    pub provider_refund_id: Option<String>,
+    pub event_id: EventId,
+    pub idempotency_key: IdempotencyKey,
+    pub provider_refund_id: Option<RefundRef>,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub received_at: i64,
@@ -153,6 +171,9 @@ pub enum FundOutcome {
 /// Who acts, for the history: e.g. `admin:<id>`, `client:<id>`, `cli:alice@host`.
 pub type Actor<'a> = &'a str;
 
+/// The refund id recorded when a refund sends nothing back through the provider.
+pub const NO_PROVIDER_REFUND: &str = "none";
+
 fn clip(s: &str) -> String {
     s.chars().take(REASON_CHARS_MAX).collect()
 }
@@ -169,12 +190,18 @@ impl Contract {
         }
     }
 
+    /// The escrow, which `action` needs to be funded (see [`Contract::require_funded_escrow`]).
+    fn funded_escrow(&self, action: Action) -> Result<&Escrow, DomainError> {
+        self.require_funded_escrow(action)?;
+        Ok(self.escrow.as_ref().expect("checked funded"))
+    }
+
     /// Applies a successful payment. Idempotent by the payment's reference.
     pub fn fund(
         &mut self,
         payment: &Payment,
         fee: FeeBps,
-        event_id: &str,
+        event_id: &EventId,
         now: i64,
     ) -> Result<(FundOutcome, Vec<Transfer>), DomainError> {
         let reference = payment
@@ -184,7 +211,7 @@ impl Contract {
                     "the payment has neither a payment intent nor a session id".into(),
                 )
             })?
-            .to_string();
+            .clone();
         if self
             .escrow
             .as_ref()
@@ -221,8 +248,11 @@ impl Contract {
                 payment_intent_id: payment.payment_intent_id.clone(),
                 amount: payment.amount,
                 currency: payment.currency,
-                event_id: event_id.into(),
-                idempotency_key: format!("escrow-dup-refund-{}-{reference}", self.id),
+                event_id: event_id.clone(),
+                idempotency_key: IdempotencyKey::derived(format!(
+                    "escrow-dup-refund-{}-{reference}",
+                    self.id
+                )),
                 provider_refund_id: None,
                 attempts: 0,
                 last_error: None,
@@ -259,7 +289,7 @@ impl Contract {
             checkout_session_id: payment.checkout_session_id.clone(),
             payment_intent_id: payment.payment_intent_id.clone(),
             payment_ref: reference.clone(),
-            funding_event_id: event_id.into(),
+            funding_event_id: event_id.clone(),
             refund: None,
             history: vec![],
             funded_at: now,
@@ -284,22 +314,13 @@ impl Contract {
         force: Option<&str>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let escrow = self
-            .escrow
-            .as_ref()
-            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
-        match escrow.status {
-            EscrowStatus::Funded => {}
-            s => {
-                return Err(DomainError::State(format!(
-                    "the escrow is already {}",
-                    s.as_str()
-                )));
-            }
-        }
+        let escrow = self.funded_escrow(Action::Release)?;
         if force.is_none() && self.release_fund_status != ReleaseFundStatus::Requested {
-            return Err(DomainError::State(
-                "the client has not requested the release".into(),
+            return Err(DomainError::refused(
+                Entity::Contract,
+                self.release_fund_status.as_str(),
+                Action::Release,
+                "the client has not requested the release",
             ));
         }
         let (amount, fee, earning) = (
@@ -343,25 +364,16 @@ impl Contract {
         by: Party,
         reason: &str,
         description: &str,
-        explicit_freelancer_share: Option<i64>,
+        explicit_freelancer_share: Option<MinorUnits>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let escrow = self
-            .escrow
-            .as_ref()
-            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
-        match escrow.status {
-            EscrowStatus::Funded => {}
-            s => {
-                return Err(DomainError::State(format!(
-                    "the escrow is already {}",
-                    s.as_str()
-                )));
-            }
-        }
+        let escrow = self.funded_escrow(Action::Refund)?;
         if self.status == ContractStatus::Completed {
-            return Err(DomainError::State(
-                "refund not allowed for a completed contract".into(),
+            return Err(DomainError::refused(
+                Entity::Contract,
+                self.status.as_str(),
+                Action::Refund,
+                "refund not allowed for a completed contract",
             ));
         }
         let (amount, fee, earning) = (
@@ -370,7 +382,7 @@ impl Contract {
             escrow.freelancer_earning,
         );
         let freelancer_share = match explicit_freelancer_share {
-            Some(share) if (0..=earning).contains(&share) => share,
+            Some(share) if (MinorUnits::ZERO..=earning).contains(&share) => share,
             Some(share) => {
                 return Err(DomainError::Validation(format!(
                     "the freelancer's share {share} must be between 0 and the earning {earning}"
@@ -426,7 +438,7 @@ impl Contract {
             reason
         });
         self.cancel_reason_description = clip(description);
-        let key = format!("escrow-refund-{}", self.id);
+        let key = IdempotencyKey::derived(format!("escrow-refund-{}", self.id));
         let escrow = self.escrow.as_mut().expect("checked above");
         escrow.status = EscrowStatus::RefundPending;
         escrow.refund = Some(RefundSplit {
@@ -450,8 +462,12 @@ impl Contract {
         );
         self.updated_at = now;
         let mut transfers = vec![transfer];
-        if client_share == 0 {
-            transfers.extend(self.settle_refund("none", actor, now)?);
+        if client_share.is_zero() {
+            transfers.extend(self.settle_refund(
+                &RefundRef::new(NO_PROVIDER_REFUND),
+                actor,
+                now,
+            )?);
         }
         Ok(transfers)
     }
@@ -459,24 +475,34 @@ impl Contract {
     /// The provider sent the client's share back: books it and closes the escrow.
     pub fn settle_refund(
         &mut self,
-        provider_refund_id: &str,
+        provider_refund_id: &RefundRef,
         actor: Actor<'_>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let escrow = self
-            .escrow
-            .as_ref()
-            .ok_or_else(|| DomainError::State("the escrow is not funded".into()))?;
+        let from = self.escrow_state_name();
+        let escrow = self.escrow.as_ref().ok_or_else(|| {
+            DomainError::refused(
+                Entity::Escrow,
+                from,
+                Action::SettleRefund,
+                "the escrow is not funded",
+            )
+        })?;
         if escrow.status == EscrowStatus::Refunded {
             return Ok(vec![]);
         }
         if escrow.status != EscrowStatus::RefundPending {
-            return Err(DomainError::State(format!(
-                "the escrow is {}, not refund_pending",
-                escrow.status.as_str()
-            )));
+            return Err(DomainError::refused(
+                Entity::Escrow,
+                from,
+                Action::SettleRefund,
+                format!("the escrow is {from}, not refund_pending"),
+            ));
         }
-        let share = escrow.refund.as_ref().map(|r| r.client_share).unwrap_or(0);
+        let share = escrow
+            .refund
+            .as_ref()
+            .map_or(MinorUnits::ZERO, |r| r.client_share);
         let id = self.next_transfer_id();
         let transfer = Transfer::new(
             id,
@@ -493,7 +519,7 @@ impl Contract {
         escrow.status = EscrowStatus::Refunded;
         escrow.refunded_at = Some(now);
         if let Some(r) = escrow.refund.as_mut() {
-            r.provider_refund_id = Some(provider_refund_id.into());
+            r.provider_refund_id = Some(provider_refund_id.clone());
             r.last_error = None;
         }
         self.push_history(
@@ -518,15 +544,22 @@ impl Contract {
     /// The provider refunded a duplicate payment in full.
     pub fn settle_duplicate(
         &mut self,
-        payment_ref: &str,
-        provider_refund_id: &str,
+        payment_ref: &PaymentRef,
+        provider_refund_id: &RefundRef,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
         let index = self
             .extra_payments
             .iter()
-            .position(|p| p.payment_ref == payment_ref)
-            .ok_or_else(|| DomainError::State(format!("no duplicate payment {payment_ref}")))?;
+            .position(|p| &p.payment_ref == payment_ref)
+            .ok_or_else(|| {
+                DomainError::refused(
+                    Entity::Contract,
+                    self.status.as_str(),
+                    Action::SettleDuplicate,
+                    format!("no duplicate payment {payment_ref}"),
+                )
+            })?;
         if self.extra_payments[index].provider_refund_id.is_some() {
             return Ok(vec![]);
         }
@@ -544,7 +577,7 @@ impl Contract {
             ],
         );
         let extra = &mut self.extra_payments[index];
-        extra.provider_refund_id = Some(provider_refund_id.into());
+        extra.provider_refund_id = Some(provider_refund_id.clone());
         extra.last_error = None;
         self.push_history(
             "duplicate_refunded",
@@ -570,7 +603,7 @@ impl Contract {
     /// refund was decided. Any other refund was made outside the escrow (from the provider's
     /// dashboard, say) while the ledger still counts that money: an admin must look. Without a
     /// payment reference, any refund this contract made or owes counts.
-    pub fn expects_provider_refund(&self, payment_ref: Option<&str>) -> bool {
+    pub fn expects_provider_refund(&self, payment_ref: Option<&PaymentRef>) -> bool {
         let escrow_refunding = matches!(
             self.escrow_status(),
             Some(EscrowStatus::RefundPending | EscrowStatus::Refunded)
@@ -578,17 +611,12 @@ impl Contract {
         let Some(r) = payment_ref else {
             return escrow_refunding || !self.extra_payments.is_empty();
         };
-        let is_escrow_payment = self.escrow.as_ref().is_some_and(|e| {
-            e.payment_ref == r
-                || e.payment_intent_id.as_deref() == Some(r)
-                || e.checkout_session_id.as_deref() == Some(r)
-        });
-        if is_escrow_payment {
+        if self.escrow.as_ref().is_some_and(|e| e.is_paid_by(r)) {
             return escrow_refunding;
         }
         self.extra_payments
             .iter()
-            .any(|p| p.payment_ref == r || p.payment_intent_id.as_deref() == Some(r))
+            .any(|p| &p.payment_ref == r || p.payment_intent_id.as_ref() == Some(r))
     }
 }
 
@@ -607,16 +635,32 @@ mod tests {
         FeeBps::new(1000).unwrap()
     }
 
+    fn ev(id: &str) -> EventId {
+        EventId::new(id)
+    }
+
+    fn pr(r: &str) -> PaymentRef {
+        PaymentRef::new(r)
+    }
+
+    fn re(r: &str) -> RefundRef {
+        RefundRef::new(r)
+    }
+
+    fn m(minor: i64) -> MinorUnits {
+        MinorUnits::new(minor)
+    }
+
     #[test]
     fn funding_splits_fee_and_earning_and_books_the_payment() {
         let mut c = contract();
         let p = Payment::test(&c, "pi_1");
-        let (outcome, ts) = c.fund(&p, ten(), "evt_1", 3).unwrap();
+        let (outcome, ts) = c.fund(&p, ten(), &ev("evt_1"), 3).unwrap();
         assert_eq!(outcome, FundOutcome::Funded);
         let e = c.escrow.as_ref().unwrap();
         assert_eq!(
             (e.amount, e.platform_fee, e.freelancer_earning),
-            (100_000, 10_000, 90_000)
+            (m(100_000), m(10_000), m(90_000))
         );
         let b = balances(&entries(&ts));
         assert_eq!(b[&(Account::Escrow(c.id.clone()), Currency::Inr)], 100_000);
@@ -628,7 +672,7 @@ mod tests {
         let before = c.clone();
         let p = Payment::test(&c, "pi_1");
         assert_eq!(
-            c.fund(&p, ten(), "evt_2", 4).unwrap(),
+            c.fund(&p, ten(), &ev("evt_2"), 4).unwrap(),
             (FundOutcome::AlreadyApplied, vec![])
         );
         assert_eq!(c, before);
@@ -638,16 +682,20 @@ mod tests {
     fn a_second_payment_is_owed_back_in_full() {
         let mut c = funded();
         let p = Payment::test(&c, "pi_2");
-        let (outcome, ts) = c.fund(&p, ten(), "evt_2", 4).unwrap();
+        let (outcome, ts) = c.fund(&p, ten(), &ev("evt_2"), 4).unwrap();
         assert_eq!(outcome, FundOutcome::Duplicate);
-        assert_eq!(c.escrow.as_ref().unwrap().amount, 100_000);
+        assert_eq!(c.escrow.as_ref().unwrap().amount, m(100_000));
         assert_eq!(ts[0].kind, TransferKind::DuplicatePayment);
         assert!(c.has_pending_provider_work());
-        let again = c.fund(&p, ten(), "evt_3", 5).unwrap();
+        let again = c.fund(&p, ten(), &ev("evt_3"), 5).unwrap();
         assert_eq!(again, (FundOutcome::AlreadyApplied, vec![]));
-        let settled = c.settle_duplicate("pi_2", "re_1", 6).unwrap();
+        let settled = c.settle_duplicate(&pr("pi_2"), &re("re_1"), 6).unwrap();
         assert_eq!(settled.len(), 1);
-        assert!(c.settle_duplicate("pi_2", "re_1", 7).unwrap().is_empty());
+        assert!(
+            c.settle_duplicate(&pr("pi_2"), &re("re_1"), 7)
+                .unwrap()
+                .is_empty()
+        );
         assert!(!c.has_pending_provider_work());
     }
 
@@ -655,9 +703,9 @@ mod tests {
     fn a_payment_of_another_amount_is_refused() {
         let mut c = contract();
         let mut p = Payment::test(&c, "pi_1");
-        p.amount = 100;
+        p.amount = m(100);
         assert!(matches!(
-            c.fund(&p, ten(), "evt_1", 3),
+            c.fund(&p, ten(), &ev("evt_1"), 3),
             Err(DomainError::AmountMismatch(_))
         ));
         assert!(c.escrow.is_none());
@@ -713,7 +761,7 @@ mod tests {
             let r = c.escrow.as_ref().unwrap().refund.clone().unwrap();
             assert_eq!(
                 (r.freelancer_share, r.client_share, r.platform_fee),
-                (freelancer, client, 10_000)
+                (m(freelancer), m(client), m(10_000))
             );
             assert_eq!(c.status, ContractStatus::Canceled);
             assert_eq!(c.cancel_reason, "Requested by client");
@@ -747,22 +795,22 @@ mod tests {
             .unwrap();
         c.decide_refund("client", Party::Client, "", "", None, 6)
             .unwrap();
-        assert_eq!(c.escrow.unwrap().refund.unwrap().freelancer_share, 0);
+        assert_eq!(c.escrow.unwrap().refund.unwrap().freelancer_share, m(0));
     }
 
     #[test]
     fn an_explicit_split_is_bounded_by_the_earning() {
         let mut c = funded();
         assert!(matches!(
-            c.decide_refund("admin", Party::Admin, "", "", Some(90_001), 5),
+            c.decide_refund("admin", Party::Admin, "", "", Some(m(90_001)), 5),
             Err(DomainError::Validation(_))
         ));
         assert!(matches!(
-            c.decide_refund("admin", Party::Admin, "", "", Some(-1), 5),
+            c.decide_refund("admin", Party::Admin, "", "", Some(m(-1)), 5),
             Err(DomainError::Validation(_))
         ));
         let ts = c
-            .decide_refund("admin", Party::Admin, "dispute", "", Some(90_000), 5)
+            .decide_refund("admin", Party::Admin, "dispute", "", Some(m(90_000)), 5)
             .unwrap();
         // Nothing goes back to the client, so the refund settles at once.
         assert_eq!(ts.len(), 2);
@@ -772,27 +820,29 @@ mod tests {
     #[test]
     fn a_refund_of_the_escrow_payment_is_expected_only_once_its_refund_was_decided() {
         let mut c = funded();
-        c.fund(&Payment::test(&c, "pi_2"), ten(), "evt_2", 4)
+        c.fund(&Payment::test(&c, "pi_2"), ten(), &ev("evt_2"), 4)
             .unwrap();
         // A duplicate payment owed back does not make the escrow payment's refund expected.
-        assert!(c.expects_provider_refund(Some("pi_2")));
-        assert!(!c.expects_provider_refund(Some("pi_1")));
-        assert!(!c.expects_provider_refund(Some("pi_unknown")));
+        assert!(c.expects_provider_refund(Some(&pr("pi_2"))));
+        assert!(!c.expects_provider_refund(Some(&pr("pi_1"))));
+        assert!(!c.expects_provider_refund(Some(&pr("pi_unknown"))));
         c.decide_refund("admin", Party::Admin, "", "", None, 5)
             .unwrap();
-        assert!(c.expects_provider_refund(Some("pi_1")));
+        assert!(c.expects_provider_refund(Some(&pr("pi_1"))));
         let mut released = funded();
         released.status = ContractStatus::Completed;
         released.request_release(4).unwrap();
         released.release("admin", None, 5).unwrap();
-        assert!(!released.expects_provider_refund(Some("pi_1")));
+        assert!(!released.expects_provider_refund(Some(&pr("pi_1"))));
         assert!(!released.expects_provider_refund(None));
     }
 
     #[test]
     fn settling_a_refund_closes_the_refund_account_once() {
         let mut c = contract();
-        let (_, mut all) = c.fund(&Payment::test(&c, "pi_1"), ten(), "e", 1).unwrap();
+        let (_, mut all) = c
+            .fund(&Payment::test(&c, "pi_1"), ten(), &ev("e"), 1)
+            .unwrap();
         all.extend(
             c.decide_refund("admin", Party::Admin, "", "", None, 5)
                 .unwrap(),
@@ -803,8 +853,8 @@ mod tests {
             pending[&(Account::Refund(c.id.clone()), Currency::Inr)],
             90_000
         );
-        all.extend(c.settle_refund("re_1", "admin", 6).unwrap());
-        assert!(c.settle_refund("re_1", "admin", 7).unwrap().is_empty());
+        all.extend(c.settle_refund(&re("re_1"), "admin", 6).unwrap());
+        assert!(c.settle_refund(&re("re_1"), "admin", 7).unwrap().is_empty());
         assert!(c.release("admin", Some("x"), 8).is_err());
         let b = balances(&entries(&all));
         assert_eq!(
@@ -826,18 +876,18 @@ mod tests {
         #[test]
         fn every_path_through_the_escrow_balances(amount in 1i64..=100_000_000_000_000, bps in 0u32..=10_000, path in 0u8..4, share_pct in 0i64..=100) {
             let mut c = contract();
-            c.amount = amount;
+            c.amount = m(amount);
             let p = Payment::test(&c, "pi_1");
-            let (_, mut ts) = c.fund(&p, FeeBps::new(bps).unwrap(), "evt", 1).unwrap();
+            let (_, mut ts) = c.fund(&p, FeeBps::new(bps).unwrap(), &ev("evt"), 1).unwrap();
             match path {
                 0 => { c.status = ContractStatus::Completed; c.request_release(2).unwrap(); ts.extend(c.release("a", None, 3).unwrap()); }
-                1 => { ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund("re", "a", 4).unwrap()); }
+                1 => { ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap()); }
                 2 => {
                     let earning = c.escrow.as_ref().unwrap().freelancer_earning;
-                    ts.extend(c.decide_refund("a", Party::Admin, "", "", Some(earning * share_pct / 100), 3).unwrap());
-                    ts.extend(c.settle_refund("re", "a", 4).unwrap());
+                    ts.extend(c.decide_refund("a", Party::Admin, "", "", Some(m(earning.get() * share_pct / 100)), 3).unwrap());
+                    ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap());
                 }
-                _ => { c.status = ContractStatus::Ongoing; ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund("re", "a", 4).unwrap()); }
+                _ => { c.status = ContractStatus::Ongoing; ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap()); }
             }
             let es = entries(&ts);
             let b = balances(&es);
@@ -846,7 +896,7 @@ mod tests {
             prop_assert_eq!(b.get(&(Account::Refund(c.id.clone()), Currency::Inr)).copied().unwrap_or(0), 0);
             prop_assert_eq!(-b[&(Account::ExternalStripe, Currency::Inr)], b.iter().filter(|((a, _), _)| matches!(a, Account::Wallet(_) | Account::PlatformFees)).map(|(_, v)| *v).sum::<i128>());
             for t in &ts {
-                prop_assert_eq!(t.lines.iter().map(|(_, a)| *a as i128).sum::<i128>(), 0);
+                prop_assert_eq!(t.lines.iter().map(|(_, a)| a.get() as i128).sum::<i128>(), 0);
             }
         }
     }

@@ -98,6 +98,91 @@ object_id!(JobId, "job id");
 object_id!(UserId, "user id");
 object_id!(ReviewId, "review id");
 
+/// Names that come from outside (the payment provider, a client) and are kept as they came:
+/// a newtype each, so one is never passed where another is meant. Stored and serialised as
+/// plain strings.
+macro_rules! reference {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(r: $name) -> String {
+                r.0
+            }
+        }
+    };
+}
+
+reference!(
+    /// A payment at the provider: a payment intent (`pi_…`) or a checkout session (`cs_…`).
+    PaymentRef
+);
+reference!(
+    /// A refund at the provider (`re_…`).
+    RefundRef
+);
+reference!(
+    /// A webhook event's id at the provider (`evt_…`): what deduplicates its deliveries.
+    EventId
+);
+
+/// Longest idempotency key, in bytes (visible ASCII only, so bytes are characters); Stripe's
+/// limit too.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
+
+/// An idempotency key: a client's `Idempotency-Key` header, or the key this service sends the
+/// payment provider with a call (derived from the contract and the action, so every retry
+/// sends the same one). 1 to [`IDEMPOTENCY_KEY_BYTES_MAX`] visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// A key given by a client; `None` unless it is 1 to 255 visible ASCII characters.
+    pub fn parse(s: &str) -> Option<IdempotencyKey> {
+        IdempotencyKey::is_valid(s).then(|| IdempotencyKey(s.to_string()))
+    }
+
+    /// A key this service derives for a provider call (from ids and provider references).
+    pub fn derived(s: String) -> IdempotencyKey {
+        IdempotencyKey(s)
+    }
+
+    pub fn is_valid(s: &str) -> bool {
+        (1..=IDEMPOTENCY_KEY_BYTES_MAX).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +210,15 @@ mod tests {
             UserId::parse("507F1F77BCF86CD799439011").unwrap().as_str(),
             "507f1f77bcf86cd799439011"
         );
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_visible_ascii() {
+        assert!(IdempotencyKey::parse("retry-1").is_some());
+        assert!(IdempotencyKey::parse(&"k".repeat(IDEMPOTENCY_KEY_BYTES_MAX)).is_some());
+        for bad in ["", "a b", "a\nb", "ключ"] {
+            assert!(IdempotencyKey::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(IdempotencyKey::parse(&"k".repeat(IDEMPOTENCY_KEY_BYTES_MAX + 1)).is_none());
     }
 }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ContractId, UserId};
-use super::money::Currency;
+use super::money::{Currency, MinorUnits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
@@ -71,7 +71,7 @@ impl<'de> Deserialize<'de> for Account {
 }
 
 /// What a transfer was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
     /// A payment arrived into escrow.
@@ -89,6 +89,33 @@ pub enum TransferKind {
     DuplicatePaymentRefunded,
 }
 
+impl TransferKind {
+    pub const ALL: [TransferKind; 6] = [
+        TransferKind::Fund,
+        TransferKind::Release,
+        TransferKind::Refund,
+        TransferKind::RefundSettled,
+        TransferKind::DuplicatePayment,
+        TransferKind::DuplicatePaymentRefunded,
+    ];
+
+    /// The stored and serialised name (`fund`, `refund_settled`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Fund => "fund",
+            TransferKind::Release => "release",
+            TransferKind::Refund => "refund",
+            TransferKind::RefundSettled => "refund_settled",
+            TransferKind::DuplicatePayment => "duplicate_payment",
+            TransferKind::DuplicatePaymentRefunded => "duplicate_payment_refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TransferKind> {
+        TransferKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// One line of a transfer. `amount` is signed minor units: positive increases the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,7 +126,7 @@ pub struct LedgerEntry {
     pub contract_id: ContractId,
     pub kind: TransferKind,
     pub account: Account,
-    pub amount: i64,
+    pub amount: MinorUnits,
     pub currency: Currency,
     /// Unix milliseconds.
     pub at: i64,
@@ -113,7 +140,7 @@ pub struct Transfer {
     pub kind: TransferKind,
     pub currency: Currency,
     pub at: i64,
-    pub lines: Vec<(Account, i64)>,
+    pub lines: Vec<(Account, MinorUnits)>,
 }
 
 impl Transfer {
@@ -125,11 +152,11 @@ impl Transfer {
         kind: TransferKind,
         currency: Currency,
         at: i64,
-        lines: Vec<(Account, i64)>,
+        lines: Vec<(Account, MinorUnits)>,
     ) -> Transfer {
-        let sum: i128 = lines.iter().map(|(_, a)| *a as i128).sum();
+        let sum: i128 = lines.iter().map(|(_, a)| a.get() as i128).sum();
         assert_eq!(sum, 0, "transfer {id} does not balance: {lines:?}");
-        let lines = lines.into_iter().filter(|(_, a)| *a != 0).collect();
+        let lines = lines.into_iter().filter(|(_, a)| !a.is_zero()).collect();
         Transfer {
             id,
             contract_id,
@@ -164,7 +191,7 @@ pub fn balances<'a>(
 ) -> BTreeMap<(Account, Currency), i128> {
     let mut out = BTreeMap::new();
     for e in entries {
-        *out.entry((e.account.clone(), e.currency)).or_insert(0i128) += e.amount as i128;
+        *out.entry((e.account.clone(), e.currency)).or_insert(0i128) += e.amount.get() as i128;
     }
     out
 }
@@ -212,7 +239,7 @@ mod tests {
             TransferKind::Fund,
             Currency::Inr,
             0,
-            vec![(Account::Escrow(c), 5)],
+            vec![(Account::Escrow(c), MinorUnits::new(5))],
         );
     }
 }

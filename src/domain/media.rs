@@ -5,11 +5,15 @@ use serde::{Deserialize, Serialize};
 /// How many leading bytes the sniffer needs.
 pub const SNIFF_BYTES: usize = 8 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     Image,
     Video,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 2] = [MediaKind::Image, MediaKind::Video];
 }
 
 /// A recognised, allowed file type: the original's image and video types.

@@ -12,10 +12,12 @@ pub mod money;
 pub mod review;
 pub mod verify;
 
-pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus};
-pub use error::DomainError;
+pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus, Title};
+pub use error::{Action, DomainError, Entity};
 pub use escrow::{Escrow, EscrowStatus, FundOutcome, HistoryEntry, Payment, RefundSplit};
-pub use ids::{ContractId, JobId, ReviewId, UserId};
+pub use ids::{
+    ContractId, EventId, IdempotencyKey, JobId, PaymentRef, RefundRef, ReviewId, UserId,
+};
 pub use ledger::{Account, LedgerEntry, Transfer, TransferKind};
-pub use money::{Currency, FeeBps, Money};
-pub use review::Review;
+pub use money::{Currency, FeeBps, MinorUnits, Money};
+pub use review::{Rating, Review};

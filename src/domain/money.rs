@@ -1,9 +1,12 @@
-//! Money: `i64` minor units with their currency. No floats anywhere.
+//! Money: [`MinorUnits`] (an `i64` count of paise, cents…) with their currency. No floats
+//! anywhere.
 //!
 //! Amounts arrive from the original API as rupee decimals in JSON (`"rate": 199.99`); they are
 //! parsed exactly from their text by [`Money::parse_major`] and never pass through `f64`.
 
 use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Neg, Sub};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,7 @@ pub const AMOUNT_MAJOR_MAX: i64 = 1_000_000_000_000;
 
 /// Currencies the deployment may be configured with. Each knows its minor digits; matched
 /// without a `_` arm so a new currency must say how many digits it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Currency {
     Inr,
@@ -24,6 +27,14 @@ pub enum Currency {
 }
 
 impl Currency {
+    pub const ALL: [Currency; 5] = [
+        Currency::Inr,
+        Currency::Usd,
+        Currency::Eur,
+        Currency::Gbp,
+        Currency::Jpy,
+    ];
+
     /// Number of minor digits (paise per rupee = 10^2).
     pub fn minor_digits(self) -> u32 {
         match self {
@@ -82,20 +93,88 @@ pub enum MoneyError {
     Overflow,
 }
 
+/// A signed count of a currency's minor units (paise for INR): the only amount type of the
+/// domain. Stored and serialised as a plain integer. Amounts are bounded (at most 10^12 major
+/// units come in, see [`AMOUNT_MAJOR_MAX`]), so the sums a transition makes cannot overflow;
+/// totals over many entries are summed in `i128`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct MinorUnits(i64);
+
+impl MinorUnits {
+    pub const ZERO: MinorUnits = MinorUnits(0);
+
+    pub const fn new(minor: i64) -> MinorUnits {
+        MinorUnits(minor)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for MinorUnits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Add for MinorUnits {
+    type Output = MinorUnits;
+    fn add(self, other: MinorUnits) -> MinorUnits {
+        MinorUnits(self.0 + other.0)
+    }
+}
+
+impl AddAssign for MinorUnits {
+    fn add_assign(&mut self, other: MinorUnits) {
+        self.0 += other.0;
+    }
+}
+
+impl Sub for MinorUnits {
+    type Output = MinorUnits;
+    fn sub(self, other: MinorUnits) -> MinorUnits {
+        MinorUnits(self.0 - other.0)
+    }
+}
+
+impl Neg for MinorUnits {
+    type Output = MinorUnits;
+    fn neg(self) -> MinorUnits {
+        MinorUnits(-self.0)
+    }
+}
+
+impl Sum for MinorUnits {
+    fn sum<I: Iterator<Item = MinorUnits>>(iter: I) -> MinorUnits {
+        iter.fold(MinorUnits::ZERO, Add::add)
+    }
+}
+
 /// An amount in minor units (paise for INR) with its currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    pub minor: i64,
+    pub minor: MinorUnits,
     pub currency: Currency,
 }
 
 impl Money {
-    pub fn new(minor: i64, currency: Currency) -> Self {
+    pub fn new(minor: MinorUnits, currency: Currency) -> Self {
         Money { minor, currency }
     }
 
     pub fn zero(currency: Currency) -> Self {
-        Money { minor: 0, currency }
+        Money {
+            minor: MinorUnits::ZERO,
+            currency,
+        }
     }
 
     /// Parses a positive decimal in major units ("199.99", "200", "1e3" is refused) exactly.
@@ -156,7 +235,7 @@ impl Money {
         if minor > AMOUNT_MAJOR_MAX * scale {
             return Err(MoneyError::TooLarge);
         }
-        Ok(Money { minor, currency })
+        Ok(Money::new(MinorUnits(minor), currency))
     }
 
     /// Parses the raw JSON text of a number or string holding a major-unit amount
@@ -179,16 +258,18 @@ impl Money {
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         self.minor
-            .checked_add(other.minor)
-            .map(|m| Money::new(m, self.currency))
+            .0
+            .checked_add(other.minor.0)
+            .map(|m| Money::new(MinorUnits(m), self.currency))
             .ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         self.minor
-            .checked_sub(other.minor)
-            .map(|m| Money::new(m, self.currency))
+            .0
+            .checked_sub(other.minor.0)
+            .map(|m| Money::new(MinorUnits(m), self.currency))
             .ok_or(MoneyError::Overflow)
     }
 
@@ -206,7 +287,8 @@ impl Money {
 }
 
 /// Formats minor units as a major-unit decimal string.
-pub fn format_minor(minor: i64, currency: Currency) -> String {
+pub fn format_minor(minor: MinorUnits, currency: Currency) -> String {
+    let minor = minor.0;
     let digits = currency.minor_digits();
     if digits == 0 {
         return minor.to_string();
@@ -224,15 +306,15 @@ pub fn format_minor(minor: i64, currency: Currency) -> String {
 
 /// `round_half_up(amount × numerator / denominator)` for non-negative amounts, computed in i128
 /// so no intermediate overflows.
-pub fn mul_div_half_up(amount: i64, numerator: i64, denominator: i64) -> i64 {
+pub fn mul_div_half_up(amount: MinorUnits, numerator: i64, denominator: i64) -> MinorUnits {
     assert!(
-        amount >= 0 && numerator >= 0 && denominator > 0,
+        amount.0 >= 0 && numerator >= 0 && denominator > 0,
         "mul_div_half_up takes non-negative inputs"
     );
-    let product = amount as i128 * numerator as i128;
+    let product = amount.0 as i128 * numerator as i128;
     let denominator = denominator as i128;
     let quotient = (product + denominator / 2) / denominator;
-    i64::try_from(quotient).expect("result fits because numerator <= denominator")
+    MinorUnits(i64::try_from(quotient).expect("result fits because numerator <= denominator"))
 }
 
 /// Platform fee in basis points (1000 = 10 %).
@@ -259,14 +341,14 @@ impl FeeBps {
 /// The split of an escrowed amount at funding time: fee + earning = amount, always.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeSplit {
-    pub platform_fee: i64,
-    pub freelancer_earning: i64,
+    pub platform_fee: MinorUnits,
+    pub freelancer_earning: MinorUnits,
 }
 
-pub fn fee_split(amount: i64, fee: FeeBps) -> FeeSplit {
+pub fn fee_split(amount: MinorUnits, fee: FeeBps) -> FeeSplit {
     let platform_fee = mul_div_half_up(amount, fee.get() as i64, 10_000);
     let freelancer_earning = amount - platform_fee;
-    debug_assert!(platform_fee >= 0 && freelancer_earning >= 0);
+    debug_assert!(platform_fee.0 >= 0 && freelancer_earning.0 >= 0);
     FeeSplit {
         platform_fee,
         freelancer_earning,
@@ -279,7 +361,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn inr(text: &str) -> Result<i64, MoneyError> {
-        Money::parse_major(text, Currency::Inr).map(|m| m.minor)
+        Money::parse_major(text, Currency::Inr).map(|m| m.minor.get())
+    }
+
+    fn m(minor: i64) -> MinorUnits {
+        MinorUnits::new(minor)
     }
 
     #[test]
@@ -317,13 +403,13 @@ mod tests {
             Money::parse_major_json("199.99", Currency::Inr)
                 .unwrap()
                 .minor,
-            19999
+            m(19999)
         );
         assert_eq!(
             Money::parse_major_json("\"199.99\"", Currency::Inr)
                 .unwrap()
                 .minor,
-            19999
+            m(19999)
         );
         // A float would round this to 200.0 and accept it; the text says it has too many digits.
         assert_eq!(
@@ -346,7 +432,10 @@ mod tests {
 
     #[test]
     fn zero_decimal_currencies_refuse_fractions() {
-        assert_eq!(Money::parse_major("500", Currency::Jpy).unwrap().minor, 500);
+        assert_eq!(
+            Money::parse_major("500", Currency::Jpy).unwrap().minor,
+            m(500)
+        );
         assert_eq!(
             Money::parse_major("500.5", Currency::Jpy),
             Err(MoneyError::TooPrecise(0))
@@ -357,34 +446,34 @@ mod tests {
     fn fee_rounds_half_up() {
         let ten = FeeBps::new(1000).unwrap();
         assert_eq!(
-            fee_split(5, ten),
+            fee_split(m(5), ten),
             FeeSplit {
-                platform_fee: 1,
-                freelancer_earning: 4
+                platform_fee: m(1),
+                freelancer_earning: m(4)
             }
         ); // 0.5 → 1
         assert_eq!(
-            fee_split(4, ten),
+            fee_split(m(4), ten),
             FeeSplit {
-                platform_fee: 0,
-                freelancer_earning: 4
+                platform_fee: m(0),
+                freelancer_earning: m(4)
             }
         ); // 0.4 → 0
         assert_eq!(
-            fee_split(15, ten),
+            fee_split(m(15), ten),
             FeeSplit {
-                platform_fee: 2,
-                freelancer_earning: 13
+                platform_fee: m(2),
+                freelancer_earning: m(13)
             }
         ); // 1.5 → 2
         assert_eq!(
-            fee_split(19999, ten),
+            fee_split(m(19999), ten),
             FeeSplit {
-                platform_fee: 2000,
-                freelancer_earning: 17999
+                platform_fee: m(2000),
+                freelancer_earning: m(17999)
             }
         );
-        assert_eq!(mul_div_half_up(i64::MAX, 10_000, 10_000), i64::MAX);
+        assert_eq!(mul_div_half_up(m(i64::MAX), 10_000, 10_000), m(i64::MAX));
     }
 
     #[test]
@@ -395,24 +484,24 @@ mod tests {
 
     #[test]
     fn money_formats_in_major_units() {
-        assert_eq!(format_minor(19999, Currency::Inr), "199.99");
-        assert_eq!(format_minor(5, Currency::Inr), "0.05");
-        assert_eq!(format_minor(-150, Currency::Inr), "-1.50");
-        assert_eq!(format_minor(7, Currency::Jpy), "7");
+        assert_eq!(format_minor(m(19999), Currency::Inr), "199.99");
+        assert_eq!(format_minor(m(5), Currency::Inr), "0.05");
+        assert_eq!(format_minor(m(-150), Currency::Inr), "-1.50");
+        assert_eq!(format_minor(m(7), Currency::Jpy), "7");
     }
 
     proptest! {
         #[test]
         fn fee_plus_earning_is_always_the_amount(amount in 0i64..=100_000_000_000_000, bps in 0u32..=10_000) {
-            let split = fee_split(amount, FeeBps::new(bps).unwrap());
-            prop_assert_eq!(split.platform_fee + split.freelancer_earning, amount);
-            prop_assert!(split.platform_fee >= 0 && split.freelancer_earning >= 0);
+            let split = fee_split(m(amount), FeeBps::new(bps).unwrap());
+            prop_assert_eq!(split.platform_fee + split.freelancer_earning, m(amount));
+            prop_assert!(split.platform_fee.get() >= 0 && split.freelancer_earning.get() >= 0);
         }
 
         #[test]
         fn formatting_then_parsing_is_the_identity(minor in 1i64..=100_000_000_000_000) {
-            let text = format_minor(minor, Currency::Inr);
-            prop_assert_eq!(Money::parse_major(&text, Currency::Inr).unwrap().minor, minor);
+            let text = format_minor(m(minor), Currency::Inr);
+            prop_assert_eq!(Money::parse_major(&text, Currency::Inr).unwrap().minor, m(minor));
         }
     }
 }

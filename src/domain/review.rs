@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::contract::{Contract, ContractStatus};
-use super::error::DomainError;
+use super::error::{Action, DomainError, Entity};
 use super::ids::{ContractId, ReviewId, UserId};
 
 pub const DESCRIPTION_CHARS_MAX: usize = 5_000;
@@ -89,8 +89,11 @@ impl Review {
             ));
         }
         if contract.status != ContractStatus::Completed {
-            return Err(DomainError::State(
-                "cannot review until the contract is completed".into(),
+            return Err(DomainError::refused(
+                Entity::Contract,
+                contract.status.as_str(),
+                Action::Review,
+                "cannot review until the contract is completed",
             ));
         }
         Ok(Review {
@@ -135,7 +138,10 @@ mod tests {
         let (client, freelancer) = (c.client_id.clone(), c.freelancer_id.clone());
         assert!(matches!(
             Review::new(&c, &client, &freelancer, five, "great", 1),
-            Err(DomainError::State(_))
+            Err(DomainError::InvalidTransition {
+                action: Action::Review,
+                ..
+            })
         ));
         c.status = ContractStatus::Completed;
         assert!(Review::new(&c, &client, &UserId::generate(), five, "great", 1).is_err());

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::contract::Contract;
 use super::escrow::EscrowStatus;
 use super::ledger::{Account, LedgerEntry, TransferKind};
-use super::money::Currency;
+use super::money::{Currency, MinorUnits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -47,15 +47,15 @@ pub struct Verifier {
     transfers: HashMap<String, (i128, String)>,
     funds_per_contract: HashMap<String, u32>,
     contracts: Vec<ContractFacts>,
-    wallets: Vec<(String, Currency, i64)>,
+    wallets: Vec<(String, Currency, MinorUnits)>,
     counts: Counts,
 }
 
 struct ContractFacts {
     id: String,
-    escrow: Option<(EscrowStatus, i64)>,
+    escrow: Option<(EscrowStatus, MinorUnits)>,
     /// What the refund account must hold: owed and not yet confirmed by the provider.
-    refund_owed: i64,
+    refund_owed: MinorUnits,
     currency: Currency,
 }
 
@@ -69,12 +69,12 @@ impl Verifier {
         *self
             .balances
             .entry((e.account.clone(), e.currency))
-            .or_insert(0) += e.amount as i128;
+            .or_insert(0) += e.amount.get() as i128;
         let t = self
             .transfers
             .entry(e.transfer_id.clone())
             .or_insert((0, e.contract_id.to_string()));
-        t.0 += e.amount as i128;
+        t.0 += e.amount.get() as i128;
         if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
             *self
                 .funds_per_contract
@@ -89,7 +89,7 @@ impl Verifier {
         if escrow.is_some() {
             self.counts.escrows += 1;
         }
-        let mut refund_owed = c
+        let mut refund_owed: MinorUnits = c
             .extra_payments
             .iter()
             .filter(|p| p.provider_refund_id.is_none())
@@ -98,7 +98,10 @@ impl Verifier {
         if let Some(e) = &c.escrow
             && e.status == EscrowStatus::RefundPending
         {
-            refund_owed += e.refund.as_ref().map(|r| r.client_share).unwrap_or(0);
+            refund_owed += e
+                .refund
+                .as_ref()
+                .map_or(MinorUnits::ZERO, |r| r.client_share);
         }
         self.contracts.push(ContractFacts {
             id: c.id.to_string(),
@@ -109,7 +112,7 @@ impl Verifier {
     }
 
     /// A wallet balance as the store reports it (for the "balance = sum of entries" rule).
-    pub fn add_wallet_balance(&mut self, user_id: &str, currency: Currency, balance: i64) {
+    pub fn add_wallet_balance(&mut self, user_id: &str, currency: Currency, balance: MinorUnits) {
         self.wallets.push((user_id.to_string(), currency, balance));
     }
 
@@ -197,7 +200,7 @@ impl Verifier {
                         });
                     }
                     let expected = if status == EscrowStatus::Funded {
-                        amount as i128
+                        amount.get() as i128
                     } else {
                         0
                     };
@@ -218,7 +221,7 @@ impl Verifier {
                     }
                 }
             }
-            if refund_balance != c.refund_owed as i128 {
+            if refund_balance != c.refund_owed.get() as i128 {
                 v.push(Violation {
                     rule: "refund_account_matches_owed",
                     ids: vec![c.id.clone()],
@@ -232,7 +235,7 @@ impl Verifier {
         for (user, cur, reported) in &self.wallets {
             let account = Account::Wallet(user.parse().expect("wallet ids are valid"));
             let sum = self.balances.get(&(account, *cur)).copied().unwrap_or(0);
-            if sum != *reported as i128 {
+            if sum != reported.get() as i128 {
                 v.push(Violation {
                     rule: "wallet_balance_is_sum_of_entries",
                     ids: vec![user.clone()],

@@ -1,12 +1,14 @@
 //! The one place where service errors become HTTP responses:
 //! `{ "error": { "code": "…", "message": "…" } }` with the status of the error's kind.
-//! A 5xx body says nothing internal; its cause is logged once here.
+//! A 5xx body says nothing internal; its cause chain is logged once, here. The response also
+//! carries the [`ErrorCode`] as an extension, so middleware (idempotency) can tell one error
+//! from another without reading the body.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::service::{Error, ErrorKind};
+use crate::service::{Error, ErrorCode, ErrorKind};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -28,20 +30,21 @@ impl From<Error> for ApiError {
     }
 }
 
-pub fn status_of(kind: ErrorKind, code: &str) -> StatusCode {
+pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::PaymentUnavailable | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::PaymentFailed => StatusCode::BAD_GATEWAY,
-        ErrorKind::MediaUnavailable if code == "media.rejected" => StatusCode::BAD_GATEWAY,
-        ErrorKind::MediaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::PaymentUnavailable | ErrorKind::Unavailable | ErrorKind::MediaUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ErrorKind::PaymentFailed | ErrorKind::MediaRejected => StatusCode::BAD_GATEWAY,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -49,16 +52,16 @@ pub fn status_of(kind: ErrorKind, code: &str) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = status_of(e.kind, e.code);
+        let status = status_of(e.kind());
         let message = if status.is_server_error() {
-            tracing::error!(code = e.code, cause = %e.message, "request failed");
-            match e.kind {
+            tracing::error!(code = e.code.as_str(), cause = %e.chain(), "request failed");
+            match e.kind() {
                 ErrorKind::PaymentUnavailable => {
                     "the payment provider is unavailable; the request is kept and will be retried"
                         .to_string()
                 }
                 ErrorKind::PaymentFailed => "the payment provider refused the request".to_string(),
-                ErrorKind::MediaUnavailable => {
+                ErrorKind::MediaUnavailable | ErrorKind::MediaRejected => {
                     "media storage is unavailable; try again later".to_string()
                 }
                 ErrorKind::Unavailable => "storage is unavailable; try again later".to_string(),
@@ -67,19 +70,21 @@ impl IntoResponse for ApiError {
         } else {
             e.message
         };
-        (
+        let mut response = (
             status,
             axum::Json(ErrorBody {
                 error: ErrorDetail {
-                    code: e.code.to_string(),
+                    code: e.code.as_str().to_string(),
                     message,
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(e.code);
+        response
     }
 }
 
-pub fn error(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError(Error::new(kind, code, message))
+pub fn error(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError(Error::new(code, message))
 }

@@ -11,12 +11,12 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::{ApiError, error};
-use crate::auth::{AuthError, Principal, bearer};
-use crate::service::ErrorKind;
+use crate::auth::{AuthError, bearer};
+use crate::service::{Caller, ErrorCode};
 use crate::store::Page;
 
 /// The verified caller.
-pub struct Auth(pub Principal);
+pub struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -30,22 +30,21 @@ impl FromRequestParts<AppState> for Auth {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
         let token = bearer(header).map_err(auth_error)?;
-        state.jwt.verify(token).map(Auth).map_err(auth_error)
+        state
+            .jwt
+            .verify(token)
+            .map(|p| Auth(Caller::User(p)))
+            .map_err(auth_error)
     }
 }
 
 fn auth_error(e: AuthError) -> ApiError {
     match e {
         AuthError::Missing => error(
-            ErrorKind::Unauthorized,
-            "auth.missing_token",
+            ErrorCode::AuthMissingToken,
             "Access denied. No token provided.",
         ),
-        AuthError::Invalid => error(
-            ErrorKind::Unauthorized,
-            "auth.invalid_token",
-            "Invalid authentication token.",
-        ),
+        AuthError::Invalid => error(ErrorCode::AuthInvalidToken, "Invalid authentication token."),
     }
 }
 
@@ -60,21 +59,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
             if !ct.starts_with("application/json") && !ct.contains("+json") {
                 return Err(error(
-                    ErrorKind::Unsupported,
-                    "request.unsupported_media_type",
+                    ErrorCode::RequestUnsupportedMediaType,
                     "the body must be application/json",
                 ));
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                error(
-                    ErrorKind::TooLarge,
-                    "request.too_large",
-                    "the body is too large",
-                )
+                error(ErrorCode::RequestTooLarge, "the body is too large")
             } else {
-                error(ErrorKind::BadRequest, "request.unreadable", e.body_text())
+                error(ErrorCode::RequestUnreadable, e.body_text())
             }
         })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -86,11 +80,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map(ApiJson)
             .map_err(|e| match e.classify() {
                 serde_json::error::Category::Data => {
-                    error(ErrorKind::Validation, "validation.body", e.to_string())
+                    error(ErrorCode::ValidationBody, e.to_string())
                 }
                 _ => error(
-                    ErrorKind::BadRequest,
-                    "request.malformed_json",
+                    ErrorCode::RequestMalformedJson,
                     format!("malformed JSON: {e}"),
                 ),
             })
@@ -106,15 +99,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
-            .map_err(|e| error(ErrorKind::BadRequest, "request.bad_query", e.body_text()))?;
+            .map_err(|e| error(ErrorCode::RequestBadQuery, e.body_text()))?;
         let num = |key: &str, default: u32, max: u32| -> Result<u32, ApiError> {
             match q.get(key) {
                 None => Ok(default),
                 Some(v) => match v.parse::<u32>() {
                     Ok(n) if (1..=max).contains(&n) => Ok(n),
                     _ => Err(error(
-                        ErrorKind::Validation,
-                        "validation.paging",
+                        ErrorCode::ValidationPaging,
                         format!("{key} must be an integer from 1 to {max}"),
                     )),
                 },

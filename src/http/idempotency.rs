@@ -65,10 +65,10 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::{ApiError, error};
 use crate::auth::bearer;
-use crate::domain::UserId;
-use crate::service::ErrorKind;
-use crate::store::idempotency::{IDEMPOTENCY_BODY_BYTES_MAX, IDEMPOTENCY_RETENTION_MS, valid_key};
-use crate::store::{Begin, Store, StoredResponse};
+use crate::domain::{IdempotencyKey, UserId};
+use crate::service::ErrorCode;
+use crate::store::idempotency::{IDEMPOTENCY_BODY_BYTES_MAX, IDEMPOTENCY_RETENTION_MS};
+use crate::store::{Begin, Claim, Holder, IdempotencyStore, Scope, StoredResponse};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -130,8 +130,8 @@ pub fn lease_ms(timeout: Duration) -> i64 {
 }
 
 /// The scope of a user's keys.
-pub fn user_scope(user: &UserId) -> String {
-    format!("user:{user}")
+pub fn user_scope(user: &UserId) -> Scope {
+    Scope::parse(&format!("user:{user}")).expect("a user id makes a valid scope")
 }
 
 /// The fingerprint of a request with a fully read body.
@@ -178,22 +178,18 @@ fn digest(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Whether a final response is kept for replay (see the module docs).
-fn storable(status: StatusCode, body: &[u8]) -> bool {
+/// Whether a final response is kept for replay (see the module docs). `code` is the error
+/// code the response carries (`http::error` puts it in the response's extensions).
+fn storable(status: StatusCode, code: Option<ErrorCode>) -> bool {
     if status.is_server_error() {
         return false;
     }
     match status.as_u16() {
         400 | 401 | 405 | 408 | 413 | 415 | 422 | 429 => false,
-        409 => {
-            let code = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v["error"]["code"].as_str().map(str::to_string));
-            !matches!(
-                code.as_deref(),
-                Some("conflict.concurrent" | "conflict.busy")
-            )
-        }
+        409 => !matches!(
+            code,
+            Some(ErrorCode::ConflictConcurrent | ErrorCode::ConflictBusy)
+        ),
         _ => true,
     }
 }
@@ -234,23 +230,29 @@ pub async fn layer(State(cfg): State<Idempotency>, request: Request, next: Next)
             (Request::from_parts(parts, Body::from(bytes)), f)
         }
     };
-    let store = cfg.state.service.store().clone();
-    let owner = hex::encode(rand::random::<[u8; 16]>());
-    let now = cfg.state.service.now_ms();
+    let store = cfg.state.idempotency.clone();
+    let holder = Holder {
+        scope,
+        key,
+        owner: hex::encode(rand::random::<[u8; 16]>()),
+    };
     let begun = store
-        .idempotency_begin(&scope, &key, &fingerprint, &owner, now, cfg.lease_ms)
+        .idempotency_begin(&Claim {
+            holder: &holder,
+            fingerprint: &fingerprint,
+            now_ms: cfg.state.service.now_ms(),
+            lease_ms: cfg.lease_ms,
+        })
         .await;
     match begun {
         Err(e) => ApiError(e.into()).into_response(),
         Ok(Begin::InFlight) => error(
-            ErrorKind::Conflict,
-            "idempotency.in_flight",
+            ErrorCode::IdempotencyInFlight,
             "a request with this Idempotency-Key is still being processed; retry later",
         )
         .into_response(),
         Ok(Begin::Mismatch) => error(
-            ErrorKind::Validation,
-            "idempotency.mismatch",
+            ErrorCode::IdempotencyMismatch,
             "this Idempotency-Key was used with a different request (method, path or body); use a new key for a new request",
         )
         .into_response(),
@@ -258,9 +260,7 @@ pub async fn layer(State(cfg): State<Idempotency>, request: Request, next: Next)
         Ok(Begin::Started) => {
             let lease = Lease {
                 store,
-                scope,
-                key,
-                owner,
+                holder,
                 held: true,
             };
             execute(&cfg, lease, request, next).await
@@ -289,7 +289,7 @@ async fn execute(cfg: &Idempotency, mut lease: Lease, request: Request, next: Ne
             return ApiError(crate::service::Error::internal(e.to_string())).into_response();
         }
     };
-    if storable(parts.status, &bytes) {
+    if storable(parts.status, parts.extensions.get::<ErrorCode>().copied()) {
         let stored = StoredResponse {
             status: parts.status.as_u16(),
             content_type: parts
@@ -302,7 +302,7 @@ async fn execute(cfg: &Idempotency, mut lease: Lease, request: Request, next: Ne
         let now = cfg.state.service.now_ms();
         match lease
             .store
-            .idempotency_finish(&lease.scope, &lease.key, &lease.owner, &stored, now)
+            .idempotency_finish(&lease.holder, &stored, now)
             .await
         {
             Ok(true) => lease.held = false,
@@ -338,31 +338,32 @@ fn replay(stored: StoredResponse) -> Response {
 }
 
 /// The request's key: none, one valid one, or a 400.
-fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn key_of(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
     let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     let invalid = || {
         error(
-            ErrorKind::BadRequest,
-            "idempotency.invalid_key",
+            ErrorCode::IdempotencyInvalidKey,
             "Idempotency-Key must be one header of 1 to 255 visible ASCII characters",
         )
     };
     if values.next().is_some() {
         return Err(invalid());
     }
-    match value.to_str() {
-        Ok(k) if valid_key(k) => Ok(Some(k.to_string())),
-        _ => Err(invalid()),
-    }
+    value
+        .to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or_else(invalid)
 }
 
 /// The caller's scope; `None` when the request carries a token that does not verify.
-fn scope_of(state: &AppState, headers: &HeaderMap) -> Option<String> {
+fn scope_of(state: &AppState, headers: &HeaderMap) -> Option<Scope> {
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Some(ANONYMOUS_SCOPE.to_string());
+        return Scope::parse(ANONYMOUS_SCOPE);
     };
     let token = bearer(value.to_str().ok()).ok()?;
     let principal = state.jwt.verify(token).ok()?;
@@ -373,17 +374,9 @@ pub(super) fn body_error(e: axum::Error) -> ApiError {
     let too_large =
         std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
     if too_large {
-        error(
-            ErrorKind::TooLarge,
-            "request.too_large",
-            "the body is too large",
-        )
+        error(ErrorCode::RequestTooLarge, "the body is too large")
     } else {
-        error(
-            ErrorKind::BadRequest,
-            "request.unreadable",
-            "the body could not be read",
-        )
+        error(ErrorCode::RequestUnreadable, "the body could not be read")
     }
 }
 
@@ -391,21 +384,15 @@ pub(super) fn body_error(e: axum::Error) -> ApiError {
 /// is what happens when the request is cancelled (the client went away, the route timed out):
 /// the next retry then executes at once instead of waiting for the lease to run out.
 struct Lease {
-    store: Arc<dyn Store>,
-    scope: String,
-    key: String,
-    owner: String,
+    store: Arc<dyn IdempotencyStore>,
+    holder: Holder,
     held: bool,
 }
 
 impl Lease {
     async fn release(&mut self) {
         self.held = false;
-        if let Err(e) = self
-            .store
-            .idempotency_release(&self.scope, &self.key, &self.owner)
-            .await
-        {
+        if let Err(e) = self.store.idempotency_release(&self.holder).await {
             // The record stays in flight until its lease runs out; then a retry takes it over.
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
@@ -420,14 +407,9 @@ impl Drop for Lease {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (store, scope, key, owner) = (
-            self.store.clone(),
-            std::mem::take(&mut self.scope),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.owner),
-        );
+        let (store, holder) = (self.store.clone(), self.holder.clone());
         runtime.spawn(async move {
-            if let Err(e) = store.idempotency_release(&scope, &key, &owner).await {
+            if let Err(e) = store.idempotency_release(&holder).await {
                 tracing::warn!(error = %e, "could not release an idempotency key");
             }
         });
@@ -442,10 +424,7 @@ pub struct OpenApiDoc;
 impl utoipa::Modify for OpenApiDoc {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{
-            ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder,
-            Type,
-        };
+        use utoipa::openapi::{HeaderBuilder, ObjectBuilder, RefOr, Required, Type};
         let key = ParameterBuilder::new()
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
@@ -457,7 +436,7 @@ impl utoipa::Modify for OpenApiDoc {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(crate::store::idempotency::IDEMPOTENCY_KEY_BYTES_MAX))
+                    .max_length(Some(crate::domain::ids::IDEMPOTENCY_KEY_BYTES_MAX))
                     .pattern(Some("^[!-~]+$")),
             ))
             .build();
@@ -465,19 +444,6 @@ impl utoipa::Modify for OpenApiDoc {
             .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
             .description(Some("`true` when this is the kept response of an earlier request with the same Idempotency-Key"))
             .build();
-        let error_response = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build(),
-            )
-        };
         for (path, item) in api.paths.paths.iter_mut() {
             if !path.starts_with("/api/") {
                 continue;
@@ -504,7 +470,7 @@ impl utoipa::Modify for OpenApiDoc {
                     op.responses
                         .responses
                         .entry(status.to_string())
-                        .or_insert_with(|| error_response(description));
+                        .or_insert_with(|| super::openapi::error_response(description));
                 }
                 for response in op.responses.responses.values_mut() {
                     if let RefOr::T(r) = response {
@@ -523,25 +489,30 @@ mod tests {
 
     #[test]
     fn only_decisions_are_stored() {
-        let conflict = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
-        assert!(storable(StatusCode::OK, b"{}"));
-        assert!(storable(StatusCode::CREATED, b"{}"));
-        assert!(storable(StatusCode::NOT_FOUND, b"{}"));
-        assert!(storable(StatusCode::FORBIDDEN, b"{}"));
+        assert!(storable(StatusCode::OK, None));
+        assert!(storable(StatusCode::CREATED, None));
+        assert!(storable(
+            StatusCode::NOT_FOUND,
+            Some(ErrorCode::ContractNotFound)
+        ));
+        assert!(storable(
+            StatusCode::FORBIDDEN,
+            Some(ErrorCode::AuthNotParty)
+        ));
         assert!(storable(
             StatusCode::CONFLICT,
-            conflict("state.conflict").as_bytes()
+            Some(ErrorCode::StateConflict)
         ));
         assert!(!storable(
             StatusCode::CONFLICT,
-            conflict("conflict.busy").as_bytes()
+            Some(ErrorCode::ConflictBusy)
         ));
         assert!(!storable(
             StatusCode::CONFLICT,
-            conflict("conflict.concurrent").as_bytes()
+            Some(ErrorCode::ConflictConcurrent)
         ));
         for s in [400, 401, 405, 408, 413, 415, 422, 429, 500, 502, 503] {
-            assert!(!storable(StatusCode::from_u16(s).unwrap(), b"{}"), "{s}");
+            assert!(!storable(StatusCode::from_u16(s).unwrap(), None), "{s}");
         }
     }
 

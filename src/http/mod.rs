@@ -1,17 +1,29 @@
 //! The HTTP adapter: routes, extractors, error mapping (in `error`, the only place), metrics
-//! and tracing middleware, limits, graceful shutdown. Handlers call the service and nothing
-//! else.
+//! and tracing middleware, limits, graceful shutdown. Handlers parse the request into the
+//! service's typed commands, call one use case, and render its result as a view.
+//!
+//! Where things live:
+//! - [`state`] — the state every handler shares, built from the service;
+//! - [`routes`] — the handlers (their annotations are `/openapi.json`, see [`openapi`]);
+//! - [`bodies`] — request bodies and how they become commands;
+//! - [`extract`] — the caller from the bearer token, JSON bodies, paging;
+//! - [`error`] — service errors as responses; [`idempotency`] — `Idempotency-Key`;
+//! - [`admission`] — the line of requests working on the store at once;
+//! - [`review_pages`] — rendered review pages kept until the reviews change;
+//! - [`sandbox`] — the sandbox provider's checkout page.
 
+pub mod admission;
+pub mod bodies;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod openapi;
+pub mod review_pages;
 pub mod routes;
 pub mod sandbox;
+pub mod state;
 
 use std::future::Future;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -22,52 +34,15 @@ use axum::routing::{get, patch, post, put};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::JwtKeys;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::payment::webhook::WEBHOOK_BODY_BYTES_MAX;
-use crate::service::{Error, Service};
+use crate::service::ErrorCode;
+pub use state::{AppConfig, AppState};
 
 /// Largest JSON body of an API request.
 pub const JSON_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Multipart framing allowed on top of the largest upload.
 const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
-
-/// What every handler shares; cheap to clone (axum clones it for each request).
-#[derive(Clone)]
-pub struct AppState(Arc<AppConfig>);
-
-impl AppState {
-    pub fn new(config: AppConfig) -> AppState {
-        AppState(Arc::new(config))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = AppConfig;
-
-    fn deref(&self) -> &AppConfig {
-        &self.0
-    }
-}
-
-pub struct AppConfig {
-    pub service: Arc<Service>,
-    pub jwt: JwtKeys,
-    /// Local media directory served at `/media/…`, when media is stored locally.
-    pub media_dir: Option<PathBuf>,
-    /// How this server reaches itself (the sandbox posts its events here).
-    pub self_url: String,
-    pub http_client: reqwest::Client,
-    pub request_timeout: Duration,
-    /// How long a client may take to send a request's headers, and how long an idle
-    /// keep-alive connection is kept (hyper runs one timer for both).
-    pub header_read_timeout: Duration,
-    /// How long an upload may take in total (a slow body is cut off with 408 then).
-    pub upload_timeout: Duration,
-    /// The line of requests working on the store (`Store::requests_at_once` places); `None`
-    /// lets them all in at once. See [`admit`].
-    pub admission: Option<crate::admission::Line>,
-}
 
 pub fn router(state: AppState) -> Router {
     let upload_limit =
@@ -152,7 +127,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             DeclaredLimit {
                 bytes_max: JSON_BODY_BYTES_MAX as u64,
-                code: "request.too_large",
+                code: ErrorCode::RequestTooLarge,
             },
             refuse_declared_oversize,
         ))
@@ -170,7 +145,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             DeclaredLimit {
                 bytes_max: WEBHOOK_BODY_BYTES_MAX as u64,
-                code: "request.too_large",
+                code: ErrorCode::RequestTooLarge,
             },
             refuse_declared_oversize,
         ))
@@ -188,7 +163,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             DeclaredLimit {
                 bytes_max: upload_limit as u64,
-                code: "media.too_large",
+                code: ErrorCode::MediaTooLarge,
             },
             refuse_declared_oversize,
         ))
@@ -207,25 +182,22 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> Response {
-    error::ApiError(Error::not_found("route.not_found", "no such route")).into_response()
+    error::error(ErrorCode::RouteNotFound, "no such route").into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    let e = Error::new(
-        crate::service::ErrorKind::BadRequest,
-        "route.method_not_allowed",
+    error::error(
+        ErrorCode::RouteMethodNotAllowed,
         "method not allowed on this route",
-    );
-    let mut r = error::ApiError(e).into_response();
-    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    r
+    )
+    .into_response()
 }
 
 /// A route group's body limit, checked against the declared `Content-Length`.
 #[derive(Clone, Copy)]
 struct DeclaredLimit {
     bytes_max: u64,
-    code: &'static str,
+    code: ErrorCode,
 }
 
 /// Refuses a request whose declared `Content-Length` is over its route's limit with 413 before
@@ -245,7 +217,6 @@ async fn refuse_declared_oversize(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit.bytes_max) {
         return error::error(
-            crate::service::ErrorKind::TooLarge,
             limit.code,
             format!("the body is larger than {} bytes", limit.bytes_max),
         )
@@ -257,12 +228,12 @@ async fn refuse_declared_oversize(
 /// Where a store-bound route group queues its requests.
 #[derive(Clone)]
 struct Admission {
-    line: Option<crate::admission::Line>,
+    line: Option<admission::Line>,
     /// The group's body limit (the body is read before the request queues).
     body_bytes_max: usize,
 }
 
-/// Runs a store-bound request in `AppState::admission`'s line (see [`crate::admission`]):
+/// Runs a store-bound request in `AppState::admission`'s line (see [`admission`]):
 /// it waits for a place within its route's timeout (408 when that runs out; a client that
 /// goes away leaves the line). Without a line, it goes straight through.
 ///

@@ -39,25 +39,30 @@ struct SharedRules;
 
 const ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
 
-impl Modify for SharedRules {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::ParameterIn;
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
+/// A documented error answer: the `ErrorBody` schema with `description`.
+pub(super) fn error_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
                     .build(),
             )
-        };
+            .build(),
+    )
+}
+
+impl Modify for SharedRules {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+
         for (path, item) in api.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
@@ -121,7 +126,7 @@ impl Modify for SharedRules {
                     op.responses
                         .responses
                         .entry(status.to_string())
-                        .or_insert_with(|| error(description));
+                        .or_insert_with(|| error_response(description));
                 }
             }
         }

@@ -1,5 +1,6 @@
-//! Route handlers: each reads the request, calls one service use case, and shapes the reply.
-//! The `#[utoipa::path]` on each is the source of `/openapi.json`.
+//! Route handlers: each asks the service for a permit, parses the request into a typed
+//! command, calls one use case, and shapes the reply. The `#[utoipa::path]` on each is the
+//! source of `/openapi.json`.
 
 use axum::Json;
 use axum::body::Body;
@@ -11,11 +12,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::bodies::{CheckoutBody, CreateContract, RefundBody, ReviewBody, StatusBody};
 use super::error::{ApiError, ErrorBody, error};
 use super::extract::{ApiJson, Auth, Paging};
-use crate::payment::CheckoutSession;
-use crate::service::views::*;
-use crate::service::{CheckoutBody, CreateContract, ErrorKind, RefundBody, ReviewBody};
+use crate::domain::{ContractId, JobId, UserId};
+use crate::service::escrow::Release;
+use crate::service::reports::SalesRange;
+use crate::service::{ErrorCode, UseCase, input};
+use crate::store::ContractFilter;
+use crate::views::*;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -37,18 +42,22 @@ pub struct ReviewMessage {
     pub data: ReviewView,
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusBody {
-    #[schema(value_type = crate::domain::ContractStatus)]
-    pub status: String,
-}
-
-fn msg(message: &str, data: ContractView) -> Json<ContractMessage> {
+fn msg(message: &str, c: &crate::domain::Contract) -> Json<ContractMessage> {
     Json(ContractMessage {
         message: message.into(),
-        data,
+        data: ContractView::from(c),
     })
+}
+
+fn escrow_msg(message: &str, c: &crate::domain::Contract) -> Json<EscrowMessage> {
+    Json(EscrowMessage {
+        message: message.into(),
+        data: EscrowView::of_moved(c),
+    })
+}
+
+fn contract_id(text: &str) -> Result<ContractId, ApiError> {
+    Ok(input::id(text, "contract id")?)
 }
 
 #[utoipa::path(post, path = "/api/client/contract/create-contract/{jobId}", tag = "contracts",
@@ -57,12 +66,18 @@ fn msg(message: &str, data: ContractView) -> Json<ContractMessage> {
     security(("bearer" = [])))]
 pub async fn create_contract(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(job_id): Path<String>,
+    Auth(caller): Auth,
+    Path(job): Path<String>,
     ApiJson(body): ApiJson<CreateContract>,
 ) -> ApiResult<(StatusCode, Json<ContractMessage>)> {
-    let c = s.service.create_contract(&p, &job_id, body).await?;
-    Ok((StatusCode::CREATED, msg("Contract created successfully", c)))
+    let permit = s.service.permit(&caller, UseCase::CreateContract)?;
+    let job: JobId = input::id(&job, "job id")?;
+    let new = body.parse(job, s.service.settings().currency)?;
+    let c = s.service.create_contract(permit, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        msg("Contract created successfully", &c),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/freelancer/contract/approve-contract/{contractId}", tag = "contracts",
@@ -70,13 +85,15 @@ pub async fn create_contract(
     security(("bearer" = [])))]
 pub async fn approve_contract(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractMessage>> {
-    Ok(msg(
-        "Contract approved",
-        s.service.approve_contract(&p, &id).await?,
-    ))
+    let permit = s.service.permit(&caller, UseCase::ApproveContract)?;
+    let c = s
+        .service
+        .approve_contract(permit, &contract_id(&id)?)
+        .await?;
+    Ok(msg("Contract approved", &c))
 }
 
 #[utoipa::path(put, path = "/api/freelancer/contract/update-status/{contractId}", tag = "contracts",
@@ -85,14 +102,14 @@ pub async fn approve_contract(
     security(("bearer" = [])))]
 pub async fn update_status(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> ApiResult<Json<ContractMessage>> {
-    Ok(msg(
-        "Contract status updated",
-        s.service.update_status(&p, &id, &body.status).await?,
-    ))
+    let permit = s.service.permit(&caller, UseCase::UpdateStatus)?;
+    let id = contract_id(&id)?;
+    let c = s.service.update_status(permit, &id, body.parse()?).await?;
+    Ok(msg("Contract status updated", &c))
 }
 
 #[utoipa::path(get, path = "/api/contracts/{contractId}", tag = "contracts",
@@ -100,10 +117,13 @@ pub async fn update_status(
     security(("bearer" = [])))]
 pub async fn get_contract(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractDetail>> {
-    Ok(Json(s.service.get_contract(&p, &id).await?))
+    let id = contract_id(&id)?;
+    let permit = s.service.permit(&caller, UseCase::ViewContract)?;
+    let detail = s.service.contract(permit, &id).await?;
+    Ok(Json(ContractDetail::from(&detail)))
 }
 
 #[utoipa::path(post, path = "/api/client/job/payment/{jobId}", tag = "payments",
@@ -112,11 +132,14 @@ pub async fn get_contract(
     security(("bearer" = [])))]
 pub async fn checkout(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(job_id): Path<String>,
+    Auth(caller): Auth,
+    Path(job): Path<String>,
     ApiJson(body): ApiJson<CheckoutBody>,
 ) -> ApiResult<Json<CheckoutSession>> {
-    Ok(Json(s.service.checkout(&p, &job_id, body).await?))
+    let permit = s.service.permit(&caller, UseCase::Checkout)?;
+    let job: JobId = input::id(&job, "job id")?;
+    let req = body.parse(job, s.service.settings().currency)?;
+    Ok(Json(s.service.checkout(permit, req).await?.into()))
 }
 
 #[utoipa::path(post, path = "/webhook", tag = "payments",
@@ -131,7 +154,9 @@ pub async fn webhook(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
-    Ok(Json(s.service.handle_webhook(&body, signature).await?))
+    Ok(Json(
+        s.service.handle_webhook(&body, signature).await?.into(),
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/client/contract/release-fund/{contractId}", tag = "escrow",
@@ -139,13 +164,15 @@ pub async fn webhook(
     security(("bearer" = [])))]
 pub async fn request_release(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractMessage>> {
-    Ok(msg(
-        "Fund release requested successfully.",
-        s.service.request_release(&p, &id).await?,
-    ))
+    let permit = s.service.permit(&caller, UseCase::RequestRelease)?;
+    let c = s
+        .service
+        .request_release(permit, &contract_id(&id)?)
+        .await?;
+    Ok(msg("Fund release requested successfully.", &c))
 }
 
 #[utoipa::path(patch, path = "/api/client/release-fund/{contractId}", tag = "escrow",
@@ -164,14 +191,16 @@ pub async fn request_release_short(
     security(("bearer" = [])))]
 pub async fn release(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EscrowMessage>> {
-    let data = s.service.release(&p, &id).await?;
-    Ok(Json(EscrowMessage {
-        message: "Fund has been released".into(),
-        data,
-    }))
+    let permit = s.service.permit(&caller, UseCase::Release)?;
+    let release = Release {
+        contract: contract_id(&id)?,
+        force: None,
+    };
+    let c = s.service.release(permit, &release).await?;
+    Ok(escrow_msg("Fund has been released", &c))
 }
 
 #[utoipa::path(put, path = "/api/admin/escrow/refund-client/{contractId}/{clientId}", tag = "escrow",
@@ -180,28 +209,35 @@ pub async fn release(
     security(("bearer" = [])))]
 pub async fn refund(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path((id, client)): Path<(String, String)>,
     ApiJson(body): ApiJson<RefundBody>,
 ) -> ApiResult<Json<EscrowMessage>> {
-    let data = s.service.refund(&p, &id, &client, body).await?;
-    Ok(Json(EscrowMessage {
-        message: "Refund has been processed".into(),
-        data,
-    }))
+    let refund = body.into_refund(contract_id(&id)?);
+    let client: UserId = input::id(&client, "client id")?;
+    let permit = s.service.permit(
+        &caller,
+        UseCase::Refund {
+            client: Some(&client),
+        },
+    )?;
+    let c = s.service.refund(permit, &refund).await?;
+    Ok(escrow_msg("Refund has been processed", &c))
 }
 
 #[utoipa::path(get, path = "/api/admin/escrow/balance", tag = "reports", responses((status = 200, body = AmountView), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn balance(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<AmountView>> {
-    Ok(Json(s.service.balance(&p).await?))
+pub async fn balance(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<AmountView>> {
+    let permit = s.service.permit(&caller, UseCase::Reports)?;
+    Ok(Json(s.service.balance(permit).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/admin/escrow/total-revenue", tag = "reports", responses((status = 200, body = AmountView), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn total_revenue(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
 ) -> ApiResult<Json<AmountView>> {
-    Ok(Json(s.service.total_revenue(&p).await?))
+    let permit = s.service.permit(&caller, UseCase::Reports)?;
+    Ok(Json(s.service.revenue(permit).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/admin/escrow/transactions", tag = "reports",
@@ -209,10 +245,15 @@ pub async fn total_revenue(
     responses((status = 200, body = EscrowPage), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn transactions(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Paging(page): Paging,
 ) -> ApiResult<Json<EscrowPage>> {
-    Ok(Json(s.service.transactions(&p, page).await?))
+    let permit = s.service.permit(&caller, UseCase::Reports)?;
+    let escrows = s
+        .service
+        .escrows(permit, &ContractFilter::default(), page)
+        .await?;
+    Ok(Json(EscrowPage::from(&escrows)))
 }
 
 #[derive(Deserialize)]
@@ -221,45 +262,29 @@ pub struct RangeQuery {
     to: Option<String>,
 }
 
-/// Parses `YYYY-MM-DD` (UTC midnight) into Unix milliseconds.
-pub fn parse_date(field: &str, s: &str) -> Result<i64, crate::service::Error> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(|d| {
-            d.and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc()
-                .timestamp_millis()
-        })
-        .map_err(|_| {
-            crate::service::Error::validation(
-                "validation.date",
-                format!("{field} must be a date YYYY-MM-DD"),
-            )
-        })
-}
-
 #[utoipa::path(get, path = "/api/admin/escrow/sales-report", tag = "reports",
     params(("from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"), ("to" = Option<String>, Query, description = "YYYY-MM-DD, exclusive")),
     responses((status = 200, body = SalesReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn sales_report(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<SalesReport>> {
-    let (from, to) = match q {
-        Ok(Query(q)) => (
-            q.from.map(|f| parse_date("from", &f)).transpose()?,
-            q.to.map(|t| parse_date("to", &t)).transpose()?,
-        ),
+    let permit = s.service.permit(&caller, UseCase::Reports)?;
+    let range = match q {
+        Ok(Query(q)) => SalesRange {
+            from_ms: q.from.map(|f| input::date_ms("from", &f)).transpose()?,
+            to_ms: q.to.map(|t| input::date_ms("to", &t)).transpose()?,
+        },
         Err(_) => {
             return Err(error(
-                ErrorKind::Validation,
-                "validation.date",
+                ErrorCode::ValidationDate,
                 "from and to must be dates YYYY-MM-DD",
             ));
         }
     };
-    Ok(Json(s.service.sales_report(&p, from, to).await?))
+    let report = s.service.sales(permit, range).await?;
+    Ok(Json(SalesReport::from(&report)))
 }
 
 #[utoipa::path(get, path = "/api/freelancer/wallet", tag = "wallets",
@@ -267,11 +292,16 @@ pub async fn sales_report(
     responses((status = 200, body = WalletView), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn my_wallet(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Paging(page): Paging,
 ) -> ApiResult<Json<WalletView>> {
-    let id = p.id.to_string();
-    Ok(Json(s.service.wallet(&p, &id, page).await?))
+    let me = caller.user().expect("a bearer token is a user").id.clone();
+    let permit = s
+        .service
+        .permit(&caller, UseCase::ViewWallet { owner: &me })?;
+    Ok(Json(WalletView::from(
+        &s.service.wallet(permit, page).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/admin/wallet/{userId}", tag = "wallets",
@@ -279,11 +309,17 @@ pub async fn my_wallet(
     responses((status = 200, body = WalletView), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn user_wallet(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(user): Path<String>,
     Paging(page): Paging,
 ) -> ApiResult<Json<WalletView>> {
-    Ok(Json(s.service.wallet(&p, &user, page).await?))
+    let user: UserId = input::id(&user, "user id")?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::ViewWallet { owner: &user })?;
+    Ok(Json(WalletView::from(
+        &s.service.wallet(permit, page).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/client/review/rate-freelancer/{clientId}", tag = "reviews",
@@ -292,16 +328,20 @@ pub async fn user_wallet(
     security(("bearer" = [])))]
 pub async fn rate_freelancer(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     Path(client): Path<String>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> ApiResult<(StatusCode, Json<ReviewMessage>)> {
-    let data = s.service.rate_freelancer(&p, &client, body).await?;
+    let client: UserId = input::id(&client, "client id")?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::RateFreelancer { client: &client })?;
+    let review = s.service.rate_freelancer(permit, body.parse()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(ReviewMessage {
             message: "Review created successfully".into(),
-            data,
+            data: ReviewView::from(&review),
         }),
     ))
 }
@@ -314,7 +354,8 @@ pub async fn show_reviews(
     Path(f): Path<String>,
     Paging(page): Paging,
 ) -> ApiResult<impl IntoResponse> {
-    let body = s.service.show_reviews_json(&f, page).await?;
+    let freelancer: UserId = input::id(&f, "freelancer id")?;
+    let body = s.review_pages.get(&s.service, &freelancer, page).await?;
     Ok(([(CONTENT_TYPE, "application/json")], body))
 }
 
@@ -332,14 +373,14 @@ pub struct UploadForm {
     security(("bearer" = [])))]
 pub async fn upload(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(caller): Auth,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Json<MediaView>> {
+    let permit = s.service.permit(&caller, UseCase::Upload)?;
     // axum's own rejection is plain text; a body that is not multipart at all is a 415.
     let mut form = form.map_err(|_| {
         error(
-            ErrorKind::Unsupported,
-            "request.unsupported_media_type",
+            ErrorCode::RequestUnsupportedMediaType,
             "the body must be multipart/form-data with a boundary, the file in the field \"media\"",
         )
     })?;
@@ -350,8 +391,7 @@ pub async fn upload(
             .map_err(|e| multipart_error(&e.body_text(), e.status()))?;
         let Some(field) = field else {
             return Err(error(
-                ErrorKind::BadRequest,
-                "media.missing",
+                ErrorCode::MediaMissing,
                 "No file uploaded: send the file in the multipart field \"media\"",
             ));
         };
@@ -365,41 +405,27 @@ pub async fn upload(
                 Err(e) => Some((Err(e.body_text()), f)),
             }
         });
-        return Ok(Json(s.service.upload(&p, Box::pin(stream)).await?));
+        let stored = s.service.upload(permit, Box::pin(stream)).await?;
+        return Ok(Json(stored.into()));
     }
 }
 
 fn multipart_error(text: &str, status: StatusCode) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        error(
-            ErrorKind::TooLarge,
-            "media.too_large",
-            "the upload is too large",
-        )
+        error(ErrorCode::MediaTooLarge, "the upload is too large")
     } else {
-        error(
-            ErrorKind::BadRequest,
-            "request.bad_multipart",
-            text.to_string(),
-        )
+        error(ErrorCode::RequestBadMultipart, text.to_string())
     }
 }
 
 /// Serves a locally stored media file.
 pub async fn media_file(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    let not_found = || error(ErrorCode::MediaNotFound, "no such file").into_response();
     let Some(dir) = s.media_dir.as_ref() else {
-        return ApiError(crate::service::Error::not_found(
-            "media.not_found",
-            "no such file",
-        ))
-        .into_response();
+        return not_found();
     };
     if !crate::media::local::LocalMediaStore::is_stored_name(&name) {
-        return ApiError(crate::service::Error::not_found(
-            "media.not_found",
-            "no such file",
-        ))
-        .into_response();
+        return not_found();
     }
     let mime = match name.rsplit('.').next() {
         Some("jpg") => "image/jpeg",
@@ -425,11 +451,7 @@ pub async fn media_file(State(s): State<AppState>, Path(name): Path<String>) -> 
             Body::from_stream(tokio_util::io::ReaderStream::new(f)),
         )
             .into_response(),
-        Err(_) => ApiError(crate::service::Error::not_found(
-            "media.not_found",
-            "no such file",
-        ))
-        .into_response(),
+        Err(_) => not_found(),
     }
 }
 
@@ -440,11 +462,7 @@ pub async fn healthz() -> &'static str {
 
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "storage reachable"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(s): State<AppState>) -> ApiResult<&'static str> {
-    s.service
-        .store()
-        .ping()
-        .await
-        .map_err(|e| ApiError(e.into()))?;
+    s.service.ping().await?;
     Ok("ready")
 }
 

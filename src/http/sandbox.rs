@@ -24,7 +24,7 @@ pub async fn page(State(s): State<AppState>, Path(session): Path<String>) -> Res
         Ok(c) => c,
         Err(e) => return ApiError(e).into_response(),
     };
-    let title = escape(c.title.as_deref().unwrap_or("Escrow payment"));
+    let title = escape(c.title.as_ref().map_or("Escrow payment", |t| t.as_str()));
     let amount = format!(
         "{} {}",
         format_minor(c.amount, c.currency),
@@ -59,7 +59,7 @@ small{{color:#666}}</style></head>
 }
 
 pub async fn pay(State(s): State<AppState>, Path(session): Path<String>) -> Response {
-    let (_, body, header) = match s.service.sandbox_payment(&session).await {
+    let payment = match s.service.sandbox_payment(&session).await {
         Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
     };
@@ -67,8 +67,8 @@ pub async fn pay(State(s): State<AppState>, Path(session): Path<String>) -> Resp
         .http_client
         .post(format!("{}/webhook", s.self_url))
         .header("content-type", "application/json")
-        .header("stripe-signature", header)
-        .body(body)
+        .header("stripe-signature", payment.signature)
+        .body(payment.body)
         .send()
         .await;
     match sent {

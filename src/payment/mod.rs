@@ -9,7 +9,7 @@ pub mod webhook;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ContractId, Currency, JobId, UserId};
+use crate::domain::{ContractId, IdempotencyKey, JobId, Money, PaymentRef, RefundRef, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
@@ -19,15 +19,14 @@ pub struct CheckoutRequest {
     pub freelancer_id: UserId,
     /// Product name shown to the payer.
     pub title: String,
-    pub amount: i64,
-    pub currency: Currency,
+    pub amount: Money,
     pub success_url: String,
     pub cancel_url: String,
     /// Same contract and amount → same key → the provider returns the same session.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
     pub url: String,
@@ -37,16 +36,15 @@ pub struct CheckoutSession {
 pub struct RefundRequest {
     pub contract_id: ContractId,
     /// The payment intent (or, without one, the checkout session) the money came from.
-    pub payment_ref: String,
-    pub amount: i64,
-    pub currency: Currency,
+    pub payment_ref: PaymentRef,
+    pub amount: Money,
     /// Derived from the contract and the action: the same on every retry.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundResult {
-    pub id: String,
+    pub id: RefundRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

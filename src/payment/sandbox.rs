@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
-use crate::domain::Contract;
+use crate::domain::{Contract, EventId, RefundRef};
 
 pub const SESSION_PREFIX: &str = "cs_sandbox_";
 
@@ -53,14 +53,20 @@ impl PaymentProvider for SandboxProvider {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError> {
-        let id = format!("{SESSION_PREFIX}{}_{}", request.contract_id, request.amount);
+        let id = format!(
+            "{SESSION_PREFIX}{}_{}",
+            request.contract_id, request.amount.minor
+        );
         let url = format!("{}/sandbox/checkout/{id}", self.public_url);
         Ok(CheckoutSession { id, url })
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
         Ok(RefundResult {
-            id: format!("re_sandbox_{}", short_hash(&request.idempotency_key)),
+            id: RefundRef::new(format!(
+                "re_sandbox_{}",
+                short_hash(request.idempotency_key.as_str())
+            )),
         })
     }
 }
@@ -70,14 +76,14 @@ impl PaymentProvider for SandboxProvider {
 pub fn completed_event(
     contract: &Contract,
     session_id: &str,
-    event_id: &str,
+    event_id: &EventId,
     success_url: &str,
     cancel_url: &str,
     now_s: i64,
 ) -> String {
     let payment_intent = format!("pi_sandbox_{}", short_hash(session_id));
     json!({
-        "id": event_id,
+        "id": event_id.as_str(),
         "object": "event",
         "created": now_s,
         "livemode": false,
@@ -121,7 +127,7 @@ pub fn completed_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payment::webhook::{EventKind, sign, verify_and_parse};
+    use crate::payment::webhook::{paid_payment, sign, verify_and_parse};
 
     #[test]
     fn the_sandbox_event_passes_the_typed_stripe_parser() {
@@ -131,7 +137,7 @@ mod tests {
         let body = completed_event(
             &c,
             &sid,
-            "evt_sandbox_1",
+            &EventId::new("evt_sandbox_1"),
             "http://x/ok",
             "http://x/no",
             1_800_000_000,
@@ -147,17 +153,8 @@ mod tests {
         assert!(typed.is_ok(), "{typed:?}");
         let parsed =
             verify_and_parse(body.as_bytes(), Some(&header), "whsec_s", 1_800_000_000).unwrap();
-        match parsed.kind {
-            EventKind::Payment {
-                payment,
-                paid,
-                refs,
-            } => {
-                assert!(paid);
-                assert_eq!(payment.amount, c.amount);
-                assert_eq!(refs.contract_id.as_deref(), Some(c.id.as_str()));
-            }
-            other => panic!("{other:?}"),
-        }
+        let (payment, refs) = paid_payment(parsed);
+        assert_eq!(payment.amount, c.amount);
+        assert_eq!(refs.contract_id.as_deref(), Some(c.id.as_str()));
     }
 }

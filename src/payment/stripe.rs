@@ -22,6 +22,8 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_core::refund::CreateRefund;
 
+use crate::domain::RefundRef;
+
 use super::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
@@ -188,12 +190,13 @@ fn metadata(request: &CheckoutRequest) -> HashMap<String, String> {
 pub fn checkout_session_request(request: &CheckoutRequest) -> CreateCheckoutSession {
     let mut price = CreateCheckoutSessionLineItemsPriceData::new(
         request
+            .amount
             .currency
             .code()
             .parse::<stripe_types::Currency>()
             .unwrap_or_else(|never| match never {}),
     );
-    price.unit_amount = Some(request.amount);
+    price.unit_amount = Some(request.amount.minor.get());
     price.product_data = Some(ProductData::new(request.title.clone()));
     let mut item = CreateCheckoutSessionLineItems::new();
     item.price_data = Some(price);
@@ -220,12 +223,15 @@ impl PaymentProvider for StripeProvider {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError> {
-        assert!(request.amount > 0, "a checkout is for a positive amount");
+        assert!(
+            request.amount.minor.get() > 0,
+            "a checkout is for a positive amount"
+        );
         let session = checkout_session_request(request);
         let got = self
             .send(
                 &session,
-                &request.idempotency_key,
+                request.idempotency_key.as_str(),
                 "checkout session",
                 |s: stripe_checkout::CheckoutSession| Minimal {
                     id: s.id.as_str().to_string(),
@@ -244,9 +250,12 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
-        assert!(request.amount > 0, "a refund is for a positive amount");
+        assert!(
+            request.amount.minor.get() > 0,
+            "a refund is for a positive amount"
+        );
         let mut refund = CreateRefund::new()
-            .amount(request.amount)
+            .amount(request.amount.minor.get())
             .metadata(HashMap::from([(
                 "contractId".to_string(),
                 request.contract_id.to_string(),
@@ -262,7 +271,7 @@ impl PaymentProvider for StripeProvider {
         let got = self
             .send(
                 &refund,
-                &request.idempotency_key,
+                request.idempotency_key.as_str(),
                 "refund",
                 |r: stripe_core::Refund| Minimal {
                     id: r.id.as_str().to_string(),
@@ -274,15 +283,17 @@ impl PaymentProvider for StripeProvider {
                 },
             )
             .await?;
-        tracing::info!(contract = %request.contract_id, refund = %got.id, payment_intent = ?got.payment_intent, amount = request.amount, "Stripe refund created");
-        Ok(RefundResult { id: got.id })
+        tracing::info!(contract = %request.contract_id, refund = %got.id, payment_intent = ?got.payment_intent, amount = request.amount.minor.get(), "Stripe refund created");
+        Ok(RefundResult {
+            id: RefundRef::new(got.id),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ContractId, Currency, JobId, UserId};
+    use crate::domain::{ContractId, Currency, JobId, MinorUnits, UserId};
 
     fn request() -> CheckoutRequest {
         CheckoutRequest {
@@ -291,11 +302,10 @@ mod tests {
             client_id: UserId::generate(),
             freelancer_id: UserId::generate(),
             title: "Logo & icon".into(),
-            amount: 150_050,
-            currency: Currency::Inr,
+            amount: crate::domain::Money::new(MinorUnits::new(150_050), Currency::Inr),
             success_url: "http://front/ok".into(),
             cancel_url: "http://front/no".into(),
-            idempotency_key: "k".into(),
+            idempotency_key: crate::domain::IdempotencyKey::derived("k".into()),
         }
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
-use crate::domain::{Currency, Payment};
+use crate::domain::{Currency, EventId, MinorUnits, Payment, PaymentRef};
 
 /// Largest webhook body accepted (Stripe's events are a few KiB).
 pub const WEBHOOK_BODY_BYTES_MAX: usize = 512 * 1024;
@@ -33,7 +33,7 @@ pub enum SignatureError {
 /// What an event says, reduced to what the escrow acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedEvent {
-    pub id: String,
+    pub id: EventId,
     pub event_type: String,
     pub kind: EventKind,
 }
@@ -48,8 +48,8 @@ pub enum EventKind {
     },
     /// A charge was refunded at the provider.
     ChargeRefunded {
-        payment_intent_id: Option<String>,
-        amount_refunded: i64,
+        payment_intent_id: Option<PaymentRef>,
+        amount_refunded: MinorUnits,
         contract_id: Option<String>,
     },
     /// Anything else: recorded, not acted on.
@@ -110,7 +110,7 @@ pub fn verify_and_parse(
 }
 
 fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
-    let id = event.id.as_str().to_string();
+    let id = EventId::new(event.id.as_str());
     let event_type = event.type_.to_string();
     let kind = match event.data.object {
         EventObject::CheckoutSessionCompleted(s)
@@ -123,12 +123,12 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
             ) {
                 (Some(amount), Some(cur)) => EventKind::Payment {
                     payment: Payment {
-                        checkout_session_id: Some(s.id.as_str().to_string()),
+                        checkout_session_id: Some(PaymentRef::new(s.id.as_str())),
                         payment_intent_id: s
                             .payment_intent
                             .as_ref()
-                            .map(|p| p.id().as_str().to_string()),
-                        amount,
+                            .map(|p| PaymentRef::new(p.id().as_str())),
+                        amount: MinorUnits::new(amount),
                         currency: cur,
                     },
                     paid,
@@ -142,8 +142,8 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
                 EventKind::Payment {
                     payment: Payment {
                         checkout_session_id: None,
-                        payment_intent_id: Some(pi.id.as_str().to_string()),
-                        amount: pi.amount_received,
+                        payment_intent_id: Some(PaymentRef::new(pi.id.as_str())),
+                        amount: MinorUnits::new(pi.amount_received),
                         currency: cur,
                     },
                     paid: true,
@@ -156,8 +156,8 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
             payment_intent_id: ch
                 .payment_intent
                 .as_ref()
-                .map(|p| p.id().as_str().to_string()),
-            amount_refunded: ch.amount_refunded,
+                .map(|p| PaymentRef::new(p.id().as_str())),
+            amount_refunded: MinorUnits::new(ch.amount_refunded),
             contract_id: ch.metadata.get("contractId").cloned(),
         },
         _ => EventKind::Other,
@@ -172,7 +172,7 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
 /// The fallback: the same facts from the raw JSON of a correctly signed event.
 fn from_raw(text: &str) -> Option<ParsedEvent> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let id = v.get("id")?.as_str()?.to_string();
+    let id = EventId::new(v.get("id")?.as_str()?);
     let event_type = v.get("type")?.as_str()?.to_string();
     let o = v.pointer("/data/object").cloned().unwrap_or(Value::Null);
     let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
@@ -198,9 +198,9 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
             ) {
                 (Some(amount), Some(cur)) => EventKind::Payment {
                     payment: Payment {
-                        checkout_session_id: s("id"),
-                        payment_intent_id: expandable_id("payment_intent"),
-                        amount,
+                        checkout_session_id: s("id").map(PaymentRef::new),
+                        payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
+                        amount: MinorUnits::new(amount),
                         currency: cur,
                     },
                     paid: event_type == "checkout.session.async_payment_succeeded"
@@ -223,8 +223,8 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                 (Some(amount), Some(cur), Some(c)) if !c.is_empty() => EventKind::Payment {
                     payment: Payment {
                         checkout_session_id: None,
-                        payment_intent_id: s("id"),
-                        amount,
+                        payment_intent_id: s("id").map(PaymentRef::new),
+                        amount: MinorUnits::new(amount),
                         currency: cur,
                     },
                     paid: true,
@@ -234,11 +234,12 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
             }
         }
         "charge.refunded" => EventKind::ChargeRefunded {
-            payment_intent_id: expandable_id("payment_intent"),
-            amount_refunded: o
-                .get("amount_refunded")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
+            payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
+            amount_refunded: MinorUnits::new(
+                o.get("amount_refunded")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+            ),
             contract_id: metadata.get("contractId").cloned(),
         },
         _ => EventKind::Other,
@@ -262,6 +263,19 @@ pub fn sign(payload: &[u8], secret: &str, timestamp: i64) -> String {
         "t={timestamp},v1={}",
         hex::encode(mac.finalize().into_bytes())
     )
+}
+
+/// The payment a parsed event reports as paid (tests: anything else is a failure).
+#[cfg(test)]
+pub(crate) fn paid_payment(parsed: ParsedEvent) -> (Payment, PaymentRefs) {
+    match parsed.kind {
+        EventKind::Payment {
+            payment,
+            paid: true,
+            refs,
+        } => (payment, refs),
+        other => panic!("not a paid payment: {other:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -335,18 +349,9 @@ mod tests {
         );
         let header = sign(body.as_bytes(), "whsec_x", 100);
         let parsed = verify_and_parse(body.as_bytes(), Some(&header), "whsec_x", 100).unwrap();
-        match parsed.kind {
-            EventKind::Payment {
-                payment,
-                paid,
-                refs,
-            } => {
-                assert!(paid);
-                assert_eq!(payment.amount, 500);
-                assert_eq!(payment.payment_intent_id.as_deref(), Some("pi_1"));
-                assert_eq!(refs.contract_id.as_deref(), Some("c1"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        let (payment, refs) = paid_payment(parsed);
+        assert_eq!(payment.amount, MinorUnits::new(500));
+        assert_eq!(payment.payment_intent_id, Some(PaymentRef::new("pi_1")));
+        assert_eq!(refs.contract_id.as_deref(), Some("c1"));
     }
 }

@@ -1,25 +1,39 @@
-//! Storage behind one object-safe trait. Backends translate their driver errors into
-//! [`StoreError`] inside themselves; no rusqlite or mongodb type crosses this boundary.
+//! Storage behind object-safe traits, one per entity, that every backend implements:
+//! [`ContractStore`] (contracts and the ledger entries their transitions write),
+//! [`LedgerStore`] (reads over the whole ledger), [`EventStore`] (webhook deliveries),
+//! [`ReviewStore`] and [`IdempotencyStore`]. [`Store`] is all of them plus what concerns the
+//! backend as a whole; the service holds one `Arc<dyn Store>`. Backends translate their driver
+//! errors into [`StoreError`] inside themselves (keeping the driver's error as the source); no
+//! rusqlite or mongodb type crosses this boundary.
 //!
 //! The unit of atomicity is one contract record (contract + escrow + history): every money
-//! transition is [`Store::save_contract`], a compare-and-set on the record's `version` that
-//! writes the record and its ledger entries together. Ledger entry ids are deterministic, so
-//! writing the same entries twice is a no-op.
+//! transition is [`ContractStore::save_contract`], a compare-and-set on the record's `version`
+//! that writes the record and its ledger entries together. Ledger entry ids are deterministic,
+//! so writing the same entries twice is a no-op.
+//!
+//! Rules both backends need (which contracts a filter means, which references name a
+//! contract, what an idempotency record decides) are pure functions here and in the domain,
+//! written once: [`ContractFilter::query`], `Contract::payment_refs`, [`idempotency::decide`].
+//!
+//! Backends: [`sqlite`] (embedded, the default) and `mongo` (feature `mongodb`).
 
 pub mod idempotency;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod sqlite;
 
-pub use idempotency::{Begin, StoredResponse};
+pub use idempotency::{Begin, Claim, Holder, Scope, StoredResponse};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, JobId, LedgerEntry,
-    Review, UserId,
+    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, EventId, JobId,
+    LedgerEntry, MinorUnits, PaymentRef, Review, UserId,
 };
+
+/// A driver's error, kept as the source of a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,10 +45,52 @@ pub enum StoreError {
     /// The record changed since it was read (compare-and-set lost).
     #[error("the record was changed concurrently")]
     Conflict,
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    #[error("storage error: {0}")]
-    Other(String),
+    /// The storage cannot be reached or cannot write now; trying again later may work.
+    #[error("storage unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Anything else: a bug, corrupt data, a driver failure.
+    #[error("storage error: {context}")]
+    Other {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(context: impl Into<String>) -> StoreError {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    pub fn other(context: impl Into<String>) -> StoreError {
+        StoreError::Other {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// `Unavailable` caused by `source`.
+    pub fn unavailable_from(context: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// `Other` caused by `source`.
+    pub fn other_from(context: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Other {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -76,11 +132,43 @@ pub struct ContractFilter {
     pub funded_only: bool,
 }
 
+/// What a [`ContractFilter`] asks of a contract's indexed fields, each condition once: what a
+/// backend turns into its query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContractQuery {
+    pub escrow_status: Option<EscrowStatus>,
+    pub contract_status: Option<ContractStatus>,
+    /// `releaseFundStatus = Requested`.
+    pub release_requested: bool,
+    /// The contract has an escrow.
+    pub has_escrow: bool,
+}
+
+impl ContractFilter {
+    /// The filter as conditions on indexed fields; `None` when no contract can match. A
+    /// release request counts only on a funded escrow: asking for one on an escrow of another
+    /// status matches nothing.
+    pub fn query(&self) -> Option<ContractQuery> {
+        let escrow_status = match (self.escrow_status, self.release_requested) {
+            (Some(s), true) if s != EscrowStatus::Funded => return None,
+            (Some(s), _) => Some(s),
+            (None, true) => Some(EscrowStatus::Funded),
+            (None, false) => None,
+        };
+        Some(ContractQuery {
+            escrow_status,
+            contract_status: self.contract_status,
+            release_requested: self.release_requested,
+            has_escrow: self.funded_only,
+        })
+    }
+}
+
 /// A received webhook event, as recorded for deduplication and audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEvent {
-    pub event_id: String,
+    pub event_id: EventId,
     pub event_type: String,
     pub status: EventStatus,
     pub error: Option<String>,
@@ -133,37 +221,37 @@ pub enum EventRecord {
 }
 
 /// One month of released escrows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MonthRow {
     /// "YYYY-MM" (UTC).
     pub month: String,
-    pub gross: i64,
-    pub platform_fee: i64,
-    pub freelancer_earning: i64,
+    pub gross: MinorUnits,
+    pub platform_fee: MinorUnits,
+    pub freelancer_earning: MinorUnits,
     pub count: i64,
 }
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Storage reachable and writable enough to serve (`/readyz`).
-    async fn ping(&self) -> StoreResult<()>;
-    /// Which backend this is ("sqlite", "mongodb").
-    fn backend(&self) -> &'static str;
-    /// How many HTTP requests should work on this store at once; the server lines the others
-    /// up (see [`crate::admission`]). `None`: no limit.
-    fn requests_at_once(&self) -> Option<usize> {
-        None
-    }
+/// A freelancer's reviews: the total count and rating sum over all of them, and one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewPage {
+    pub count: u64,
+    pub rating_sum: i64,
+    pub reviews: Vec<Review>,
+}
 
+/// Contracts, and the ledger entries their transitions write.
+#[async_trait]
+pub trait ContractStore: Send + Sync {
     /// Inserts a new contract. `Duplicate` when the job already has a live (not canceled)
     /// contract.
     async fn insert_contract(&self, contract: &Contract) -> StoreResult<()>;
     async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>>;
     /// The job's contract that is not canceled, if any.
     async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>>;
-    /// The contract whose escrow (or extra payment) came from this payment reference.
-    async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>>;
+    /// The contract whose escrow (or extra payment) came from this payment reference
+    /// (any of `Contract::payment_refs`).
+    async fn contract_by_payment(&self, payment_ref: &PaymentRef) -> StoreResult<Option<Contract>>;
     /// Compare-and-set: stores `contract` (its `version` must be `expected_version + 1`) only if
     /// the stored version is still `expected_version`, together with `entries`, atomically.
     /// `Conflict` when another writer got there first; nothing is written then.
@@ -187,17 +275,27 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&ContractId>,
         limit: u32,
     ) -> StoreResult<Vec<Contract>>;
-
+    async fn count_contracts(&self) -> StoreResult<u64>;
+    /// The entries of one contract, oldest first.
     async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>>;
+}
+
+/// Reads over the whole ledger: balances, reports, wallet pages, verification.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
     /// Newest first.
     async fn entries_for_account(
         &self,
         account: &Account,
         page: Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)>;
-    async fn account_balance(&self, account: &Account, currency: Currency) -> StoreResult<i64>;
+    async fn account_balance(
+        &self,
+        account: &Account,
+        currency: Currency,
+    ) -> StoreResult<MinorUnits>;
     /// Sum of all `escrow:*` accounts: the funds held.
-    async fn escrow_held(&self, currency: Currency) -> StoreResult<i64>;
+    async fn escrow_held(&self, currency: Currency) -> StoreResult<MinorUnits>;
     /// Released escrows per month of release, ascending, within `[from_ms, to_ms)`.
     async fn sales_by_month(
         &self,
@@ -209,16 +307,89 @@ pub trait Store: Send + Sync + 'static {
     async fn entries_after(&self, after: Option<&str>, limit: u32)
     -> StoreResult<Vec<LedgerEntry>>;
     /// Every user that has a wallet account, with its balance as the store computes it.
-    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, i64)>>;
+    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, MinorUnits)>>;
     async fn count_entries(&self) -> StoreResult<u64>;
-    async fn count_contracts(&self) -> StoreResult<u64>;
+}
 
-    /// [`Store::save_contract`] together with the final state of the webhook event that
-    /// caused it ([`Store::settle_event`]). SQLite writes both in one transaction, so a webhook
-    /// is one durable write. The default (MongoDB, where they are two documents) saves the
-    /// contract first: a crash before the event is recorded leaves the event unacknowledged,
-    /// and its redelivery finds the contract already holding it (the contract's own event-id
-    /// guard) and only records the event.
+/// Webhook deliveries, deduplicated by the provider's event id.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// The stored record of a webhook event, if any.
+    async fn find_event(&self, event_id: &EventId) -> StoreResult<Option<WebhookEvent>>;
+    /// Records a delivery of a webhook event (deduplicated by event id): `New` stores it as
+    /// given; `Seen` counts the delivery and returns the stored record.
+    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord>;
+    /// Stores the final state of an event's delivery (status, error, contract, `updated_at`):
+    /// inserts it with `deliveries` as given, or, when the event is already stored, updates
+    /// those fields and counts the delivery.
+    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>>;
+}
+
+/// Reviews: one per contract.
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    /// `Duplicate` when the contract already has a review.
+    async fn insert_review(&self, review: &Review) -> StoreResult<()>;
+    /// Newest first, with the total count and the sum of ratings over all of them.
+    async fn reviews_for_freelancer(
+        &self,
+        freelancer: &UserId,
+        page: Page,
+    ) -> StoreResult<ReviewPage>;
+    async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>>;
+    /// A number that changes whenever the freelancer's reviews change and never comes back,
+    /// read cheaply: what a rendered page of them can be kept by. `None` when the store keeps
+    /// no such number (then pages are not kept).
+    async fn reviews_generation(&self, _freelancer: &UserId) -> StoreResult<Option<i64>> {
+        Ok(None)
+    }
+}
+
+/// Idempotency keys (see [`idempotency`]).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Records the claimed key as in flight, unless a live record decides otherwise
+    /// ([`idempotency::decide`]); atomic, so of any number of concurrent calls at most one is
+    /// `Started`.
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> StoreResult<Begin>;
+    /// Keeps `response` for replay (retention from `now_ms`) if `holder` still holds the
+    /// in-flight record; `false` (nothing written) when its lease was taken over meanwhile.
+    async fn idempotency_finish(
+        &self,
+        holder: &Holder,
+        response: &StoredResponse,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Forgets the in-flight record `holder` holds (its response is not kept: the next
+    /// request with the key executes afresh). A no-op when it no longer holds it.
+    async fn idempotency_release(&self, holder: &Holder) -> StoreResult<()>;
+    /// Deletes every record expired at `now_ms`; returns how many.
+    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
+/// A whole backend: every entity store, and what concerns the backend as a whole.
+#[async_trait]
+pub trait Store:
+    ContractStore + LedgerStore + EventStore + ReviewStore + IdempotencyStore + 'static
+{
+    /// Storage reachable and writable enough to serve (`/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Which backend this is ("sqlite", "mongodb").
+    fn backend(&self) -> &'static str;
+    /// How many HTTP requests should work on this store at once; the server lines the others
+    /// up (see `http::admission`). `None`: no limit.
+    fn requests_at_once(&self) -> Option<usize> {
+        None
+    }
+
+    /// [`ContractStore::save_contract`] together with the final state of the webhook event
+    /// that caused it ([`EventStore::settle_event`]). SQLite writes both in one transaction, so
+    /// a webhook is one durable write. The default (MongoDB, where they are two documents)
+    /// saves the contract first: a crash before the event is recorded leaves the event
+    /// unacknowledged, and its redelivery finds the contract already holding it (the
+    /// contract's own event-id guard) and only records the event.
     async fn save_contract_with_event(
         &self,
         contract: &Contract,
@@ -230,60 +401,31 @@ pub trait Store: Send + Sync + 'static {
             .await?;
         self.settle_event(event).await
     }
+}
 
-    /// The stored record of a webhook event, if any.
-    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>>;
-    /// Records a delivery of a webhook event (deduplicated by event id): `New` stores it as
-    /// given; `Seen` counts the delivery and returns the stored record.
-    async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord>;
-    /// Stores the final state of an event's delivery (status, error, contract, `updated_at`):
-    /// inserts it with `deliveries` as given, or, when the event is already stored, updates
-    /// those fields and counts the delivery.
-    async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()>;
-    /// Newest first.
-    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// `Duplicate` when the contract already has a review.
-    async fn insert_review(&self, review: &Review) -> StoreResult<()>;
-    /// Newest first, with the total count and the sum of ratings over all of them.
-    async fn reviews_for_freelancer(
-        &self,
-        freelancer: &UserId,
-        page: Page,
-    ) -> StoreResult<(u64, i64, Vec<Review>)>;
-    async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>>;
-    /// A number that changes whenever the freelancer's reviews change and never comes back,
-    /// read cheaply: what a rendered page of them can be kept by. `None` when the store keeps
-    /// no such number (then pages are not kept).
-    async fn reviews_generation(&self, _freelancer: &UserId) -> StoreResult<Option<i64>> {
-        Ok(None)
+    #[test]
+    fn a_release_request_filter_means_a_funded_escrow() {
+        let requested = ContractFilter {
+            release_requested: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            requested.query(),
+            Some(ContractQuery {
+                escrow_status: Some(EscrowStatus::Funded),
+                release_requested: true,
+                ..Default::default()
+            })
+        );
+        let contradictory = ContractFilter {
+            escrow_status: Some(EscrowStatus::Released),
+            release_requested: true,
+            ..Default::default()
+        };
+        assert_eq!(contradictory.query(), None);
     }
-
-    /// Idempotency keys (see [`idempotency`]). Records the key `(scope, key)` as in flight with
-    /// `fingerprint`, leased to `owner` until `now_ms + lease_ms`, unless a live record decides
-    /// otherwise; atomic, so of any number of concurrent calls at most one is `Started`.
-    async fn idempotency_begin(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Begin>;
-    /// Keeps `response` for replay (retention from `now_ms`) if `owner` still holds the
-    /// in-flight record; `false` (nothing written) when its lease was taken over meanwhile.
-    async fn idempotency_finish(
-        &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
-        response: &StoredResponse,
-        now_ms: i64,
-    ) -> StoreResult<bool>;
-    /// Forgets the in-flight record held by `owner` (its response is not kept: the next
-    /// request with the key executes afresh). A no-op when `owner` no longer holds it.
-    async fn idempotency_release(&self, scope: &str, key: &str, owner: &str) -> StoreResult<()>;
-    /// Deletes every record expired at `now_ms`; returns how many.
-    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64>;
 }

@@ -1,7 +1,9 @@
 //! Races: a money transition happens exactly once whatever runs at the same time.
 
-use escrow::domain::Party;
-use escrow::service::Operator;
+use escrow::domain::ContractId;
+use escrow::service::escrow::{Refund, Release};
+use escrow::service::input::Reason;
+use escrow::service::{Caller, UseCase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -80,19 +82,33 @@ async fn a_concurrent_release_and_refund_of_one_escrow_have_exactly_one_winner()
     let mut release_wins = 0;
     for _ in 0..10 {
         let p = app.funded_contract().await;
-        let op = Operator {
-            actor: "test:race".into(),
+        let op = Caller::operator("test:race");
+        let id: ContractId = p.contract.parse().unwrap();
+        let release = Release {
+            contract: id.clone(),
+            force: Some(Reason::parse("race test").unwrap()),
+        };
+        let refund = Refund {
+            contract: id,
+            reason: "race".into(),
+            description: String::new(),
+            freelancer_share: None,
         };
         let (released, refunded) = tokio::join!(
-            service.release_as(&op, &p.contract, Some("race test")),
-            service.refund_as(&op, Party::Admin, &p.contract, "race", "", None),
+            service.release(service.permit(&op, UseCase::Release).unwrap(), &release),
+            service.refund(
+                service
+                    .permit(&op, UseCase::Refund { client: None })
+                    .unwrap(),
+                &refund
+            ),
         );
         assert!(
             released.is_ok() != refunded.is_ok(),
             "exactly one wins: {released:?} / {refunded:?}"
         );
         let loser = released.as_ref().err().or(refunded.as_ref().err()).unwrap();
-        assert_eq!(loser.code, "escrow.wrong_state");
+        assert_eq!(loser.code.as_str(), "escrow.wrong_state");
         if released.is_ok() {
             release_wins += 1;
             assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 90_000);

@@ -8,6 +8,8 @@ use escrow::auth::{JwtKeys, Principal, Role};
 use escrow::config::{Config, Sources};
 use escrow::domain::{JobId, UserId};
 use escrow::http::AppState;
+use escrow::service::{Caller, UseCase};
+use escrow::store::WebhookEvent;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -81,7 +83,7 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = listener.local_addr().unwrap();
-        let state = escrow::app::build_state(&config, addr)
+        let state = escrow::http::state::build(&config, addr)
             .await
             .expect("state");
         let (tx, rx) = oneshot::channel::<()>();
@@ -262,27 +264,17 @@ impl TestApp {
         amount: i64,
         payment_intent: &str,
     ) -> String {
-        json!({
-            "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
-            "pending_webhooks": 1, "type": "checkout.session.completed",
-            "data": {"object": {
-                "id": format!("cs_test_{payment_intent}"), "object": "checkout.session", "amount_total": amount, "currency": "inr",
-                "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": p.contract,
-                "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
-                "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
-                "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
-                "metadata": {"jobId": p.job.as_str(), "clientId": p.client.as_str(), "freelancerId": p.freelancer.as_str(), "contractId": p.contract}
-            }}
-        })
-        .to_string()
+        crate::support::stripe::checkout_completed(
+            event_id,
+            &format!("cs_test_{payment_intent}"),
+            payment_intent,
+            amount,
+            json!({"jobId": p.job.as_str(), "clientId": p.client.as_str(), "freelancerId": p.freelancer.as_str(), "contractId": p.contract}),
+        )
     }
 
     pub async fn post_webhook(&self, body: &str) -> Response {
-        let header = escrow::payment::webhook::sign(
-            body.as_bytes(),
-            WEBHOOK_SECRET,
-            chrono::Utc::now().timestamp(),
-        );
+        let header = crate::support::stripe::signature(body, WEBHOOK_SECRET);
         self.post_webhook_with(body, Some(&header)).await
     }
 
@@ -339,8 +331,30 @@ impl TestApp {
     }
 
     pub async fn verify(&self) -> escrow::domain::verify::Report {
-        self.state.service.verify(|_| {}).await.expect("verify")
+        let op = operator();
+        let permit = self.state.service.permit(&op, UseCase::Operate).unwrap();
+        self.state
+            .service
+            .verify(permit, |_| {})
+            .await
+            .expect("verify")
     }
+
+    /// The latest webhook events, as `escrowctl webhooks list` reads them.
+    pub async fn events(&self, failed_only: bool) -> Vec<WebhookEvent> {
+        let op = operator();
+        let permit = self.state.service.permit(&op, UseCase::Operate).unwrap();
+        self.state
+            .service
+            .events(permit, failed_only, 10)
+            .await
+            .expect("events")
+    }
+}
+
+/// An operator, as `escrowctl` acts.
+pub fn operator() -> Caller {
+    Caller::operator("test:operator")
 }
 
 pub async fn error_code(r: Response) -> (StatusCode, String) {

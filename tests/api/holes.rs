@@ -116,9 +116,9 @@ async fn hole_4_2_a_payment_of_another_amount_does_not_fund_and_is_listed_as_fai
     assert_eq!(r.status(), StatusCode::OK, "Stripe must stop retrying");
     assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "failed");
     assert_eq!(app.contract(&p).await["contract"]["escrowPaid"], false);
-    let failed = app.state.service.events(true, 10).await.unwrap();
+    let failed = app.events(true).await;
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].event_id, "evt_cheap");
+    assert_eq!(failed[0].event_id.as_str(), "evt_cheap");
     app.stop().await;
 }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::http::Method;
 use escrow::auth::Role;
-use escrow::domain::UserId;
+use escrow::domain::{IdempotencyKey, UserId};
 use escrow::http::idempotency::{body_fingerprint, lease_ms, user_scope};
-use escrow::store::Begin;
+use escrow::store::{Begin, Claim, Holder};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -478,7 +478,16 @@ async fn a_key_held_by_a_running_request_gets_409_and_a_crashed_one_is_taken_ove
     // behind with its lease just run out.
     for (key, at) in [("running", now), ("crashed", now - lease - 1)] {
         let begun = store
-            .idempotency_begin(&scope, key, &fingerprint, "elsewhere", at, lease)
+            .idempotency_begin(&Claim {
+                holder: &Holder {
+                    scope: scope.clone(),
+                    key: IdempotencyKey::parse(key).unwrap(),
+                    owner: "elsewhere".into(),
+                },
+                fingerprint: &fingerprint,
+                now_ms: at,
+                lease_ms: lease,
+            })
             .await
             .unwrap();
         assert_eq!(begun, Begin::Started);

@@ -1,5 +1,8 @@
 //! Black-box HTTP tests: each starts the server on a real socket with a fresh SQLite file.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod concurrency;

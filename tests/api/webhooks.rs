@@ -1,5 +1,6 @@
 //! Webhook deduplication and crash repair.
 
+use escrow::domain::EventId;
 use escrow::store::{EventRecord, EventStatus, WebhookEvent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ async fn an_event_stored_but_not_applied_is_applied_on_redelivery() {
     // The process died after recording the event and before applying it.
     let now = chrono::Utc::now().timestamp_millis();
     let stored = WebhookEvent {
-        event_id: "evt_crashed".into(),
+        event_id: EventId::new("evt_crashed"),
         event_type: "checkout.session.completed".into(),
         status: EventStatus::Received,
         error: None,
@@ -38,8 +39,8 @@ async fn an_event_stored_but_not_applied_is_applied_on_redelivery() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "applied");
     assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
-    let events = app.state.service.events(false, 10).await.unwrap();
-    assert_eq!(events[0].status, "applied");
+    let events = app.events(false).await;
+    assert_eq!(events[0].status, EventStatus::Applied);
     assert_eq!(events[0].deliveries, 2);
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! `escrow list | show | release | refund`, their confirmation, audit and exit codes.
 
+use escrow::service::escrow::PlanAction;
 use serde_json::Value;
 
 use crate::helpers::Fixture;
@@ -380,7 +381,7 @@ async fn refund_with_an_explicit_share_in_rupees_splits_as_asked() {
     assert_eq!(decided["actor"], "ops:carol");
     assert!(decided["detail"].as_str().unwrap().contains("dispute"));
     assert_eq!(f.wallet_balance(&d.freelancer).await, 45_050);
-    let c = f.service.contract_by_id(&d.contract).await.unwrap();
+    let c = f.contract(&d).await;
     assert_eq!(c.cancel_reason, "dispute");
     assert_eq!(c.cancel_reason_description, "half delivered");
 }
@@ -403,9 +404,12 @@ async fn a_zero_share_sends_the_whole_earning_back_to_the_client() {
         .await;
     r.assert_code(0);
     assert!(r.stdout.contains("900.00 INR"), "{}", r.stdout);
-    let c = f.service.contract_by_id(&d.contract).await.unwrap();
+    let c = f.contract(&d).await;
     let split = c.escrow.unwrap().refund.unwrap();
-    assert_eq!((split.freelancer_share, split.client_share), (0, 90_000));
+    assert_eq!(
+        (split.freelancer_share.get(), split.client_share.get()),
+        (0, 90_000)
+    );
     assert_eq!(f.wallet_balance(&d.freelancer).await, 0);
 }
 
@@ -523,36 +527,25 @@ async fn the_plan_shown_before_a_refund_is_what_the_refund_then_does_and_writes_
     let d = f.funded("1000").await;
     f.complete(&d).await;
     // Completed: a refund is refused, by the plan exactly as by the refund.
-    let e = f.service.plan_refund(&d.contract, None).await.unwrap_err();
-    assert_eq!(e.code, "escrow.wrong_state");
+    let e = f.plan_refund(&d).await.unwrap_err();
+    assert_eq!(e.code.as_str(), "escrow.wrong_state");
 
     let d = f.funded("1000").await;
     let before = f.version(&d).await;
-    let plan = f.service.plan_refund(&d.contract, None).await.unwrap();
+    let plan = f.plan_refund(&d).await.unwrap();
     assert_eq!(f.version(&d).await, before, "planning wrote the record");
     // Pending: the freelancer keeps no kill fee; the client gets the whole earning back.
     assert_eq!(
         (
-            plan.amount,
-            plan.platform_fee,
-            plan.freelancer_share,
-            plan.client_share
+            plan.amount.get(),
+            plan.platform_fee.get(),
+            plan.freelancer_share.get(),
+            plan.client_share.get()
         ),
         (100_000, 10_000, 0, 90_000)
     );
-    let done = f
-        .service
-        .refund_as(
-            &escrow::service::Operator { actor: "t".into() },
-            escrow::domain::Party::Admin,
-            &d.contract,
-            "r",
-            "",
-            None,
-        )
-        .await
-        .unwrap();
-    let split = done.refund.unwrap();
+    let done = f.refund(&d).await.unwrap();
+    let split = done.escrow.unwrap().refund.unwrap();
     assert_eq!(
         (split.freelancer_share, split.client_share),
         (plan.freelancer_share, plan.client_share)
@@ -563,33 +556,28 @@ async fn the_plan_shown_before_a_refund_is_what_the_refund_then_does_and_writes_
 async fn the_plan_shown_before_a_release_checks_as_the_release_does_and_writes_nothing() {
     let f = Fixture::new().await;
     let funded = f.funded("1000").await;
-    let e = f
-        .service
-        .plan_release(&funded.contract, None)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, "escrow.wrong_state");
-    let e = f
-        .service
-        .plan_release(&funded.contract, Some("  "))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, "validation.reason");
-    let forced = f
-        .service
-        .plan_release(&funded.contract, Some("client gone"))
-        .await
-        .unwrap();
-    assert_eq!((forced.freelancer_share, forced.client_share), (90_000, 0));
+    let e = f.plan_release(&funded, None).await.unwrap_err();
+    assert_eq!(e.code.as_str(), "escrow.wrong_state");
+    let e = f.plan_release(&funded, Some("  ")).await.unwrap_err();
+    assert_eq!(e.code.as_str(), "validation.reason");
+    let forced = f.plan_release(&funded, Some("client gone")).await.unwrap();
+    assert_eq!(
+        (forced.freelancer_share.get(), forced.client_share.get()),
+        (90_000, 0)
+    );
 
     let d = f.requested("1000").await;
     let before = f.version(&d).await;
-    let plan = f.service.plan_release(&d.contract, None).await.unwrap();
+    let plan = f.plan_release(&d, None).await.unwrap();
     assert_eq!(f.version(&d).await, before, "planning wrote the record");
-    assert_eq!(plan.action, "release");
-    assert_eq!(plan.freelancer_id, d.freelancer.to_string());
+    assert_eq!(plan.action, PlanAction::Release);
+    assert_eq!(plan.freelancer_id, d.freelancer);
     assert_eq!(
-        (plan.amount, plan.platform_fee, plan.freelancer_share),
+        (
+            plan.amount.get(),
+            plan.platform_fee.get(),
+            plan.freelancer_share.get()
+        ),
         (100_000, 10_000, 90_000)
     );
     assert_eq!(f.wallet_balance(&d.freelancer).await, 0);

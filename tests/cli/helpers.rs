@@ -9,8 +9,12 @@ use std::sync::Arc;
 
 use escrow::auth::{Principal, Role};
 use escrow::config::{Config, Sources};
-use escrow::domain::{JobId, UserId};
-use escrow::service::{CreateContract, ReviewBody, Service};
+use escrow::domain::{Contract, ContractId, ContractStatus, JobId, Money, Rating, UserId};
+use escrow::service::contracts::NewContract;
+use escrow::service::escrow::{MovePlan, Refund, Release};
+use escrow::service::input::Reason;
+use escrow::service::reviews::NewReview;
+use escrow::service::{Caller, Error, Service, UseCase, input};
 use serde_json::{Value, json};
 
 pub const JWT_SECRET: &str = "cli-test-jwt-secret-0123456789";
@@ -28,6 +32,12 @@ pub struct Deal {
     pub freelancer: UserId,
     pub job: JobId,
     pub contract: String,
+}
+
+impl Deal {
+    pub fn id(&self) -> ContractId {
+        self.contract.parse().expect("a contract id")
+    }
 }
 
 /// What a run of the binary left behind.
@@ -68,11 +78,16 @@ impl Run {
     }
 }
 
-fn principal(role: Role, id: &UserId) -> Principal {
-    Principal {
+fn user(role: Role, id: &UserId) -> Caller {
+    Caller::User(Principal {
         id: id.clone(),
         role,
-    }
+    })
+}
+
+/// An operator, as the binary acts.
+fn operator() -> Caller {
+    Caller::operator("test:fixture")
 }
 
 impl Fixture {
@@ -87,7 +102,7 @@ impl Fixture {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let config = Config::from_sources(&Sources::from_map(values)).expect("test config");
-        let (service, _) = escrow::app::build_service(&config, "http://127.0.0.1:9")
+        let service = escrow::startup::build_service(&config, "http://127.0.0.1:9")
             .await
             .expect("service");
         Fixture { dir, service }
@@ -101,22 +116,7 @@ impl Fixture {
     /// could change its behaviour.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrowctl"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ESCROW_")
-                || k.starts_with("STRIPE_")
-                || k.starts_with("CLOUDINARY_")
-                || [
-                    "JWT_SECRET",
-                    "NO_COLOR",
-                    "CLICOLOR_FORCE",
-                    "COLUMNS",
-                    "RUST_LOG",
-                ]
-                .contains(&k.as_str())
-            {
-                cmd.env_remove(k);
-            }
-        }
+        crate::support::env::scrub(&mut cmd);
         cmd.env("ESCROW_DATA_DIR", self.dir.path())
             .env("JWT_SECRET", JWT_SECRET)
             .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -202,35 +202,53 @@ impl Fixture {
 
     pub async fn approved_for(&self, freelancer: &UserId, rupees: &str) -> Deal {
         let (client, job) = (UserId::generate(), JobId::generate());
-        let body: CreateContract = serde_json::from_value(json!({
-            "freelancerId": freelancer.as_str(), "amount": rupees, "title": "Logo design"
-        }))
-        .unwrap();
+        let new = NewContract {
+            job: job.clone(),
+            freelancer: freelancer.clone(),
+            amount: Money::parse_major(rupees, self.service.settings().currency).unwrap(),
+            title: Some(input::title("Logo design").unwrap()),
+        };
+        let as_client = user(Role::Client, &client);
+        let permit = self
+            .service
+            .permit(&as_client, UseCase::CreateContract)
+            .unwrap();
         let c = self
             .service
-            .create_contract(&principal(Role::Client, &client), job.as_str(), body)
+            .create_contract(permit, new)
             .await
             .expect("create contract");
+        let as_freelancer = user(Role::Freelancer, freelancer);
+        let permit = self
+            .service
+            .permit(&as_freelancer, UseCase::ApproveContract)
+            .unwrap();
         self.service
-            .approve_contract(&principal(Role::Freelancer, freelancer), &c.id)
+            .approve_contract(permit, &c.id)
             .await
             .expect("approve");
         Deal {
             client,
             freelancer: freelancer.clone(),
             job,
-            contract: c.id,
+            contract: c.id.to_string(),
         }
+    }
+
+    /// The stored contract, as an operator reads it.
+    pub async fn contract(&self, d: &Deal) -> Contract {
+        let op = operator();
+        let permit = self.service.permit(&op, UseCase::ViewContract).unwrap();
+        self.service
+            .contract(permit, &d.id())
+            .await
+            .unwrap()
+            .contract
     }
 
     /// Pays through a signed webhook, as Stripe would: the escrow is funded.
     pub async fn pay(&self, d: &Deal) {
-        let amount = self
-            .service
-            .contract_by_id(&d.contract)
-            .await
-            .unwrap()
-            .amount;
+        let amount = self.contract(d).await.amount.get();
         let reply = self
             .webhook(&payment_event(&format!("evt_{}", d.contract), d, amount))
             .await;
@@ -252,87 +270,135 @@ impl Fixture {
         let d = self.approved_for(freelancer, rupees).await;
         self.pay(&d).await;
         self.complete(&d).await;
+        let as_client = user(Role::Client, &d.client);
+        let permit = self
+            .service
+            .permit(&as_client, UseCase::RequestRelease)
+            .unwrap();
         self.service
-            .request_release(&principal(Role::Client, &d.client), &d.contract)
+            .request_release(permit, &d.id())
             .await
             .expect("request release");
         d
     }
 
     pub async fn complete(&self, d: &Deal) {
-        for s in ["Started", "Ongoing", "Completed"] {
+        let as_freelancer = user(Role::Freelancer, &d.freelancer);
+        for s in [
+            ContractStatus::Started,
+            ContractStatus::Ongoing,
+            ContractStatus::Completed,
+        ] {
+            let permit = self
+                .service
+                .permit(&as_freelancer, UseCase::UpdateStatus)
+                .unwrap();
             self.service
-                .update_status(&principal(Role::Freelancer, &d.freelancer), &d.contract, s)
+                .update_status(permit, &d.id(), s)
                 .await
-                .unwrap_or_else(|e| panic!("to {s}: {e}"));
+                .unwrap_or_else(|e| panic!("to {s:?}: {e}"));
         }
     }
 
     pub async fn review(&self, d: &Deal, rating: u8, text: &str) {
-        let body: ReviewBody = serde_json::from_value(json!({
-            "freelancerId": d.freelancer.as_str(), "contractId": d.contract,
-            "rating": rating, "description": text
-        }))
-        .unwrap();
+        let new = NewReview {
+            contract: d.id(),
+            freelancer: d.freelancer.clone(),
+            rating: Rating::from_int(rating.into()).unwrap(),
+            description: text.to_string(),
+        };
+        let as_client = user(Role::Client, &d.client);
+        let permit = self
+            .service
+            .permit(&as_client, UseCase::RateFreelancer { client: &d.client })
+            .unwrap();
         self.service
-            .rate_freelancer(&principal(Role::Client, &d.client), d.client.as_str(), body)
+            .rate_freelancer(permit, new)
             .await
             .expect("review");
     }
 
-    /// Delivers a signed event to the service; the reply as JSON.
+    /// Delivers a signed event to the service; the reply as the API writes it.
     pub async fn webhook(&self, body: &str) -> Value {
-        let header = escrow::payment::webhook::sign(
-            body.as_bytes(),
-            WEBHOOK_SECRET,
-            chrono::Utc::now().timestamp(),
-        );
-        let reply = self
+        let header = crate::support::stripe::signature(body, WEBHOOK_SECRET);
+        let delivery = self
             .service
             .handle_webhook(body.as_bytes(), Some(&header))
             .await
             .expect("webhook");
-        serde_json::to_value(reply).unwrap()
+        serde_json::to_value(escrow::views::WebhookReply::from(delivery)).unwrap()
     }
 
     pub async fn escrow_status(&self, d: &Deal) -> String {
-        let c = self.service.contract_by_id(&d.contract).await.unwrap();
-        c.escrow
+        self.contract(d)
+            .await
+            .escrow
             .map(|e| e.status.as_str().to_string())
             .unwrap_or_else(|| "none".into())
     }
 
     pub async fn wallet_balance(&self, user: &UserId) -> i64 {
+        let op = operator();
+        let permit = self
+            .service
+            .permit(&op, UseCase::ViewWallet { owner: user })
+            .unwrap();
         self.service
-            .wallet_of(user, Default::default())
+            .wallet(permit, Default::default())
             .await
             .unwrap()
             .balance
+            .minor
+            .get()
+    }
+
+    /// What `escrowctl escrow refund` would move now (the status rule's split).
+    pub async fn plan_refund(&self, d: &Deal) -> Result<MovePlan, Error> {
+        let op = operator();
+        let permit = self.service.permit(&op, UseCase::Refund { client: None })?;
+        self.service.plan_refund(permit, &refund_of(d)).await
+    }
+
+    /// What `escrowctl escrow release [--force --reason R]` would move now.
+    pub async fn plan_release(&self, d: &Deal, force: Option<&str>) -> Result<MovePlan, Error> {
+        let release = Release {
+            contract: d.id(),
+            force: force.map(Reason::parse).transpose()?,
+        };
+        let op = operator();
+        let permit = self.service.permit(&op, UseCase::Release)?;
+        self.service.plan_release(permit, &release).await
+    }
+
+    /// `escrowctl escrow refund --yes` through the library: the status rule's split.
+    pub async fn refund(&self, d: &Deal) -> Result<Contract, Error> {
+        let op = operator();
+        let permit = self.service.permit(&op, UseCase::Refund { client: None })?;
+        self.service.refund(permit, &refund_of(d)).await
     }
 
     /// The record's version: unchanged means nothing was written.
     pub async fn version(&self, d: &Deal) -> i64 {
-        self.service
-            .contract_by_id(&d.contract)
-            .await
-            .unwrap()
-            .version
+        self.contract(d).await.version
+    }
+}
+
+fn refund_of(d: &Deal) -> Refund {
+    Refund {
+        contract: d.id(),
+        reason: "r".into(),
+        description: String::new(),
+        freelancer_share: None,
     }
 }
 
 /// A `checkout.session.completed` event for the deal, shaped as Stripe sends it.
 pub fn payment_event(event_id: &str, d: &Deal, amount: i64) -> String {
-    json!({
-        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
-        "pending_webhooks": 1, "type": "checkout.session.completed",
-        "data": {"object": {
-            "id": format!("cs_test_{}", d.contract), "object": "checkout.session", "amount_total": amount, "currency": "inr",
-            "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": d.contract,
-            "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
-            "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": format!("pi_{}", d.contract),
-            "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
-            "metadata": {"jobId": d.job.as_str(), "clientId": d.client.as_str(), "freelancerId": d.freelancer.as_str(), "contractId": d.contract}
-        }}
-    })
-    .to_string()
+    crate::support::stripe::checkout_completed(
+        event_id,
+        &format!("cs_test_{}", d.contract),
+        &format!("pi_{}", d.contract),
+        amount,
+        json!({"jobId": d.job.as_str(), "clientId": d.client.as_str(), "freelancerId": d.freelancer.as_str(), "contractId": d.contract}),
+    )
 }

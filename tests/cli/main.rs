@@ -1,6 +1,9 @@
 //! The real `escrowctl` binary as a process (stdin closed: not a terminal) against a store
 //! prepared through the library, in a temp data directory per test.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod escrow;

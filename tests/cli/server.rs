@@ -29,7 +29,7 @@ async fn a_release_through_the_cli_is_seen_by_the_running_server_at_once() {
     let config = Config::from_sources(&Sources::from_map(values)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = escrow::app::build_state(&config, addr).await.unwrap();
+    let state = escrow::http::state::build(&config, addr).await.unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(escrow::http::serve(listener, state, async move {
         let _ = stopped.await;

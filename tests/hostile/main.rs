@@ -5,6 +5,9 @@
 //! (`fuzz`), and a full run whose logs and bodies are searched for secrets (`secrets`). Every
 //! attack must be refused or be a no-op, and change nothing. One test binary.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 #[allow(dead_code)]
 #[path = "../providers/fake_cloudinary.rs"]
 mod fake_cloudinary;

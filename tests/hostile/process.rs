@@ -13,14 +13,6 @@ use std::time::Duration;
 use escrow::auth::{JwtKeys, Principal, Role};
 use escrow::domain::UserId;
 
-/// The variables a test may not inherit: they would change what the server does.
-fn scrubbed(name: &str) -> bool {
-    name.starts_with("ESCROW_")
-        || name.starts_with("STRIPE_")
-        || name.starts_with("CLOUDINARY_")
-        || ["JWT_SECRET", "CLIENT_URL", "RUST_LOG"].contains(&name)
-}
-
 pub struct Server {
     child: Child,
     /// `127.0.0.1:PORT`
@@ -52,11 +44,7 @@ impl Server {
             .open(dir.join("server.log"))
             .expect("open the server log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow-server"));
-        for (k, _) in std::env::vars() {
-            if scrubbed(&k) {
-                cmd.env_remove(k);
-            }
-        }
+        crate::support::env::scrub(&mut cmd);
         cmd.current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -155,34 +143,21 @@ pub fn raw(addr: &str, request: &[u8], limit: Duration) -> String {
 
 /// A checkout.session.completed event for `contract`, shaped as Stripe shapes it.
 pub fn payment_event(event_id: &str, contract: &str, amount: i64, payment_intent: &str) -> String {
-    serde_json::json!({
-        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
-        "pending_webhooks": 1, "type": "checkout.session.completed",
-        "data": {"object": {
-            "id": format!("cs_test_{payment_intent}"), "object": "checkout.session", "amount_total": amount, "currency": "inr",
-            "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": contract,
-            "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
-            "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
-            "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
-            "metadata": {"contractId": contract}
-        }}
-    })
-    .to_string()
+    crate::support::stripe::checkout_completed(
+        event_id,
+        &format!("cs_test_{payment_intent}"),
+        payment_intent,
+        amount,
+        serde_json::json!({"contractId": contract}),
+    )
 }
 
-/// The `Stripe-Signature` header for `body`, signed now.
-pub fn signature(body: &str, secret: &str) -> String {
-    escrow::payment::webhook::sign(body.as_bytes(), secret, chrono::Utc::now().timestamp())
-}
+pub use crate::support::stripe::signature;
 
 /// `escrowctl --json verify` as a process on the same store; returns its exit code and JSON.
 pub fn escrowctl_verify(dir: &Path, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrowctl"));
-    for (k, _) in std::env::vars() {
-        if scrubbed(&k) {
-            cmd.env_remove(k);
-        }
-    }
+    crate::support::env::scrub(&mut cmd);
     cmd.current_dir(dir)
         .stdin(Stdio::null())
         .env("ESCROW_DATA_DIR", dir)

@@ -2,6 +2,9 @@
 //! against the official Stripe SDK, the sandbox checkout in a real headless Chromium, and the
 //! production-mode refusals of the `escrow-server` process. One test binary.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;

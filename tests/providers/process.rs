@@ -12,35 +12,13 @@ use serde_json::Value;
 use crate::fake_stripe::{FakeStripe, SECRET_KEY};
 use crate::helpers::{JWT_SECRET, TestApp, WEBHOOK_SECRET, error_code};
 
-/// Every variable the server reads, cleared so the test's own environment cannot leak in.
-const VARS: &[&str] = &[
-    "ESCROW_DATABASE_URL",
-    "ESCROW_DATA_DIR",
-    "ESCROW_ENV",
-    "ESCROW_MEDIA_DIR",
-    "ESCROW_PUBLIC_URL",
-    "ESCROW_LISTEN",
-    "JWT_SECRET",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-    "STRIPE_TIMEOUT_S",
-    "CLOUDINARY_CLOUD_NAME",
-    "CLOUDINARY_API_KEY",
-    "CLOUDINARY_API_SECRET",
-    "CLOUDINARY_API_BASE",
-    "CLIENT_URL",
-];
-
 fn server(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow-server"));
     cmd.current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for v in VARS {
-        cmd.env_remove(v);
-    }
+    crate::support::env::scrub(&mut cmd);
     cmd.env("ESCROW_LISTEN", "127.0.0.1:0");
     for (k, v) in env {
         cmd.env(k, v);

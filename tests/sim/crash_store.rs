@@ -15,10 +15,14 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use escrow::domain::{Account, Contract, ContractId, Currency, JobId, LedgerEntry, Review, UserId};
+use escrow::domain::{
+    Account, Contract, ContractId, Currency, EventId, JobId, LedgerEntry, MinorUnits, PaymentRef,
+    Review, UserId,
+};
 use escrow::store::sqlite::SqliteStore;
 use escrow::store::{
-    Begin, ContractFilter, EventRecord, MonthRow, Page, Store, StoreError, StoreResult,
+    Begin, Claim, ContractFilter, ContractStore, EventRecord, EventStore, Holder, IdempotencyStore,
+    LedgerStore, MonthRow, Page, ReviewPage, ReviewStore, Store, StoreError, StoreResult,
     StoredResponse, WebhookEvent,
 };
 
@@ -159,7 +163,7 @@ impl CrashStore {
         match trap {
             Some(Trap::CrashBefore) => crash(format!("store: before {name}")),
             Some(Trap::Fail) => {
-                return Err(StoreError::Unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "simulated disk failure on {name}"
                 )));
             }
@@ -173,6 +177,8 @@ impl CrashStore {
     }
 }
 
+// Every read goes straight through (counted); every write goes through the switch.
+
 #[async_trait]
 impl Store for CrashStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -184,6 +190,30 @@ impl Store for CrashStore {
         self.inner.backend()
     }
 
+    async fn save_contract_with_event(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: &WebhookEvent,
+    ) -> StoreResult<()> {
+        if self.split_events {
+            self.save_contract(contract, expected_version, entries)
+                .await?;
+            return self.settle_event(event).await;
+        }
+        self.switch.count();
+        self.write(
+            "save_contract_with_event",
+            self.inner
+                .save_contract_with_event(contract, expected_version, entries, event),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl ContractStore for CrashStore {
     async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
         self.switch.count();
         self.write("insert_contract", self.inner.insert_contract(contract))
@@ -200,7 +230,7 @@ impl Store for CrashStore {
         self.inner.live_contract_for_job(job).await
     }
 
-    async fn contract_by_payment(&self, payment_ref: &str) -> StoreResult<Option<Contract>> {
+    async fn contract_by_payment(&self, payment_ref: &PaymentRef) -> StoreResult<Option<Contract>> {
         self.switch.count();
         self.inner.contract_by_payment(payment_ref).await
     }
@@ -243,11 +273,19 @@ impl Store for CrashStore {
         self.inner.contracts_after(after, limit).await
     }
 
+    async fn count_contracts(&self) -> StoreResult<u64> {
+        self.switch.count();
+        self.inner.count_contracts().await
+    }
+
     async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
         self.switch.count();
         self.inner.entries_for_contract(id).await
     }
+}
 
+#[async_trait]
+impl LedgerStore for CrashStore {
     async fn entries_for_account(
         &self,
         account: &Account,
@@ -257,12 +295,16 @@ impl Store for CrashStore {
         self.inner.entries_for_account(account, page).await
     }
 
-    async fn account_balance(&self, account: &Account, currency: Currency) -> StoreResult<i64> {
+    async fn account_balance(
+        &self,
+        account: &Account,
+        currency: Currency,
+    ) -> StoreResult<MinorUnits> {
         self.switch.count();
         self.inner.account_balance(account, currency).await
     }
 
-    async fn escrow_held(&self, currency: Currency) -> StoreResult<i64> {
+    async fn escrow_held(&self, currency: Currency) -> StoreResult<MinorUnits> {
         self.switch.count();
         self.inner.escrow_held(currency).await
     }
@@ -286,7 +328,7 @@ impl Store for CrashStore {
         self.inner.entries_after(after, limit).await
     }
 
-    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, i64)>> {
+    async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, MinorUnits)>> {
         self.switch.count();
         self.inner.wallet_balances(currency).await
     }
@@ -295,10 +337,13 @@ impl Store for CrashStore {
         self.switch.count();
         self.inner.count_entries().await
     }
+}
 
-    async fn count_contracts(&self) -> StoreResult<u64> {
+#[async_trait]
+impl EventStore for CrashStore {
+    async fn find_event(&self, event_id: &EventId) -> StoreResult<Option<WebhookEvent>> {
         self.switch.count();
-        self.inner.count_contracts().await
+        self.inner.find_event(event_id).await
     }
 
     async fn record_event(&self, event: &WebhookEvent) -> StoreResult<EventRecord> {
@@ -307,43 +352,20 @@ impl Store for CrashStore {
             .await
     }
 
-    async fn find_event(&self, event_id: &str) -> StoreResult<Option<WebhookEvent>> {
-        self.switch.count();
-        self.inner.find_event(event_id).await
-    }
-
     async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()> {
         self.switch.count();
         self.write("settle_event", self.inner.settle_event(event))
             .await
     }
 
-    async fn save_contract_with_event(
-        &self,
-        contract: &Contract,
-        expected_version: i64,
-        entries: &[LedgerEntry],
-        event: &WebhookEvent,
-    ) -> StoreResult<()> {
-        if self.split_events {
-            self.save_contract(contract, expected_version, entries)
-                .await?;
-            return self.settle_event(event).await;
-        }
-        self.switch.count();
-        self.write(
-            "save_contract_with_event",
-            self.inner
-                .save_contract_with_event(contract, expected_version, entries, event),
-        )
-        .await
-    }
-
     async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
         self.switch.count();
         self.inner.list_events(failed_only, limit).await
     }
+}
 
+#[async_trait]
+impl ReviewStore for CrashStore {
     async fn insert_review(&self, review: &Review) -> StoreResult<()> {
         self.switch.count();
         self.write("insert_review", self.inner.insert_review(review))
@@ -354,7 +376,7 @@ impl Store for CrashStore {
         &self,
         freelancer: &UserId,
         page: Page,
-    ) -> StoreResult<(u64, i64, Vec<Review>)> {
+    ) -> StoreResult<ReviewPage> {
         self.switch.count();
         self.inner.reviews_for_freelancer(freelancer, page).await
     }
@@ -363,41 +385,33 @@ impl Store for CrashStore {
         self.switch.count();
         self.inner.review_for_contract(contract).await
     }
+}
 
-    // Idempotency records belong to the HTTP layer, which the simulation does not drive.
+// Idempotency records belong to the HTTP layer, which the simulation does not drive; the
+// maintenance pass purges them, through here.
 
-    async fn idempotency_begin(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Begin> {
+#[async_trait]
+impl IdempotencyStore for CrashStore {
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> StoreResult<Begin> {
         self.switch.count();
-        self.inner
-            .idempotency_begin(scope, key, fingerprint, owner, now_ms, lease_ms)
-            .await
+        self.inner.idempotency_begin(claim).await
     }
 
     async fn idempotency_finish(
         &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
+        holder: &Holder,
         response: &StoredResponse,
         now_ms: i64,
     ) -> StoreResult<bool> {
         self.switch.count();
         self.inner
-            .idempotency_finish(scope, key, owner, response, now_ms)
+            .idempotency_finish(holder, response, now_ms)
             .await
     }
 
-    async fn idempotency_release(&self, scope: &str, key: &str, owner: &str) -> StoreResult<()> {
+    async fn idempotency_release(&self, holder: &Holder) -> StoreResult<()> {
         self.switch.count();
-        self.inner.idempotency_release(scope, key, owner).await
+        self.inner.idempotency_release(holder).await
     }
 
     async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64> {

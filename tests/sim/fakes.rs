@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
-use escrow::domain::ContractId;
+use escrow::domain::{ContractId, RefundRef};
 use escrow::payment::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
@@ -191,52 +191,50 @@ impl FakeProvider {
     /// first answer; the same key with another request, a refund of an unknown payment or of
     /// more than is left are refused (and recorded as misuse: the service must never send them).
     fn execute(s: &mut State, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
-        if let Some(done) = s.refunds.get(&request.idempotency_key) {
-            if done.payment_ref == request.payment_ref && done.amount == request.amount {
+        // The fake keeps Stripe's view: plain strings and integers.
+        let key = request.idempotency_key.as_str().to_string();
+        let payment_ref = request.payment_ref.as_str().to_string();
+        let amount = request.amount.minor.get();
+        if let Some(done) = s.refunds.get(&key) {
+            if done.payment_ref == payment_ref && done.amount == amount {
                 return Ok(RefundResult {
-                    id: done.id.clone(),
+                    id: RefundRef::new(done.id.clone()),
                 });
             }
             let why = format!(
-                "idempotency key {} reused: first {} of {}, now {} of {}",
-                request.idempotency_key,
-                done.amount,
-                done.payment_ref,
-                request.amount,
-                request.payment_ref
+                "idempotency key {key} reused: first {} of {}, now {amount} of {payment_ref}",
+                done.amount, done.payment_ref,
             );
             s.misuse.push(why.clone());
             return Err(PaymentError::Rejected(why));
         }
-        let Some(paid) = s.paid.get(&request.payment_ref).copied() else {
-            let why = format!("no such payment {}", request.payment_ref);
+        let Some(paid) = s.paid.get(&payment_ref).copied() else {
+            let why = format!("no such payment {payment_ref}");
             s.misuse.push(why.clone());
             return Err(PaymentError::Rejected(why));
         };
-        let before = s.refunded.get(&request.payment_ref).copied().unwrap_or(0);
-        if request.amount <= 0 || before + request.amount > paid {
+        let before = s.refunded.get(&payment_ref).copied().unwrap_or(0);
+        if amount <= 0 || before + amount > paid {
             let why = format!(
-                "refund of {} on {} which has {} left",
-                request.amount,
-                request.payment_ref,
+                "refund of {amount} on {payment_ref} which has {} left",
                 paid - before
             );
             s.misuse.push(why.clone());
             return Err(PaymentError::Rejected(why));
         }
-        s.refunded
-            .insert(request.payment_ref.clone(), before + request.amount);
+        s.refunded.insert(payment_ref.clone(), before + amount);
         let refund = ProviderRefund {
             id: format!("re_sim_{}", s.refunds.len() + 1),
-            idempotency_key: request.idempotency_key.clone(),
+            idempotency_key: key.clone(),
             contract_id: request.contract_id.clone(),
-            payment_ref: request.payment_ref.clone(),
-            amount: request.amount,
+            payment_ref,
+            amount,
         };
-        s.refunds
-            .insert(request.idempotency_key.clone(), refund.clone());
+        s.refunds.insert(key, refund.clone());
         s.notices.push(refund.clone());
-        Ok(RefundResult { id: refund.id })
+        Ok(RefundResult {
+            id: RefundRef::new(refund.id),
+        })
     }
 
     fn decide(&self, request: &RefundRequest) -> Decision {
@@ -292,7 +290,7 @@ impl PaymentProvider for FakeProvider {
         let n = s.sessions.len() + 1;
         let id = s
             .sessions
-            .entry(request.idempotency_key.clone())
+            .entry(request.idempotency_key.as_str().to_string())
             .or_insert_with(|| format!("cs_sim_{n}"))
             .clone();
         Ok(CheckoutSession {

@@ -4,13 +4,14 @@
 //! against the real library — the real [`escrow::service::Service`] over a real SQLite file —
 //! with a fake clock and a fake payment provider: clients create contracts, check out, pay,
 //! ask for release and refunds; freelancers approve and move the work (legally and not);
-//! admins release and refund over "HTTP" (a `Principal`) and from the "CLI" (`release_as`,
-//! `refund_as` with explicit splits); Stripe delivers, redelivers and reorders events, some for
+//! admins release and refund over "HTTP" (a signed-in `Caller`) and from the "CLI" (an
+//! operator `Caller`, with forced releases and explicit splits); Stripe delivers, redelivers and reorders events, some for
 //! unknown contracts, wrong amounts or unpaid sessions; the provider times out, refuses, or
 //! refunds and loses the answer; the service crashes between any two writes and restarts. After
 //! every step every DESIGN §4 invariant is verified and the store is compared with the model.
 //!
-//! Where things live: `world` (one sequence: steps, crashes, checks), `model` (what the rules
+//! Where things live: `world` (one sequence: its steps are chosen in `world::generate`,
+//! predicted in `world::predict`, run in `world::execute` and checked in `world::check`), `model` (what the rules
 //! say should happen), `fakes` (clock, provider, the crash panic), `crash_store` (the store
 //! that crashes at a chosen write), `stripe` (events as Stripe shapes and signs them), `rng`.
 //!

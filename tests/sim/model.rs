@@ -136,14 +136,14 @@ impl MState {
             canceled_from: c.canceled_from,
             escrow: c.escrow.as_ref().map(|e| MEscrow {
                 status: e.status,
-                payment_ref: e.payment_ref.clone(),
-                amount: e.amount,
-                fee: e.platform_fee,
-                earning: e.freelancer_earning,
+                payment_ref: e.payment_ref.to_string(),
+                amount: e.amount.get(),
+                fee: e.platform_fee.get(),
+                earning: e.freelancer_earning.get(),
                 refund: e.refund.as_ref().map(|r| MRefund {
-                    client_share: r.client_share,
-                    freelancer_share: r.freelancer_share,
-                    platform_fee: r.platform_fee,
+                    client_share: r.client_share.get(),
+                    freelancer_share: r.freelancer_share.get(),
+                    platform_fee: r.platform_fee.get(),
                     explicit: r.explicit,
                 }),
             }),
@@ -151,8 +151,8 @@ impl MState {
                 .extra_payments
                 .iter()
                 .map(|x| MExtra {
-                    payment_ref: x.payment_ref.clone(),
-                    amount: x.amount,
+                    payment_ref: x.payment_ref.to_string(),
+                    amount: x.amount.get(),
                     refunded: x.provider_refund_id.is_some(),
                 })
                 .collect(),

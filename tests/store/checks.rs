@@ -7,11 +7,13 @@ use std::collections::BTreeSet;
 use escrow::domain::review::Rating;
 use escrow::domain::verify::{Report, Verifier};
 use escrow::domain::{
-    Account, Contract, ContractId, ContractStatus, Currency, DomainError, EscrowStatus, FeeBps,
-    FundOutcome, JobId, LedgerEntry, Party, Payment, Review, Transfer, TransferKind, UserId,
+    Account, Action, Contract, ContractId, ContractStatus, Currency, DomainError, Entity,
+    EscrowStatus, EventId, FeeBps, FundOutcome, JobId, LedgerEntry, MinorUnits, Money, Party,
+    Payment, PaymentRef, RefundRef, Review, Title, Transfer, TransferKind, UserId,
 };
 use escrow::store::{
-    ContractFilter, EventRecord, EventStatus, Page, Store, StoreError, WebhookEvent,
+    ContractFilter, ContractStore, EventRecord, EventStatus, Page, ReviewPage, Store, StoreError,
+    WebhookEvent,
 };
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
@@ -30,15 +32,30 @@ fn fee() -> FeeBps {
     FeeBps::new(1000).unwrap()
 }
 
+fn m(minor: i64) -> MinorUnits {
+    MinorUnits::new(minor)
+}
+
+fn ev(id: &str) -> EventId {
+    EventId::new(id)
+}
+
+fn pr(r: &str) -> PaymentRef {
+    PaymentRef::new(r)
+}
+
+fn re(r: &str) -> RefundRef {
+    RefundRef::new(r)
+}
+
 fn new_contract(freelancer: &UserId, amount: i64, now: i64) -> Contract {
     Contract::new(
         ContractId::generate(),
         JobId::generate(),
         UserId::generate(),
         freelancer.clone(),
-        amount,
-        Currency::Inr,
-        Some("Logo design".into()),
+        Money::new(m(amount), Currency::Inr),
+        Some(Title::parse("Logo design").unwrap()),
         now,
     )
     .unwrap()
@@ -46,8 +63,8 @@ fn new_contract(freelancer: &UserId, amount: i64, now: i64) -> Contract {
 
 fn payment(c: &Contract, pi: &str) -> Payment {
     Payment {
-        checkout_session_id: Some(format!("cs_{pi}")),
-        payment_intent_id: Some(pi.into()),
+        checkout_session_id: Some(pr(&format!("cs_{pi}"))),
+        payment_intent_id: Some(pr(pi)),
         amount: c.amount,
         currency: c.currency,
     }
@@ -99,7 +116,8 @@ async fn funded(store: &dyn Store, freelancer: &UserId, amount: i64, now: i64) -
     let pi = format!("pi_{id}");
     step(store, &id, |c| {
         let p = payment(c, &pi);
-        c.fund(&p, fee(), &format!("evt_{id}"), now).map(|(_, t)| t)
+        c.fund(&p, fee(), &ev(&format!("evt_{id}")), now)
+            .map(|(_, t)| t)
     })
     .await;
     id
@@ -176,12 +194,16 @@ async fn all_entries_of_account(store: &dyn Store, account: &Account) -> Vec<Led
 /// `(amount, platform fee, freelancer earning)` of a stored escrow.
 async fn split_of(store: &dyn Store, id: &ContractId) -> (i64, i64, i64) {
     let e = load(store, id).await.escrow.expect("funded");
-    (e.amount, e.platform_fee, e.freelancer_earning)
+    (
+        e.amount.get(),
+        e.platform_fee.get(),
+        e.freelancer_earning.get(),
+    )
 }
 
 fn event(id: &str, at: i64) -> WebhookEvent {
     WebhookEvent {
-        event_id: id.into(),
+        event_id: ev(id),
         event_type: "checkout.session.completed".into(),
         status: EventStatus::Received,
         error: None,
@@ -213,7 +235,7 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     written.extend(
         step(store, &id, |c| {
             let p = payment(c, &pi);
-            let (outcome, t) = c.fund(&p, fee(), "evt_1", now + 2)?;
+            let (outcome, t) = c.fund(&p, fee(), &ev("evt_1"), now + 2)?;
             assert_eq!(outcome, FundOutcome::Funded);
             Ok(t)
         })
@@ -253,21 +275,21 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
             .account_balance(&Account::Escrow(id.clone()), Currency::Inr)
             .await
             .unwrap(),
-        0
+        m(0)
     );
     assert_eq!(
         store
             .account_balance(&Account::Wallet(freelancer.clone()), Currency::Inr)
             .await
             .unwrap(),
-        90_000
+        m(90_000)
     );
     assert_eq!(
         store
             .account_balance(&Account::PlatformFees, Currency::Inr)
             .await
             .unwrap(),
-        10_000
+        m(10_000)
     );
 
     // Refund path: decided (provider work owed), then settled by the provider.
@@ -285,7 +307,7 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     assert_eq!(c.escrow_status(), Some(EscrowStatus::RefundPending));
     assert_eq!(c.status, ContractStatus::Canceled);
     step(store, &refunded, |c| {
-        c.settle_refund("re_1", "provider", now + 2)
+        c.settle_refund(&re("re_1"), "provider", now + 2)
     })
     .await;
     assert_eq!(
@@ -301,14 +323,14 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     let doubled = funded(store, &freelancer, 30_000, now).await;
     step(store, &doubled, |c| {
         let p = payment(c, "pi_second");
-        let (outcome, t) = c.fund(&p, fee(), "evt_second", now + 1)?;
+        let (outcome, t) = c.fund(&p, fee(), &ev("evt_second"), now + 1)?;
         assert_eq!(outcome, FundOutcome::Duplicate);
         Ok(t)
     })
     .await;
     assert_eq!(load(store, &doubled).await.extra_payments.len(), 1);
     step(store, &doubled, |c| {
-        c.settle_duplicate("pi_second", "re_2", now + 2)
+        c.settle_duplicate(&pr("pi_second"), &re("re_2"), now + 2)
     })
     .await;
 
@@ -320,7 +342,14 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     .await;
     let all_to_freelancer = funded(store, &freelancer, 10_000, now).await;
     step(store, &all_to_freelancer, |c| {
-        c.decide_refund("admin:a", Party::Admin, "dispute", "", Some(9_000), now + 1)
+        c.decide_refund(
+            "admin:a",
+            Party::Admin,
+            "dispute",
+            "",
+            Some(m(9_000)),
+            now + 1,
+        )
     })
     .await;
     assert_eq!(
@@ -369,7 +398,12 @@ pub async fn check_illegal_transitions_are_refused_and_change_nothing(store: &dy
             let mut c = stored.clone();
             assert_eq!(
                 c.move_to(to, Party::Freelancer, now),
-                Err(DomainError::InvalidTransition { from, to })
+                Err(DomainError::InvalidTransition {
+                    entity: Entity::Contract,
+                    from: from.as_str(),
+                    action: Action::MoveTo(to),
+                    reason: None
+                })
             );
             assert_eq!(c, stored, "a refused move changes nothing");
         }
@@ -388,7 +422,7 @@ pub async fn check_illegal_transitions_are_refused_and_change_nothing(store: &dy
         "release request before completion"
     );
     assert!(
-        c.clone().settle_refund("re", "p", now).is_err(),
+        c.clone().settle_refund(&re("re"), "p", now).is_err(),
         "settle without a refund"
     );
     let id = released(store, &freelancer, 10_000, now).await;
@@ -480,7 +514,7 @@ pub async fn check_a_compare_and_set_race_has_exactly_one_winner(store: &dyn Sto
                         Party::Admin,
                         "",
                         "",
-                        Some(i as i64 * 100),
+                        Some(m(i as i64 * 100)),
                         now + 1,
                     )
                     .unwrap()
@@ -524,7 +558,7 @@ pub async fn check_a_compare_and_set_race_has_exactly_one_winner(store: &dyn Sto
             released_total += 90_000;
         } else {
             let split = c.escrow.unwrap().refund.unwrap();
-            released_total += split.freelancer_share;
+            released_total += split.freelancer_share.get();
         }
     }
     assert_eq!(
@@ -532,7 +566,7 @@ pub async fn check_a_compare_and_set_race_has_exactly_one_winner(store: &dyn Sto
             .account_balance(&Account::Wallet(freelancer), Currency::Inr)
             .await
             .unwrap(),
-        released_total
+        m(released_total)
     );
     assert_verified(store).await;
 }
@@ -567,10 +601,10 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         .unwrap();
     // Settling again without a contract keeps the one recorded; each settle is a delivery.
     store.settle_event(&settled(None, now + 6)).await.unwrap();
-    let found = store.find_event("evt_race").await.unwrap().unwrap();
+    let found = store.find_event(&ev("evt_race")).await.unwrap().unwrap();
     assert_eq!(found.status, EventStatus::Applied);
     assert_eq!(found.deliveries as usize, RACERS + 2);
-    assert_eq!(store.find_event("evt_unknown").await.unwrap(), None);
+    assert_eq!(store.find_event(&ev("evt_unknown")).await.unwrap(), None);
     match store
         .record_event(&event("evt_race", now + 7))
         .await
@@ -605,7 +639,7 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
             })
             .await
             .unwrap();
-        let stored = store.find_event(&id).await.unwrap().unwrap();
+        let stored = store.find_event(&ev(&id)).await.unwrap().unwrap();
         assert_eq!((stored.status, stored.deliveries), (status, 1));
     }
     let all: Vec<_> = store
@@ -613,7 +647,7 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.event_id)
+        .map(|e| e.event_id.to_string())
         .collect();
     assert_eq!(all, ["evt_2", "evt_1", "evt_0", "evt_race"]);
     let failed = store.list_events(true, 10).await.unwrap();
@@ -646,7 +680,7 @@ pub async fn check_a_contract_and_its_event_are_saved_together(store: &dyn Store
             let pi = format!("pi_{id}_{i}");
             let evt = format!("evt_{id}_{i}");
             let p = payment(&c, &pi);
-            let (_, transfers) = c.fund(&p, fee(), &evt, now + 1).unwrap();
+            let (_, transfers) = c.fund(&p, fee(), &ev(&evt), now + 1).unwrap();
             c.version = expected + 1;
             let record = WebhookEvent {
                 status: EventStatus::Applied,
@@ -670,7 +704,7 @@ pub async fn check_a_contract_and_its_event_are_saved_together(store: &dyn Store
     );
     for i in 0..RACERS {
         let evt = format!("evt_{id}_{i}");
-        let found = store.find_event(&evt).await.unwrap();
+        let found = store.find_event(&ev(&evt)).await.unwrap();
         if &&evt == winners.first().unwrap() {
             let found = found.expect("the winner's event is stored with its money");
             assert_eq!(found.status, EventStatus::Applied);
@@ -745,23 +779,30 @@ pub async fn check_a_contract_has_at_most_one_review(store: &dyn Store) {
     let c = load(store, &released(store, &freelancer, 10_000, now).await).await;
     let third = Review::new(&c, &c.client_id, &freelancer, rating(3), "fine", now + 20).unwrap();
     store.insert_review(&third).await.unwrap();
-    let (count, sum, page) = store
+    let page = store
         .reviews_for_freelancer(&freelancer, Page::new(1, 2))
         .await
         .unwrap();
-    assert_eq!(count, 3);
-    assert_eq!(sum, 5 + landed.rating.get() as i64 + 3);
-    assert_eq!(page, vec![third, landed]);
-    let (_, _, rest) = store
+    assert_eq!(page.count, 3);
+    assert_eq!(page.rating_sum, 5 + landed.rating.get() as i64 + 3);
+    assert_eq!(page.reviews, vec![third, landed]);
+    let rest = store
         .reviews_for_freelancer(&freelancer, Page::new(2, 2))
         .await
         .unwrap();
-    assert_eq!(rest, vec![first]);
+    assert_eq!(rest.reviews, vec![first]);
     let nobody = store
         .reviews_for_freelancer(&UserId::generate(), Page::default())
         .await
         .unwrap();
-    assert_eq!(nobody, (0, 0, vec![]));
+    assert_eq!(
+        nobody,
+        ReviewPage {
+            count: 0,
+            rating_sum: 0,
+            reviews: vec![]
+        }
+    );
     assert!(
         store
             .review_for_contract(&ContractId::generate())
@@ -972,8 +1013,8 @@ pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {
     let held = funded(store, &freelancer, amounts[2], feb).await;
     let c = released(store, &freelancer, TWO_53 + 7, feb).await;
 
-    assert_eq!(store.escrow_held(Currency::Inr).await.unwrap(), 3);
-    assert_eq!(store.escrow_held(Currency::Usd).await.unwrap(), 0);
+    assert_eq!(store.escrow_held(Currency::Inr).await.unwrap(), m(3));
+    assert_eq!(store.escrow_held(Currency::Usd).await.unwrap(), m(0));
     let (fa, fb, fc) = (
         split_of(store, &a).await,
         split_of(store, &b).await,
@@ -985,14 +1026,14 @@ pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {
             .account_balance(&Account::PlatformFees, Currency::Inr)
             .await
             .unwrap(),
-        fees
+        m(fees)
     );
     assert_eq!(
         store
             .account_balance(&Account::Wallet(freelancer.clone()), Currency::Inr)
             .await
             .unwrap(),
-        fa.2 + fb.2 + fc.2
+        m(fa.2 + fb.2 + fc.2)
     );
     assert!(fa.2 + fb.2 + fc.2 > 2 * TWO_53, "the sums are beyond 2^53");
 
@@ -1002,9 +1043,9 @@ pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {
         .unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].month, "2026-01");
-    assert_eq!(rows[0].gross, amounts[0] + amounts[1]);
-    assert_eq!(rows[0].platform_fee, fa.1 + fb.1);
-    assert_eq!(rows[0].freelancer_earning, fa.2 + fb.2);
+    assert_eq!(rows[0].gross, m(amounts[0] + amounts[1]));
+    assert_eq!(rows[0].platform_fee, m(fa.1 + fb.1));
+    assert_eq!(rows[0].freelancer_earning, m(fa.2 + fb.2));
     assert_eq!(rows[0].count, 2);
     assert_eq!(rows[1].month, "2026-02");
     assert_eq!(
@@ -1014,7 +1055,7 @@ pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {
             rows[1].freelancer_earning,
             rows[1].count
         ),
-        (TWO_53 + 7, fc.1, fc.2, 1)
+        (m(TWO_53 + 7), m(fc.1), m(fc.2), 1)
     );
     for r in &rows {
         assert_eq!(r.gross, r.platform_fee + r.freelancer_earning);
@@ -1074,20 +1115,20 @@ pub async fn check_a_wallet_balance_is_the_sum_of_its_entries(store: &dyn Store)
     let account = Account::Wallet(freelancer.clone());
     let entries = all_entries_of_account(store, &account).await;
     assert_eq!(entries.len(), 5);
-    let sum: i64 = entries.iter().map(|e| e.amount).sum();
+    let sum: i64 = entries.iter().map(|e| e.amount.get()).sum();
     assert_eq!(
         store
             .account_balance(&account, Currency::Inr)
             .await
             .unwrap(),
-        sum
+        m(sum)
     );
     assert_eq!(
         sum,
         9_000 + 9_001 + 9_002 + 9_003 + 5_400,
         "earnings (fee rounded half up) plus the kill fee"
     );
-    let mut expected = vec![(freelancer.clone(), sum), (other.clone(), 6_999)];
+    let mut expected = vec![(freelancer.clone(), m(sum)), (other.clone(), m(6_999))];
     expected.sort();
     assert_eq!(
         store.wallet_balances(Currency::Inr).await.unwrap(),
@@ -1105,7 +1146,7 @@ pub async fn check_a_wallet_balance_is_the_sum_of_its_entries(store: &dyn Store)
             .account_balance(&Account::Wallet(UserId::generate()), Currency::Inr)
             .await
             .unwrap(),
-        0
+        m(0)
     );
     assert_verified(store).await;
 }
@@ -1117,7 +1158,7 @@ pub async fn check_a_contract_is_found_by_every_payment_reference(store: &dyn St
     let b = funded(store, &freelancer, 10_000, now).await;
     step(store, &a, |c| {
         let p = payment(c, "pi_extra");
-        c.fund(&p, fee(), "evt_extra", now).map(|(_, t)| t)
+        c.fund(&p, fee(), &ev("evt_extra"), now).map(|(_, t)| t)
     })
     .await;
     for (reference, owner) in [
@@ -1127,17 +1168,17 @@ pub async fn check_a_contract_is_found_by_every_payment_reference(store: &dyn St
         (format!("pi_{b}"), &b),
         (format!("cs_pi_{b}"), &b),
     ] {
-        let found = store.contract_by_payment(&reference).await.unwrap();
+        let found = store.contract_by_payment(&pr(&reference)).await.unwrap();
         assert_eq!(found.map(|c| c.id), Some(owner.clone()), "{reference}");
     }
     assert!(
         store
-            .contract_by_payment("pi_unknown")
+            .contract_by_payment(&pr("pi_unknown"))
             .await
             .unwrap()
             .is_none()
     );
-    assert!(store.contract_by_payment("").await.unwrap().is_none());
+    assert!(store.contract_by_payment(&pr("")).await.unwrap().is_none());
 }
 
 pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
@@ -1159,7 +1200,7 @@ pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
     .await;
     step(store, &duplicate, |c| {
         let p = payment(c, "pi_twice");
-        c.fund(&p, fee(), "evt_twice", now + 6).map(|(_, t)| t)
+        c.fund(&p, fee(), &ev("evt_twice"), now + 6).map(|(_, t)| t)
     })
     .await;
     let listed = store.contracts_with_provider_work().await.unwrap();
@@ -1176,7 +1217,7 @@ pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
     .await;
     assert_eq!(store.contracts_with_provider_work().await.unwrap().len(), 2);
     step(store, &refund, |c| {
-        c.settle_refund("re_1", "provider", now + 8)
+        c.settle_refund(&re("re_1"), "provider", now + 8)
     })
     .await;
     assert_eq!(
@@ -1184,7 +1225,7 @@ pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
         std::slice::from_ref(&duplicate)
     );
     step(store, &duplicate, |c| {
-        c.settle_duplicate("pi_twice", "re_2", now + 9)
+        c.settle_duplicate(&pr("pi_twice"), &re("re_2"), now + 9)
     })
     .await;
     assert!(
@@ -1319,7 +1360,9 @@ pub mod mongo {
         let balances =
             join_all((0..10).map(|_| store.account_balance(&wallet, Currency::Inr))).await;
         assert!(
-            balances.iter().all(|b| *b.as_ref().unwrap() == 2 * 90_000),
+            balances
+                .iter()
+                .all(|b| *b.as_ref().unwrap() == m(2 * 90_000)),
             "{balances:?}"
         );
         assert_eq!(store.count_entries().await.unwrap(), 10);
@@ -1336,7 +1379,10 @@ pub mod mongo {
             c.decide_refund("admin:a", Party::Admin, "", "", None, now + 2)
         })
         .await;
-        step(store, &id, |c| c.settle_refund("re_1", "provider", now + 3)).await;
+        step(store, &id, |c| {
+            c.settle_refund(&re("re_1"), "provider", now + 3)
+        })
+        .await;
         assert_eq!(b.store.repair_projection().await.unwrap(), 0);
         // Fund 2 lines; a refund with no kill fee 3 (the zero wallet line is dropped); settle 2.
         assert_eq!(store.count_entries().await.unwrap(), 10 + 2 + 3 + 2);
@@ -1548,7 +1594,7 @@ pub mod mongo {
         ));
         assert!(matches!(
             escrow::store::mongo::MongoStore::open(&b.uri, "bad.name", false).await,
-            Err(StoreError::Other(_))
+            Err(StoreError::Other { .. })
         ));
     }
 }

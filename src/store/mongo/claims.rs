@@ -11,7 +11,8 @@ use mongodb::Collection;
 use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
-use super::{ContractDoc, MongoStore, collect, is_duplicate_key, map_err};
+use super::docs::ContractDoc;
+use super::{MongoStore, collect, is_duplicate_key, map_err};
 use crate::domain::{Contract, ContractStatus, JobId};
 use crate::store::{StoreError, StoreResult};
 
@@ -59,7 +60,7 @@ impl MongoStore {
         super::durable_collection(&self.db, JOB_CLAIMS)
     }
 
-    /// [`Store::insert_contract`](crate::store::Store::insert_contract): claim, insert,
+    /// [`ContractStore::insert_contract`](crate::store::ContractStore::insert_contract): claim, insert,
     /// confirm.
     pub(super) async fn claim_and_insert(&self, c: &Contract) -> StoreResult<()> {
         self.claim_job(c, now_ms()).await?;

@@ -10,6 +10,7 @@
 //!
 //! Sharding: the collection can be sharded on `_id` (every operation filters on it).
 
+use async_trait::async_trait;
 use bson::doc;
 use bson::spec::BinarySubtype;
 use mongodb::Collection;
@@ -18,9 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{MongoStore, is_duplicate_key, map_err};
 use crate::store::idempotency::{
-    Begin, IDEMPOTENCY_RETENTION_MS, StoredResponse, check_args, record_id,
+    Begin, Claim, Decision, Holder, IDEMPOTENCY_RETENTION_MS, Seen, StoredResponse, check_lease,
+    decide, record_id, stored_response,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::store::{IdempotencyStore, StoreError, StoreResult};
 
 const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 /// Reads and compare-and-sets one `begin` may need when other requests keep changing the
@@ -54,6 +56,17 @@ struct IdempotencyDoc {
     body: Option<bson::Binary>,
 }
 
+impl IdempotencyDoc {
+    fn seen(&self) -> Seen<'_> {
+        Seen {
+            fingerprint: &self.fingerprint,
+            done: self.state == DONE,
+            lease_until: self.lease_until,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 impl MongoStore {
     fn idempotency_keys(&self) -> Collection<IdempotencyDoc> {
         super::durable_collection(&self.db, IDEMPOTENCY_KEYS)
@@ -66,23 +79,25 @@ impl MongoStore {
             .map_err(map_err)?;
         Ok(())
     }
+}
 
-    pub(super) async fn idem_begin(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Begin> {
-        check_args(scope, key, lease_ms);
+#[async_trait]
+impl IdempotencyStore for MongoStore {
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> StoreResult<Begin> {
+        let Claim {
+            holder,
+            fingerprint,
+            now_ms,
+            lease_ms,
+        } = *claim;
+        let (scope, key, owner) = (&holder.scope, &holder.key, holder.owner.as_str());
+        check_lease(lease_ms);
         let keys = self.idempotency_keys();
-        let id = record_id(scope, key);
+        let id = record_id(holder);
         let fresh = IdempotencyDoc {
             id: id.clone(),
-            scope: scope.into(),
-            key: key.into(),
+            scope: scope.to_string(),
+            key: key.to_string(),
             fingerprint: fingerprint.into(),
             owner: owner.into(),
             state: IN_FLIGHT.into(),
@@ -103,49 +118,48 @@ impl MongoStore {
                 // Released or purged since the insert failed: try the insert again.
                 continue;
             };
-            if current.expires_at <= now_ms {
+            // Each compare-and-set below names what was read, so of two racers at most one
+            // wins; the loser reads again.
+            let won = match decide(Some(current.seen()), fingerprint, now_ms) {
+                Decision::Mismatch => return Ok(Begin::Mismatch),
+                Decision::InFlight => return Ok(Begin::InFlight),
+                Decision::Replay => {
+                    return stored_response(
+                        current.status.map(i64::from),
+                        current.content_type,
+                        current.body.map(|b| b.bytes),
+                    )
+                    .map(Begin::Replay);
+                }
                 // Dead: replace it, if nobody else did first.
-                let replaced = keys
+                Decision::Free => keys
                     .find_one_and_replace(
                         doc! {"_id": &id, "owner": &current.owner, "expiresAt": current.expires_at},
                         &fresh,
                     )
                     .await
-                    .map_err(map_err)?;
-                if replaced.is_some() {
-                    return Ok(Begin::Started);
-                }
-                continue;
-            }
-            if current.fingerprint != fingerprint {
-                return Ok(Begin::Mismatch);
-            }
-            if current.state == DONE {
-                return replay(current).map(Begin::Replay);
-            }
-            if current.lease_until > now_ms {
-                return Ok(Begin::InFlight);
-            }
-            // The holder's lease ran out (its process died): take the key over.
-            let taken = keys
-                .find_one_and_update(
-                    doc! {"_id": &id, "owner": &current.owner, "state": IN_FLIGHT, "leaseUntil": current.lease_until},
-                    doc! {"$set": {"owner": owner, "leaseUntil": fresh.lease_until, "expiresAt": fresh.expires_at}},
-                )
-                .await
-                .map_err(map_err)?;
-            if taken.is_some() {
+                    .map_err(map_err)?
+                    .is_some(),
+                // The holder's lease ran out (its process died): take the key over.
+                Decision::TakeOver => keys
+                    .find_one_and_update(
+                        doc! {"_id": &id, "owner": &current.owner, "state": IN_FLIGHT, "leaseUntil": current.lease_until},
+                        doc! {"$set": {"owner": owner, "leaseUntil": fresh.lease_until, "expiresAt": fresh.expires_at}},
+                    )
+                    .await
+                    .map_err(map_err)?
+                    .is_some(),
+            };
+            if won {
                 return Ok(Begin::Started);
             }
         }
         Err(StoreError::Conflict)
     }
 
-    pub(super) async fn idem_finish(
+    async fn idempotency_finish(
         &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
+        holder: &Holder,
         response: &StoredResponse,
         now_ms: i64,
     ) -> StoreResult<bool> {
@@ -160,7 +174,7 @@ impl MongoStore {
         let updated = self
             .idempotency_keys()
             .update_one(
-                doc! {"_id": record_id(scope, key), "owner": owner, "state": IN_FLIGHT},
+                doc! {"_id": record_id(holder), "owner": &holder.owner, "state": IN_FLIGHT},
                 doc! {"$set": {
                     "state": DONE,
                     "status": i32::from(response.status),
@@ -174,38 +188,19 @@ impl MongoStore {
         Ok(updated.matched_count == 1)
     }
 
-    pub(super) async fn idem_release(
-        &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
-    ) -> StoreResult<()> {
+    async fn idempotency_release(&self, holder: &Holder) -> StoreResult<()> {
         self.idempotency_keys()
-            .delete_one(doc! {"_id": record_id(scope, key), "owner": owner, "state": IN_FLIGHT})
+            .delete_one(doc! {"_id": record_id(holder), "owner": &holder.owner, "state": IN_FLIGHT})
             .await
             .map_err(map_err)?;
         Ok(())
     }
 
-    pub(super) async fn idem_purge(&self, now_ms: i64) -> StoreResult<u64> {
+    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64> {
         self.idempotency_keys()
             .delete_many(doc! {"expiresAt": {"$lte": now_ms}})
             .await
             .map(|r| r.deleted_count)
             .map_err(map_err)
     }
-}
-
-fn replay(d: IdempotencyDoc) -> StoreResult<StoredResponse> {
-    let status = d
-        .status
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or_else(|| {
-            StoreError::Other("an idempotency record is done without a status".into())
-        })?;
-    Ok(StoredResponse {
-        status,
-        content_type: d.content_type,
-        body: d.body.map(|b| b.bytes).unwrap_or_default(),
-    })
 }

@@ -1,13 +1,17 @@
 //! Idempotency records in SQLite (semantics in `store::idempotency`): one row per
 //! `(scope, key)`. Each operation is one write of the writer's transaction, so reading the row
-//! and deciding what to do with it is atomic: of concurrent `begin`s for one key exactly one
+//! and acting on [`decide`]'s verdict is atomic: of concurrent `begin`s for one key exactly one
 //! sees no live row and starts.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, map_err};
-use crate::store::StoreResult;
-use crate::store::idempotency::{Begin, IDEMPOTENCY_RETENTION_MS, StoredResponse, check_args};
+use crate::store::idempotency::{
+    Begin, Claim, Decision, Holder, IDEMPOTENCY_RETENTION_MS, Seen, StoredResponse, check_lease,
+    decide, stored_response,
+};
+use crate::store::{IdempotencyStore, StoreResult};
 
 /// Schema migration 2. `state` is `in_flight` (leased to `owner` until `lease_until`) or `done`
 /// (`status`, `content_type`, `body` kept for replay). A row is dead once `expires_at` has
@@ -41,6 +45,17 @@ struct Row {
     body: Option<Vec<u8>>,
 }
 
+impl Row {
+    fn seen(&self) -> Seen<'_> {
+        Seen {
+            fingerprint: &self.fingerprint,
+            done: self.done,
+            lease_until: self.lease_until,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 fn read(tx: &Connection, scope: &str, key: &str) -> StoreResult<Option<Row>> {
     tx.query_row(
         "SELECT fingerprint, owner, state, lease_until, expires_at, status, content_type, body
@@ -63,49 +78,30 @@ fn read(tx: &Connection, scope: &str, key: &str) -> StoreResult<Option<Row>> {
     .map_err(map_err)
 }
 
-impl SqliteStore {
-    pub(super) async fn idem_begin(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Begin> {
-        check_args(scope, key, lease_ms);
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> StoreResult<Begin> {
+        check_lease(claim.lease_ms);
+        let (now_ms, lease_ms) = (claim.now_ms, claim.lease_ms);
         let (scope, key, fingerprint, owner) = (
-            scope.to_string(),
-            key.to_string(),
-            fingerprint.to_string(),
-            owner.to_string(),
+            claim.holder.scope.to_string(),
+            claim.holder.key.to_string(),
+            claim.fingerprint.to_string(),
+            claim.holder.owner.clone(),
         );
         self.write(move |tx| {
             let lease_until = now_ms + lease_ms;
             let expires_at = now_ms + IDEMPOTENCY_RETENTION_MS;
             let row = read(tx, &scope, &key)?;
-            match row {
-                Some(r) if r.expires_at > now_ms => {
-                    if r.fingerprint != fingerprint {
-                        return Ok(Begin::Mismatch);
-                    }
-                    if r.done {
-                        let status = r.status.and_then(|s| u16::try_from(s).ok());
-                        let Some(status) = status else {
-                            return Err(crate::store::StoreError::Other(
-                                "an idempotency record is done without a status".into(),
-                            ));
-                        };
-                        return Ok(Begin::Replay(StoredResponse {
-                            status,
-                            content_type: r.content_type,
-                            body: r.body.unwrap_or_default(),
-                        }));
-                    }
-                    if r.lease_until > now_ms {
-                        return Ok(Begin::InFlight);
-                    }
-                    // The holder's lease ran out (its process died): take the key over.
+            match decide(row.as_ref().map(Row::seen), &fingerprint, now_ms) {
+                Decision::Mismatch => Ok(Begin::Mismatch),
+                Decision::InFlight => Ok(Begin::InFlight),
+                Decision::Replay => {
+                    let r = row.expect("a replay has a row");
+                    stored_response(r.status, r.content_type, r.body).map(Begin::Replay)
+                }
+                Decision::TakeOver => {
+                    let r = row.expect("a takeover has a row");
                     let n = tx
                         .execute(
                             "UPDATE idempotency_keys SET owner = ?3, lease_until = ?4, expires_at = ?5
@@ -116,8 +112,7 @@ impl SqliteStore {
                     assert_eq!(n, 1, "the row read in this transaction is still there");
                     Ok(Begin::Started)
                 }
-                // No row, or a dead one: the key is free.
-                _ => {
+                Decision::Free => {
                     tx.execute(
                         "INSERT OR REPLACE INTO idempotency_keys
                             (scope, idem_key, fingerprint, owner, state, lease_until, expires_at, created_at, status, content_type, body)
@@ -132,20 +127,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn idem_finish(
+    async fn idempotency_finish(
         &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
+        holder: &Holder,
         response: &StoredResponse,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let (scope, key, owner, response) = (
-            scope.to_string(),
-            key.to_string(),
-            owner.to_string(),
-            response.clone(),
-        );
+        let (h, response) = (holder.clone(), response.clone());
         self.write(move |tx| {
             let n = tx
                 .execute(
@@ -153,9 +141,9 @@ impl SqliteStore {
                      SET state = 'done', status = ?4, content_type = ?5, body = ?6, expires_at = ?7
                      WHERE scope = ?1 AND idem_key = ?2 AND owner = ?3 AND state = 'in_flight'",
                     params![
-                        scope,
-                        key,
-                        owner,
+                        h.scope.as_str(),
+                        h.key.as_str(),
+                        h.owner,
                         response.status,
                         response.content_type,
                         response.body,
@@ -168,18 +156,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn idem_release(
-        &self,
-        scope: &str,
-        key: &str,
-        owner: &str,
-    ) -> StoreResult<()> {
-        let (scope, key, owner) = (scope.to_string(), key.to_string(), owner.to_string());
+    async fn idempotency_release(&self, holder: &Holder) -> StoreResult<()> {
+        let h = holder.clone();
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM idempotency_keys
                  WHERE scope = ?1 AND idem_key = ?2 AND owner = ?3 AND state = 'in_flight'",
-                params![scope, key, owner],
+                params![h.scope.as_str(), h.key.as_str(), h.owner],
             )
             .map_err(map_err)?;
             Ok(())
@@ -187,7 +170,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn idem_purge(&self, now_ms: i64) -> StoreResult<u64> {
+    async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64> {
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE expires_at <= ?1",

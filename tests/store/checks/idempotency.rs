@@ -1,9 +1,10 @@
-//! Idempotency records (`Store::idempotency_*`): started once, replayed byte for byte, refused
+//! Idempotency records (`IdempotencyStore::idempotency_*`): started once, replayed byte for byte, refused
 //! for another request, expired after 24 hours, taken over after a dead holder's lease. Time is
 //! injected through `now_ms`.
 
+use escrow::domain::IdempotencyKey;
 use escrow::store::idempotency::IDEMPOTENCY_RETENTION_MS;
-use escrow::store::{Begin, Store, StoredResponse};
+use escrow::store::{Begin, Claim, Holder, Scope, Store, StoredResponse};
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 
@@ -11,6 +12,23 @@ use super::{JAN_2026_MS, RACERS};
 
 const LEASE_MS: i64 = 60_000;
 const SCOPE: &str = "user:0123456789abcdef01234567";
+
+fn scope(s: &str) -> Scope {
+    Scope::parse(s).expect("a valid scope")
+}
+
+fn key(k: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(k).expect("a valid key")
+}
+
+/// The record of key `k` in the test scope, as held by `owner`.
+fn held(k: &str, owner: &str) -> Holder {
+    Holder {
+        scope: scope(SCOPE),
+        key: key(k),
+        owner: owner.into(),
+    }
+}
 
 fn response(status: u16, body: Vec<u8>) -> StoredResponse {
     StoredResponse {
@@ -22,7 +40,12 @@ fn response(status: u16, body: Vec<u8>) -> StoredResponse {
 
 async fn begin(store: &dyn Store, key: &str, fingerprint: &str, owner: &str, now: i64) -> Begin {
     store
-        .idempotency_begin(SCOPE, key, fingerprint, owner, now, LEASE_MS)
+        .idempotency_begin(&Claim {
+            holder: &held(key, owner),
+            fingerprint,
+            now_ms: now,
+            lease_ms: LEASE_MS,
+        })
         .await
         .unwrap()
 }
@@ -44,7 +67,7 @@ pub async fn check_an_idempotency_key_is_started_once_then_replayed_byte_for_byt
     // Every byte value, to show the body is kept as bytes, not as text.
     let kept = response(201, (0..=255u8).chain((0..=255u8).rev()).collect());
     let not_holder = store
-        .idempotency_finish(SCOPE, "k1", "o2", &kept, t + 2)
+        .idempotency_finish(&held("k1", "o2"), &kept, t + 2)
         .await
         .unwrap();
     assert!(!not_holder, "only the lease holder keeps a response");
@@ -54,7 +77,7 @@ pub async fn check_an_idempotency_key_is_started_once_then_replayed_byte_for_byt
     );
     assert!(
         store
-            .idempotency_finish(SCOPE, "k1", "o1", &kept, t + 3)
+            .idempotency_finish(&held("k1", "o1"), &kept, t + 3)
             .await
             .unwrap()
     );
@@ -71,11 +94,11 @@ pub async fn check_an_idempotency_key_is_started_once_then_replayed_byte_for_byt
     let other = response(500, b"{}".to_vec());
     assert!(
         !store
-            .idempotency_finish(SCOPE, "k1", "o1", &other, t + 5)
+            .idempotency_finish(&held("k1", "o1"), &other, t + 5)
             .await
             .unwrap()
     );
-    store.idempotency_release(SCOPE, "k1", "o1").await.unwrap();
+    store.idempotency_release(&held("k1", "o1")).await.unwrap();
     assert_eq!(
         begin(store, "k1", "fp-a", "o5", t + 6).await,
         Begin::Replay(kept.clone())
@@ -83,14 +106,16 @@ pub async fn check_an_idempotency_key_is_started_once_then_replayed_byte_for_byt
 
     // Keys are per scope, and a key is exactly its bytes.
     let other_scope = store
-        .idempotency_begin(
-            "user:ffffffffffffffffffffffff",
-            "k1",
-            "fp-a",
-            "o6",
-            t + 7,
-            LEASE_MS,
-        )
+        .idempotency_begin(&Claim {
+            holder: &Holder {
+                scope: scope("user:ffffffffffffffffffffffff"),
+                key: key("k1"),
+                owner: "o6".into(),
+            },
+            fingerprint: "fp-a",
+            now_ms: t + 7,
+            lease_ms: LEASE_MS,
+        })
         .await
         .unwrap();
     assert_eq!(other_scope, Begin::Started);
@@ -109,7 +134,7 @@ pub async fn check_an_idempotency_key_is_started_once_then_replayed_byte_for_byt
     };
     assert!(
         store
-            .idempotency_finish(SCOPE, &long_key, "o8", &bare, t)
+            .idempotency_finish(&held(&long_key, "o8"), &bare, t)
             .await
             .unwrap()
     );
@@ -123,11 +148,11 @@ pub async fn check_an_idempotency_record_expires_after_24_hours(store: &dyn Stor
     let t = JAN_2026_MS;
     let r = IDEMPOTENCY_RETENTION_MS;
     let kept = response(200, br#"{"ok":true}"#.to_vec());
-    for (key, at) in [("a", t), ("b", t + 1000)] {
-        assert_eq!(begin(store, key, "fp", "o1", at).await, Begin::Started);
+    for (k, at) in [("a", t), ("b", t + 1000)] {
+        assert_eq!(begin(store, k, "fp", "o1", at).await, Begin::Started);
         assert!(
             store
-                .idempotency_finish(SCOPE, key, "o1", &kept, at)
+                .idempotency_finish(&held(k, "o1"), &kept, at)
                 .await
                 .unwrap()
         );
@@ -198,11 +223,11 @@ pub async fn check_an_in_flight_idempotency_key_whose_holder_died_is_taken_over_
     let late = response(200, b"late".to_vec());
     assert!(
         !store
-            .idempotency_finish(SCOPE, "k", "dead", &late, t + LEASE_MS + 1)
+            .idempotency_finish(&held("k", "dead"), &late, t + LEASE_MS + 1)
             .await
             .unwrap()
     );
-    store.idempotency_release(SCOPE, "k", "dead").await.unwrap();
+    store.idempotency_release(&held("k", "dead")).await.unwrap();
     assert_eq!(
         begin(store, "k", "fp", "o3", t + LEASE_MS + 2).await,
         Begin::InFlight
@@ -211,7 +236,7 @@ pub async fn check_an_in_flight_idempotency_key_whose_holder_died_is_taken_over_
     let kept = response(200, b"kept".to_vec());
     assert!(
         store
-            .idempotency_finish(SCOPE, "k", "o2", &kept, t + LEASE_MS + 3)
+            .idempotency_finish(&held("k", "o2"), &kept, t + LEASE_MS + 3)
             .await
             .unwrap()
     );
@@ -225,12 +250,12 @@ pub async fn check_a_released_idempotency_key_executes_afresh(store: &dyn Store)
     let t = JAN_2026_MS;
     assert_eq!(begin(store, "k", "fp-a", "o1", t).await, Begin::Started);
     // Only the holder releases.
-    store.idempotency_release(SCOPE, "k", "o2").await.unwrap();
+    store.idempotency_release(&held("k", "o2")).await.unwrap();
     assert_eq!(
         begin(store, "k", "fp-a", "o2", t + 1).await,
         Begin::InFlight
     );
-    store.idempotency_release(SCOPE, "k", "o1").await.unwrap();
+    store.idempotency_release(&held("k", "o1")).await.unwrap();
     // Forgotten: even a different request may now use the key.
     assert_eq!(begin(store, "k", "fp-b", "o2", t + 2).await, Begin::Started);
     assert_eq!(

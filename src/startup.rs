@@ -1,13 +1,12 @@
-//! Wiring: from a [`Config`] to a store, providers, the service and the HTTP state. Shared by
-//! both binaries and the tests, so all three run the same assembly.
+//! Wiring: from a [`Config`] to a store, the providers and the service. Shared by both
+//! binaries and the tests, so all of them run the same assembly; it knows nothing of HTTP
+//! (the server builds its HTTP state from what this returns: `http::state`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, ConfigError, DatabaseUrl};
-use crate::http::{AppConfig, AppState};
 use crate::media::MediaStore;
 use crate::media::cloudinary::CloudinaryStore;
 use crate::media::local::LocalMediaStore;
@@ -15,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::payment::PaymentProvider;
 use crate::payment::sandbox::SandboxProvider;
 use crate::payment::stripe::StripeProvider;
-use crate::service::{Service, Settings, SystemClock};
+use crate::service::{Parts, Service, Settings, SystemClock};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -54,11 +53,9 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     }
 }
 
-/// Builds the service. `public_url` is where browsers reach the server (sandbox page, media).
-pub async fn build_service(
-    config: &Config,
-    public_url: &str,
-) -> Result<(Arc<Service>, JwtKeys), StartError> {
+/// The store and the providers the configuration names. `public_url` is where browsers reach
+/// the server (the sandbox page, local media).
+pub async fn parts(config: &Config, public_url: &str) -> Result<Parts, StartError> {
     let store = open_store(config).await?;
     let payments: Arc<dyn PaymentProvider> = match &config.stripe_secret_key {
         None => Arc::new(SandboxProvider::new(public_url)),
@@ -84,6 +81,15 @@ pub async fn build_service(
             .map_err(|e| StartError::Config(ConfigError(e)))?,
         ),
     };
+    Ok(Parts {
+        store,
+        payments,
+        media,
+    })
+}
+
+/// The service on `parts`, with the configuration's settings and the system clock.
+pub fn service(config: &Config, parts: Parts) -> Result<Service, StartError> {
     let settings = Settings {
         currency: config.currency,
         fee: config.fee,
@@ -92,46 +98,22 @@ pub async fn build_service(
         spool_dir: config.media_dir.join(".incoming"),
         upload_bytes_max: config.upload_bytes_max,
     };
-    let jwt = JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
-    let service = Service::new(
-        store,
-        payments,
-        media,
+    Ok(Service::new(
+        parts,
         settings,
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
-    );
-    Ok((Arc::new(service), jwt))
+    ))
 }
 
-/// The HTTP state for a server bound at `bound`.
-pub async fn build_state(config: &Config, bound: SocketAddr) -> Result<AppState, StartError> {
-    let public_url = config.public_url_for(bound);
-    let (service, jwt) = build_service(config, &public_url).await?;
-    let self_host = if bound.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], bound.port()))
-    } else {
-        bound
-    };
-    Ok(AppState::new(AppConfig {
-        jwt,
-        media_dir: if config.cloudinary.is_none() {
-            Some(config.media_dir.clone())
-        } else {
-            None
-        },
-        self_url: format!("http://{self_host}"),
-        http_client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("a plain HTTP client builds"),
-        request_timeout: Duration::from_secs(config.request_timeout_s),
-        header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
-        upload_timeout: Duration::from_secs(config.upload_timeout_s),
-        admission: service
-            .store()
-            .requests_at_once()
-            .map(crate::admission::Line::new),
-        service,
-    }))
+/// The access-token keys of the configuration.
+pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
+    Ok(JwtKeys::new(config.jwt_secret()?.expose().as_bytes()))
+}
+
+/// The service as `escrowctl` and the tests that drive the library use it: the configured
+/// store and providers, nothing of HTTP.
+pub async fn build_service(config: &Config, public_url: &str) -> Result<Arc<Service>, StartError> {
+    let parts = parts(config, public_url).await?;
+    Ok(Arc::new(service(config, parts)?))
 }

@@ -1,15 +1,27 @@
-//! The JSON shapes the service returns, shared by the HTTP API and `escrowctl --json`. Money is
-//! integer minor units beside its `currency`; times are RFC 3339 UTC strings.
+//! The JSON shapes the product answers with, shared by the HTTP API and `escrowctl --json`, and
+//! built from what the use cases return. Money is integer minor units beside its `currency`;
+//! times are RFC 3339 UTC strings. The `ToSchema` derives are the source of `/openapi.json`
+//! ([`schema`] gives the domain's enums theirs), so the document and the answers cannot drift.
+
+pub mod schema;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::escrow::ExtraPayment;
+use crate::domain::media::MediaKind;
 use crate::domain::{
-    Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry, Party,
-    RefundSplit, ReleaseFundStatus, Review, TransferKind,
+    Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry, MinorUnits, Money,
+    Party, ReleaseFundStatus, Review, TransferKind,
 };
-use crate::store::{MonthRow, WebhookEvent};
+use crate::payment::CheckoutSession as Session;
+use crate::service::contracts::ContractDetail as Detail;
+use crate::service::media::StoredMedia;
+use crate::service::reports::{EscrowPage as Escrows, SalesReport as Sales};
+use crate::service::reviews::Reviews;
+use crate::service::wallets::Wallet;
+use crate::service::webhooks::Delivery;
+use crate::store::WebhookEvent;
 
 pub fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -35,7 +47,8 @@ pub struct ContractView {
     pub freelancer_id: String,
     pub title: Option<String>,
     /// Minor units.
-    pub amount: i64,
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
     pub currency: Currency,
     pub status: ContractStatus,
     pub is_approved: bool,
@@ -57,7 +70,7 @@ impl From<&Contract> for ContractView {
             job_id: c.job_id.to_string(),
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),
-            title: c.title.clone(),
+            title: c.title.as_ref().map(|t| t.as_str().to_string()),
             amount: c.amount,
             currency: c.currency,
             status: c.status,
@@ -105,7 +118,8 @@ impl From<&HistoryEntry> for HistoryView {
 #[serde(rename_all = "camelCase")]
 pub struct ExtraPaymentView {
     pub payment_ref: String,
-    pub amount: i64,
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
     pub currency: Currency,
     pub event_id: String,
     pub refund_id: Option<String>,
@@ -115,12 +129,49 @@ pub struct ExtraPaymentView {
 impl From<&ExtraPayment> for ExtraPaymentView {
     fn from(p: &ExtraPayment) -> ExtraPaymentView {
         ExtraPaymentView {
-            payment_ref: p.payment_ref.clone(),
+            payment_ref: p.payment_ref.to_string(),
             amount: p.amount,
             currency: p.currency,
-            event_id: p.event_id.clone(),
-            refund_id: p.provider_refund_id.clone(),
+            event_id: p.event_id.to_string(),
+            refund_id: p.provider_refund_id.as_ref().map(|r| r.to_string()),
             received_at: time(p.received_at),
+        }
+    }
+}
+
+/// The refund decision: how the escrowed amount is split, and the provider's side of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundSplit {
+    /// Sent back to the client through the payment provider (minor units).
+    #[schema(value_type = i64)]
+    pub client_share: MinorUnits,
+    /// Kept by the freelancer as a kill fee, credited to their wallet.
+    #[schema(value_type = i64)]
+    pub freelancer_share: MinorUnits,
+    /// Retained by the platform.
+    #[schema(value_type = i64)]
+    pub platform_fee: MinorUnits,
+    /// Whether an admin set the split (dispute resolution) instead of the status rule.
+    pub explicit: bool,
+    /// Idempotency key for the provider's refund call: the same on every try.
+    pub idempotency_key: String,
+    pub provider_refund_id: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl From<&crate::domain::RefundSplit> for RefundSplit {
+    fn from(r: &crate::domain::RefundSplit) -> RefundSplit {
+        RefundSplit {
+            client_share: r.client_share,
+            freelancer_share: r.freelancer_share,
+            platform_fee: r.platform_fee,
+            explicit: r.explicit,
+            idempotency_key: r.idempotency_key.to_string(),
+            provider_refund_id: r.provider_refund_id.as_ref().map(|r| r.to_string()),
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
         }
     }
 }
@@ -136,9 +187,12 @@ pub struct EscrowView {
     pub freelancer_id: String,
     pub status: EscrowStatus,
     /// Gross amount paid in, minor units (kept after release so reports stay whole).
-    pub amount: i64,
-    pub platform_fee: i64,
-    pub freelancer_earning: i64,
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
+    #[schema(value_type = i64)]
+    pub platform_fee: MinorUnits,
+    #[schema(value_type = i64)]
+    pub freelancer_earning: MinorUnits,
     pub currency: Currency,
     pub transaction_type: &'static str,
     pub checkout_session_id: Option<String>,
@@ -156,6 +210,7 @@ pub struct EscrowView {
 }
 
 impl EscrowView {
+    /// The escrow of a contract, if it has one.
     pub fn of(c: &Contract) -> Option<EscrowView> {
         let e = c.escrow.as_ref()?;
         Some(EscrowView {
@@ -170,10 +225,10 @@ impl EscrowView {
             freelancer_earning: e.freelancer_earning,
             currency: e.currency,
             transaction_type: "credit",
-            checkout_session_id: e.checkout_session_id.clone(),
-            payment_intent_id: e.payment_intent_id.clone(),
-            funding_event_id: e.funding_event_id.clone(),
-            refund: e.refund.clone(),
+            checkout_session_id: e.checkout_session_id.as_ref().map(|r| r.to_string()),
+            payment_intent_id: e.payment_intent_id.as_ref().map(|r| r.to_string()),
+            funding_event_id: e.funding_event_id.to_string(),
+            refund: e.refund.as_ref().map(RefundSplit::from),
             release_requested: c.release_fund_status == ReleaseFundStatus::Requested,
             history: e.history.iter().map(HistoryView::from).collect(),
             extra_payments: c
@@ -188,6 +243,11 @@ impl EscrowView {
             updated_at: time(c.updated_at),
         })
     }
+
+    /// The escrow of a contract that a release or refund has just moved (so it has one).
+    pub fn of_moved(c: &Contract) -> EscrowView {
+        EscrowView::of(c).expect("a released or refunded contract has an escrow")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -199,7 +259,8 @@ pub struct EntryView {
     pub kind: TransferKind,
     pub account: String,
     /// Signed minor units: positive increases the account.
-    pub amount: i64,
+    #[schema(value_type = i64)]
+    pub amount: MinorUnits,
     pub currency: Currency,
     pub at: String,
 }
@@ -227,15 +288,38 @@ pub struct ContractDetail {
     pub ledger: Vec<EntryView>,
 }
 
+impl From<&Detail> for ContractDetail {
+    fn from(d: &Detail) -> ContractDetail {
+        ContractDetail {
+            contract: ContractView::from(&d.contract),
+            escrow: EscrowView::of(&d.contract),
+            ledger: d.entries.iter().map(EntryView::from).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WalletView {
     pub user_id: String,
     /// Minor units: the sum of the wallet's ledger entries.
-    pub balance: i64,
+    #[schema(value_type = i64)]
+    pub balance: MinorUnits,
     pub currency: Currency,
     pub count: u64,
     pub entries: Vec<EntryView>,
+}
+
+impl From<&Wallet> for WalletView {
+    fn from(w: &Wallet) -> WalletView {
+        WalletView {
+            user_id: w.user.to_string(),
+            balance: w.balance.minor,
+            currency: w.balance.currency,
+            count: w.count,
+            entries: w.entries.iter().map(EntryView::from).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -251,15 +335,15 @@ pub struct ReviewView {
     pub created_at: String,
 }
 
-impl From<Review> for ReviewView {
-    fn from(r: Review) -> ReviewView {
+impl From<&Review> for ReviewView {
+    fn from(r: &Review) -> ReviewView {
         ReviewView {
-            underscore_id: r.id.into(),
-            contract_id: r.contract_id.into(),
-            client_id: r.client_id.into(),
-            freelancer_id: r.freelancer_id.into(),
+            underscore_id: r.id.to_string(),
+            contract_id: r.contract_id.to_string(),
+            client_id: r.client_id.to_string(),
+            freelancer_id: r.freelancer_id.to_string(),
             rating: r.rating.get(),
-            description: r.description,
+            description: r.description.clone(),
             created_at: time(r.created_at),
         }
     }
@@ -276,12 +360,35 @@ pub struct ReviewsPage {
     pub data: Vec<ReviewView>,
 }
 
+impl From<&Reviews> for ReviewsPage {
+    fn from(r: &Reviews) -> ReviewsPage {
+        ReviewsPage {
+            count: r.count,
+            // Rounded in integer arithmetic by the service; the float is only the wire format.
+            average_rating: r.average_rating_x100 as f64 / 100.0,
+            page: r.page.page,
+            limit: r.page.limit,
+            data: r.reviews.iter().map(ReviewView::from).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AmountView {
     /// Minor units.
-    pub data: i64,
+    #[schema(value_type = i64)]
+    pub data: MinorUnits,
     pub currency: Currency,
+}
+
+impl From<Money> for AmountView {
+    fn from(m: Money) -> AmountView {
+        AmountView {
+            data: m.minor,
+            currency: m.currency,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -293,6 +400,32 @@ pub struct EscrowPage {
     pub data: Vec<EscrowView>,
 }
 
+impl From<&Escrows> for EscrowPage {
+    fn from(p: &Escrows) -> EscrowPage {
+        EscrowPage {
+            count: p.count,
+            page: p.page.page,
+            limit: p.page.limit,
+            data: p.contracts.iter().filter_map(EscrowView::of).collect(),
+        }
+    }
+}
+
+/// One month of released escrows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthRow {
+    /// "YYYY-MM" (UTC).
+    pub month: String,
+    #[schema(value_type = i64)]
+    pub gross: MinorUnits,
+    #[schema(value_type = i64)]
+    pub platform_fee: MinorUnits,
+    #[schema(value_type = i64)]
+    pub freelancer_earning: MinorUnits,
+    pub count: i64,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SalesReport {
@@ -300,16 +433,48 @@ pub struct SalesReport {
     pub data: Vec<MonthRow>,
 }
 
+impl From<&Sales> for SalesReport {
+    fn from(s: &Sales) -> SalesReport {
+        SalesReport {
+            currency: s.currency,
+            data: s
+                .months
+                .iter()
+                .map(|m| MonthRow {
+                    month: m.month.clone(),
+                    gross: m.gross,
+                    platform_fee: m.platform_fee,
+                    freelancer_earning: m.freelancer_earning,
+                    count: m.count,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaView {
     pub url: String,
     #[serde(rename = "type")]
-    pub kind: crate::domain::media::MediaKind,
+    pub kind: MediaKind,
     pub media_url: String,
-    pub media_type: crate::domain::media::MediaKind,
+    pub media_type: MediaKind,
     pub bytes: u64,
     pub sha256: String,
+}
+
+impl From<StoredMedia> for MediaView {
+    fn from(m: StoredMedia) -> MediaView {
+        MediaView {
+            url: m.url.clone(),
+            kind: m.kind,
+            media_url: m.url,
+            media_type: m.kind,
+            bytes: m.bytes,
+            sha256: m.sha256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -328,7 +493,7 @@ pub struct EventView {
 impl From<&WebhookEvent> for EventView {
     fn from(e: &WebhookEvent) -> EventView {
         EventView {
-            event_id: e.event_id.clone(),
+            event_id: e.event_id.to_string(),
             event_type: e.event_type.clone(),
             status: e.status.as_str().into(),
             error: e.error.clone(),
@@ -351,51 +516,28 @@ pub struct WebhookReply {
     pub message: String,
 }
 
-/// What a release or refund would move, worked out on a copy before anything is saved
-/// (`escrowctl` shows it and asks before it acts). Minor units.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MovePlan {
-    /// "release" or "refund".
-    pub action: &'static str,
-    pub contract_id: String,
-    pub client_id: String,
-    pub freelancer_id: String,
-    /// The escrowed amount that leaves the escrow account.
-    pub amount: i64,
-    pub platform_fee: i64,
-    /// To the freelancer's wallet: the earning on release, the kill fee or explicit share on
-    /// refund.
-    pub freelancer_share: i64,
-    /// Back to the client through the payment provider (0 on release).
-    pub client_share: i64,
-    /// Whether an admin set the split instead of the status rule.
-    pub explicit_split: bool,
-    pub currency: Currency,
+impl From<Delivery> for WebhookReply {
+    fn from(d: Delivery) -> WebhookReply {
+        WebhookReply {
+            received: true,
+            event_id: d.event_id.to_string(),
+            outcome: d.outcome.as_str().into(),
+            message: d.message,
+        }
+    }
 }
 
-impl MovePlan {
-    /// Reads the plan off a contract the transition has just been applied to.
-    pub fn of(action: &'static str, c: &Contract) -> MovePlan {
-        let e = c
-            .escrow
-            .as_ref()
-            .expect("a release or refund needs an escrow");
-        let (freelancer_share, client_share, explicit_split) = match &e.refund {
-            Some(r) => (r.freelancer_share, r.client_share, r.explicit),
-            None => (e.freelancer_earning, 0, false),
-        };
-        MovePlan {
-            action,
-            contract_id: c.id.to_string(),
-            client_id: c.client_id.to_string(),
-            freelancer_id: c.freelancer_id.to_string(),
-            amount: e.amount,
-            platform_fee: e.platform_fee,
-            freelancer_share,
-            client_share,
-            explicit_split,
-            currency: e.currency,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+impl From<Session> for CheckoutSession {
+    fn from(s: Session) -> CheckoutSession {
+        CheckoutSession {
+            id: s.id,
+            url: s.url,
         }
     }
 }

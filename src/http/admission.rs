@@ -13,17 +13,25 @@
 //! The HTTP layer lets each store-bound request [`Line::run`] (`http::admit`); the size comes
 //! from the store (`Store::requests_at_once`: the MongoDB connection pool; SQLite, whose group
 //! commit gathers concurrent writes, has none). A request gives its place up while it waits
-//! for a payment provider ([`outside`]), so a slow provider never holds the line.
+//! for a payment provider ([`outside`]), so a slow provider never holds the line: the server
+//! wraps its provider in [`OutsideLine`] when it builds its state, and the service never
+//! knows there is a line.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::payment::{
+    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+};
 
 /// The places; cheap to clone (all clones are one line).
 #[derive(Debug, Clone)]
 pub struct Line {
     places: Arc<Semaphore>,
+    size: usize,
 }
 
 /// The place the current request holds (`None` while it is [`outside`]).
@@ -39,9 +47,16 @@ tokio::task_local! {
 impl Line {
     /// A line with `places` places (at least one).
     pub fn new(places: usize) -> Line {
+        let size = places.max(1);
         Line {
-            places: Arc::new(Semaphore::new(places.max(1))),
+            places: Arc::new(Semaphore::new(size)),
+            size,
         }
+    }
+
+    /// How many places the line has.
+    pub fn places(&self) -> usize {
+        self.size
     }
 
     /// How many places are free now.
@@ -85,6 +100,27 @@ pub async fn outside<F: Future>(work: F) -> F::Output {
     let place = held.line.place().await;
     *held.place.lock().expect("never poisoned") = Some(place);
     out
+}
+
+/// A payment provider whose every call is made [`outside`] the line.
+pub struct OutsideLine(pub Arc<dyn PaymentProvider>);
+
+#[async_trait]
+impl PaymentProvider for OutsideLine {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentError> {
+        outside(self.0.create_checkout(request)).await
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
+        outside(self.0.refund(request)).await
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,163 @@
+//! Request bodies as the original app's clients send them, documented for `/openapi.json`, and
+//! parsed into the typed commands the use cases take. Amounts are read from their JSON text,
+//! never through a float.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOf, OneOfBuilder, Schema, Type};
+
+use crate::domain::{ContractId, ContractStatus, Currency, JobId, Money};
+use crate::service::Result;
+use crate::service::checkout::Checkout;
+use crate::service::contracts::NewContract;
+use crate::service::escrow::Refund;
+use crate::service::input;
+use crate::service::reviews::NewReview;
+
+/// The body of `create-contract`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateContract {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub freelancer_id: String,
+    /// Rupees, as a JSON number or string ("199.99"), parsed exactly.
+    #[schema(schema_with = amount_schema)]
+    pub amount: Box<RawValue>,
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+}
+
+impl CreateContract {
+    pub fn parse(self, job: JobId, currency: Currency) -> Result<NewContract> {
+        Ok(NewContract {
+            job,
+            freelancer: input::id(&self.freelancer_id, "freelancerId")?,
+            amount: input::amount("amount", self.amount.get(), currency)?,
+            title: self.title.as_deref().map(input::title).transpose()?,
+        })
+    }
+}
+
+/// How the API documents an amount in rupees: a number or a decimal string, more than 0 and at
+/// most 10^12, with at most two decimals (the default currency's minor digits); anything else
+/// is a 422.
+pub fn amount_schema() -> Schema {
+    Schema::OneOf(amount_one_of(OneOfBuilder::new()))
+}
+
+fn amount_one_of(builder: OneOfBuilder) -> OneOf {
+    builder
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .exclusive_minimum(Some(0))
+                .maximum(Some(crate::domain::money::AMOUNT_MAJOR_MAX))
+                .multiple_of(Some(0.01)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+            r"^0*([1-9][0-9]{0,11}(\.[0-9]{1,2})?|1000000000000(\.0{1,2})?|\.(0[1-9]|[1-9][0-9]?)|0\.(0[1-9]|[1-9][0-9]?))$",
+        )))
+        .description(Some("rupees: a number or a decimal string, over 0, at most 10^12, two decimals at most"))
+        .build()
+}
+
+fn optional_amount_schema() -> Schema {
+    Schema::OneOf(amount_one_of(
+        OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)),
+    ))
+}
+
+/// The body of the checkout call (the original's `{title, rate, freelancerId}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutBody {
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    /// Rupees; when present it must equal the contract's amount.
+    #[schema(schema_with = optional_amount_schema)]
+    pub rate: Option<Box<RawValue>>,
+    /// Same as `rate`.
+    #[schema(schema_with = optional_amount_schema)]
+    pub amount: Option<Box<RawValue>>,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub freelancer_id: Option<String>,
+}
+
+impl CheckoutBody {
+    pub fn parse(self, job: JobId, currency: Currency) -> Result<Checkout> {
+        let amount = |field: &str, raw: Option<Box<RawValue>>| -> Result<Option<Money>> {
+            raw.map(|r| input::amount(field, r.get(), currency))
+                .transpose()
+        };
+        Ok(Checkout {
+            job,
+            freelancer: self
+                .freelancer_id
+                .as_deref()
+                .map(|f| input::id(f, "freelancerId"))
+                .transpose()?,
+            rate: amount("rate", self.rate)?,
+            amount: amount("amount", self.amount)?,
+            title: self.title.as_deref().map(input::title).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReviewBody {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub freelancer_id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub contract_id: String,
+    #[schema(value_type = i64, minimum = 1, maximum = 5)]
+    pub rating: serde_json::Value,
+    /// Not blank; at most 5 000 characters.
+    #[schema(max_length = 5000, pattern = "[^\\s]")]
+    pub description: String,
+}
+
+impl ReviewBody {
+    pub fn parse(self) -> Result<NewReview> {
+        Ok(NewReview {
+            contract: input::id::<ContractId>(&self.contract_id, "contractId")?,
+            freelancer: input::id(&self.freelancer_id, "freelancerId")?,
+            rating: input::rating(&self.rating)?,
+            description: self.description,
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundBody {
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+    #[serde(default)]
+    pub cancel_reason_description: Option<String>,
+}
+
+impl RefundBody {
+    pub fn into_refund(self, contract: ContractId) -> Refund {
+        Refund {
+            contract,
+            reason: self.cancel_reason.unwrap_or_default(),
+            description: self.cancel_reason_description.unwrap_or_default(),
+            freelancer_share: None,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    #[schema(value_type = ContractStatus)]
+    pub status: String,
+}
+
+impl StatusBody {
+    pub fn parse(&self) -> Result<ContractStatus> {
+        input::status(&self.status)
+    }
+}

@@ -1,0 +1,189 @@
+//! Paying for a contract: a checkout session at the payment provider for exactly the
+//! contract's amount, and the sandbox's Pay button, which makes the event Stripe would send.
+
+use sha2::Digest;
+
+use crate::domain::{
+    Contract, ContractId, EventId, IdempotencyKey, JobId, Money, Outcome, Title, UserId,
+};
+use crate::payment::{CheckoutRequest, CheckoutSession};
+
+use super::Service;
+use super::access::{Permit, UseCase, not_party};
+use super::error::{Error, ErrorCode, Result};
+
+/// The checkout call (the original's `{title, rate, freelancerId}`): whatever the body says
+/// about the price or the freelancer must agree with the job's contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub job: JobId,
+    pub title: Option<Title>,
+    /// `rate` as sent, when sent.
+    pub rate: Option<Money>,
+    /// `amount` as sent, when sent (the same as `rate`).
+    pub amount: Option<Money>,
+    pub freelancer: Option<UserId>,
+}
+
+/// What the sandbox's Pay button posts to this server's own `/webhook`.
+#[derive(Debug, Clone)]
+pub struct SandboxPayment {
+    pub contract: Contract,
+    pub body: String,
+    /// `Stripe-Signature`, signed with the webhook secret exactly as Stripe signs.
+    pub signature: String,
+}
+
+impl Service {
+    pub fn success_url(&self) -> String {
+        format!(
+            "{}/client/contract/payment-success",
+            self.settings.client_url.trim_end_matches('/')
+        )
+    }
+
+    pub fn cancel_url(&self) -> String {
+        format!(
+            "{}/client/jobs/home?cancelled=true",
+            self.settings.client_url.trim_end_matches('/')
+        )
+    }
+
+    /// Creates the checkout session for the job's contract. The amount is the contract's; a
+    /// `rate`/`amount` that differs is refused (the original let the client pick the price).
+    pub async fn checkout(&self, permit: Permit<'_>, req: Checkout) -> Result<CheckoutSession> {
+        let caller = permit.expect(UseCase::Checkout);
+        let contract = self
+            .store
+            .live_contract_for_job(&req.job)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ContractNotFound,
+                    format!("job {} has no contract to pay", req.job),
+                )
+            })?;
+        if caller.party_in(&contract).is_none() {
+            return Err(not_party());
+        }
+        // Like a differing amount: the body contradicts the contract (409, not 422).
+        if req
+            .freelancer
+            .as_ref()
+            .is_some_and(|f| f != &contract.freelancer_id)
+        {
+            return Err(Error::new(
+                ErrorCode::FreelancerMismatch,
+                "freelancerId is not the freelancer of this job's contract",
+            ));
+        }
+        for (field, asked) in [("rate", req.rate), ("amount", req.amount)] {
+            if let Some(asked) = asked
+                && asked != contract.money()
+            {
+                return Err(Error::new(
+                    ErrorCode::AmountMismatch,
+                    format!(
+                        "{field} {} differs from the contract amount {}",
+                        asked.format_major(),
+                        contract.money().format_major()
+                    ),
+                ));
+            }
+        }
+        if !contract.is_approved {
+            return Err(Error::new(
+                ErrorCode::ContractNotApproved,
+                "the freelancer has not approved the contract yet",
+            ));
+        }
+        if contract.escrow_paid() {
+            return Err(Error::new(
+                ErrorCode::EscrowAlreadyFunded,
+                "the escrow of this contract is already paid",
+            ));
+        }
+        let title = match req.title {
+            Some(t) if !t.is_empty() => t,
+            _ => contract.title.clone().unwrap_or_else(|| {
+                Title::parse(&format!("Job {}", req.job)).expect("a short title")
+            }),
+        };
+        if contract.title.as_ref() != Some(&title) {
+            let t = title.clone();
+            self.transition(&contract.id, move |c, now| {
+                c.title = Some(t.clone());
+                c.updated_at = now;
+                Ok(((), vec![], Outcome::Changed))
+            })
+            .await?;
+        }
+        // Same contract, amount and title → same key → the same session on a double click; a
+        // new title is a new request, which Stripe would refuse under the old key.
+        let idempotency_key = IdempotencyKey::derived(format!(
+            "escrow-checkout-{}-{}-{}",
+            contract.id,
+            contract.amount,
+            &hex::encode(sha2::Sha256::digest(title.as_str().as_bytes()))[..16]
+        ));
+        let request = CheckoutRequest {
+            contract_id: contract.id.clone(),
+            job_id: contract.job_id.clone(),
+            client_id: contract.client_id.clone(),
+            freelancer_id: contract.freelancer_id.clone(),
+            title: title.as_str().to_string(),
+            amount: contract.money(),
+            // Stripe fills in the session id, so the front end learns it as from the sandbox.
+            success_url: format!("{}?session_id={{CHECKOUT_SESSION_ID}}", self.success_url()),
+            cancel_url: self.cancel_url(),
+            idempotency_key,
+        };
+        Ok(self.payments.create_checkout(&request).await?)
+    }
+
+    /// The sandbox's Pay button: the signed event the server then posts to itself.
+    pub async fn sandbox_payment(&self, session_id: &str) -> Result<SandboxPayment> {
+        let contract = self.sandbox_session(session_id).await?;
+        let now_s = self.clock.now_ms() / 1000;
+        let event_id = EventId::new(format!(
+            "evt_sandbox_{}",
+            crate::domain::ids::new_object_id_hex()
+        ));
+        let body = crate::payment::sandbox::completed_event(
+            &contract,
+            session_id,
+            &event_id,
+            &self.success_url(),
+            &self.cancel_url(),
+            now_s,
+        );
+        let signature =
+            crate::payment::webhook::sign(body.as_bytes(), &self.settings.webhook_secret, now_s);
+        Ok(SandboxPayment {
+            contract,
+            body,
+            signature,
+        })
+    }
+
+    /// The contract of a sandbox session, for its checkout page.
+    pub async fn sandbox_session(&self, session_id: &str) -> Result<Contract> {
+        if self.payments.name() != "sandbox" {
+            return Err(Error::new(
+                ErrorCode::SandboxDisabled,
+                "the sandbox provider is not in use",
+            ));
+        }
+        let not_found = |why: &str| Error::new(ErrorCode::SandboxSessionNotFound, why.to_string());
+        // The session id is the sandbox's own reference: it names the contract it is for.
+        let id = crate::payment::sandbox::contract_of_session(session_id)
+            .ok_or_else(|| not_found("no such sandbox session"))?;
+        let id = ContractId::parse(id)
+            .map_err(|e| Error::new(ErrorCode::RequestInvalidId, e.to_string()))?;
+        let c = self.load(&id).await?;
+        if crate::payment::sandbox::session_id(&c) != session_id {
+            return Err(not_found("no such sandbox session (the amount changed?)"));
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,97 @@
+//! Contracts: a client creates one for a job, its freelancer accepts it and moves the work
+//! along; its parties and admins read it with its escrow and ledger.
+
+use crate::domain::{
+    Contract, ContractId, ContractStatus, JobId, LedgerEntry, Money, Party, Title, UserId,
+};
+use crate::store::StoreError;
+
+use super::Service;
+use super::access::{Permit, UseCase, not_party};
+use super::error::{Error, ErrorCode, Result};
+
+/// `create-contract`: the client is the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContract {
+    pub job: JobId,
+    pub freelancer: UserId,
+    pub amount: Money,
+    pub title: Option<Title>,
+}
+
+/// A contract with the ledger entries of its transfers, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractDetail {
+    pub contract: Contract,
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Service {
+    pub async fn create_contract(&self, permit: Permit<'_>, new: NewContract) -> Result<Contract> {
+        let caller = permit.expect(UseCase::CreateContract);
+        let client = caller
+            .user()
+            .expect("only clients create contracts")
+            .id
+            .clone();
+        let c = Contract::new(
+            ContractId::generate(),
+            new.job.clone(),
+            client,
+            new.freelancer,
+            new.amount,
+            new.title,
+            self.clock.now_ms(),
+        )?;
+        match self.store.insert_contract(&c).await {
+            Ok(()) => Ok(c),
+            Err(StoreError::Duplicate(_)) => Err(Error::new(
+                ErrorCode::ContractExistsForJob,
+                format!("job {} already has a live contract", new.job),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The contract's freelancer accepts it.
+    pub async fn approve_contract(&self, permit: Permit<'_>, id: &ContractId) -> Result<Contract> {
+        let caller = permit.expect(UseCase::ApproveContract);
+        let (_, c) = self
+            .transition(id, |c, now| {
+                if caller.party_in(c) != Some(Party::Freelancer) {
+                    return Err(not_party());
+                }
+                Ok(((), vec![], c.approve(now)?))
+            })
+            .await?;
+        Ok(c)
+    }
+
+    /// The contract's freelancer moves the work along, or cancels it.
+    pub async fn update_status(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        to: ContractStatus,
+    ) -> Result<Contract> {
+        let caller = permit.expect(UseCase::UpdateStatus);
+        let (_, c) = self
+            .transition(id, |c, now| {
+                if caller.party_in(c) != Some(Party::Freelancer) {
+                    return Err(not_party());
+                }
+                Ok(((), vec![], c.move_to(to, Party::Freelancer, now)?))
+            })
+            .await?;
+        Ok(c)
+    }
+
+    /// A contract with its escrow and ledger entries: its parties and admins.
+    pub async fn contract(&self, permit: Permit<'_>, id: &ContractId) -> Result<ContractDetail> {
+        let caller = permit.expect(UseCase::ViewContract);
+        let contract = self.load(id).await?;
+        caller.party_in(&contract).ok_or_else(not_party)?;
+        let entries = self.store.entries_for_contract(&contract.id).await?;
+        Ok(ContractDetail { contract, entries })
+    }
+}

@@ -1,0 +1,87 @@
+//! The background task every server runs: refunds owed to the payment provider (left pending
+//! by a crash or an outage) are sent again, and expired idempotency keys are purged. It runs
+//! once at start and then every [`MAINTENANCE_INTERVAL_S`], until its shutdown signal fires
+//! (as mini-redis keeps its purge task beside its state). Safe to run on many servers at once:
+//! every step is a compare-and-set or an idempotent provider call.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Service;
+use super::error::Result;
+
+/// How often the task runs.
+pub const MAINTENANCE_INTERVAL_S: u64 = 30;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Contracts whose provider work was finished.
+    pub settled: usize,
+    /// Contracts whose provider work still waits (the provider did not answer).
+    pub waiting: usize,
+    /// Idempotency keys purged.
+    pub purged: u64,
+}
+
+impl Service {
+    /// Finishes every refund owed to the provider. Returns how many contracts were completed
+    /// and how many still wait.
+    pub async fn recover_provider_work(&self) -> Result<(usize, usize)> {
+        let ids = self.store.contracts_with_provider_work().await?;
+        let (mut done, mut waiting) = (0, 0);
+        for id in ids {
+            match self.settle_with_provider(&id).await {
+                Ok(()) => done += 1,
+                Err(_) => waiting += 1,
+            }
+        }
+        Ok((done, waiting))
+    }
+
+    /// Deletes the idempotency keys that have expired (a later request treats them as absent
+    /// anyway); returns how many.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64> {
+        Ok(self.store.idempotency_purge(self.clock.now_ms()).await?)
+    }
+
+    /// One pass of the maintenance task. A failing step is logged and the next still runs.
+    pub async fn maintain(&self) -> Pass {
+        let mut pass = Pass::default();
+        match self.recover_provider_work().await {
+            Ok((settled, waiting)) => (pass.settled, pass.waiting) = (settled, waiting),
+            Err(e) => tracing::warn!(error = %e.chain(), "recovery step failed"),
+        }
+        match self.purge_idempotency_keys().await {
+            Ok(n) => pass.purged = n,
+            Err(e) => tracing::warn!(error = %e.chain(), "purging expired idempotency keys failed"),
+        }
+        pass
+    }
+}
+
+/// Runs [`Service::maintain`] now and every `interval` until `shutdown` resolves; a pass in
+/// progress finishes first.
+pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => return,
+        }
+        let pass = service.maintain().await;
+        if pass.settled + pass.waiting > 0 {
+            tracing::info!(
+                done = pass.settled,
+                waiting = pass.waiting,
+                "recovery: provider refunds"
+            );
+        }
+        if pass.purged > 0 {
+            tracing::info!(purged = pass.purged, "recovery: expired idempotency keys");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What operators look at: the webhook events received, and the ledger invariants checked over
+//! the whole store.
+
+use crate::domain::verify::{Report, Verifier};
+use crate::domain::{Contract, ContractId, LedgerEntry};
+use crate::store::{StoreResult, WebhookEvent};
+
+use super::Service;
+use super::access::{Permit, UseCase};
+use super::error::Result;
+
+/// Page size used when streaming the whole store (verify).
+const SCAN_PAGE: u32 = 1_000;
+
+impl Service {
+    /// The latest webhook events, newest first (`failed_only`: those that can never apply).
+    pub async fn events(
+        &self,
+        permit: Permit<'_>,
+        failed_only: bool,
+        limit: u32,
+    ) -> Result<Vec<WebhookEvent>> {
+        permit.expect(UseCase::Operate);
+        Ok(self.store.list_events(failed_only, limit).await?)
+    }
+
+    /// How many records [`Service::verify`] reads (ledger entries and contracts), so a
+    /// progress display can show a total.
+    pub async fn verify_record_count(&self, permit: Permit<'_>) -> Result<u64> {
+        permit.expect(UseCase::Operate);
+        Ok(self.store.count_entries().await? + self.store.count_contracts().await?)
+    }
+
+    /// Checks every ledger invariant over the whole store. `progress` is called with the
+    /// number of records read so far.
+    pub async fn verify(
+        &self,
+        permit: Permit<'_>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Report> {
+        permit.expect(UseCase::Operate);
+        let store = &self.store;
+        let mut v = Verifier::new();
+        let mut seen = 0u64;
+        scan(
+            async |after: Option<String>| store.entries_after(after.as_deref(), SCAN_PAGE).await,
+            |e: &LedgerEntry| e.id.clone(),
+            |e| v.add_entry(e),
+            |n| progress(seen + n),
+        )
+        .await
+        .map(|n| seen += n)?;
+        scan(
+            async |after: Option<ContractId>| {
+                store.contracts_after(after.as_ref(), SCAN_PAGE).await
+            },
+            |c: &Contract| c.id.clone(),
+            |c| v.add_contract(c),
+            |n| progress(seen + n),
+        )
+        .await
+        .map(|n| seen += n)?;
+        let cur = self.settings.currency;
+        for (user, balance) in store.wallet_balances(cur).await? {
+            v.add_wallet_balance(user.as_str(), cur, balance);
+        }
+        Ok(v.finish())
+    }
+}
+
+/// Reads a whole table a page at a time, each page after the last record of the one before
+/// (so the cost of a page never grows with how far in it is); `each` sees every record and
+/// `progress` how many were read so far. Returns how many there were.
+async fn scan<T, K>(
+    mut page: impl AsyncFnMut(Option<K>) -> StoreResult<Vec<T>>,
+    key: impl Fn(&T) -> K,
+    mut each: impl FnMut(&T),
+    mut progress: impl FnMut(u64),
+) -> Result<u64> {
+    let (mut after, mut read) = (None, 0u64);
+    loop {
+        let batch = page(after.take()).await?;
+        let Some(last) = batch.last() else {
+            return Ok(read);
+        };
+        after = Some(key(last));
+        batch.iter().for_each(&mut each);
+        read += batch.len() as u64;
+        progress(read);
+    }
+}

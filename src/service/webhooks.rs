@@ -1,0 +1,299 @@
+//! Applying the payment provider's webhook events: verify the signature over the raw body,
+//! deduplicate by event id, fund the escrow a payment is for (exactly once, in the same write
+//! as the event's record where the store allows), and record what every event came to.
+
+use crate::domain::{Contract, ContractId, EventId, FundOutcome, JobId, Outcome, UserId};
+use crate::payment::webhook::{
+    EventKind, ParsedEvent, PaymentRefs, SignatureError, verify_and_parse,
+};
+use crate::store::{EventStatus, WebhookEvent};
+
+use super::Service;
+use super::error::{Error, ErrorCode, Result};
+
+/// What one delivery came to (the HTTP reply is always 200 once the signature verified and
+/// the store answered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: EventId,
+    /// `duplicate`, or the event's recorded status.
+    pub outcome: DeliveryOutcome,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Handled before: nothing happened again.
+    Duplicate,
+    Recorded(EventStatus),
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::Recorded(s) => s.as_str(),
+        }
+    }
+}
+
+/// Builds the stored record of the event being handled from its final status, error and
+/// contract.
+type EventRecorder<'a> =
+    dyn Fn(EventStatus, Option<String>, Option<&ContractId>) -> WebhookEvent + Sync + 'a;
+
+/// What handling a webhook event came to.
+struct Applied {
+    status: EventStatus,
+    error: Option<String>,
+    contract: Option<ContractId>,
+    /// The event's final state is already stored (written with the money it moved).
+    recorded: bool,
+}
+
+impl Applied {
+    /// An outcome that moved no money: the event is recorded on its own.
+    fn apart(status: EventStatus, error: Option<String>, contract: Option<ContractId>) -> Applied {
+        Applied {
+            status,
+            error,
+            contract,
+            recorded: false,
+        }
+    }
+}
+
+fn duplicate_note(outcome: FundOutcome) -> Option<String> {
+    (outcome == FundOutcome::Duplicate).then(|| "duplicate payment: refunded in full".to_string())
+}
+
+impl Service {
+    /// Handles one webhook delivery. `Err` only for a bad signature (400) or a store that is
+    /// down (503, so the provider retries); everything else is a 200 with its outcome.
+    pub async fn handle_webhook(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Delivery> {
+        let now = self.clock.now_ms();
+        let event = match verify_and_parse(
+            payload,
+            signature,
+            &self.settings.webhook_secret,
+            now / 1000,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                self.metrics.webhook("rejected_signature");
+                let code = match e {
+                    SignatureError::Missing => ErrorCode::WebhookSignatureMissing,
+                    SignatureError::Timestamp => ErrorCode::WebhookTimestampOutOfTolerance,
+                    SignatureError::Body => ErrorCode::WebhookMalformed,
+                    SignatureError::Malformed | SignatureError::Mismatch => {
+                        ErrorCode::WebhookSignatureInvalid
+                    }
+                };
+                return Err(Error::new(code, e.to_string()));
+            }
+        };
+        // The event's record with its final status, error and contract: written with the
+        // money it moves (one write), or on its own when it moves none.
+        let record = |status: EventStatus, error: Option<String>, contract: Option<&ContractId>| {
+            WebhookEvent {
+                event_id: event.id.clone(),
+                event_type: event.event_type.clone(),
+                status,
+                error,
+                contract_id: contract.map(|c| c.to_string()),
+                received_at: now,
+                updated_at: self.clock.now_ms(),
+                deliveries: 1,
+            }
+        };
+        // A redelivery of an event already handled: count it, answer as before.
+        if let Some(seen) = self.store.find_event(&event.id).await?
+            && seen.status != EventStatus::Received
+        {
+            self.store
+                .record_event(&record(EventStatus::Received, None, None))
+                .await?;
+            self.metrics.webhook("duplicate");
+            return Ok(Delivery {
+                event_id: event.id,
+                outcome: DeliveryOutcome::Duplicate,
+                message: format!("event already {}", seen.status.as_str()),
+            });
+        }
+        let applied = self.apply_event(&event, &record).await?;
+        if !applied.recorded {
+            self.store
+                .settle_event(&record(
+                    applied.status,
+                    applied.error.clone(),
+                    applied.contract.as_ref(),
+                ))
+                .await?;
+        }
+        let (status, error) = (applied.status, applied.error);
+        self.metrics.webhook(status.as_str());
+        if status == EventStatus::Failed {
+            tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = ?error, "webhook event can never be applied; recorded as failed");
+        }
+        Ok(Delivery {
+            event_id: event.id,
+            outcome: DeliveryOutcome::Recorded(status),
+            message: error.unwrap_or_else(|| "ok".into()),
+        })
+    }
+
+    async fn apply_event(
+        &self,
+        event: &ParsedEvent,
+        record: &EventRecorder<'_>,
+    ) -> Result<Applied> {
+        match &event.kind {
+            EventKind::Other => Ok(Applied::apart(
+                EventStatus::Ignored,
+                Some(format!("unhandled event type {}", event.event_type)),
+                None,
+            )),
+            EventKind::Payment { paid: false, .. } => Ok(Applied::apart(
+                EventStatus::Ignored,
+                Some("session completed without payment (payment_status is not paid)".into()),
+                None,
+            )),
+            EventKind::Payment { payment, refs, .. } => {
+                let read = match self.contract_for_payment(refs).await? {
+                    Ok(c) => c,
+                    Err(why) => return Ok(Applied::apart(EventStatus::Failed, Some(why), None)),
+                };
+                let contract = read.id.clone();
+                let fee = self.settings.fee;
+                let result = self
+                    .transition_recording(
+                        &contract,
+                        Some(read),
+                        |c, now| {
+                            let (outcome, transfers) = c.fund(payment, fee, &event.id, now)?;
+                            let changed = if outcome == FundOutcome::AlreadyApplied {
+                                Outcome::Unchanged
+                            } else {
+                                Outcome::Changed
+                            };
+                            Ok((outcome, transfers, changed))
+                        },
+                        |outcome| {
+                            Some(record(
+                                EventStatus::Applied,
+                                duplicate_note(*outcome),
+                                Some(&contract),
+                            ))
+                        },
+                    )
+                    .await;
+                match result {
+                    Ok((outcome, _)) => {
+                        if outcome == FundOutcome::Duplicate {
+                            // Owed back in full; if the provider is down the recovery step
+                            // retries.
+                            if let Err(e) = self.settle_with_provider(&contract).await {
+                                tracing::warn!(contract = %contract, error = %e, "refund of a duplicate payment will be retried");
+                            }
+                        }
+                        Ok(Applied {
+                            status: EventStatus::Applied,
+                            error: duplicate_note(outcome),
+                            contract: Some(contract),
+                            // Saved with the money, unless this payment was already applied
+                            // (a concurrent or interrupted delivery): then it moved nothing.
+                            recorded: outcome != FundOutcome::AlreadyApplied,
+                        })
+                    }
+                    // A payment that can never fund this contract: recorded, never retried.
+                    Err(e)
+                        if e.code == ErrorCode::AmountMismatch
+                            || e.kind() == super::ErrorKind::Validation =>
+                    {
+                        Ok(Applied::apart(
+                            EventStatus::Failed,
+                            Some(e.message),
+                            Some(contract),
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            EventKind::ChargeRefunded {
+                payment_intent_id,
+                contract_id,
+                ..
+            } => {
+                let mut found = None;
+                if let Some(pi) = payment_intent_id {
+                    found = self.store.contract_by_payment(pi).await?;
+                }
+                if found.is_none()
+                    && let Some(id) = contract_id
+                        .as_deref()
+                        .and_then(|c| ContractId::parse(c).ok())
+                {
+                    found = self.store.get_contract(&id).await?;
+                }
+                match found {
+                    None => Ok(Applied::apart(
+                        EventStatus::Failed,
+                        Some("refund of a payment this escrow does not know".into()),
+                        None,
+                    )),
+                    Some(c) => {
+                        // Judged per payment: a duplicate payment refunded does not make a
+                        // refund of the escrow's own payment expected.
+                        if c.expects_provider_refund(payment_intent_id.as_ref()) {
+                            Ok(Applied::apart(EventStatus::Applied, None, Some(c.id)))
+                        } else {
+                            Ok(Applied::apart(
+                                EventStatus::Failed,
+                                Some("refund made outside the escrow (not one it made or owes): check this contract".into()),
+                                Some(c.id),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds the contract a payment belongs to: by its contract id, else by job and client
+    /// (sessions made by the original app carry only those). The metadata is the provider's
+    /// text: a malformed id there is a failed event, not a bad request.
+    async fn contract_for_payment(
+        &self,
+        refs: &PaymentRefs,
+    ) -> Result<std::result::Result<Contract, String>> {
+        if let Some(id) = refs.contract_id.as_deref() {
+            let Ok(id) = ContractId::parse(id) else {
+                return Ok(Err(format!(
+                    "contract id {id:?} in the metadata is malformed"
+                )));
+            };
+            return Ok(match self.store.get_contract(&id).await? {
+                Some(c) => Ok(c),
+                None => Err(format!("unknown contract {id}")),
+            });
+        }
+        let (Some(job), Some(client)) = (refs.job_id.as_deref(), refs.client_id.as_deref()) else {
+            return Ok(Err(
+                "the payment names no contract (metadata contractId or jobId+clientId)".into(),
+            ));
+        };
+        let (Ok(job), Ok(client)) = (JobId::parse(job), UserId::parse(client)) else {
+            return Ok(Err("jobId or clientId in the metadata is malformed".into()));
+        };
+        Ok(match self.store.live_contract_for_job(&job).await? {
+            Some(c) if c.client_id == client => Ok(c),
+            _ => Err(format!(
+                "no live contract for job {job} and client {client}"
+            )),
+        })
+    }
+}

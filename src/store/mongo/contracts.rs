@@ -1,0 +1,300 @@
+//! Contracts: one document each, its ledger embedded. A money transition is one
+//! compare-and-set on that document (`findOneAndReplace` on `{_id, version}`); the entries are
+//! then projected into `ledger_entries`, idempotently, and a crash in between is repaired
+//! before any ledger read (see the module docs of `store::mongo`).
+
+use async_trait::async_trait;
+use bson::{Document, doc};
+use serde::Deserialize;
+
+use super::docs::{ContractDoc, EntryDoc, RecordOnly};
+use super::{MongoStore, collect, is_duplicate_key, map_err};
+use crate::domain::{Contract, ContractId, JobId, LedgerEntry, PaymentRef};
+use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult};
+
+/// The query document of a filter (see [`ContractFilter::query`]).
+fn contract_filter(f: &ContractFilter) -> Document {
+    let Some(q) = f.query() else {
+        return doc! {"_id": {"$exists": false}};
+    };
+    let mut filter = Document::new();
+    if let Some(s) = q.escrow_status {
+        filter.insert("escrowStatus", s.as_str());
+    }
+    if let Some(s) = q.contract_status {
+        filter.insert("status", s.as_str());
+    }
+    if q.release_requested {
+        filter.insert("releaseFundStatus", "Requested");
+    }
+    if q.has_escrow {
+        filter.insert("hasEscrow", true);
+    }
+    filter
+}
+
+impl MongoStore {
+    /// Inserts `ledger[ledger_projected..]` into `ledger_entries` (duplicates ignored) and marks
+    /// the document projected, if it is still that version.
+    pub(super) async fn project(&self, d: &ContractDoc) -> StoreResult<()> {
+        let from = d.ledger_projected.clamp(0, d.ledger.len() as i64) as usize;
+        let docs: Vec<EntryDoc> = d.ledger[from..].iter().map(EntryDoc::from).collect();
+        if !docs.is_empty() {
+            match self.entries.insert_many(docs).ordered(false).await {
+                Ok(_) => {}
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+        self.contracts
+            .update_one(
+                doc! {"_id": &d.id, "version": d.version},
+                doc! {"$set": {"ledgerProjected": d.ledger.len() as i64, "ledgerUnprojected": 0_i64}},
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Finishes every ledger projection that a crash or a lost connection interrupted; returns
+    /// how many contracts it projected. Idempotent, safe to run concurrently with writers.
+    pub async fn repair_projection(&self) -> StoreResult<u64> {
+        let pending = collect(
+            self.contracts
+                .find(doc! {"ledgerUnprojected": {"$gt": 0_i64}})
+                .await
+                .map_err(map_err)?,
+        )
+        .await?;
+        for d in &pending {
+            self.project(d).await?;
+        }
+        Ok(pending.len() as u64)
+    }
+
+    /// The compare-and-set half of [`ContractStore::save_contract`] without the projection: what a
+    /// process that died right after it would have left. For the crash-repair tests only.
+    #[doc(hidden)]
+    pub async fn save_contract_then_crash(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        self.compare_and_set(contract, expected_version, entries)
+            .await
+            .map(|_| ())
+    }
+
+    pub(super) async fn compare_and_set(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<ContractDoc> {
+        assert_eq!(
+            contract.version,
+            expected_version + 1,
+            "a save must bump the version by one"
+        );
+        let id = contract.id.as_str();
+        let current = self
+            .contracts
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        if current.version != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        let mut ledger = current.ledger;
+        for e in entries {
+            if ledger.iter().any(|x| x.id == e.id) {
+                return Err(StoreError::Duplicate(format!(
+                    "ledger entry {} already exists",
+                    e.id
+                )));
+            }
+            ledger.push(e.clone());
+        }
+        let next = ContractDoc::new(contract, ledger, current.ledger_projected);
+        let replacement = bson::to_document(&next)
+            .map_err(|e| StoreError::other_from("cannot encode a contract", e))?;
+        let replaced = self
+            .contracts
+            .clone_with_type::<Document>()
+            .find_one_and_replace(doc! {"_id": id, "version": expected_version}, replacement)
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(map_err)?;
+        match replaced {
+            Some(_) => Ok(next),
+            None => Err(StoreError::Conflict),
+        }
+    }
+
+    pub(super) async fn records(
+        &self,
+        filter: Document,
+        sort: Document,
+        skip: u64,
+        limit: i64,
+    ) -> StoreResult<Vec<Contract>> {
+        let cursor = self
+            .contracts
+            .clone_with_type::<RecordOnly>()
+            .find(filter)
+            .projection(doc! {"record": 1})
+            .sort(sort)
+            .skip(skip)
+            .limit(limit)
+            .await
+            .map_err(map_err)?;
+        Ok(collect(cursor)
+            .await?
+            .into_iter()
+            .map(|r| r.record)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ContractStore for MongoStore {
+    async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
+        self.claim_and_insert(contract).await
+    }
+
+    async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
+        Ok(self
+            .records(doc! {"_id": id.as_str()}, doc! {}, 0, 1)
+            .await?
+            .pop())
+    }
+
+    async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
+        self.claimed_live_contract(job).await
+    }
+
+    async fn contract_by_payment(&self, payment_ref: &PaymentRef) -> StoreResult<Option<Contract>> {
+        Ok(self
+            .records(
+                doc! {"paymentRefs": {"$in": [payment_ref.as_str()]}},
+                doc! {},
+                0,
+                1,
+            )
+            .await?
+            .pop())
+    }
+
+    async fn save_contract(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        let saved = self
+            .compare_and_set(contract, expected_version, entries)
+            .await?;
+        if saved.ledger_unprojected > 0
+            && let Err(e) = self.project(&saved).await
+        {
+            // The transition is durable in the contract document; the repair step that runs
+            // before every ledger read finishes the projection.
+            tracing::warn!(contract = %contract.id, error = %e, "ledger projection deferred to the repair step");
+        }
+        Ok(())
+    }
+
+    async fn list_contracts(
+        &self,
+        filter: &ContractFilter,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<Contract>)> {
+        let filter = contract_filter(filter);
+        let count = self
+            .contracts
+            .count_documents(filter.clone())
+            .await
+            .map_err(map_err)?;
+        let records = self
+            .records(
+                filter,
+                doc! {"createdAt": -1, "_id": -1},
+                page.offset(),
+                page.limit.into(),
+            )
+            .await?;
+        Ok((count, records))
+    }
+
+    async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>> {
+        #[derive(Deserialize)]
+        struct IdOnly {
+            #[serde(rename = "_id")]
+            id: ContractId,
+        }
+        let cursor = self
+            .contracts
+            .clone_with_type::<IdOnly>()
+            .find(doc! {"providerWork": true})
+            .projection(doc! {"_id": 1})
+            .sort(doc! {"updatedAt": 1, "_id": 1})
+            .await
+            .map_err(map_err)?;
+        Ok(collect(cursor).await?.into_iter().map(|d| d.id).collect())
+    }
+
+    async fn contracts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contract>> {
+        let filter = match after {
+            Some(a) => doc! {"_id": {"$gt": a.as_str()}},
+            None => doc! {},
+        };
+        self.records(filter, doc! {"_id": 1}, 0, limit.into()).await
+    }
+
+    async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
+        #[derive(Deserialize)]
+        struct LedgerOnly {
+            ledger: Vec<LedgerEntry>,
+        }
+        let found = self
+            .contracts
+            .clone_with_type::<LedgerOnly>()
+            .find_one(doc! {"_id": id.as_str()})
+            .projection(doc! {"ledger": 1})
+            .await
+            .map_err(map_err)?;
+        let mut entries = found.map(|d| d.ledger).unwrap_or_default();
+        entries.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(entries)
+    }
+
+    async fn count_contracts(&self) -> StoreResult<u64> {
+        self.contracts
+            .count_documents(doc! {})
+            .await
+            .map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_request_filter_means_a_funded_escrow() {
+        let f = contract_filter(&ContractFilter {
+            release_requested: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            f,
+            doc! {"escrowStatus": "funded", "releaseFundStatus": "Requested"}
+        );
+    }
+}

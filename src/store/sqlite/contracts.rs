@@ -1,0 +1,333 @@
+//! Contracts: the JSON document plus the columns queries filter on, kept in step by every
+//! write; the compare-and-set writes the record, its payment references and its ledger
+//! entries in one transaction.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{ENTRY_COLUMNS, contract_doc, contract_from_doc, entry_from_row};
+use super::{SqliteStore, events, map_err};
+use crate::domain::{Contract, ContractId, JobId, LedgerEntry, PaymentRef};
+use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult, WebhookEvent};
+
+impl SqliteStore {
+    /// The compare-and-set write, with the webhook event that caused it when there is one.
+    pub(super) async fn save(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+        event: Option<WebhookEvent>,
+    ) -> StoreResult<()> {
+        assert_eq!(
+            contract.version,
+            expected_version + 1,
+            "a save must bump the version by one"
+        );
+        let c = contract.clone();
+        let entries = entries.to_vec();
+        self.write(move |tx| {
+            compare_and_set(tx, &c, expected_version, &entries)?;
+            match &event {
+                Some(e) => events::upsert_event(tx, e),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+/// Inserts a new contract's row (and its payment references).
+fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
+    let doc = contract_doc(c)?;
+    tx.prepare_cached(
+        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            c.id.as_str(),
+            c.job_id.as_str(),
+            c.client_id.as_str(),
+            c.freelancer_id.as_str(),
+            c.status.as_str(),
+            c.escrow_status().map(|s| s.as_str()),
+            c.release_fund_status.as_str(),
+            c.has_pending_provider_work() as i64,
+            c.created_at,
+            c.updated_at,
+            c.version,
+            doc
+        ])
+    })
+    .map_err(map_err)?;
+    insert_payment_refs(tx, c)
+}
+
+/// Records every payment reference of the contract (those already there are kept).
+fn insert_payment_refs(tx: &Connection, c: &Contract) -> StoreResult<()> {
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO payment_refs (payment_ref, contract_id) VALUES (?1, ?2)",
+        )
+        .map_err(map_err)?;
+    for r in c.payment_refs() {
+        insert
+            .execute(params![r.as_str(), c.id.as_str()])
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The compare-and-set of [`ContractStore::save_contract`], inside a write.
+fn compare_and_set(
+    tx: &Connection,
+    c: &Contract,
+    expected_version: i64,
+    entries: &[LedgerEntry],
+) -> StoreResult<()> {
+    let doc = contract_doc(c)?;
+    let updated = tx
+        .prepare_cached(
+            "UPDATE contracts SET status = ?2, escrow_status = ?3, release_fund_status = ?4,
+                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8
+             WHERE id = ?1 AND version = ?9",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                c.id.as_str(),
+                c.status.as_str(),
+                c.escrow_status().map(|s| s.as_str()),
+                c.release_fund_status.as_str(),
+                c.has_pending_provider_work() as i64,
+                c.updated_at,
+                c.version,
+                doc,
+                expected_version
+            ])
+        })
+        .map_err(map_err)?;
+    if updated == 0 {
+        let exists: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM contracts WHERE id = ?1)")
+            .and_then(|mut s| s.query_row([c.id.as_str()], |r| r.get(0)))
+            .map_err(map_err)?;
+        return Err(if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    }
+    insert_payment_refs(tx, c)?;
+    let mut insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .map_err(map_err)?;
+    for e in entries {
+        insert
+            .execute(params![
+                e.id,
+                e.transfer_id,
+                e.contract_id.as_str(),
+                e.kind.as_str(),
+                e.account.to_string(),
+                e.amount.get(),
+                e.currency.code(),
+                e.at
+            ])
+            .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// The `WHERE` clause of a filter (see [`ContractFilter::query`]) and its arguments.
+fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
+    let Some(q) = f.query() else {
+        return ("0 = 1".into(), vec![]);
+    };
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args = vec![];
+    if let Some(s) = q.escrow_status {
+        clauses.push(format!("escrow_status = ?{}", args.len() + 1));
+        args.push(s.as_str().to_string());
+    }
+    if let Some(s) = q.contract_status {
+        clauses.push(format!("status = ?{}", args.len() + 1));
+        args.push(s.as_str().to_string());
+    }
+    if q.release_requested {
+        clauses.push("release_fund_status = 'Requested'".into());
+    }
+    if q.has_escrow {
+        clauses.push("escrow_status IS NOT NULL".into());
+    }
+    (clauses.join(" AND "), args)
+}
+
+impl SqliteStore {
+    /// The contract whose document a one-row query finds, read on the calling thread.
+    fn contract_where(&self, sql: &'static str, arg: &str) -> StoreResult<Option<Contract>> {
+        let doc: Option<String> = self.read_now(|c| {
+            c.prepare_cached(sql)
+                .and_then(|mut s| s.query_row([arg], |r| r.get(0)).optional())
+                .map_err(map_err)
+        })?;
+        doc.map(contract_from_doc).transpose()
+    }
+}
+
+#[async_trait]
+impl ContractStore for SqliteStore {
+    async fn insert_contract(&self, contract: &Contract) -> StoreResult<()> {
+        let c = contract.clone();
+        self.write(move |tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM contracts WHERE id = ?1)",
+                    [c.id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?;
+            if exists {
+                return Err(StoreError::Duplicate(format!("contract {} exists", c.id)));
+            }
+            insert_row(tx, &c).map_err(|e| match e {
+                StoreError::Duplicate(_) => {
+                    StoreError::Duplicate(format!("job {} already has a live contract", c.job_id))
+                }
+                e => e,
+            })
+        })
+        .await
+    }
+
+    async fn get_contract(&self, id: &ContractId) -> StoreResult<Option<Contract>> {
+        self.contract_where("SELECT doc FROM contracts WHERE id = ?1", id.as_str())
+    }
+
+    async fn live_contract_for_job(&self, job: &JobId) -> StoreResult<Option<Contract>> {
+        self.contract_where(
+            "SELECT doc FROM contracts WHERE job_id = ?1 AND status != 'Canceled'",
+            job.as_str(),
+        )
+    }
+
+    async fn contract_by_payment(&self, payment_ref: &PaymentRef) -> StoreResult<Option<Contract>> {
+        self.contract_where(
+            "SELECT c.doc FROM payment_refs p JOIN contracts c ON c.id = p.contract_id WHERE p.payment_ref = ?1",
+            payment_ref.as_str(),
+        )
+    }
+
+    async fn save_contract(
+        &self,
+        contract: &Contract,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        self.save(contract, expected_version, entries, None).await
+    }
+
+    async fn list_contracts(
+        &self,
+        filter: &ContractFilter,
+        page: Page,
+    ) -> StoreResult<(u64, Vec<Contract>)> {
+        let (where_sql, args) = filter_sql(filter);
+        let (count, docs) = self
+            .with_conn(move |c| {
+                let args = || rusqlite::params_from_iter(args.iter());
+                let count: i64 = c
+                    .query_row(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"), args(), |r| r.get(0))
+                    .map_err(map_err)?;
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT doc FROM contracts WHERE {where_sql} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+                        page.limit,
+                        page.offset()
+                    ))
+                    .map_err(map_err)?;
+                let docs = stmt
+                    .query_map(args(), |r| r.get::<_, String>(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok((count as u64, docs))
+            })
+            .await?;
+        Ok((
+            count,
+            docs.into_iter()
+                .map(contract_from_doc)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>> {
+        let ids: Vec<String> = self
+            .with_conn(|c| {
+                let mut stmt = c
+                    .prepare("SELECT id FROM contracts WHERE provider_work = 1 ORDER BY updated_at")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        ids.into_iter()
+            .map(|i| ContractId::try_from(i).map_err(|e| super::rows::corrupt("contract id", e)))
+            .collect()
+    }
+
+    async fn contracts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contract>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        let docs: Vec<String> = self
+            .with_conn(move |c| {
+                let mut stmt = c
+                    .prepare("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![after, limit], |r| r.get(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await?;
+        docs.into_iter().map(contract_from_doc).collect()
+    }
+
+    async fn count_contracts(&self) -> StoreResult<u64> {
+        self.with_conn(|c| {
+            c.query_row("SELECT COUNT(*) FROM contracts", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(map_err)
+        })
+        .await
+    }
+
+    async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
+        let entries: Vec<LedgerEntry> = self.read_now(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE contract_id = ?1 ORDER BY at, id"
+                ))
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([id.as_str()], entry_from_row)
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            Ok(rows)
+        })?;
+        Ok(entries)
+    }
+}

@@ -1,0 +1,182 @@
+//! The schema: migrations applied in order once each (embedded in the binary), and how every
+//! connection is opened (WAL, `synchronous=FULL`, a busy timeout, stable query plans).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use super::map_err;
+use crate::store::{StoreError, StoreResult};
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// Schema migrations, applied in order once each, embedded in the binary.
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
+CREATE TABLE contracts (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    freelancer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    escrow_status TEXT,
+    release_fund_status TEXT NOT NULL,
+    provider_work INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX contracts_live_job ON contracts(job_id) WHERE status != 'Canceled';
+CREATE INDEX contracts_client ON contracts(client_id);
+CREATE INDEX contracts_freelancer ON contracts(freelancer_id);
+CREATE INDEX contracts_escrow ON contracts(escrow_status, release_fund_status, created_at);
+CREATE INDEX contracts_created ON contracts(created_at);
+CREATE INDEX contracts_provider_work ON contracts(provider_work) WHERE provider_work = 1;
+
+CREATE TABLE payment_refs (
+    payment_ref TEXT PRIMARY KEY,
+    contract_id TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE ledger_entries (
+    id TEXT PRIMARY KEY,
+    transfer_id TEXT NOT NULL,
+    contract_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX ledger_account ON ledger_entries(account, currency, at);
+CREATE INDEX ledger_contract ON ledger_entries(contract_id);
+CREATE INDEX ledger_kind ON ledger_entries(kind, at);
+
+CREATE TABLE webhook_events (
+    event_id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    contract_id TEXT,
+    received_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deliveries INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_events_received ON webhook_events(received_at);
+
+CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    contract_id TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL,
+    freelancer_id TEXT NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX reviews_freelancer ON reviews(freelancer_id, created_at DESC, id DESC);
+"#,
+    ),
+    (2, super::idempotency::MIGRATION),
+    (
+        3,
+        // Each freelancer's review count and rating sum, kept by triggers in the same
+        // transaction as the review itself, so `show-reviews` reads one row instead of
+        // aggregating every review on every call; `generation` counts every change (never
+        // reused), so a rendered page can be kept until it moves.
+        r#"
+CREATE TABLE review_stats (
+    freelancer_id TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    rating_sum INTEGER NOT NULL,
+    generation INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO review_stats (freelancer_id, count, rating_sum, generation)
+    SELECT freelancer_id, COUNT(*), SUM(rating), 1 FROM reviews GROUP BY freelancer_id;
+CREATE TRIGGER review_stats_insert AFTER INSERT ON reviews BEGIN
+    INSERT INTO review_stats (freelancer_id, count, rating_sum, generation) VALUES (NEW.freelancer_id, 1, NEW.rating, 1)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating,
+            generation = generation + 1;
+END;
+CREATE TRIGGER review_stats_delete AFTER DELETE ON reviews BEGIN
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating,
+        generation = generation + 1
+        WHERE freelancer_id = OLD.freelancer_id;
+END;
+CREATE TRIGGER review_stats_update AFTER UPDATE ON reviews BEGIN
+    UPDATE review_stats SET count = count - 1, rating_sum = rating_sum - OLD.rating,
+        generation = generation + 1
+        WHERE freelancer_id = OLD.freelancer_id;
+    INSERT INTO review_stats (freelancer_id, count, rating_sum, generation) VALUES (NEW.freelancer_id, 1, NEW.rating, 1)
+        ON CONFLICT(freelancer_id) DO UPDATE SET count = count + 1, rating_sum = rating_sum + NEW.rating,
+            generation = generation + 1;
+END;
+"#,
+    ),
+];
+
+pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(map_err)?;
+    // WAL: readers never block writers; FULL: a commit is durable before it returns.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(map_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::other(format!(
+            "could not switch {} to WAL (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(map_err)?;
+    // Query plans that do not depend on bound values: otherwise SQLite re-prepares a cached
+    // statement on every call where an `= ?` constraint meets an ORDER BY (the show-reviews
+    // page, for one), and every plan here is an index lookup whatever the value.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(map_err)?;
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        .map_err(map_err)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    for (version, sql) in MIGRATIONS {
+        if *version > current {
+            tx.execute_batch(sql).map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, chrono::Utc::now().timestamp_millis()],
+            )
+            .map_err(map_err)?;
+        }
+    }
+    let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > newest {
+        return Err(StoreError::other(format!(
+            "the database schema is version {current}, newer than this binary's {newest}: upgrade escrow"
+        )));
+    }
+    tx.commit().map_err(map_err)
+}

@@ -1,0 +1,493 @@
+//! The checks after every step: the answer against the prediction, every ledger invariant,
+//! every contract and account against the model, the provider's refunds and the webhook
+//! events against the store.
+
+use super::*;
+use escrow::service::UseCase;
+use escrow::store::{ContractStore, EventStore, LedgerStore, ReviewStore};
+
+impl World {
+    pub(super) fn check_reply(&self, op: &Op, expect: &Expect, got: &Got) -> Result<(), String> {
+        let got = match got {
+            Ok(r) => r,
+            Err(site) => return Err(format!("crashed at {site}")),
+        };
+        match (&expect.result, got) {
+            (Ok(()), Err(e)) => {
+                return Err(format!(
+                    "expected success, got {:?} {}: {}",
+                    e.kind(),
+                    e.code,
+                    e.message
+                ));
+            }
+            (Err(kind), Ok(r)) => return Err(format!("expected {kind:?}, got Ok {r:?}")),
+            (Err(kind), Err(e)) if e.kind() != *kind => {
+                return Err(format!(
+                    "expected {kind:?}, got {:?} {}: {}",
+                    e.kind(),
+                    e.code,
+                    e.message
+                ));
+            }
+            _ => {}
+        }
+        if let (Some(want), Ok(Reply::Webhook(outcome))) = (expect.webhook, got)
+            && want != outcome
+        {
+            return Err(format!("webhook outcome {outcome:?}, expected {want:?}"));
+        }
+        if let (Some(want), Ok(Reply::Recovered(d, w))) = (expect.recovered, got)
+            && want != (*d, *w)
+        {
+            return Err(format!(
+                "recovery answered (done, waiting) = ({d}, {w}), expected {want:?}"
+            ));
+        }
+        if let Ok(Reply::Escrow(status)) = got {
+            let want = match op {
+                Op::Release { .. } => EscrowStatus::Released,
+                _ => EscrowStatus::Refunded,
+            };
+            if *status != want {
+                return Err(format!("answered escrow {status:?}, expected {want:?}"));
+            }
+        }
+        if let Err(e) = got
+            && e.kind() == ErrorKind::Internal
+        {
+            return Err(format!("internal error: {}", e.message));
+        }
+        Ok(())
+    }
+
+    /// Reads back what the checks compare: the parts of the store a write may have touched
+    /// (see [`Written`]); the rest is carried over from the last read.
+    pub(super) async fn observe(&self, read: Written) -> Result<Snapshot, String> {
+        const PAGE: u32 = 1_000;
+        let store = self.store();
+        let (contracts, entries) = if read.contracts {
+            let (mut contracts, mut entries) = (vec![], vec![]);
+            loop {
+                let batch: Vec<Contract> = store
+                    .contracts_after(contracts.last().map(|c: &Contract| &c.id), PAGE)
+                    .await
+                    .map_err(|e| format!("read contracts: {e}"))?;
+                let full = batch.len() == PAGE as usize;
+                contracts.extend(batch);
+                if !full {
+                    break;
+                }
+            }
+            loop {
+                let batch: Vec<LedgerEntry> = store
+                    .entries_after(entries.last().map(|e: &LedgerEntry| e.id.as_str()), PAGE)
+                    .await
+                    .map_err(|e| format!("read entries: {e}"))?;
+                let full = batch.len() == PAGE as usize;
+                entries.extend(batch);
+                if !full {
+                    break;
+                }
+            }
+            (Arc::new(contracts), Arc::new(entries))
+        } else {
+            (self.last.contracts.clone(), self.last.entries.clone())
+        };
+        let events = if read.events {
+            let mut events = store
+                .list_events(false, 100_000)
+                .await
+                .map_err(|e| format!("read events: {e}"))?;
+            events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+            Arc::new(events)
+        } else {
+            self.last.events.clone()
+        };
+        let reviewed = if read.reviews {
+            let mut reviewed = vec![];
+            for f in &self.freelancers {
+                let page = store
+                    .reviews_for_freelancer(f, Page::new(1, Page::LIMIT_MAX))
+                    .await
+                    .map_err(|e| format!("read reviews: {e}"))?;
+                reviewed.extend(page.reviews.into_iter().map(|r| r.contract_id));
+            }
+            reviewed.sort();
+            Arc::new(reviewed)
+        } else {
+            self.last.reviewed.clone()
+        };
+        Ok(Snapshot {
+            contracts,
+            entries,
+            events,
+            reviewed,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn check(
+        &mut self,
+        op: &Op,
+        expect: &Expect,
+        exact: bool,
+        pre: &Model,
+        mut next: Model,
+        snap: &Snapshot,
+        got: &Got,
+    ) -> Result<(), String> {
+        // 1. Every invariant of DESIGN §4, as `escrowctl verify` checks them.
+        let operator = Caller::operator(CLI_ACTOR);
+        let permit = self
+            .service()
+            .permit(&operator, UseCase::Operate)
+            .map_err(|e| e.to_string())?;
+        let report = self
+            .service()
+            .verify(permit, |_| {})
+            .await
+            .map_err(|e| format!("verify failed to run: {e}"))?;
+        self.stats.verifies += 1;
+        if !report.ok() {
+            return Err(format!("verify: {:?}", report.violations));
+        }
+        // 2. A created contract gets its id; one created by a call that died is found by its job.
+        if let Op::Create { job, .. } = op {
+            let job_id = &self.model.jobs[*job];
+            let found = snap
+                .contracts
+                .iter()
+                .find(|c| &c.job_id == job_id && c.status != ContractStatus::Canceled)
+                .filter(|c| !pre.slots.iter().any(|s| s.id == c.id));
+            let created = match got {
+                Ok(Ok(Reply::Created(id))) => Some(id.clone()),
+                Ok(_) => None,
+                Err(_) => found.map(|c| c.id.clone()),
+            };
+            let could = matches!(expect.result, Ok(()));
+            match (created, could) {
+                (Some(id), true) => {
+                    let Op::Create {
+                        who: Who::Client(client),
+                        freelancer,
+                        amount,
+                        ..
+                    } = op
+                    else {
+                        unreachable!("only a client can create")
+                    };
+                    let slot = Slot {
+                        id: id.clone(),
+                        job: *job,
+                        client: *client,
+                        freelancer: *freelancer,
+                        amount: amount.minor.expect("valid amount"),
+                        st: MState::new(),
+                        checkout_open: false,
+                    };
+                    next.slots.push(slot);
+                }
+                (Some(id), false) => {
+                    return Err(format!("contract {id} created against the rules"));
+                }
+                (None, _) => {}
+            }
+        }
+        // 3. The store holds exactly the model's contracts, each with its fixed facts.
+        if snap.contracts.len() != next.slots.len() {
+            return Err(format!(
+                "the store has {} contracts, the model {}",
+                snap.contracts.len(),
+                next.slots.len()
+            ));
+        }
+        let by_id: HashMap<&ContractId, &Contract> =
+            snap.contracts.iter().map(|c| (&c.id, c)).collect();
+        for (i, s) in next.slots.iter_mut().enumerate() {
+            let Some(c) = by_id.get(&s.id) else {
+                return Err(format!("slot {i}: contract missing from the store"));
+            };
+            if c.client_id != self.clients[s.client]
+                || c.freelancer_id != self.freelancers[s.freelancer]
+                || c.job_id != self.model.jobs[s.job]
+                || c.amount.get() != s.amount
+                || c.currency != self.model.currency
+            {
+                return Err(format!("slot {i}: fixed facts changed: {c:?}"));
+            }
+            let actual = MState::project(c, snap.reviewed.contains(&c.id));
+            let before = pre.slots.get(i).map(|p| &p.st);
+            if exact {
+                if actual != s.st {
+                    return Err(format!(
+                        "slot {i}: the store has\n  {actual:?}\nthe model expects\n  {:?}",
+                        s.st
+                    ));
+                }
+            } else {
+                // After a crash or a failed write: one of the states the step may durably have
+                // reached, with nothing the provider confirmed undone.
+                let m = actual.masked();
+                let answered_ok = matches!(got, Ok(Ok(_)));
+                let allowed = m == s.st.masked()
+                    || (!answered_ok && before.is_some_and(|b| m == b.masked()))
+                    || (before.is_none() && m == MState::new().masked());
+                if !allowed {
+                    return Err(format!(
+                        "slot {i}: after a crash or fault the store has\n  {actual:?}\nallowed: before\n  {before:?}\nor after\n  {:?}",
+                        s.st
+                    ));
+                }
+                if let Some(b) = before
+                    && !b.settlement_kept_in(&actual)
+                {
+                    return Err(format!(
+                        "slot {i}: a settled refund was undone: before {b:?}, now {actual:?}"
+                    ));
+                }
+                s.st = actual;
+            }
+        }
+        // No escrow is funded twice, and release and refund exclude each other for good.
+        for (i, s) in next.slots.iter().enumerate() {
+            let Some(before) = pre.slots.get(i).and_then(|p| p.st.escrow.as_ref()) else {
+                continue;
+            };
+            let Some(now) = s.st.escrow.as_ref() else {
+                return Err(format!("slot {i}: the escrow disappeared"));
+            };
+            use EscrowStatus::*;
+            let forward = match before.status {
+                Funded => true,
+                RefundPending => matches!(now.status, RefundPending | Refunded),
+                Released | Refunded => now.status == before.status,
+            };
+            if now.payment_ref != before.payment_ref || !forward {
+                return Err(format!(
+                    "slot {i}: escrow went from {:?} ({}) to {:?} ({})",
+                    before.status, before.payment_ref, now.status, now.payment_ref
+                ));
+            }
+        }
+        self.stats.model_checks += 1;
+        // 4. A refused call, and a call that changes nothing, leave the store as it was.
+        if exact && expect.change == Change::No {
+            if snap.contracts != self.last.contracts {
+                return Err("a refused or no-op call changed a contract record".into());
+            }
+            if snap.entries != self.last.entries {
+                return Err("a refused or no-op call wrote ledger entries".into());
+            }
+            if snap.reviewed != self.last.reviewed {
+                return Err("a refused or no-op call changed the reviews".into());
+            }
+            let webhook = matches!(op, Op::Deliver { .. });
+            if !webhook && snap.events != self.last.events {
+                return Err("a call that is not a webhook delivery changed webhook events".into());
+            }
+        }
+        if exact && expect.result.is_err() {
+            self.stats.refused += 1;
+        }
+        // 5. Every ledger account holds what the model derives from the contracts.
+        let mut actual: BTreeMap<Account, i128> = BTreeMap::new();
+        for e in snap.entries.iter() {
+            if e.currency != self.model.currency {
+                return Err(format!("entry in a foreign currency: {e:?}"));
+            }
+            *actual.entry(e.account.clone()).or_insert(0) += e.amount.get() as i128;
+        }
+        actual.retain(|_, v| *v != 0);
+        let expected = next.expected_balances(&self.freelancers);
+        if actual != expected {
+            return Err(format!(
+                "ledger balances differ from the model:\n  store {actual:?}\n  model {expected:?}"
+            ));
+        }
+        // 6. The provider and the store agree on every refund.
+        self.check_provider(snap)?;
+        // 7. Webhook events: acknowledged ones keep their status; undelivered ones are unknown.
+        self.check_events(snap)?;
+        self.count_money(pre, &next);
+        self.model = next;
+        Ok(())
+    }
+
+    pub(super) fn count_money(&mut self, pre: &Model, next: &Model) {
+        for (i, s) in next.slots.iter().enumerate() {
+            let before = pre.slots.get(i).map(|p| p.st.clone());
+            let was = before
+                .as_ref()
+                .and_then(|b| b.escrow.as_ref().map(|e| e.status));
+            let now = s.st.escrow.as_ref().map(|e| e.status);
+            if was != now {
+                match now {
+                    Some(EscrowStatus::Released) => self.stats.released += 1,
+                    Some(EscrowStatus::Refunded) => self.stats.refunded += 1,
+                    _ => {}
+                }
+            }
+            let refunded_before = before
+                .map(|b| b.extras.iter().filter(|x| x.refunded).count())
+                .unwrap_or(0);
+            let refunded_now = s.st.extras.iter().filter(|x| x.refunded).count();
+            self.stats.duplicates_refunded +=
+                (refunded_now - refunded_before.min(refunded_now)) as u64;
+        }
+    }
+
+    pub(super) fn check_provider(&self, snap: &Snapshot) -> Result<(), String> {
+        let misuse = self.provider.misuse();
+        if !misuse.is_empty() {
+            return Err(format!("the service misused the provider: {misuse:?}"));
+        }
+        let refunds = self.provider.refunds();
+        let by_id: HashMap<&str, &crate::fakes::ProviderRefund> =
+            refunds.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut recorded: HashMap<String, u32> = HashMap::new();
+        for c in snap.contracts.iter() {
+            if let Some(e) = &c.escrow
+                && let Some(r) = &e.refund
+            {
+                let pi = e
+                    .payment_intent_id
+                    .as_ref()
+                    .unwrap_or(&e.payment_ref)
+                    .to_string();
+                match (e.status, &r.provider_refund_id) {
+                    (EscrowStatus::Refunded, Some(id)) if r.client_share.get() > 0 => {
+                        let Some(p) = by_id.get(id.as_str()) else {
+                            return Err(format!(
+                                "contract {}: refund {id} recorded but the provider never made it",
+                                c.id
+                            ));
+                        };
+                        if p.payment_ref != pi
+                            || p.amount != r.client_share.get()
+                            || p.contract_id != c.id
+                        {
+                            return Err(format!(
+                                "contract {}: recorded refund {id} does not match the provider's {p:?}",
+                                c.id
+                            ));
+                        }
+                        *recorded.entry(id.to_string()).or_insert(0) += 1;
+                    }
+                    (EscrowStatus::Refunded, Some(_)) => {}
+                    (EscrowStatus::Refunded, None) => {
+                        return Err(format!("contract {}: refunded without a refund id", c.id));
+                    }
+                    (EscrowStatus::RefundPending, Some(id)) => {
+                        return Err(format!(
+                            "contract {}: pending refund already carries id {id}",
+                            c.id
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            for x in &c.extra_payments {
+                if let Some(id) = &x.provider_refund_id {
+                    let pi = x
+                        .payment_intent_id
+                        .as_ref()
+                        .unwrap_or(&x.payment_ref)
+                        .to_string();
+                    let Some(p) = by_id.get(id.as_str()) else {
+                        return Err(format!(
+                            "contract {}: duplicate refund {id} recorded but never made",
+                            c.id
+                        ));
+                    };
+                    if p.payment_ref != pi || p.amount != x.amount.get() {
+                        return Err(format!(
+                            "contract {}: duplicate refund {id} does not match the provider's {p:?}",
+                            c.id
+                        ));
+                    }
+                    *recorded.entry(id.to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+        for p in &refunds {
+            match recorded.get(&p.id).copied().unwrap_or(0) {
+                1 => {}
+                0 => {
+                    // Made, answer lost: the store must still owe exactly this refund.
+                    let owed = snap.contracts.iter().any(|c| {
+                        c.id == p.contract_id
+                            && (c.escrow.as_ref().is_some_and(|e| {
+                                e.status == EscrowStatus::RefundPending
+                                    && e.payment_intent_id
+                                        .as_ref()
+                                        .unwrap_or(&e.payment_ref)
+                                        .as_str()
+                                        == p.payment_ref
+                                    && e.refund
+                                        .as_ref()
+                                        .is_some_and(|r| r.client_share.get() == p.amount)
+                            }) || c.extra_payments.iter().any(|x| {
+                                x.provider_refund_id.is_none()
+                                    && x.payment_intent_id
+                                        .as_ref()
+                                        .unwrap_or(&x.payment_ref)
+                                        .as_str()
+                                        == p.payment_ref
+                                    && x.amount.get() == p.amount
+                            }))
+                    });
+                    if !owed {
+                        return Err(format!(
+                            "the provider made refund {p:?} and the store neither recorded nor owes it"
+                        ));
+                    }
+                }
+                n => return Err(format!("provider refund {} recorded {n} times", p.id)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_events(&mut self, snap: &Snapshot) -> Result<(), String> {
+        let stored: HashMap<&str, &WebhookEvent> = snap
+            .events
+            .iter()
+            .map(|e| (e.event_id.as_str(), e))
+            .collect();
+        for e in &mut self.stripe.events {
+            let s = stored.get(e.id.as_str());
+            match (&e.delivery, s) {
+                (Delivery::Pending { tried: false }, Some(s)) => {
+                    return Err(format!("event {} stored but never delivered: {s:?}", e.id));
+                }
+                (Delivery::Acked(want), Some(s)) => {
+                    if *want == EventStatus::Received {
+                        // A duplicate answer to an event whose first delivery died: learn
+                        // the final status the store kept.
+                        if s.status == EventStatus::Received {
+                            return Err(format!("event {} acknowledged but not final", e.id));
+                        }
+                        e.delivery = Delivery::Acked(s.status);
+                    } else if s.status != *want {
+                        return Err(format!(
+                            "event {}: acknowledged as {want:?}, stored as {:?}",
+                            e.id, s.status
+                        ));
+                    }
+                }
+                (Delivery::Acked(_), None) => {
+                    return Err(format!("acknowledged event {} is not stored", e.id));
+                }
+                _ => {}
+            }
+        }
+        let known: Vec<&str> = self.stripe.events.iter().map(|e| e.id.as_str()).collect();
+        for s in snap.events.iter() {
+            if !known.contains(&s.event_id.as_str()) {
+                return Err(format!("an event nobody sent is stored: {s:?}"));
+            }
+        }
+        Ok(())
+    }
+}

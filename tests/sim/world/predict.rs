@@ -1,0 +1,276 @@
+//! What the model says a step must do, before it runs: its answer (or the kind of error), and
+//! the state it must leave (in the model the caller passes in).
+
+use super::*;
+
+impl World {
+    pub(super) fn predict(&self, op: &Op, next: &mut Model) -> Expect {
+        match op {
+            Op::Create {
+                who, job, amount, ..
+            } => {
+                if !matches!(who, Who::Client(_)) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if amount.minor.is_none() {
+                    return Expect::err(ErrorKind::Validation);
+                }
+                if next.live_slot_for_job(*job).is_some() {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                Expect::ok(Change::Yes)
+            }
+            Op::Approve { slot, who } => {
+                let s = &mut next.slots[*slot];
+                if *who != Who::Freelancer(s.freelancer) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                Expect::from_want(s.st.approve())
+            }
+            Op::Move { slot, who, to } => {
+                let s = &mut next.slots[*slot];
+                if !matches!(who, Who::Freelancer(_)) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                let Some(to) = ContractStatus::parse(to) else {
+                    return Expect::err(ErrorKind::Validation);
+                };
+                if *who != Who::Freelancer(s.freelancer) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                Expect::from_want(s.st.move_to(to))
+            }
+            Op::Checkout {
+                slot,
+                who,
+                rate,
+                title,
+                freelancer,
+            } => {
+                let Who::Client(c) = who else {
+                    return Expect::err(ErrorKind::Forbidden);
+                };
+                let job = next.slots[*slot].job;
+                let Some(live) = next.live_slot_for_job(job) else {
+                    return Expect::err(ErrorKind::NotFound);
+                };
+                let s = &mut next.slots[live];
+                if s.client != *c {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                // The body contradicting the contract is a conflict, as a differing amount is.
+                if freelancer.is_some_and(|f| f != s.freelancer) {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                if rate.as_ref().is_some_and(|r| r.minor != Some(s.amount)) {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                if !s.st.approved || s.st.escrow.is_some() {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                s.checkout_open = true;
+                Expect::ok(if title.is_some() {
+                    Change::Yes
+                } else {
+                    Change::No
+                })
+            }
+            Op::Pay { .. } | Op::DashboardRefund { .. } | Op::Outage(_) | Op::Fault { .. } => {
+                Expect::ok(Change::No)
+            }
+            Op::Deliver { event } => self.predict_delivery(*event, next),
+            Op::Forged { .. } => Expect::err(ErrorKind::BadRequest),
+            Op::RequestRelease { slot, who } => {
+                let s = &mut next.slots[*slot];
+                if !matches!(who, Who::Client(_)) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if *who != Who::Client(s.client) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                Expect::from_want(s.st.request_release())
+            }
+            Op::Release { slot, how } => {
+                let s = &mut next.slots[*slot];
+                match how {
+                    ReleaseHow::Http(Who::Admin(_)) => Expect::from_want(s.st.release(false)),
+                    ReleaseHow::Http(_) => Expect::err(ErrorKind::Forbidden),
+                    ReleaseHow::Cli { force: None } => Expect::from_want(s.st.release(false)),
+                    ReleaseHow::Cli { force: Some(r) } if r.trim().is_empty() => {
+                        Expect::err(ErrorKind::Validation)
+                    }
+                    ReleaseHow::Cli { force: Some(_) } => Expect::from_want(s.st.release(true)),
+                }
+            }
+            Op::Refund { slot, how, .. } => {
+                let client = next.slots[*slot].client;
+                let (by, share) = match *how {
+                    RefundHow::Http { who, path_client } => match who {
+                        Who::Freelancer(_) => return Expect::err(ErrorKind::Forbidden),
+                        Who::Client(c) if c != path_client => {
+                            return Expect::err(ErrorKind::Forbidden);
+                        }
+                        _ if path_client != client => return Expect::err(ErrorKind::Forbidden),
+                        Who::Client(_) => (Party::Client, None),
+                        Who::Admin(_) => (Party::Admin, None),
+                    },
+                    RefundHow::Cli { share } => (Party::Admin, share),
+                };
+                let s = &mut next.slots[*slot];
+                if let Err(kind) = s.st.decide_refund(by, share) {
+                    return Expect::err(kind);
+                }
+                let (faults, outage) = self.provider.preview(&s.id);
+                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                Expect {
+                    result: settle.error.map_or(Ok(()), Err),
+                    crash: settle.crash,
+                    ..Expect::ok(Change::Yes)
+                }
+            }
+            Op::Review {
+                slot,
+                who,
+                path_client,
+                freelancer,
+                rating,
+                description,
+            } => {
+                let Who::Client(c) = who else {
+                    return Expect::err(ErrorKind::Forbidden);
+                };
+                if c != path_client {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if !(1..=5).contains(rating) {
+                    return Expect::err(ErrorKind::Validation);
+                }
+                let s = &mut next.slots[*slot];
+                if s.client != *c {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if description.trim().is_empty() || *freelancer != s.freelancer {
+                    return Expect::err(ErrorKind::Validation);
+                }
+                if s.st.status != ContractStatus::Completed || s.st.reviewed {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                s.st.reviewed = true;
+                Expect::ok(Change::Yes)
+            }
+            Op::Recover => self.predict_recovery(next),
+            Op::Restart => {
+                // The restart absorbs crashes of its own recovery pass (it starts again).
+                let mut e = self.predict_recovery(next);
+                e.masked = true;
+                e.crash = false;
+                e.recovered = None;
+                e
+            }
+            Op::Ghost { malformed, .. } => Expect::err(if *malformed {
+                ErrorKind::BadRequest
+            } else {
+                ErrorKind::NotFound
+            }),
+        }
+    }
+
+    /// One recovery pass: each contract with work settles independently of the others.
+    pub(super) fn predict_recovery(&self, next: &mut Model) -> Expect {
+        let (mut done, mut waiting, mut crash) = (0, 0, false);
+        for s in next.slots.iter_mut().filter(|s| s.st.has_provider_work()) {
+            let (faults, outage) = self.provider.preview(&s.id);
+            let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+            crash |= settle.crash;
+            match settle.error {
+                None => done += 1,
+                Some(_) => waiting += 1,
+            }
+        }
+        Expect {
+            crash,
+            // A crash stops the pass at a point that depends on the store's order.
+            masked: crash,
+            recovered: Some((done, waiting)),
+            ..Expect::ok(if done + waiting > 0 {
+                Change::Yes
+            } else {
+                Change::No
+            })
+        }
+    }
+
+    pub(super) fn predict_delivery(&self, event: usize, next: &mut Model) -> Expect {
+        let e = &self.stripe.events[event];
+        let finished = self
+            .last
+            .events
+            .iter()
+            .any(|s| s.event_id.as_str() == e.id && s.status != EventStatus::Received);
+        if finished {
+            return Expect {
+                webhook: Some("duplicate"),
+                ..Expect::ok(Change::No)
+            };
+        }
+        let (outcome, change, settle) = match &e.kind {
+            EventKind::Other | EventKind::SessionCompleted { paid: false, .. } => {
+                ("ignored", Change::No, None)
+            }
+            EventKind::SessionCompleted { payment, .. }
+            | EventKind::AsyncSucceeded { payment }
+            | EventKind::IntentSucceeded { payment } => {
+                let p = &self.stripe.payments[*payment];
+                let slot = if p.contract_ref.is_empty() {
+                    // By job and client: the job's live contract, if it is that client's.
+                    let job = next.jobs.iter().position(|j| j.as_str() == p.job);
+                    job.and_then(|j| next.live_slot_for_job(j))
+                        .filter(|i| self.clients[next.slots[*i].client].as_str() == p.client)
+                } else {
+                    next.slot_of_contract(&p.contract_ref)
+                };
+                match slot {
+                    None => ("failed", Change::No, None),
+                    Some(i) => {
+                        let (fee, amount) = (next.fee_bps, next.slots[i].amount);
+                        let s = &mut next.slots[i];
+                        match s.st.fund(&p.payment_intent, p.amount, amount, fee) {
+                            Funding::AlreadyApplied => ("applied", Change::No, None),
+                            Funding::AmountMismatch => ("failed", Change::No, None),
+                            Funding::Funded => ("applied", Change::Yes, None),
+                            Funding::Duplicate => {
+                                let (faults, outage) = self.provider.preview(&s.id);
+                                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                                ("applied", Change::Yes, Some(settle))
+                            }
+                        }
+                    }
+                }
+            }
+            EventKind::ChargeRefunded { payment_ref } => match next.slot_of_payment(payment_ref) {
+                None => ("failed", Change::No, None),
+                Some(i) => {
+                    // Ours: the refund of a duplicate payment, or of the escrow's payment once
+                    // a refund was decided. Any other refund was made outside the escrow and is
+                    // listed for an admin.
+                    let st = &next.slots[i].st;
+                    let ours = match st.escrow.as_ref() {
+                        Some(e) if e.payment_ref == *payment_ref => matches!(
+                            e.status,
+                            EscrowStatus::RefundPending | EscrowStatus::Refunded
+                        ),
+                        _ => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
+                    };
+                    (if ours { "applied" } else { "failed" }, Change::No, None)
+                }
+            },
+        };
+        Expect {
+            webhook: Some(outcome),
+            crash: settle.is_some_and(|s| s.crash),
+            // The event row itself always changes on a first delivery; `change` is about
+            // contracts and the ledger.
+            ..Expect::ok(change)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Stripe's events as Stripe shapes them: every field async-stripe's typed parser requires, so
+//! the server reads them the way it reads real ones (not through its raw-JSON fallback).
+
+use serde_json::{Value, json};
+
+/// A paid `checkout.session.completed` event for session `session` and its payment intent,
+/// of `amount` minor units of INR, with `metadata` (its `contractId`, when there is one, is
+/// also the session's `client_reference_id`, as this product's sessions have it).
+pub fn checkout_completed(
+    event_id: &str,
+    session: &str,
+    payment_intent: &str,
+    amount: i64,
+    metadata: Value,
+) -> String {
+    let contract = metadata.get("contractId").cloned().unwrap_or(Value::Null);
+    json!({
+        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "pending_webhooks": 1, "type": "checkout.session.completed",
+        "data": {"object": {
+            "id": session, "object": "checkout.session", "amount_total": amount, "currency": "inr",
+            "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": contract,
+            "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+            "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
+            "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
+            "metadata": metadata
+        }}
+    })
+    .to_string()
+}
+
+/// The `Stripe-Signature` header for `body`, signed now with `secret`.
+pub fn signature(body: &str, secret: &str) -> String {
+    escrow::payment::webhook::sign(body.as_bytes(), secret, chrono::Utc::now().timestamp())
+}
