@@ -1,5 +1,7 @@
 //! Access tokens: HS256 JWTs `{ id, role, exp }` as the original issued them (`sub` is accepted
-//! for `id`). Any other algorithm, `none` included, is refused; `exp` is required.
+//! for `id`). Any other algorithm, `none` included, is refused; `exp` is required; a token not
+//! valid yet (`nbf` in the future) is refused, and so is any token with a `crit` header (an
+//! extension it says must be understood: this server understands none).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -84,6 +86,8 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 0;
         validation.validate_exp = true;
+        // Off by default in jsonwebtoken: a token that says "not before" is not yet a token.
+        validation.validate_nbf = true;
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -94,6 +98,11 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AuthError::Invalid)?;
+        // RFC 7515 §4.1.11: a header parameter listed in `crit` must be understood, or the
+        // token refused; jsonwebtoken ignores it.
+        if data.header.crit.is_some() {
+            return Err(AuthError::Invalid);
+        }
         let claims = data.claims;
         let id = claims.id.or(claims.sub).ok_or(AuthError::Invalid)?;
         let id = UserId::parse(&id).map_err(|_| AuthError::Invalid)?;
@@ -183,6 +192,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys.verify(&hs512), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_or_with_a_critical_extension_is_refused() {
+        let keys = JwtKeys::new(b"s");
+        let id = UserId::generate();
+        let claims = |extra: serde_json::Value| {
+            let mut c =
+                serde_json::json!({"id": id.as_str(), "role": "client", "exp": now() + 600});
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            c
+        };
+        let sign = |header: &Header, c: &serde_json::Value| {
+            jsonwebtoken::encode(header, c, &EncodingKey::from_secret(b"s")).unwrap()
+        };
+        let hs256 = Header::new(Algorithm::HS256);
+        let later = sign(&hs256, &claims(serde_json::json!({"nbf": now() + 300})));
+        assert_eq!(keys.verify(&later), Err(AuthError::Invalid));
+        let earlier = sign(&hs256, &claims(serde_json::json!({"nbf": now() - 5})));
+        assert!(keys.verify(&earlier).is_ok());
+        let critical = Header {
+            crit: Some(vec!["exp-ext".into()]),
+            ..Header::new(Algorithm::HS256)
+        };
+        let t = sign(&critical, &claims(serde_json::json!({})));
+        assert_eq!(keys.verify(&t), Err(AuthError::Invalid));
     }
 
     #[test]

@@ -193,6 +193,27 @@ fn forgeries(attacker: &User) -> Vec<Forgery> {
             }),
         ),
         (
+            "not valid for another hour (nbf)",
+            Box::new(move |u| {
+                let mut c = claims(u);
+                c["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+                bearer(hs(Algorithm::HS256, &c, secret))
+            }),
+        ),
+        (
+            "an unknown critical header extension (crit)",
+            Box::new(move |u| {
+                let header = Header {
+                    crit: Some(vec!["exp-ext".into()]),
+                    ..Header::new(Algorithm::HS256)
+                };
+                bearer(
+                    jsonwebtoken::encode(&header, &claims(u), &EncodingKey::from_secret(secret))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
             "no exp claim",
             Box::new(move |u| {
                 let mut c = claims(u);
