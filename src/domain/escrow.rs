@@ -71,6 +71,24 @@ impl Payment {
             .or(self.checkout_session_id.as_ref())
     }
 
+    /// Whether this payment and one known by `session`, `intent` and `reference` are the same
+    /// money: they share any reference.
+    fn is(
+        &self,
+        session: Option<&PaymentRef>,
+        intent: Option<&PaymentRef>,
+        reference: &PaymentRef,
+    ) -> bool {
+        let known = [session, intent, Some(reference)];
+        [
+            self.checkout_session_id.as_ref(),
+            self.payment_intent_id.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|mine| known.contains(&Some(mine)))
+    }
+
     #[cfg(test)]
     pub fn test(c: &Contract, pi: &str) -> Payment {
         Payment {
@@ -164,6 +182,10 @@ pub enum FundOutcome {
     Funded,
     /// This payment is already the escrow's, or already recorded as extra: nothing changes.
     AlreadyApplied,
+    /// This payment is already the escrow's (or an extra one), and this event named a
+    /// reference of it not known before (its payment intent or its session), now recorded.
+    /// No money moves.
+    Learned,
     /// A second payment: recorded and owed back in full.
     Duplicate,
 }
@@ -196,7 +218,63 @@ impl Contract {
         Ok(self.escrow.as_ref().expect("checked funded"))
     }
 
-    /// Applies a successful payment. Idempotent by the payment's reference.
+    /// The checkout sessions of the payments this contract holds whose payment intent it does
+    /// not know: an event that names only a payment intent may be one of them (the payment
+    /// provider can tell).
+    pub fn sessions_without_intent(&self) -> Vec<PaymentRef> {
+        let escrow = self
+            .escrow
+            .iter()
+            .filter(|e| e.payment_intent_id.is_none())
+            .filter_map(|e| e.checkout_session_id.clone());
+        let extras = self
+            .extra_payments
+            .iter()
+            .filter(|p| p.payment_intent_id.is_none())
+            .map(|p| p.payment_ref.clone());
+        escrow.chain(extras).collect()
+    }
+
+    /// Whether the contract holds any payment (its escrow's or an extra one).
+    pub fn holds_payments(&self) -> bool {
+        self.escrow.is_some() || !self.extra_payments.is_empty()
+    }
+
+    /// Records the references of `payment` that the known payment it matches lacked; whether
+    /// there was one. `None`: no known payment matches.
+    fn recognise(&mut self, payment: &Payment) -> Option<bool> {
+        if let Some(e) = self.escrow.as_mut()
+            && payment.is(
+                e.checkout_session_id.as_ref(),
+                e.payment_intent_id.as_ref(),
+                &e.payment_ref,
+            )
+        {
+            let mut learned = false;
+            if e.payment_intent_id.is_none() && payment.payment_intent_id.is_some() {
+                e.payment_intent_id = payment.payment_intent_id.clone();
+                learned = true;
+            }
+            if e.checkout_session_id.is_none() && payment.checkout_session_id.is_some() {
+                e.checkout_session_id = payment.checkout_session_id.clone();
+                learned = true;
+            }
+            return Some(learned);
+        }
+        let extra = self
+            .extra_payments
+            .iter_mut()
+            .find(|x| payment.is(None, x.payment_intent_id.as_ref(), &x.payment_ref))?;
+        if extra.payment_intent_id.is_none() && payment.payment_intent_id.is_some() {
+            extra.payment_intent_id = payment.payment_intent_id.clone();
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// Applies a successful payment. Idempotent by the payment's references: a payment that
+    /// shares any reference (session or payment intent) with one the contract holds is that
+    /// payment, and only teaches the contract the reference it lacked.
     pub fn fund(
         &mut self,
         payment: &Payment,
@@ -212,16 +290,19 @@ impl Contract {
                 )
             })?
             .clone();
-        if self
-            .escrow
-            .as_ref()
-            .is_some_and(|e| e.payment_ref == reference)
-            || self
-                .extra_payments
-                .iter()
-                .any(|p| p.payment_ref == reference)
-        {
-            return Ok((FundOutcome::AlreadyApplied, vec![]));
+        match self.recognise(payment) {
+            Some(true) => {
+                self.push_history(
+                    "payment_reference",
+                    "stripe",
+                    now,
+                    format!("payment {reference} is the one already held (event {event_id})"),
+                );
+                self.updated_at = now;
+                return Ok((FundOutcome::Learned, vec![]));
+            }
+            Some(false) => return Ok((FundOutcome::AlreadyApplied, vec![])),
+            None => {}
         }
         if payment.currency != self.currency || payment.amount != self.amount {
             return Err(DomainError::AmountMismatch(format!(
@@ -697,6 +778,43 @@ mod tests {
                 .is_empty()
         );
         assert!(!c.has_pending_provider_work());
+    }
+
+    #[test]
+    fn a_payment_named_by_another_of_its_references_is_the_same_payment() {
+        // Funded by a session event that did not name its payment intent (older API versions).
+        let mut c = contract();
+        let mut by_session = Payment::test(&c, "pi_1");
+        by_session.payment_intent_id = None;
+        let (outcome, _) = c.fund(&by_session, ten(), &ev("evt_1"), 3).unwrap();
+        assert_eq!(outcome, FundOutcome::Funded);
+        // The same payment's intent event, once the provider linked it to the session.
+        let linked = Payment::test(&c, "pi_1");
+        let (outcome, ts) = c.fund(&linked, ten(), &ev("evt_2"), 4).unwrap();
+        assert_eq!((outcome, ts.len()), (FundOutcome::Learned, 0));
+        assert_eq!(
+            c.escrow.as_ref().unwrap().payment_intent_id,
+            Some(pr("pi_1"))
+        );
+        assert!(c.extra_payments.is_empty(), "nothing owed back");
+        assert!(c.payment_refs().contains(&&pr("pi_1")));
+        // An intent-only event for it now matches by the intent it taught.
+        let mut by_intent = Payment::test(&c, "pi_1");
+        by_intent.checkout_session_id = None;
+        assert_eq!(
+            c.fund(&by_intent, ten(), &ev("evt_3"), 5).unwrap(),
+            (FundOutcome::AlreadyApplied, vec![])
+        );
+        // Funded by the intent first, then the session's event: the session is learned.
+        let mut c = contract();
+        c.fund(&by_intent, ten(), &ev("evt_1"), 3).unwrap();
+        let (outcome, _) = c.fund(&linked, ten(), &ev("evt_2"), 4).unwrap();
+        assert_eq!(outcome, FundOutcome::Learned);
+        assert_eq!(
+            c.escrow.as_ref().unwrap().checkout_session_id,
+            Some(pr("cs_pi_1"))
+        );
+        assert!(c.sessions_without_intent().is_empty());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::domain::PaymentRef;
 use crate::payment::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
@@ -120,6 +121,13 @@ impl PaymentProvider for OutsideLine {
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
         outside(self.0.refund(request)).await
+    }
+
+    async fn intent_of_session(
+        &self,
+        session: &PaymentRef,
+    ) -> Result<Option<PaymentRef>, PaymentError> {
+        outside(self.0.intent_of_session(session)).await
     }
 }
 

@@ -65,4 +65,10 @@ pub trait PaymentProvider: Send + Sync + 'static {
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError>;
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, PaymentError>;
+    /// The payment intent behind a checkout session, if it has one: what tells whether an
+    /// event that names only one of them is about a payment already held.
+    async fn intent_of_session(
+        &self,
+        session: &PaymentRef,
+    ) -> Result<Option<PaymentRef>, PaymentError>;
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
-use crate::domain::{Contract, EventId, RefundRef};
+use crate::domain::{Contract, EventId, PaymentRef, RefundRef};
 
 pub const SESSION_PREFIX: &str = "cs_sandbox_";
 
@@ -69,6 +69,21 @@ impl PaymentProvider for SandboxProvider {
             )),
         })
     }
+
+    async fn intent_of_session(
+        &self,
+        session: &PaymentRef,
+    ) -> Result<Option<PaymentRef>, PaymentError> {
+        Ok(session
+            .as_str()
+            .starts_with(SESSION_PREFIX)
+            .then(|| intent_of(session.as_str())))
+    }
+}
+
+/// The payment intent of a sandbox session: derived from it, as the paid event names it.
+pub fn intent_of(session_id: &str) -> PaymentRef {
+    PaymentRef::new(format!("pi_sandbox_{}", short_hash(session_id)))
 }
 
 /// The `checkout.session.completed` event a real Stripe would send for this contract's
@@ -81,7 +96,7 @@ pub fn completed_event(
     cancel_url: &str,
     now_s: i64,
 ) -> String {
-    let payment_intent = format!("pi_sandbox_{}", short_hash(session_id));
+    let payment_intent = intent_of(session_id);
     json!({
         "id": event_id.as_str(),
         "object": "event",
@@ -111,7 +126,7 @@ pub fn completed_event(
                     "contractId": contract.id.as_str(),
                 },
                 "mode": "payment",
-                "payment_intent": payment_intent,
+                "payment_intent": payment_intent.as_str(),
                 "payment_method_types": ["card"],
                 "payment_status": "paid",
                 "shipping_options": [],

@@ -22,7 +22,7 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_core::refund::CreateRefund;
 
-use crate::domain::RefundRef;
+use crate::domain::{PaymentRef, RefundRef};
 
 use super::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
@@ -153,22 +153,16 @@ impl StripeProvider {
         }
     }
 
-    /// The payment intent behind a checkout session (a payment recorded before its intent id
-    /// was known).
-    async fn intent_of_session(&self, session_id: &str) -> Result<String, PaymentError> {
+    /// The payment intent behind a checkout session, if it has one.
+    async fn session_intent(&self, session_id: &str) -> Result<Option<String>, PaymentError> {
         let session = RetrieveCheckoutSession::new(session_id)
             .send(&self.client)
             .await
             .map_err(classify)?;
-        session
+        Ok(session
             .payment_intent
             .as_ref()
-            .map(|p| p.id().as_str().to_string())
-            .ok_or_else(|| {
-                PaymentError::Rejected(format!(
-                    "checkout session {session_id} has no payment intent to refund"
-                ))
-            })
+            .map(|p| p.id().as_str().to_string()))
     }
 }
 
@@ -264,7 +258,13 @@ impl PaymentProvider for StripeProvider {
         refund = if source.starts_with("ch_") || source.starts_with("py_") {
             refund.charge(source)
         } else if source.starts_with("cs_") {
-            refund.payment_intent(self.intent_of_session(source).await?)
+            // A payment recorded before its intent id was known.
+            let intent = self.session_intent(source).await?.ok_or_else(|| {
+                PaymentError::Rejected(format!(
+                    "checkout session {source} has no payment intent to refund"
+                ))
+            })?;
+            refund.payment_intent(intent)
         } else {
             refund.payment_intent(source)
         };
@@ -287,6 +287,16 @@ impl PaymentProvider for StripeProvider {
         Ok(RefundResult {
             id: RefundRef::new(got.id),
         })
+    }
+
+    async fn intent_of_session(
+        &self,
+        session: &PaymentRef,
+    ) -> Result<Option<PaymentRef>, PaymentError> {
+        Ok(self
+            .session_intent(session.as_str())
+            .await?
+            .map(PaymentRef::new))
     }
 }
 

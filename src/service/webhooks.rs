@@ -2,7 +2,7 @@
 //! deduplicate by event id, fund the escrow a payment is for (exactly once, in the same write
 //! as the event's record where the store allows), and record what every event came to.
 
-use crate::domain::{Contract, ContractId, EventId, FundOutcome, JobId, Outcome, UserId};
+use crate::domain::{Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, UserId};
 use crate::payment::webhook::{
     EventKind, ParsedEvent, PaymentRefs, SignatureError, verify_and_parse,
 };
@@ -167,6 +167,7 @@ impl Service {
                     Ok(c) => c,
                     Err(why) => return Ok(Applied::apart(EventStatus::Failed, Some(why), None)),
                 };
+                let payment = &self.linked(&read, payment).await?;
                 let contract = read.id.clone();
                 let fee = self.settings.fee;
                 let result = self
@@ -261,6 +262,34 @@ impl Service {
                 }
             }
         }
+    }
+
+    /// `payment` with the reference it lacks, where the contract already holds a payment and
+    /// only the provider can tell whether this is that one: an event may name the checkout
+    /// session without its payment intent (older API versions), or the payment intent alone
+    /// (`payment_intent.succeeded`), while the contract knows the payment by the other. Taken
+    /// for a second payment, the one payment would be refunded in full while the escrow stays
+    /// funded. A provider that cannot be reached fails the delivery, so it comes again.
+    async fn linked(&self, c: &Contract, payment: &Payment) -> Result<Payment> {
+        let mut p = payment.clone();
+        if !c.holds_payments() {
+            return Ok(p);
+        }
+        match (&p.checkout_session_id, &p.payment_intent_id) {
+            (Some(session), None) => {
+                p.payment_intent_id = self.payments.intent_of_session(session).await?;
+            }
+            (None, Some(intent)) => {
+                for session in c.sessions_without_intent() {
+                    if self.payments.intent_of_session(&session).await?.as_ref() == Some(intent) {
+                        p.checkout_session_id = Some(session);
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(p)
     }
 
     /// Finds the contract a payment belongs to: by its contract id, else by job and client

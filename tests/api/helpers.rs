@@ -267,7 +267,7 @@ impl TestApp {
         crate::support::stripe::checkout_completed(
             event_id,
             &format!("cs_test_{payment_intent}"),
-            payment_intent,
+            Some(payment_intent),
             amount,
             json!({"jobId": p.job.as_str(), "clientId": p.client.as_str(), "freelancerId": p.freelancer.as_str(), "contractId": p.contract}),
         )

@@ -105,3 +105,70 @@ async fn a_session_from_the_original_app_is_matched_by_job_and_client() {
     assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
     app.stop().await;
 }
+
+/// A contract paid through the sandbox session the server made for it: the session and its
+/// payment intent, as the provider links them.
+fn sandbox_payment(p: &crate::helpers::Parties, amount: i64) -> (String, String) {
+    let session = format!("cs_sandbox_{}_{amount}", p.contract);
+    let intent = escrow::payment::sandbox::intent_of(&session).to_string();
+    (session, intent)
+}
+
+#[tokio::test]
+async fn a_payment_named_once_by_its_session_and_once_by_its_intent_funds_once_and_refunds_nothing()
+{
+    let app = TestApp::spawn().await;
+    for session_first in [true, false] {
+        let p = app.approved_contract(json!(1000)).await;
+        let (session, intent) = sandbox_payment(&p, 100_000);
+        let metadata = json!({"contractId": p.contract, "jobId": p.job.as_str(), "clientId": p.client.as_str()});
+        // The session's event without its payment intent (older API versions send it so), and
+        // the payment intent's own event: one payment, named two ways.
+        let by_session = crate::support::stripe::checkout_completed(
+            &format!("evt_s_{}", p.contract),
+            &session,
+            None,
+            100_000,
+            metadata.clone(),
+        );
+        let by_intent = crate::support::stripe::payment_intent_succeeded(
+            &format!("evt_i_{}", p.contract),
+            &intent,
+            100_000,
+            metadata,
+        );
+        let (first, second) = if session_first {
+            (by_session, by_intent)
+        } else {
+            (by_intent, by_session)
+        };
+        for (body, note) in [(first, "ok"), (second, "ok")] {
+            let r = app.post_webhook(&body).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(
+                (v["outcome"].as_str(), v["message"].as_str()),
+                (Some("applied"), Some(note)),
+                "{v}"
+            );
+        }
+        let c = app.contract(&p).await;
+        assert_eq!(c["escrow"]["status"], "funded");
+        assert_eq!(
+            c["escrow"]["extraPayments"],
+            json!([]),
+            "nothing taken for a second payment"
+        );
+        assert_eq!(c["escrow"]["paymentIntentId"], json!(intent));
+        assert_eq!(c["escrow"]["checkoutSessionId"], json!(session));
+        let funds = c["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "fund")
+            .count();
+        assert_eq!(funds, 2, "one funding transfer (two lines)");
+    }
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}

@@ -397,7 +397,7 @@ pub fn payment_event(event_id: &str, d: &Deal, amount: i64) -> String {
     crate::support::stripe::checkout_completed(
         event_id,
         &format!("cs_test_{}", d.contract),
-        &format!("pi_{}", d.contract),
+        Some(&format!("pi_{}", d.contract)),
         amount,
         json!({"jobId": d.job.as_str(), "clientId": d.client.as_str(), "freelancerId": d.freelancer.as_str(), "contractId": d.contract}),
     )

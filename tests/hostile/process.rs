@@ -146,7 +146,7 @@ pub fn payment_event(event_id: &str, contract: &str, amount: i64, payment_intent
     crate::support::stripe::checkout_completed(
         event_id,
         &format!("cs_test_{payment_intent}"),
-        payment_intent,
+        Some(payment_intent),
         amount,
         serde_json::json!({"contractId": contract}),
     )

@@ -375,3 +375,47 @@ async fn an_answer_the_typed_decoder_refuses_is_read_from_stripe_s_replay_not_se
     assert_eq!(fake.sessions_created(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_payment_known_only_by_its_session_is_recognised_in_its_payment_intent_s_event() {
+    // The session's event named no payment intent; the intent's own event comes later. Stripe
+    // says which intent the session has: it is the same payment, not a second one to refund.
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
+    let p = app.approved_contract(json!(1000)).await;
+    let session: Value = app.checkout(&p, json!({})).await.json().await.unwrap();
+    let sid = session["id"].as_str().unwrap();
+    fake.pay_session(sid, "pi_paid_in_checkout");
+    let by_session = crate::support::stripe::checkout_completed(
+        "evt_by_session",
+        sid,
+        None,
+        100_000,
+        json!({"contractId": p.contract}),
+    );
+    let v: Value = app.post_webhook(&by_session).await.json().await.unwrap();
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let by_intent = crate::support::stripe::payment_intent_succeeded(
+        "evt_by_intent",
+        "pi_paid_in_checkout",
+        100_000,
+        json!({"contractId": p.contract}),
+    );
+    let v: Value = app.post_webhook(&by_intent).await.json().await.unwrap();
+    assert_eq!(
+        (v["outcome"].as_str(), v["message"].as_str()),
+        (Some("applied"), Some("ok")),
+        "{v}"
+    );
+    assert!(
+        fake.refunds().is_empty(),
+        "nothing refunded: {:?}",
+        fake.refunds()
+    );
+    let escrow = escrow_of(&app, &p).await;
+    assert_eq!(escrow["status"], "funded");
+    assert_eq!(escrow["paymentIntentId"], "pi_paid_in_checkout");
+    assert_eq!(escrow["extraPayments"], json!([]));
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
-use escrow::domain::{ContractId, RefundRef};
+use escrow::domain::{ContractId, PaymentRef, RefundRef};
 use escrow::payment::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
@@ -103,6 +103,8 @@ struct State {
     refunds: BTreeMap<String, ProviderRefund>,
     /// Money taken per payment intent (registered by the simulated Stripe when a payer pays).
     paid: HashMap<String, i64>,
+    /// The payment intent of each paid checkout session.
+    intents: HashMap<String, String>,
     refunded: HashMap<String, i64>,
     faults: HashMap<ContractId, VecDeque<Fault>>,
     outage: bool,
@@ -166,8 +168,11 @@ impl FakeProvider {
         (faults, s.outage)
     }
 
-    pub fn register_payment(&self, payment_ref: &str, amount: i64) {
-        self.state().paid.insert(payment_ref.to_string(), amount);
+    pub fn register_payment(&self, session: &str, payment_intent: &str, amount: i64) {
+        let mut s = self.state();
+        s.paid.insert(payment_intent.to_string(), amount);
+        s.intents
+            .insert(session.to_string(), payment_intent.to_string());
     }
 
     pub fn refunds(&self) -> Vec<ProviderRefund> {
@@ -280,6 +285,17 @@ impl FakeProvider {
 impl PaymentProvider for FakeProvider {
     fn name(&self) -> &'static str {
         "sim"
+    }
+
+    async fn intent_of_session(
+        &self,
+        session: &PaymentRef,
+    ) -> Result<Option<PaymentRef>, PaymentError> {
+        Ok(self
+            .state()
+            .intents
+            .get(session.as_str())
+            .map(|pi| PaymentRef::new(pi.as_str())))
     }
 
     async fn create_checkout(

@@ -3,13 +3,14 @@
 
 use serde_json::{Value, json};
 
-/// A paid `checkout.session.completed` event for session `session` and its payment intent,
-/// of `amount` minor units of INR, with `metadata` (its `contractId`, when there is one, is
-/// also the session's `client_reference_id`, as this product's sessions have it).
+/// A paid `checkout.session.completed` event for session `session` and its payment intent
+/// (`None`: the event does not name it, as older API versions send it), of `amount` minor
+/// units of INR, with `metadata` (its `contractId`, when there is one, is also the session's
+/// `client_reference_id`, as this product's sessions have it).
 pub fn checkout_completed(
     event_id: &str,
     session: &str,
-    payment_intent: &str,
+    payment_intent: Option<&str>,
     amount: i64,
     metadata: Value,
 ) -> String {
@@ -24,6 +25,27 @@ pub fn checkout_completed(
             "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
             "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
             "metadata": metadata
+        }}
+    })
+    .to_string()
+}
+
+/// `payment_intent.succeeded` for `intent`, of `amount` minor units of INR, with `metadata`
+/// (this product's checkout puts the contract's ids on the payment intent too).
+pub fn payment_intent_succeeded(
+    event_id: &str,
+    intent: &str,
+    amount: i64,
+    metadata: Value,
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "id": event_id, "object": "event", "created": now, "livemode": false,
+        "pending_webhooks": 1, "type": "payment_intent.succeeded",
+        "data": {"object": {
+            "id": intent, "object": "payment_intent", "amount": amount, "amount_received": amount,
+            "currency": "inr", "created": now, "livemode": false, "metadata": metadata,
+            "status": "succeeded"
         }}
     })
     .to_string()

@@ -332,7 +332,8 @@ impl World {
         };
         let money_moves = !matches!(how, PayHow::Async { succeeds: false });
         if money_moves {
-            self.provider.register_payment(&p.payment_intent, p.amount);
+            self.provider
+                .register_payment(&p.session, &p.payment_intent, p.amount);
         }
         let cur = self.model.currency.code();
         let now = self.clock_s();
