@@ -64,6 +64,9 @@ pub struct Config {
     pub cloudinary_timeout_s: u64,
     pub media_dir: PathBuf,
     pub upload_bytes_max: u64,
+    /// How many uploads one user may have in flight at once (`ESCROW_UPLOADS_PER_USER_MAX`, 4):
+    /// each may spool up to `upload_bytes_max` on disk while it arrives.
+    pub uploads_per_user_max: usize,
     pub request_timeout_s: u64,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection stays open (`ESCROW_HEADER_READ_TIMEOUT_S`, 30; behind a load
@@ -220,6 +223,14 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("media")),
             upload_bytes_max,
+            uploads_per_user_max: match parse(s, "ESCROW_UPLOADS_PER_USER_MAX", 4)? {
+                0 => {
+                    return Err(ConfigError(
+                        "ESCROW_UPLOADS_PER_USER_MAX must be greater than 0".into(),
+                    ));
+                }
+                n => n,
+            },
             request_timeout_s: parse(s, "ESCROW_REQUEST_TIMEOUT_S", 30)?,
             upload_timeout_s: parse(s, "ESCROW_UPLOAD_TIMEOUT_S", 600)?,
             header_read_timeout_s: match parse(s, "ESCROW_HEADER_READ_TIMEOUT_S", 30)? {

@@ -97,6 +97,8 @@ pub fn service(config: &Config, parts: Parts) -> Result<Service, StartError> {
         webhook_secret: config.webhook_secret()?.expose().to_string(),
         spool_dir: config.media_dir.join(".incoming"),
         upload_bytes_max: config.upload_bytes_max,
+        uploads_per_user_max: config.uploads_per_user_max,
+        spool_age_max: Duration::from_secs(config.upload_timeout_s.saturating_add(60)),
     };
     Ok(Service::new(
         parts,

@@ -95,6 +95,7 @@ impl From<Error> for CliError {
             | ErrorKind::Forbidden
             | ErrorKind::MethodNotAllowed
             | ErrorKind::TooLarge
+            | ErrorKind::TooManyRequests
             | ErrorKind::Unsupported
             | ErrorKind::MediaUnavailable
             | ErrorKind::MediaRejected

@@ -41,6 +41,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::PaymentUnavailable | ErrorKind::Unavailable | ErrorKind::MediaUnavailable => {
             StatusCode::SERVICE_UNAVAILABLE
         }

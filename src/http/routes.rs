@@ -369,7 +369,7 @@ pub struct UploadForm {
 
 #[utoipa::path(post, path = "/api/media/upload", tag = "media",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = MediaView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
+    responses((status = 200, body = MediaView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn upload(
     State(s): State<AppState>,

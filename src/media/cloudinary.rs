@@ -139,7 +139,7 @@ impl CloudinaryStore {
             SignatureAlgorithm::Sha1,
         );
         // Streamed from the spool file: a 100 MB video never sits in memory.
-        let body = tokio::fs::File::open(&file.path)
+        let body = tokio::fs::File::open(file.file.path())
             .await
             .map_err(|e| MediaError::Unavailable(format!("spool file: {e}")))?;
         let stream = tokio_util::io::ReaderStream::new(body);
@@ -209,10 +209,8 @@ impl MediaStore for CloudinaryStore {
 
     async fn put(&self, file: Spooled) -> Result<String, MediaError> {
         let result = self.upload(&file).await;
-        // Cloudinary has it now, or the caller got an error and may upload again.
-        if let Err(e) = tokio::fs::remove_file(&file.path).await {
-            tracing::warn!(path = %file.path.display(), error = %e, "cannot delete the spool file");
-        }
+        // Cloudinary has it now, or the caller got an error and may upload again: the spool
+        // file goes either way (when `file` is dropped).
         match result {
             Ok(u) => {
                 tracing::info!(public_id = %u.public_id, bytes = u.bytes, sha256 = %file.sha256, "uploaded to Cloudinary");

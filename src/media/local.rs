@@ -53,7 +53,8 @@ impl MediaStore for LocalMediaStore {
         let name = file.file_name();
         let target = self.dir.join(&name);
         // Same bytes, same name: a second upload of a file replaces it with itself.
-        tokio::fs::rename(&file.path, &target)
+        file.file
+            .persist(&target)
             .await
             .map_err(|e| MediaError::Unavailable(e.to_string()))?;
         Ok(format!("{}/media/{name}", self.public_url))

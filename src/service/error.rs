@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Unsupported,
     /// Well-formed but invalid input (422).
     Validation,
+    /// Too many at once: try again when one of them is done (429).
+    TooManyRequests,
     /// The payment provider could not be reached; the work is kept and retried (503).
     PaymentUnavailable,
     /// The payment provider refused (502).
@@ -137,6 +139,7 @@ error_codes! {
     MediaInterrupted = "media.interrupted", BadRequest;
     MediaEmpty = "media.empty", Validation;
     MediaTooLarge = "media.too_large", TooLarge;
+    MediaTooManyUploads = "media.too_many_uploads", TooManyRequests;
     MediaUnsupportedType = "media.unsupported_type", Unsupported;
     MediaUnavailable = "media.unavailable", MediaUnavailable;
     MediaRejected = "media.rejected", MediaRejected;

@@ -1,5 +1,6 @@
 //! The background task every server runs: refunds owed to the payment provider (left pending
-//! by a crash or an outage) are sent again, and expired idempotency keys are purged. It runs
+//! by a crash or an outage) are sent again, expired idempotency keys are purged, and spool
+//! files that no upload owns any more (a process died mid-upload) are deleted. It runs
 //! once at start and then every [`MAINTENANCE_INTERVAL_S`], until its shutdown signal fires
 //! (as mini-redis keeps its purge task beside its state). Safe to run on many servers at once:
 //! every step is a compare-and-set or an idempotent provider call.
@@ -23,6 +24,8 @@ pub struct Pass {
     pub waiting: usize,
     /// Idempotency keys purged.
     pub purged: u64,
+    /// Spool files left by uploads that ended without cleaning up (a process that died).
+    pub spool_swept: usize,
 }
 
 impl Service {
@@ -57,6 +60,13 @@ impl Service {
             Ok(n) => pass.purged = n,
             Err(e) => tracing::warn!(error = %e.chain(), "purging expired idempotency keys failed"),
         }
+        let spool = &self.settings.spool_dir;
+        match crate::media::sweep_spool(spool, self.settings.spool_age_max).await {
+            Ok(n) => pass.spool_swept = n,
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %spool.display(), "sweeping the upload spool failed")
+            }
+        }
         pass
     }
 }
@@ -82,6 +92,12 @@ pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Futur
         }
         if pass.purged > 0 {
             tracing::info!(purged = pass.purged, "recovery: expired idempotency keys");
+        }
+        if pass.spool_swept > 0 {
+            tracing::info!(
+                swept = pass.spool_swept,
+                "recovery: stale upload spool files"
+            );
         }
     }
 }

@@ -64,6 +64,11 @@ pub struct Settings {
     /// Where uploads are spooled while they are checked.
     pub spool_dir: PathBuf,
     pub upload_bytes_max: u64,
+    /// Uploads one user may have in flight at once.
+    pub uploads_per_user_max: usize,
+    /// A spool file older than this belongs to no upload any more (one takes at most its
+    /// timeout): the maintenance task deletes it.
+    pub spool_age_max: std::time::Duration,
 }
 
 /// What the service works with: the store and the two providers.
@@ -80,6 +85,8 @@ pub struct Service {
     settings: Settings,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// Uploads in flight per user (see [`media`]).
+    uploads: media::UploadSlots,
 }
 
 impl Service {
@@ -96,6 +103,7 @@ impl Service {
             settings,
             clock,
             metrics,
+            uploads: Default::default(),
         }
     }
 

@@ -211,8 +211,11 @@ async fn hostile_uploads_are_refused_or_stored_safely_and_never_held_in_memory()
     );
     assert_eq!(w.media_files(), stored, "the refused upload left a file");
 
-    // 50 uploads at once, half of them the same file: every one stored by its hash.
+    // 50 uploads at once, half of them the same file: every one stored by its hash. A user
+    // has at most ESCROW_UPLOADS_PER_USER_MAX (4) in flight, so they come from 13 users.
+    let uploaders: Vec<User> = (0..13).map(|_| User::new(Role::Client)).collect();
     let uploads = (0..50u8).map(|i| {
+        let t = uploaders[usize::from(i) % uploaders.len()].token.as_str();
         let mut gif = GIF.to_vec();
         if i % 2 == 0 {
             gif.extend_from_slice(format!("comment {i}").as_bytes());
@@ -288,4 +291,104 @@ fn stream_chunked(addr: &str, token: &str, size: u64) -> String {
         let _ = s.write_all(b"0\r\n\r\n");
     }
     read.join().unwrap()
+}
+
+/// Opens an upload of `name` that sends its first bytes (a GIF's head) and then nothing: it
+/// holds its connection until the server cuts it off. Returns the connection.
+fn stalled_upload(addr: &str, token: &str) -> TcpStream {
+    let boundary = "XyZstall";
+    let mut head = multipart_head(boundary, "slow.gif", "image/gif");
+    head.extend_from_slice(GIF);
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /api/media/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        head.len() + 1_000_000
+    )
+    .unwrap();
+    s.write_all(&head).unwrap();
+    s
+}
+
+/// The status line the server answered on `s` (within 10 s).
+fn answer(mut s: TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_cut_off_by_their_timeout_leave_no_spool_file_and_a_user_has_only_so_many_at_once()
+{
+    // A spool file a process that died mid-upload left behind, older than any upload can be.
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("media").join(".incoming");
+    std::fs::create_dir_all(&spool).unwrap();
+    let stale = spool.join("upload-6b0a544cff0f85dc47000000.part");
+    std::fs::write(&stale, vec![0u8; 4096]).unwrap();
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    let w = World::start_in(
+        dir,
+        &[
+            ("ESCROW_UPLOAD_TIMEOUT_S", "2"),
+            ("ESCROW_UPLOADS_PER_USER_MAX", "2"),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !stale.exists(),
+        "the stale spool file was not swept at start"
+    );
+
+    let user = User::new(Role::Client);
+    let other = User::new(Role::Freelancer);
+    let (addr, t) = (w.server.addr.clone(), user.token.clone());
+    // Two uploads in flight: the user's third is refused at once; another user's is not.
+    let held: Vec<TcpStream> = (0..2).map(|_| stalled_upload(&addr, &t)).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, files) = w.media_files();
+    assert_eq!(files.len(), 2, "two uploads spooling: {files:?}");
+    let (status, body) = upload(&w, &t, GIF.to_vec(), "a.gif", "image/gif").await;
+    assert_eq!(
+        (status, code(&body)),
+        (429, "media.too_many_uploads"),
+        "{body}"
+    );
+    let (status, body) = upload(&w, &other.token, GIF.to_vec(), "a.gif", "image/gif").await;
+    assert_eq!(status, 200, "{body}");
+
+    // The timeout cuts both off (408); their spool files go with them, and their places.
+    let answers: Vec<String> =
+        tokio::task::spawn_blocking(move || held.into_iter().map(answer).collect())
+            .await
+            .unwrap();
+    for a in &answers {
+        assert!(a.starts_with("HTTP/1.1 408"), "{answers:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, files) = w.media_files();
+    assert!(
+        files.is_empty(),
+        "uploads cut off by their timeout left {files:?}"
+    );
+    let (status, body) = upload(&w, &t, GIF.to_vec(), "a.gif", "image/gif").await;
+    assert_eq!(status, 200, "{body}");
+    crate::process::figures(
+        "upload-timeouts",
+        &format!(
+            "upload timeouts: {} uploads cut off by their timeout left no spool file; a stale spool file swept at start; a third upload at once refused with 429",
+            answers.len()
+        ),
+    );
 }

@@ -48,7 +48,11 @@ pub struct World {
 impl World {
     /// A server on a fresh SQLite store with the test secrets and `env` on top.
     pub fn start(env: &[(&str, &str)]) -> World {
-        let dir = tempfile::tempdir().unwrap();
+        World::start_in(tempfile::tempdir().unwrap(), env)
+    }
+
+    /// A server whose data directory is `dir` (which a test may have prepared).
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> World {
         let mut all = vec![
             ("JWT_SECRET", JWT_SECRET),
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),

@@ -454,6 +454,8 @@ impl World {
             webhook_secret: format!("whsec_sim_{seed:x}"),
             spool_dir: dir.path().join("spool"),
             upload_bytes_max: 1 << 20,
+            uploads_per_user_max: 4,
+            spool_age_max: std::time::Duration::from_secs(600),
         };
         let clients = (0..CLIENTS).map(|_| user(&mut rng)).collect();
         let freelancers = (0..FREELANCERS).map(|_| user(&mut rng)).collect();
