@@ -235,18 +235,16 @@ impl Contract {
     /// session, and every extra payment), each once: what a store indexes to find the
     /// contract a provider event names.
     pub fn payment_refs(&self) -> Vec<&PaymentRef> {
-        let mut refs: Vec<&PaymentRef> =
-            self.escrow
-                .iter()
-                .flat_map(|e| {
-                    std::iter::once(&e.payment_ref)
-                        .chain(e.checkout_session_id.as_ref())
-                        .chain(e.payment_intent_id.as_ref())
-                })
-                .chain(self.extra_payments.iter().flat_map(|p| {
-                    std::iter::once(&p.payment_ref).chain(p.payment_intent_id.as_ref())
-                }))
-                .collect();
+        let mut refs: Vec<&PaymentRef> = self
+            .escrow
+            .iter()
+            .flat_map(|e| e.refs().into_iter().flatten())
+            .chain(
+                self.extra_payments
+                    .iter()
+                    .flat_map(|p| p.refs().into_iter().flatten()),
+            )
+            .collect();
         refs.sort();
         refs.dedup();
         refs

@@ -58,8 +58,20 @@ impl EscrowStatus {
 pub struct Payment {
     pub checkout_session_id: Option<PaymentRef>,
     pub payment_intent_id: Option<PaymentRef>,
+    /// The charge that took the money, when the event names it (`latest_charge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<PaymentRef>,
     pub amount: MinorUnits,
     pub currency: Currency,
+}
+
+/// Fills `slot` from `from` when it is empty and `from` is not; whether it did.
+fn learn(slot: &mut Option<PaymentRef>, from: &Option<PaymentRef>) -> bool {
+    if slot.is_none() && from.is_some() {
+        slot.clone_from(from);
+        return true;
+    }
+    false
 }
 
 impl Payment {
@@ -71,18 +83,13 @@ impl Payment {
             .or(self.checkout_session_id.as_ref())
     }
 
-    /// Whether this payment and one known by `session`, `intent` and `reference` are the same
-    /// money: they share any reference.
-    fn is(
-        &self,
-        session: Option<&PaymentRef>,
-        intent: Option<&PaymentRef>,
-        reference: &PaymentRef,
-    ) -> bool {
-        let known = [session, intent, Some(reference)];
+    /// Whether this payment and one known by the references `known` are the same money: they
+    /// share any reference (session, payment intent or charge).
+    fn is(&self, known: &[Option<&PaymentRef>]) -> bool {
         [
             self.checkout_session_id.as_ref(),
             self.payment_intent_id.as_ref(),
+            self.charge_id.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -94,6 +101,7 @@ impl Payment {
         Payment {
             checkout_session_id: Some(PaymentRef::new(format!("cs_{pi}"))),
             payment_intent_id: Some(PaymentRef::new(pi)),
+            charge_id: None,
             amount: c.amount,
             currency: c.currency,
         }
@@ -139,6 +147,8 @@ pub struct Escrow {
     pub currency: Currency,
     pub checkout_session_id: Option<PaymentRef>,
     pub payment_intent_id: Option<PaymentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<PaymentRef>,
     /// The payment behind this escrow ([`Payment::reference`]).
     pub payment_ref: PaymentRef,
     pub funding_event_id: EventId,
@@ -150,12 +160,20 @@ pub struct Escrow {
 }
 
 impl Escrow {
-    /// Whether `r` names this escrow's payment (its intent, its session, or the reference it
-    /// was funded by).
+    /// Every reference of this escrow's payment: the one it was funded by, its session, its
+    /// payment intent and its charge, those known.
+    pub fn refs(&self) -> [Option<&PaymentRef>; 4] {
+        [
+            Some(&self.payment_ref),
+            self.checkout_session_id.as_ref(),
+            self.payment_intent_id.as_ref(),
+            self.charge_id.as_ref(),
+        ]
+    }
+
+    /// Whether `r` names this escrow's payment.
     pub fn is_paid_by(&self, r: &PaymentRef) -> bool {
-        &self.payment_ref == r
-            || self.payment_intent_id.as_ref() == Some(r)
-            || self.checkout_session_id.as_ref() == Some(r)
+        self.refs().contains(&Some(r))
     }
 }
 
@@ -166,6 +184,8 @@ impl Escrow {
 pub struct ExtraPayment {
     pub payment_ref: PaymentRef,
     pub payment_intent_id: Option<PaymentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<PaymentRef>,
     pub amount: MinorUnits,
     pub currency: Currency,
     pub event_id: EventId,
@@ -174,6 +194,17 @@ pub struct ExtraPayment {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub received_at: i64,
+}
+
+impl ExtraPayment {
+    /// Every known reference of this payment.
+    pub fn refs(&self) -> [Option<&PaymentRef>; 3] {
+        [
+            Some(&self.payment_ref),
+            self.payment_intent_id.as_ref(),
+            self.charge_id.as_ref(),
+        ]
+    }
 }
 
 /// What funding did.
@@ -244,32 +275,20 @@ impl Contract {
     /// there was one. `None`: no known payment matches.
     fn recognise(&mut self, payment: &Payment) -> Option<bool> {
         if let Some(e) = self.escrow.as_mut()
-            && payment.is(
-                e.checkout_session_id.as_ref(),
-                e.payment_intent_id.as_ref(),
-                &e.payment_ref,
-            )
+            && payment.is(&e.refs())
         {
-            let mut learned = false;
-            if e.payment_intent_id.is_none() && payment.payment_intent_id.is_some() {
-                e.payment_intent_id = payment.payment_intent_id.clone();
-                learned = true;
-            }
-            if e.checkout_session_id.is_none() && payment.checkout_session_id.is_some() {
-                e.checkout_session_id = payment.checkout_session_id.clone();
-                learned = true;
-            }
-            return Some(learned);
+            let intent = learn(&mut e.payment_intent_id, &payment.payment_intent_id);
+            let session = learn(&mut e.checkout_session_id, &payment.checkout_session_id);
+            let charge = learn(&mut e.charge_id, &payment.charge_id);
+            return Some(intent || session || charge);
         }
         let extra = self
             .extra_payments
             .iter_mut()
-            .find(|x| payment.is(None, x.payment_intent_id.as_ref(), &x.payment_ref))?;
-        if extra.payment_intent_id.is_none() && payment.payment_intent_id.is_some() {
-            extra.payment_intent_id = payment.payment_intent_id.clone();
-            return Some(true);
-        }
-        Some(false)
+            .find(|x| payment.is(&x.refs()))?;
+        let intent = learn(&mut extra.payment_intent_id, &payment.payment_intent_id);
+        let charge = learn(&mut extra.charge_id, &payment.charge_id);
+        Some(intent || charge)
     }
 
     /// Applies a successful payment. Idempotent by the payment's references: a payment that
@@ -327,6 +346,7 @@ impl Contract {
             self.extra_payments.push(ExtraPayment {
                 payment_ref: reference.clone(),
                 payment_intent_id: payment.payment_intent_id.clone(),
+                charge_id: payment.charge_id.clone(),
                 amount: payment.amount,
                 currency: payment.currency,
                 event_id: event_id.clone(),
@@ -369,6 +389,7 @@ impl Contract {
             currency: payment.currency,
             checkout_session_id: payment.checkout_session_id.clone(),
             payment_intent_id: payment.payment_intent_id.clone(),
+            charge_id: payment.charge_id.clone(),
             payment_ref: reference.clone(),
             funding_event_id: event_id.clone(),
             refund: None,
@@ -679,25 +700,29 @@ impl Contract {
                 .any(|p| p.provider_refund_id.is_none())
     }
 
-    /// Whether a refund the provider reports on `payment_ref` (a payment intent or session) is
-    /// one this contract made or owes: a duplicate payment's, or the escrow payment's once its
-    /// refund was decided. Any other refund was made outside the escrow (from the provider's
-    /// dashboard, say) while the ledger still counts that money: an admin must look. Without a
-    /// payment reference, any refund this contract made or owes counts.
-    pub fn expects_provider_refund(&self, payment_ref: Option<&PaymentRef>) -> bool {
+    /// Whether a refund the provider reports on the payment named by `refs` (its payment intent
+    /// and its charge, those the report names) is one this contract made or owes: a duplicate
+    /// payment's, or the escrow payment's once its refund was decided. Any other refund was made
+    /// outside the escrow (from the provider's dashboard, say) while the ledger still counts that
+    /// money: an admin must look. Naming no payment, any refund this contract made or owes counts.
+    pub fn expects_provider_refund(&self, refs: &[&PaymentRef]) -> bool {
         let escrow_refunding = matches!(
             self.escrow_status(),
             Some(EscrowStatus::RefundPending | EscrowStatus::Refunded)
         );
-        let Some(r) = payment_ref else {
+        if refs.is_empty() {
             return escrow_refunding || !self.extra_payments.is_empty();
-        };
-        if self.escrow.as_ref().is_some_and(|e| e.is_paid_by(r)) {
+        }
+        if self
+            .escrow
+            .as_ref()
+            .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
+        {
             return escrow_refunding;
         }
         self.extra_payments
             .iter()
-            .any(|p| &p.payment_ref == r || p.payment_intent_id.as_ref() == Some(r))
+            .any(|p| refs.iter().any(|r| p.refs().contains(&Some(r))))
     }
 }
 
@@ -805,6 +830,13 @@ mod tests {
             c.fund(&by_intent, ten(), &ev("evt_3"), 5).unwrap(),
             (FundOutcome::AlreadyApplied, vec![])
         );
+        // Its charge, named by a later event, is learned too, and names the same payment.
+        let mut with_charge = by_intent.clone();
+        with_charge.charge_id = Some(pr("ch_1"));
+        let (outcome, ts) = c.fund(&with_charge, ten(), &ev("evt_4"), 6).unwrap();
+        assert_eq!((outcome, ts.len()), (FundOutcome::Learned, 0));
+        assert!(c.payment_refs().contains(&&pr("ch_1")));
+        assert!(!c.expects_provider_refund(&[&pr("ch_1")]), "not refunding");
         // Funded by the intent first, then the session's event: the session is learned.
         let mut c = contract();
         c.fund(&by_intent, ten(), &ev("evt_1"), 3).unwrap();
@@ -941,18 +973,18 @@ mod tests {
         c.fund(&Payment::test(&c, "pi_2"), ten(), &ev("evt_2"), 4)
             .unwrap();
         // A duplicate payment owed back does not make the escrow payment's refund expected.
-        assert!(c.expects_provider_refund(Some(&pr("pi_2"))));
-        assert!(!c.expects_provider_refund(Some(&pr("pi_1"))));
-        assert!(!c.expects_provider_refund(Some(&pr("pi_unknown"))));
+        assert!(c.expects_provider_refund(&[&pr("pi_2")]));
+        assert!(!c.expects_provider_refund(&[&pr("pi_1")]));
+        assert!(!c.expects_provider_refund(&[&pr("pi_unknown")]));
         c.decide_refund("admin", Party::Admin, "", "", None, 5)
             .unwrap();
-        assert!(c.expects_provider_refund(Some(&pr("pi_1"))));
+        assert!(c.expects_provider_refund(&[&pr("pi_1")]));
         let mut released = funded();
         released.status = ContractStatus::Completed;
         released.request_release(4).unwrap();
         released.release("admin", None, 5).unwrap();
-        assert!(!released.expects_provider_refund(Some(&pr("pi_1"))));
-        assert!(!released.expects_provider_refund(None));
+        assert!(!released.expects_provider_refund(&[&pr("pi_1")]));
+        assert!(!released.expects_provider_refund(&[]));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum EventKind {
     /// A charge was refunded at the provider.
     ChargeRefunded {
         payment_intent_id: Option<PaymentRef>,
+        /// The refunded charge itself (`ch_…`).
+        charge_id: Option<PaymentRef>,
         amount_refunded: MinorUnits,
         contract_id: Option<String>,
     },
@@ -128,6 +130,7 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
                             .payment_intent
                             .as_ref()
                             .map(|p| PaymentRef::new(p.id().as_str())),
+                        charge_id: None,
                         amount: MinorUnits::new(amount),
                         currency: cur,
                     },
@@ -143,6 +146,10 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
                     payment: Payment {
                         checkout_session_id: None,
                         payment_intent_id: Some(PaymentRef::new(pi.id.as_str())),
+                        charge_id: pi
+                            .latest_charge
+                            .as_ref()
+                            .map(|c| PaymentRef::new(c.id().as_str())),
                         amount: MinorUnits::new(pi.amount_received),
                         currency: cur,
                     },
@@ -153,6 +160,7 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
             _ => EventKind::Other,
         },
         EventObject::ChargeRefunded(ch) => EventKind::ChargeRefunded {
+            charge_id: Some(PaymentRef::new(ch.id.as_str())),
             payment_intent_id: ch
                 .payment_intent
                 .as_ref()
@@ -200,6 +208,7 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                     payment: Payment {
                         checkout_session_id: s("id").map(PaymentRef::new),
                         payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
+                        charge_id: None,
                         amount: MinorUnits::new(amount),
                         currency: cur,
                     },
@@ -224,6 +233,7 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                     payment: Payment {
                         checkout_session_id: None,
                         payment_intent_id: s("id").map(PaymentRef::new),
+                        charge_id: expandable_id("latest_charge").map(PaymentRef::new),
                         amount: MinorUnits::new(amount),
                         currency: cur,
                     },
@@ -234,6 +244,7 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
             }
         }
         "charge.refunded" => EventKind::ChargeRefunded {
+            charge_id: s("id").map(PaymentRef::new),
             payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
             amount_refunded: MinorUnits::new(
                 o.get("amount_refunded")
@@ -353,5 +364,60 @@ mod tests {
         assert_eq!(payment.amount, MinorUnits::new(500));
         assert_eq!(payment.payment_intent_id, Some(PaymentRef::new("pi_1")));
         assert_eq!(refs.contract_id.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn charges_are_read_from_both_parsers() {
+        let charge = serde_json::json!({
+            "id": "ch_1", "object": "charge", "amount": 500, "amount_captured": 500,
+            "amount_refunded": 500, "billing_details": {}, "captured": true, "created": 1,
+            "currency": "inr", "disputed": false, "livemode": false, "metadata": {},
+            "paid": true, "payment_intent": null, "refunded": true, "status": "succeeded"
+        });
+        let intent = serde_json::json!({
+            "id": "pi_1", "object": "payment_intent", "amount": 500, "amount_received": 500,
+            "currency": "inr", "created": 1, "livemode": false, "status": "succeeded",
+            "amount_capturable": 0, "capture_method": "automatic_async",
+            "confirmation_method": "automatic", "payment_method_types": ["card"],
+            "metadata": {"contractId": "c1"}, "latest_charge": "ch_1"
+        });
+        for typed in [true, false] {
+            let mut ch = charge.clone();
+            let mut pi = intent.clone();
+            if !typed {
+                // Without a field the typed parser requires, the raw JSON is read instead.
+                ch.as_object_mut().unwrap().remove("billing_details");
+                pi.as_object_mut().unwrap().remove("created");
+            }
+            for (kind, object) in [("charge.refunded", ch), ("payment_intent.succeeded", pi)] {
+                let body = event(kind, object);
+                let header = sign(body.as_bytes(), "whsec_x", 100);
+                let typed_parse =
+                    Webhook::construct_event_with_timestamp(&body, &header, "whsec_x", 100);
+                assert_eq!(
+                    typed_parse.is_ok(),
+                    typed,
+                    "{kind}: {:?}",
+                    typed_parse.err()
+                );
+                let parsed = verify_and_parse(body.as_bytes(), Some(&header), "whsec_x", 100);
+                match parsed.unwrap().kind {
+                    EventKind::ChargeRefunded {
+                        charge_id,
+                        payment_intent_id,
+                        amount_refunded,
+                        ..
+                    } => {
+                        assert_eq!(charge_id, Some(PaymentRef::new("ch_1")));
+                        assert_eq!(payment_intent_id, None);
+                        assert_eq!(amount_refunded, MinorUnits::new(500));
+                    }
+                    EventKind::Payment { payment, .. } => {
+                        assert_eq!(payment.charge_id, Some(PaymentRef::new("ch_1")));
+                    }
+                    EventKind::Other => panic!("{kind} not read"),
+                }
+            }
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! deduplicate by event id, fund the escrow a payment is for (exactly once, in the same write
 //! as the event's record where the store allows), and record what every event came to.
 
-use crate::domain::{Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, UserId};
+use crate::domain::{
+    Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, PaymentRef, UserId,
+};
 use crate::payment::webhook::{
     EventKind, ParsedEvent, PaymentRefs, SignatureError, verify_and_parse,
 };
@@ -226,12 +228,18 @@ impl Service {
             }
             EventKind::ChargeRefunded {
                 payment_intent_id,
+                charge_id,
                 contract_id,
                 ..
             } => {
+                let named: Vec<&PaymentRef> =
+                    payment_intent_id.iter().chain(charge_id.iter()).collect();
                 let mut found = None;
-                if let Some(pi) = payment_intent_id {
-                    found = self.store.contract_by_payment(pi).await?;
+                for r in &named {
+                    found = self.store.contract_by_payment(r).await?;
+                    if found.is_some() {
+                        break;
+                    }
                 }
                 if found.is_none()
                     && let Some(id) = contract_id
@@ -249,7 +257,7 @@ impl Service {
                     Some(c) => {
                         // Judged per payment: a duplicate payment refunded does not make a
                         // refund of the escrow's own payment expected.
-                        if c.expects_provider_refund(payment_intent_id.as_ref()) {
+                        if c.expects_provider_refund(&named) {
                             Ok(Applied::apart(EventStatus::Applied, None, Some(c.id)))
                         } else {
                             Ok(Applied::apart(

@@ -172,3 +172,70 @@ async fn a_payment_named_once_by_its_session_and_once_by_its_intent_funds_once_a
     assert!(app.verify().await.ok());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_refund_named_only_by_its_charge_is_judged_against_the_payment_that_charge_took() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    let (session, intent) = sandbox_payment(&p, 100_000);
+    let metadata =
+        json!({"contractId": p.contract, "jobId": p.job.as_str(), "clientId": p.client.as_str()});
+    let charge = format!("ch_{}", p.contract);
+    let funded = crate::support::stripe::checkout_completed(
+        "evt_ch_fund",
+        &session,
+        Some(&intent),
+        100_000,
+        metadata.clone(),
+    );
+    // The payment intent's own event names the charge that took the money: it is learned.
+    let by_intent = crate::support::stripe::payment_intent_succeeded_by_charge(
+        "evt_ch_intent",
+        &intent,
+        &charge,
+        100_000,
+        metadata.clone(),
+    );
+    // A second payment: owed back in full, so the contract expects a refund of *that* one.
+    let second = crate::support::stripe::checkout_completed(
+        "evt_ch_second",
+        &format!("cs_second_{}", p.contract),
+        Some(&format!("pi_second_{}", p.contract)),
+        100_000,
+        metadata,
+    );
+    for body in [funded, by_intent, second] {
+        let v: Value = app.post_webhook(&body).await.json().await.unwrap();
+        assert_eq!(v["outcome"], "applied", "{v}");
+    }
+    let c = app.contract(&p).await;
+    assert_eq!(c["escrow"]["extraPayments"].as_array().unwrap().len(), 1);
+
+    // The escrow's own payment refunded from the provider's dashboard, the event naming only
+    // the charge (no payment intent, no metadata): not the refund the contract owes.
+    let outside = crate::support::stripe::charge_refunded(
+        "evt_ch_outside",
+        &charge,
+        None,
+        100_000,
+        json!({}),
+    );
+    let v: Value = app.post_webhook(&outside).await.json().await.unwrap();
+    assert_eq!(v["outcome"], "failed", "{v}");
+    let e = app
+        .events(true)
+        .await
+        .into_iter()
+        .find(|e| e.event_id.as_str() == "evt_ch_outside")
+        .expect("the refund is listed for an admin");
+    assert_eq!(e.contract_id.as_deref(), Some(p.contract.as_str()));
+    assert!(
+        e.error
+            .as_deref()
+            .is_some_and(|m| m.starts_with("refund made outside the escrow")),
+        "{e:?}"
+    );
+    assert_eq!(app.contract(&p).await["escrow"]["status"], "funded");
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}

@@ -65,6 +65,7 @@ fn payment(c: &Contract, pi: &str) -> Payment {
     Payment {
         checkout_session_id: Some(pr(&format!("cs_{pi}"))),
         payment_intent_id: Some(pr(pi)),
+        charge_id: None,
         amount: c.amount,
         currency: c.currency,
     }

@@ -44,8 +44,50 @@ pub fn payment_intent_succeeded(
         "pending_webhooks": 1, "type": "payment_intent.succeeded",
         "data": {"object": {
             "id": intent, "object": "payment_intent", "amount": amount, "amount_received": amount,
+            "amount_capturable": 0, "capture_method": "automatic_async",
+            "confirmation_method": "automatic", "payment_method_types": ["card"],
             "currency": "inr", "created": now, "livemode": false, "metadata": metadata,
             "status": "succeeded"
+        }}
+    })
+    .to_string()
+}
+
+/// `payment_intent.succeeded` that also names the charge that took the money
+/// (`latest_charge`), as current API versions send it.
+pub fn payment_intent_succeeded_by_charge(
+    event_id: &str,
+    intent: &str,
+    charge: &str,
+    amount: i64,
+    metadata: Value,
+) -> String {
+    let mut v: Value = serde_json::from_str(&payment_intent_succeeded(
+        event_id, intent, amount, metadata,
+    ))
+    .unwrap();
+    v["data"]["object"]["latest_charge"] = json!(charge);
+    v.to_string()
+}
+
+/// `charge.refunded` for charge `charge` (of payment intent `payment_intent`, `None`: the
+/// event does not name one), `refunded` of `amount` minor units of INR refunded.
+pub fn charge_refunded(
+    event_id: &str,
+    charge: &str,
+    payment_intent: Option<&str>,
+    amount: i64,
+    metadata: Value,
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "id": event_id, "object": "event", "created": now, "livemode": false,
+        "pending_webhooks": 1, "type": "charge.refunded",
+        "data": {"object": {
+            "id": charge, "object": "charge", "amount": amount, "amount_captured": amount,
+            "amount_refunded": amount, "billing_details": {}, "captured": true, "created": now,
+            "currency": "inr", "disputed": false, "livemode": false, "metadata": metadata,
+            "paid": true, "payment_intent": payment_intent, "refunded": true, "status": "succeeded"
         }}
     })
     .to_string()
