@@ -41,7 +41,10 @@
 //! The in-flight record is leased for longer than the route's own timeout (the request is cut
 //! off before its lease can run out). When the process dies mid-request, the lease runs out
 //! and the next retry takes the key over and executes. When the request is cancelled instead
-//! (the client went away, the route timed out), the lease is released at once.
+//! (the client went away, the route timed out), the lease is released at once, even when the
+//! cancellation came while the record was still being written (the lease exists before the
+//! write starts, and a cancelled request's release is repeated a moment later in case a write
+//! already on its way to a remote store lands after the first).
 //!
 //! # Not covered
 //!
@@ -230,21 +233,32 @@ pub async fn layer(State(cfg): State<Idempotency>, request: Request, next: Next)
             (Request::from_parts(parts, Body::from(bytes)), f)
         }
     };
-    let store = cfg.state.idempotency.clone();
-    let holder = Holder {
-        scope,
-        key,
-        owner: hex::encode(rand::random::<[u8; 16]>()),
+    // The lease exists before the record does: a request cancelled while its in-flight record
+    // is being written (the write may land after the future is dropped) still releases it.
+    let mut lease = Lease {
+        store: cfg.state.idempotency.clone(),
+        holder: Holder {
+            scope,
+            key,
+            owner: hex::encode(rand::random::<[u8; 16]>()),
+        },
+        held: true,
     };
-    let begun = store
+    let begun = lease
+        .store
         .idempotency_begin(&Claim {
-            holder: &holder,
+            holder: &lease.holder,
             fingerprint: &fingerprint,
             now_ms: cfg.state.service.now_ms(),
             lease_ms: cfg.lease_ms,
         })
         .await;
+    if !matches!(begun, Ok(Begin::Started) | Err(_)) {
+        // Someone else's record answered: this request wrote none.
+        lease.held = false;
+    }
     match begun {
+        // Whether the record was written is unknown: the lease, dropped, releases it if it was.
         Err(e) => ApiError(e.into()).into_response(),
         Ok(Begin::InFlight) => error(
             ErrorCode::IdempotencyInFlight,
@@ -257,14 +271,7 @@ pub async fn layer(State(cfg): State<Idempotency>, request: Request, next: Next)
         )
         .into_response(),
         Ok(Begin::Replay(stored)) => replay(stored),
-        Ok(Begin::Started) => {
-            let lease = Lease {
-                store,
-                holder,
-                held: true,
-            };
-            execute(&cfg, lease, request, next).await
-        }
+        Ok(Begin::Started) => execute(&cfg, lease, request, next).await,
     }
 }
 
@@ -389,12 +396,19 @@ struct Lease {
     held: bool,
 }
 
+/// How long after a cancelled request's release its record is released once more: a write
+/// to a remote store that was already on the wire when the request was cancelled can land
+/// after the first release.
+const LATE_RELEASE_AFTER: Duration = Duration::from_secs(2);
+
 impl Lease {
     async fn release(&mut self) {
-        self.held = false;
-        if let Err(e) = self.store.idempotency_release(&self.holder).await {
-            // The record stays in flight until its lease runs out; then a retry takes it over.
-            tracing::warn!(error = %e, "could not release an idempotency key");
+        match self.store.idempotency_release(&self.holder).await {
+            Ok(()) => self.held = false,
+            // Still held: the lease, dropped, tries once more in the background; failing
+            // that, the record stays in flight until its lease runs out and a retry takes
+            // it over.
+            Err(e) => tracing::warn!(error = %e, "could not release an idempotency key"),
         }
     }
 }
@@ -409,8 +423,13 @@ impl Drop for Lease {
         };
         let (store, holder) = (self.store.clone(), self.holder.clone());
         runtime.spawn(async move {
-            if let Err(e) = store.idempotency_release(&holder).await {
-                tracing::warn!(error = %e, "could not release an idempotency key");
+            // A release only deletes this request's own in-flight record (its owner is
+            // random), so releasing twice is harmless.
+            for wait in [Duration::ZERO, LATE_RELEASE_AFTER] {
+                tokio::time::sleep(wait).await;
+                if let Err(e) = store.idempotency_release(&holder).await {
+                    tracing::warn!(error = %e, "could not release an idempotency key");
+                }
             }
         });
     }

@@ -23,6 +23,16 @@ impl AppState {
     pub fn new(config: AppConfig) -> AppState {
         AppState(Arc::new(config))
     }
+
+    /// This state with `f` applied to its parts (to wrap a store with instrumentation, say).
+    ///
+    /// # Panics
+    /// When the state is already shared (cloned or serving): map it before serving.
+    pub fn map(self, f: impl FnOnce(AppConfig) -> AppConfig) -> AppState {
+        let config = Arc::try_unwrap(self.0)
+            .unwrap_or_else(|_| panic!("AppState::map on a state already shared"));
+        AppState::new(f(config))
+    }
 }
 
 impl std::ops::Deref for AppState {

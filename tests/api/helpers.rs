@@ -62,6 +62,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_mapped(overrides, |c| c).await
+    }
+
+    /// An app whose HTTP state's parts `f` changes before it serves (to wrap a store).
+    pub async fn spawn_mapped(
+        overrides: &[(&str, &str)],
+        f: impl FnOnce(escrow::http::state::AppConfig) -> escrow::http::state::AppConfig,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut values: HashMap<String, String> = HashMap::new();
         values.insert(
@@ -85,7 +93,8 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let state = escrow::http::state::build(&config, addr)
             .await
-            .expect("state");
+            .expect("state")
+            .map(f);
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(escrow::http::serve(listener, state.clone(), async move {
             let _ = rx.await;

@@ -993,3 +993,90 @@ async fn a_body_over_the_limit_is_refused_with_413_before_anything_is_recorded()
     assert_eq!(parts(r).await.0, StatusCode::CREATED);
     app.stop().await;
 }
+
+/// The idempotency store, whose first `begin` answers `delay` after its record was written:
+/// a request cut off by its timeout in that window is cancelled with its record already in
+/// flight (as when a write lands after its caller gave up on it).
+struct LateFirstAnswer {
+    inner: Arc<dyn escrow::store::IdempotencyStore>,
+    delay: Duration,
+    armed: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl escrow::store::IdempotencyStore for LateFirstAnswer {
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> escrow::store::StoreResult<Begin> {
+        let begun = self.inner.idempotency_begin(claim).await;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            tokio::time::sleep(self.delay).await;
+        }
+        begun
+    }
+
+    async fn idempotency_finish(
+        &self,
+        holder: &Holder,
+        response: &escrow::store::StoredResponse,
+        now_ms: i64,
+    ) -> escrow::store::StoreResult<bool> {
+        self.inner
+            .idempotency_finish(holder, response, now_ms)
+            .await
+    }
+
+    async fn idempotency_release(&self, holder: &Holder) -> escrow::store::StoreResult<()> {
+        self.inner.idempotency_release(holder).await
+    }
+
+    async fn idempotency_purge(&self, now_ms: i64) -> escrow::store::StoreResult<u64> {
+        self.inner.idempotency_purge(now_ms).await
+    }
+}
+
+#[tokio::test]
+async fn a_request_cut_off_while_its_key_was_being_recorded_frees_the_key() {
+    let app = TestApp::spawn_mapped(&[("ESCROW_REQUEST_TIMEOUT_S", "1")], |mut c| {
+        c.idempotency = Arc::new(LateFirstAnswer {
+            inner: c.idempotency.clone(),
+            delay: Duration::from_secs(3),
+            armed: AtomicBool::new(true),
+        });
+        c
+    })
+    .await;
+    let p = app.parties();
+    let (path, body) = (create_path(&p.job), create_body(&p.freelancer, json!(1000)));
+    let send = || {
+        keyed(
+            &app,
+            "POST",
+            &path,
+            Some(&p.client_token),
+            Some(&body),
+            "create-cut",
+        )
+    };
+    let (status, _, _) = parts(send().await).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    // The key is free again well before its 60 s lease would run out (its release runs in the
+    // background, so allow it a moment).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (status, replayed, created) = loop {
+        let got = parts(send().await).await;
+        if got.0 != StatusCode::CONFLICT || tokio::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "{}",
+        String::from_utf8_lossy(&created)
+    );
+    assert_eq!(
+        app.state.service.store().count_contracts().await.unwrap(),
+        1
+    );
+    app.stop().await;
+}
