@@ -68,6 +68,11 @@ pub struct Config {
     /// each may spool up to `upload_bytes_max` on disk while it arrives.
     pub uploads_per_user_max: usize,
     pub request_timeout_s: u64,
+    /// How long the `Idempotency-Key` of a JSON request stays leased to the request running
+    /// it (`ESCROW_IDEMPOTENCY_LEASE_S`; unset: the request timeout + 30 s, at least 60 s).
+    /// A retry after a crash waits this long for the key; it must exceed the request timeout,
+    /// so a running request is never taken over.
+    pub idempotency_lease_s: Option<u64>,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection stays open (`ESCROW_HEADER_READ_TIMEOUT_S`, 30; behind a load
     /// balancer, keep it above the balancer's idle timeout).
@@ -185,6 +190,7 @@ impl Config {
             (None, None, None) => None,
             _ => return Err(ConfigError("set all three of CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET, or none".into())),
         };
+        let request_timeout_s: u64 = parse(s, "ESCROW_REQUEST_TIMEOUT_S", 30)?;
         let upload_bytes_max: u64 = parse(s, "ESCROW_UPLOAD_BYTES_MAX", 104_857_600)?;
         if upload_bytes_max == 0 {
             return Err(ConfigError(
@@ -231,7 +237,18 @@ impl Config {
                 }
                 n => n,
             },
-            request_timeout_s: parse(s, "ESCROW_REQUEST_TIMEOUT_S", 30)?,
+            request_timeout_s,
+            idempotency_lease_s: match s.get("ESCROW_IDEMPOTENCY_LEASE_S") {
+                None => None,
+                Some(_) => match parse(s, "ESCROW_IDEMPOTENCY_LEASE_S", 0u64)? {
+                    n if n > request_timeout_s && n <= 12 * 3600 => Some(n),
+                    n => {
+                        return Err(ConfigError(format!(
+                            "ESCROW_IDEMPOTENCY_LEASE_S must be longer than ESCROW_REQUEST_TIMEOUT_S ({request_timeout_s} s) and at most 43200 (12 hours), not {n}"
+                        )));
+                    }
+                },
+            },
             upload_timeout_s: parse(s, "ESCROW_UPLOAD_TIMEOUT_S", 600)?,
             header_read_timeout_s: match parse(s, "ESCROW_HEADER_READ_TIMEOUT_S", 30)? {
                 0 => {
@@ -427,6 +444,27 @@ mod tests {
                 .contains("ESCROW_CURRENCY")
         );
         assert!(Config::from_sources(&sources(&[("CLOUDINARY_CLOUD_NAME", "x")])).is_err());
+        for (lease, timeout) in [("30", "30"), ("5", "30"), ("x", "30"), ("50000", "30")] {
+            let e = Config::from_sources(&sources(&[
+                ("ESCROW_IDEMPOTENCY_LEASE_S", lease),
+                ("ESCROW_REQUEST_TIMEOUT_S", timeout),
+            ]))
+            .unwrap_err();
+            assert!(e.0.contains("ESCROW_IDEMPOTENCY_LEASE_S"), "{e}");
+        }
+        let c = Config::from_sources(&sources(&[
+            ("ESCROW_IDEMPOTENCY_LEASE_S", "5"),
+            ("ESCROW_REQUEST_TIMEOUT_S", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(c.idempotency_lease_s, Some(5));
+        for zero in [
+            "ESCROW_UPLOADS_PER_USER_MAX",
+            "ESCROW_HEADER_READ_TIMEOUT_S",
+        ] {
+            let e = Config::from_sources(&sources(&[(zero, "0")])).unwrap_err();
+            assert!(e.0.contains(zero), "{e}");
+        }
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! status moves, release requests, releases and refunds are in flight, then restarted on the
 //! same store, several times per run. Every request that got no definite answer is sent again,
 //! as Stripe redelivers a webhook until it gets a 200 (freshly signed each time) and an admin
-//! retries a release or refund until it gets a 2xx or 4xx. At the end:
+//! retries a release or refund until it gets a 2xx or 4xx (every try of one request with the
+//! same `Idempotency-Key`). At the end:
 //!
 //! - every acknowledged write is there: each 200'd funding, status move, release request,
 //!   release and refund is visible in the contract, its escrow and the ledger;
 //! - every contract is funded exactly once (one `fund` transfer; a second payment is kept
 //!   aside and refunded, never added), released or refunded at most once and never both, and
 //!   ends where its script leads (a write retried to a definite answer happened exactly once);
+//! - the request that released or refunded is answered 2xx, even when a kill cut off the try
+//!   that moved the money and only a retry got an answer (not "already released");
 //! - each freelancer's wallet holds exactly what its one release or refund gave it;
 //! - `escrowctl --json verify`, the real binary as a process, finds no violation.
 //!
@@ -53,6 +56,10 @@ const WEBHOOK_SECRET: &str = "whsec_crash_test_secret";
 const DEFINITE_ANSWER_WITHIN: Duration = Duration::from_secs(90);
 /// The server runs this long (uniformly drawn) between two kills.
 const UPTIME_MS: std::ops::Range<u64> = 60..450;
+/// What the server logs when a retry's first try had already changed the contract.
+const RECOGNISED: &str = "a retried request had already changed this contract";
+/// The server's route timeout here; keys are leased for a second longer.
+const REQUEST_TIMEOUT_S: u64 = 2;
 /// And stays down this long before it is restarted.
 const DOWNTIME_MS: std::ops::Range<u64> = 0..120;
 
@@ -153,6 +160,9 @@ struct Totals {
     unanswered: u64,
     acknowledged: u64,
     contracts: u64,
+    /// Retries the server recognised as a request that had already changed its contract
+    /// before a kill cut it off (its log says so).
+    recognised: u64,
 }
 
 fn seeds(default: usize) -> Vec<u64> {
@@ -291,10 +301,21 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
             }
             env.push(("JWT_SECRET".into(), JWT_SECRET.into()));
             env.push(("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()));
+            // A request killed mid-flight holds its Idempotency-Key until its lease runs out;
+            // a short lease (it must outlast the route timeout) keeps the retries quick.
+            env.push((
+                "ESCROW_REQUEST_TIMEOUT_S".into(),
+                REQUEST_TIMEOUT_S.to_string(),
+            ));
+            env.push((
+                "ESCROW_IDEMPOTENCY_LEASE_S".into(),
+                (REQUEST_TIMEOUT_S + 1).to_string(),
+            ));
             // Every start and every answer is logged, so the log kept from a failed run shows
             // what the server answered and how fast.
-            let log = std::env::var("ESCROW_CRASH_RUST_LOG")
-                .unwrap_or_else(|_| "warn,escrow_server=info,escrow::http=info".into());
+            let log = std::env::var("ESCROW_CRASH_RUST_LOG").unwrap_or_else(|_| {
+                "warn,escrow_server=info,escrow::http=info,escrow::service::transition=info".into()
+            });
             env.push(("RUST_LOG".into(), log));
             let contracts = if backend.name == "mongodb" { 24 } else { 80 };
             let seed_started = Instant::now();
@@ -307,7 +328,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         }
     }
     let line = format!(
-        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, escrowctl verify clean after every seed ({:.0} s)",
+        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, every move answered as done to the request that made it ({} retries recognised as a request whose cut-off try had moved the contract), escrowctl verify clean after every seed ({:.0} s)",
         totals.seeds.len(),
         totals.seeds.join(", "),
         totals.crashes,
@@ -316,6 +337,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         totals.unanswered,
         totals.refused,
         totals.acknowledged,
+        totals.recognised,
         started.elapsed().as_secs_f64()
     );
     process::figures("crash", &line);
@@ -396,6 +418,7 @@ async fn run_seed(
     let answers = answers.lock().unwrap().clone();
     let acknowledged = check(&http, &base, &admin, &deals, &answers, &server).await;
 
+    totals.recognised += server.log().matches(RECOGNISED).count() as u64;
     server.kill9();
     let (code, report, out) = escrowctl_verify(dir, &env_refs);
     assert_eq!(code, 0, "escrowctl --json verify failed:\n{out}");
@@ -630,6 +653,9 @@ impl Ctx {
         let d = &self.deals[deal];
         // A retrying client backs off: 10 ms, doubling up to 160 ms.
         let mut backoff = Duration::from_millis(10);
+        // And sends every try of one step with the same Idempotency-Key (Stripe's webhooks
+        // carry none: their event id is theirs).
+        let key = hex::encode(rand::random::<[u8; 12]>());
         loop {
             let base = self.live.base.read().unwrap().clone();
             self.live.requests.fetch_add(1, Ordering::Relaxed);
@@ -680,6 +706,10 @@ impl Ctx {
                     })
                     .json(&json!({"cancelReason": "crash test", "cancelReasonDescription": "refund under fire"})),
             };
+            let request = match step {
+                Step::Fund { .. } => request,
+                _ => request.header("idempotency-key", &key),
+            };
             let sent = request.send().await;
             if let Err(e) = &sent
                 && e.is_connect()
@@ -707,6 +737,9 @@ impl Ctx {
                                 && status != 408
                                 && status != 429
                                 && code != "conflict.busy"
+                                // An earlier try, killed, still holds the key: its lease
+                                // runs out, then this retry runs.
+                                && code != "idempotency.in_flight"
                         }
                     };
                     if definite {
@@ -854,6 +887,21 @@ async fn check(
             release_acks == 0 || refund_acks == 0,
             "a release and a refund were both acknowledged: {what}"
         );
+        // The request that moved the money is answered as having moved it, however many of
+        // its tries a kill cut off, the one that moved it included: its retry is recognised
+        // (the contract keeps the request's tag in the same write as the move), not refused
+        // as "already released".
+        match status {
+            "released" => assert!(
+                release_acks > 0,
+                "the release happened but every release request was refused: {what}"
+            ),
+            "refunded" => assert!(
+                refund_acks > 0,
+                "the refund happened but every refund request was refused: {what}"
+            ),
+            _ => {}
+        }
         if release_acks > 0 {
             assert_eq!(
                 status, "released",

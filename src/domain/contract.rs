@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Action, DomainError, Entity};
 use super::escrow::{Escrow, EscrowStatus, ExtraPayment};
-use super::ids::{ContractId, JobId, PaymentRef, UserId};
+use super::ids::{ContractId, JobId, PaymentRef, RequestTag, UserId};
 use super::money::{Currency, MinorUnits, Money};
 
 /// Longest title kept (the product name shown on the checkout page).
@@ -162,7 +162,14 @@ pub struct Contract {
     pub updated_at: i64,
     /// Bumped by every save; a save names the version it read (compare-and-set).
     pub version: i64,
+    /// The idempotent requests that changed this contract, the latest
+    /// [`REQUESTS_KEPT`] (oldest first): written in the same save as their change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestTag>,
 }
+
+/// How many of the requests that changed a contract it remembers ([`Contract::requests`]).
+pub const REQUESTS_KEPT: usize = 16;
 
 impl Contract {
     pub fn new(
@@ -209,7 +216,23 @@ impl Contract {
             created_at: now,
             updated_at: now,
             version: 0,
+            requests: Vec::new(),
         })
+    }
+
+    /// Whether the request `tag` already changed this contract.
+    pub fn changed_by(&self, tag: &RequestTag) -> bool {
+        self.requests.contains(tag)
+    }
+
+    /// Remembers that the request `tag` changed this contract (the change saved with it).
+    pub fn record_request(&mut self, tag: &RequestTag) {
+        if self.changed_by(tag) {
+            return;
+        }
+        self.requests.push(tag.clone());
+        let over = self.requests.len().saturating_sub(REQUESTS_KEPT);
+        self.requests.drain(..over);
     }
 
     /// The contract's amount with its currency.

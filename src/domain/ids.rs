@@ -144,6 +144,13 @@ reference!(
     /// A webhook event's id at the provider (`evt_…`): what deduplicates its deliveries.
     EventId
 );
+reference!(
+    /// One idempotent request, whatever number of times it is sent: a digest of its caller's
+    /// scope, its `Idempotency-Key` and its fingerprint. A record that a request changed keeps
+    /// it, so a retry of that request (after a crash lost its stored response) is recognised
+    /// and answered as the first try would have been, rather than refused as a repeat.
+    RequestTag
+);
 
 /// Longest idempotency key, in bytes (visible ASCII only, so bytes are characters); Stripe's
 /// limit too.

@@ -1,5 +1,5 @@
 //! Extractors whose rejections use the API's error format: the caller's identity from the
-//! bearer token, and JSON bodies (400 when malformed, 422 when well-formed but wrong).
+//! bearer token, the request's idempotency tag, and JSON bodies (400 when malformed, 422 when well-formed but wrong).
 
 use std::collections::HashMap;
 
@@ -12,8 +12,22 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::{ApiError, error};
 use crate::auth::{AuthError, bearer};
+use crate::domain::RequestTag;
 use crate::service::{Caller, ErrorCode};
 use crate::store::Page;
+
+/// The request's tag when it carries an `Idempotency-Key` (the idempotency middleware puts
+/// it in the request's extensions): handlers that change a contract pass it to the service
+/// with [`crate::service::Permit::in_request`].
+pub struct Idempotent(pub Option<RequestTag>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Idempotent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Idempotent(parts.extensions.get::<RequestTag>().cloned()))
+    }
+}
 
 /// The verified caller.
 pub struct Auth(pub Caller);

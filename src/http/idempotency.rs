@@ -40,7 +40,10 @@
 //!
 //! The in-flight record is leased for longer than the route's own timeout (the request is cut
 //! off before its lease can run out). When the process dies mid-request, the lease runs out
-//! and the next retry takes the key over and executes. When the request is cancelled instead
+//! and the next retry takes the key over and executes. Its handler gets the request's
+//! [`RequestTag`] (the same for every try): a contract the first try changed keeps that tag
+//! in the same atomic write as the change, so the retry is recognised and answered as the
+//! first try would have been, although the response the first try would have kept was lost. When the request is cancelled instead
 //! (the client went away, the route timed out), the lease is released at once, even when the
 //! cancellation came while the record was still being written (the lease exists before the
 //! write starts, and a cancelled request's release is repeated a moment later in case a write
@@ -68,7 +71,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::{ApiError, error};
 use crate::auth::bearer;
-use crate::domain::{IdempotencyKey, UserId};
+use crate::domain::{IdempotencyKey, RequestTag, UserId};
 use crate::service::ErrorCode;
 use crate::store::idempotency::{IDEMPOTENCY_BODY_BYTES_MAX, IDEMPOTENCY_RETENTION_MS};
 use crate::store::{Begin, Claim, Holder, IdempotencyStore, Scope, StoredResponse};
@@ -102,11 +105,12 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    /// For routes with JSON bodies of at most `body_bytes_max`, cut off after `timeout`.
-    pub fn buffered(state: AppState, timeout: Duration, body_bytes_max: usize) -> Idempotency {
+    /// For routes with JSON bodies of at most `body_bytes_max`, a key leased for `lease` (longer
+    /// than the routes' timeout).
+    pub fn buffered(state: AppState, lease: Duration, body_bytes_max: usize) -> Idempotency {
         Idempotency {
             state,
-            lease_ms: lease_ms(timeout),
+            lease_ms: millis(lease),
             fingerprint: Fingerprint::Body {
                 bytes_max: body_bytes_max,
             },
@@ -117,19 +121,22 @@ impl Idempotency {
     pub fn streamed(state: AppState, timeout: Duration) -> Idempotency {
         Idempotency {
             state,
-            lease_ms: lease_ms(timeout),
+            lease_ms: millis(lease_for(timeout)),
             fingerprint: Fingerprint::Headers,
         }
     }
 }
 
-/// The lease of an in-flight record on a route cut off after `timeout`: longer than the
-/// timeout, so a running request is never taken over (a request timeout of more than 12 hours
-/// is not honoured here: a lease must stay shorter than the 24-hour retention).
-pub fn lease_ms(timeout: Duration) -> i64 {
+/// The default lease of an in-flight record on a route cut off after `timeout`: longer than
+/// the timeout, so a running request is never taken over (a request timeout of more than 12
+/// hours is not honoured here: a lease must stay shorter than the 24-hour retention).
+pub fn lease_for(timeout: Duration) -> Duration {
     let s = (timeout.as_secs().saturating_add(LEASE_MARGIN_S)).max(LEASE_MIN_S);
-    let ms = i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
-    ms.min(IDEMPOTENCY_RETENTION_MS / 2)
+    Duration::from_secs(s).min(Duration::from_millis(IDEMPOTENCY_RETENTION_MS as u64 / 2))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The scope of a user's keys.
@@ -169,6 +176,18 @@ pub fn upload_fingerprint(method: &Method, path_and_query: &str, headers: &Heade
         media_type.as_bytes(),
         text(CONTENT_LENGTH).trim().as_bytes(),
     ])
+}
+
+/// The tag of the request `holder` runs: the same for every try of one request (its scope,
+/// key and fingerprint), different for any other.
+fn request_tag(holder: &Holder, fingerprint: &str) -> RequestTag {
+    let d = digest(&[
+        b"request",
+        holder.scope.as_str().as_bytes(),
+        holder.key.as_str().as_bytes(),
+        fingerprint.as_bytes(),
+    ]);
+    RequestTag::new(&d[..32])
 }
 
 /// SHA-256 over length-prefixed parts, so no two different lists of parts hash alike.
@@ -271,7 +290,13 @@ pub async fn layer(State(cfg): State<Idempotency>, request: Request, next: Next)
         )
         .into_response(),
         Ok(Begin::Replay(stored)) => replay(stored),
-        Ok(Begin::Started) => execute(&cfg, lease, request, next).await,
+        Ok(Begin::Started) => {
+            let mut request = request;
+            request
+                .extensions_mut()
+                .insert(request_tag(&lease.holder, &fingerprint));
+            execute(&cfg, lease, request, next).await
+        }
     }
 }
 
@@ -571,9 +596,13 @@ mod tests {
 
     #[test]
     fn leases_outlast_the_route_timeout() {
-        assert_eq!(lease_ms(Duration::from_secs(1)), 60_000);
-        assert_eq!(lease_ms(Duration::from_secs(30)), 60_000);
-        assert_eq!(lease_ms(Duration::from_secs(600)), 630_000);
-        assert_eq!(lease_ms(Duration::MAX), IDEMPOTENCY_RETENTION_MS / 2);
+        let s = Duration::from_secs;
+        assert_eq!(lease_for(s(1)), s(60));
+        assert_eq!(lease_for(s(30)), s(60));
+        assert_eq!(lease_for(s(600)), s(630));
+        assert_eq!(
+            millis(lease_for(Duration::MAX)),
+            IDEMPOTENCY_RETENTION_MS / 2
+        );
     }
 }

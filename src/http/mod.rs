@@ -102,7 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             idempotency::Idempotency::buffered(
                 state.clone(),
-                state.request_timeout,
+                state.idempotency_lease,
                 JSON_BODY_BYTES_MAX,
             ),
             idempotency::layer,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::bodies::{CheckoutBody, CreateContract, RefundBody, ReviewBody, StatusBody};
 use super::error::{ApiError, ErrorBody, error};
-use super::extract::{ApiJson, Auth, Paging};
+use super::extract::{ApiJson, Auth, Idempotent, Paging};
 use crate::domain::{ContractId, JobId, UserId};
 use crate::service::escrow::Release;
 use crate::service::reports::SalesRange;
@@ -67,10 +67,14 @@ fn contract_id(text: &str) -> Result<ContractId, ApiError> {
 pub async fn create_contract(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    Idempotent(tag): Idempotent,
     Path(job): Path<String>,
     ApiJson(body): ApiJson<CreateContract>,
 ) -> ApiResult<(StatusCode, Json<ContractMessage>)> {
-    let permit = s.service.permit(&caller, UseCase::CreateContract)?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::CreateContract)?
+        .in_request(tag.as_ref());
     let job: JobId = input::id(&job, "job id")?;
     let new = body.parse(job, s.service.settings().currency)?;
     let c = s.service.create_contract(permit, new).await?;
@@ -192,9 +196,13 @@ pub async fn request_release_short(
 pub async fn release(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    Idempotent(tag): Idempotent,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EscrowMessage>> {
-    let permit = s.service.permit(&caller, UseCase::Release)?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::Release)?
+        .in_request(tag.as_ref());
     let release = Release {
         contract: contract_id(&id)?,
         force: None,
@@ -210,17 +218,21 @@ pub async fn release(
 pub async fn refund(
     State(s): State<AppState>,
     Auth(caller): Auth,
+    Idempotent(tag): Idempotent,
     Path((id, client)): Path<(String, String)>,
     ApiJson(body): ApiJson<RefundBody>,
 ) -> ApiResult<Json<EscrowMessage>> {
     let refund = body.into_refund(contract_id(&id)?);
     let client: UserId = input::id(&client, "client id")?;
-    let permit = s.service.permit(
-        &caller,
-        UseCase::Refund {
-            client: Some(&client),
-        },
-    )?;
+    let permit = s
+        .service
+        .permit(
+            &caller,
+            UseCase::Refund {
+                client: Some(&client),
+            },
+        )?
+        .in_request(tag.as_ref());
     let c = s.service.refund(permit, &refund).await?;
     Ok(escrow_msg("Refund has been processed", &c))
 }

@@ -56,6 +56,8 @@ pub struct AppConfig {
     pub self_url: String,
     pub http_client: reqwest::Client,
     pub request_timeout: Duration,
+    /// How long a JSON request's `Idempotency-Key` is leased to the request running it.
+    pub idempotency_lease: Duration,
     /// How long a client may take to send a request's headers, and how long an idle
     /// keep-alive connection is kept (hyper runs one timer for both).
     pub header_read_timeout: Duration,
@@ -95,6 +97,10 @@ pub async fn build(config: &Config, bound: SocketAddr) -> Result<AppState, Start
             .build()
             .expect("a plain HTTP client builds"),
         request_timeout: Duration::from_secs(config.request_timeout_s),
+        idempotency_lease: match config.idempotency_lease_s {
+            Some(s) => Duration::from_secs(s),
+            None => super::idempotency::lease_for(Duration::from_secs(config.request_timeout_s)),
+        },
         header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
         upload_timeout: Duration::from_secs(config.upload_timeout_s),
         service,

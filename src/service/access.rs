@@ -6,7 +6,7 @@
 //! use case, against the record it read.
 
 use crate::auth::{Principal, Role};
-use crate::domain::{Contract, Party, UserId};
+use crate::domain::{Contract, Party, RequestTag, UserId};
 
 use super::error::{Error, ErrorCode, Result};
 
@@ -127,6 +127,7 @@ impl UseCase<'_> {
 pub struct Permit<'a> {
     caller: &'a Caller,
     use_case: UseCase<'a>,
+    request: Option<&'a RequestTag>,
 }
 
 impl<'a> Permit<'a> {
@@ -156,11 +157,30 @@ impl<'a> Permit<'a> {
             }
             _ => {}
         }
-        Ok(Permit { caller, use_case })
+        Ok(Permit {
+            caller,
+            use_case,
+            request: None,
+        })
+    }
+
+    /// This permit, used by the idempotent request `tag` (an HTTP request with an
+    /// `Idempotency-Key`): what it changes remembers the request, so a retry of it is answered
+    /// as its first try was.
+    pub fn in_request(self, tag: Option<&'a RequestTag>) -> Permit<'a> {
+        Permit {
+            request: tag,
+            ..self
+        }
     }
 
     pub fn caller(&self) -> &'a Caller {
         self.caller
+    }
+
+    /// The idempotent request this permit is used by, if any.
+    pub(super) fn request(&self) -> Option<&'a RequestTag> {
+        self.request
     }
 
     /// The caller, for a use case of `expected`'s kind (its route's user aside): a permit

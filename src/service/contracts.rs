@@ -34,7 +34,7 @@ impl Service {
             .expect("only clients create contracts")
             .id
             .clone();
-        let c = Contract::new(
+        let mut c = Contract::new(
             ContractId::generate(),
             new.job.clone(),
             client,
@@ -43,12 +43,25 @@ impl Service {
             new.title,
             self.clock.now_ms(),
         )?;
+        if let Some(tag) = permit.request() {
+            c.record_request(tag);
+        }
         match self.store.insert_contract(&c).await {
             Ok(()) => Ok(c),
-            Err(StoreError::Duplicate(_)) => Err(Error::new(
-                ErrorCode::ContractExistsForJob,
-                format!("job {} already has a live contract", new.job),
-            )),
+            Err(StoreError::Duplicate(_)) => {
+                // This very request's first try may have made the job's contract (and then
+                // lost its stored response to a crash): the retry gets that contract.
+                if let Some(tag) = permit.request()
+                    && let Some(mine) = self.store.live_contract_for_job(&new.job).await?
+                    && mine.changed_by(tag)
+                {
+                    return Ok(mine);
+                }
+                Err(Error::new(
+                    ErrorCode::ContractExistsForJob,
+                    format!("job {} already has a live contract", new.job),
+                ))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -112,13 +112,15 @@ impl Service {
         }
         let actor = caller.actor();
         let force = release.force.as_ref().map(Reason::as_str);
-        let (_, c) = self
-            .transition(&release.contract, |c, now| {
+        let (repeat, c) = self
+            .transition_for(permit.request(), &release.contract, |c, now| {
                 let transfers = c.release(&actor, force, now)?;
                 Ok(((), transfers, Outcome::Changed))
             })
             .await?;
-        tracing::info!(contract = %c.id, actor = %actor, "escrow released");
+        if !repeat {
+            tracing::info!(contract = %c.id, actor = %actor, "escrow released");
+        }
         Ok(c)
     }
 
@@ -137,19 +139,23 @@ impl Service {
     pub async fn refund(&self, permit: Permit<'_>, refund: &Refund) -> Result<Contract> {
         let (caller, by) = self.refunder(&permit, refund).await?;
         let actor = caller.actor();
-        self.transition(&refund.contract, |c, now| {
-            let transfers = c.decide_refund(
-                &actor,
-                by,
-                &refund.reason,
-                &refund.description,
-                refund.freelancer_share,
-                now,
-            )?;
-            Ok(((), transfers, Outcome::Changed))
-        })
-        .await?;
-        tracing::info!(contract = %refund.contract, actor = %actor, "refund decided");
+        let (repeat, _) = self
+            .transition_for(permit.request(), &refund.contract, |c, now| {
+                let transfers = c.decide_refund(
+                    &actor,
+                    by,
+                    &refund.reason,
+                    &refund.description,
+                    refund.freelancer_share,
+                    now,
+                )?;
+                Ok(((), transfers, Outcome::Changed))
+            })
+            .await?;
+        if !repeat {
+            tracing::info!(contract = %refund.contract, actor = %actor, "refund decided");
+        }
+        // Also on a repeat: the first try may have died before the provider call.
         self.settle_with_provider(&refund.contract).await?;
         self.load(&refund.contract).await
     }

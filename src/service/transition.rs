@@ -2,7 +2,7 @@
 //! it with a compare-and-set on the version that was read, and start again from a fresh read
 //! when another writer won, so the second of two concurrent actions sees the first's result.
 
-use crate::domain::{Contract, ContractId, Outcome, Transfer, TransferKind};
+use crate::domain::{Contract, ContractId, Outcome, RequestTag, Transfer, TransferKind};
 use crate::store::WebhookEvent;
 
 use super::Service;
@@ -24,6 +24,39 @@ impl Service {
         f: impl FnMut(&mut Contract, i64) -> Step<T>,
     ) -> Result<(T, Contract)> {
         self.transition_recording(id, None, f, |_| None).await
+    }
+
+    /// [`Self::transition`] on behalf of the idempotent request `request`, when there is one:
+    /// the contract remembers the request in the same save as its change, and a contract the
+    /// request already changed is returned as it is. So a retry whose first try changed the
+    /// contract (and then lost its stored response to a crash) is answered as that first try
+    /// was, not refused as a repeat of itself. Whether the request had already changed it.
+    pub(super) async fn transition_for(
+        &self,
+        request: Option<&RequestTag>,
+        id: &ContractId,
+        mut f: impl FnMut(&mut Contract, i64) -> Step<()>,
+    ) -> Result<(bool, Contract)> {
+        let (repeat, c) = self
+            .transition(id, |c, now| {
+                if let Some(tag) = request
+                    && c.changed_by(tag)
+                {
+                    return Ok((true, vec![], Outcome::Unchanged));
+                }
+                let ((), transfers, outcome) = f(c, now)?;
+                if let Some(tag) = request
+                    && outcome == Outcome::Changed
+                {
+                    c.record_request(tag);
+                }
+                Ok((false, transfers, outcome))
+            })
+            .await?;
+        if repeat {
+            tracing::info!(contract = %c.id, "a retried request had already changed this contract: answered as its first try");
+        }
+        Ok((repeat, c))
     }
 
     /// [`Self::transition`] that also records, in the same write, the webhook event

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::Method;
 use escrow::auth::Role;
 use escrow::domain::{IdempotencyKey, UserId};
-use escrow::http::idempotency::{body_fingerprint, lease_ms, user_scope};
+use escrow::http::idempotency::{body_fingerprint, user_scope};
 use escrow::store::{Begin, Claim, Holder};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
@@ -471,7 +471,7 @@ async fn a_key_held_by_a_running_request_gets_409_and_a_crashed_one_is_taken_ove
     let (path, body) = (create_path(&p.job), create_body(&p.freelancer, json!(1000)));
     let fingerprint = body_fingerprint(&Method::POST, &path, &serde_json::to_vec(&body).unwrap());
     let scope = user_scope(&p.client);
-    let lease = lease_ms(app.state.request_timeout);
+    let lease = app.state.idempotency_lease.as_millis() as i64;
     let now = app.state.service.now_ms();
 
     // A request on another server holds "running" right now; one that died left "crashed"
@@ -1078,5 +1078,165 @@ async fn a_request_cut_off_while_its_key_was_being_recorded_frees_the_key() {
         app.state.service.store().count_contracts().await.unwrap(),
         1
     );
+    app.stop().await;
+}
+
+/// The idempotency store of a server that dies right after a request changed a contract and
+/// before its response was kept: the first response to keep is lost (the record stays in
+/// flight, as a crash leaves it); and once `later_ms` is set, every claim is made that much
+/// later (the lost request's lease has run out).
+struct DiesBeforeFinish {
+    inner: Arc<dyn escrow::store::IdempotencyStore>,
+    lose_next: AtomicBool,
+    later_ms: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait::async_trait]
+impl escrow::store::IdempotencyStore for DiesBeforeFinish {
+    async fn idempotency_begin(&self, claim: &Claim<'_>) -> escrow::store::StoreResult<Begin> {
+        let later = Claim {
+            holder: claim.holder,
+            fingerprint: claim.fingerprint,
+            now_ms: claim.now_ms + self.later_ms.load(Ordering::SeqCst),
+            lease_ms: claim.lease_ms,
+        };
+        self.inner.idempotency_begin(&later).await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        holder: &Holder,
+        response: &escrow::store::StoredResponse,
+        now_ms: i64,
+    ) -> escrow::store::StoreResult<bool> {
+        if self.lose_next.swap(false, Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let now_ms = now_ms + self.later_ms.load(Ordering::SeqCst);
+        self.inner
+            .idempotency_finish(holder, response, now_ms)
+            .await
+    }
+
+    async fn idempotency_release(&self, holder: &Holder) -> escrow::store::StoreResult<()> {
+        self.inner.idempotency_release(holder).await
+    }
+
+    async fn idempotency_purge(&self, now_ms: i64) -> escrow::store::StoreResult<u64> {
+        self.inner.idempotency_purge(now_ms).await
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_a_crash_lost_the_stored_response_is_answered_as_the_first_try() {
+    let dies: Arc<std::sync::Mutex<Option<Arc<DiesBeforeFinish>>>> = Default::default();
+    let app = {
+        let dies = dies.clone();
+        TestApp::spawn_mapped(&[], move |mut c| {
+            let wrapper = Arc::new(DiesBeforeFinish {
+                inner: c.idempotency.clone(),
+                lose_next: AtomicBool::new(false),
+                later_ms: Default::default(),
+            });
+            *dies.lock().unwrap() = Some(wrapper.clone());
+            c.idempotency = wrapper;
+            c
+        })
+        .await
+    };
+    let dies = dies.lock().unwrap().clone().unwrap();
+    let lease = app.state.idempotency_lease.as_millis() as i64;
+    let released = app.requested_contract().await;
+    let refunded = app.funded_contract().await;
+    let created = app.parties();
+    let refund_body =
+        json!({"cancelReason": "Freelancer not responding", "cancelReasonDescription": "no reply"});
+    let create_body = create_body(&created.freelancer, json!(1000));
+    let release_path = format!("/api/admin/escrow/release-fund/{}", released.contract);
+    let refund_path = format!(
+        "/api/admin/escrow/refund-client/{}/{}",
+        refunded.contract, refunded.client
+    );
+    let create_path = create_path(&created.job);
+    let cases: [(&str, &str, &str, Option<&Value>, StatusCode); 3] = [
+        (
+            "PUT",
+            &release_path,
+            &released.admin_token,
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "PUT",
+            &refund_path,
+            &refunded.client_token,
+            Some(&refund_body),
+            StatusCode::OK,
+        ),
+        (
+            "POST",
+            &create_path,
+            &created.client_token,
+            Some(&create_body),
+            StatusCode::CREATED,
+        ),
+    ];
+    let mut retried = 0;
+    for (n, (method, path, token, body, ok)) in cases.into_iter().enumerate() {
+        let key = format!("crash-{n}");
+        dies.later_ms.store(0, Ordering::SeqCst);
+        dies.lose_next.store(true, Ordering::SeqCst);
+        // The first try changes the contract; its response is never kept ("the crash").
+        let (status, _, first) =
+            parts(keyed(&app, method, path, Some(token), body, &key).await).await;
+        assert_eq!(status, ok, "{path}: {}", String::from_utf8_lossy(&first));
+        let entries = app.state.service.store().count_entries().await.unwrap();
+        // Before the lease runs out the key is still held by the dead request.
+        let r = keyed(&app, method, path, Some(token), body, &key).await;
+        assert_eq!(
+            error_code(r).await,
+            (StatusCode::CONFLICT, "idempotency.in_flight".into())
+        );
+        // After it, the retry executes again: it gets what the first try got, not "already
+        // done", and moves nothing.
+        dies.later_ms.store(lease + 1, Ordering::SeqCst);
+        let (status, replayed, again) =
+            parts(keyed(&app, method, path, Some(token), body, &key).await).await;
+        assert_eq!(
+            (status, replayed),
+            (ok, false),
+            "{path}: {}",
+            String::from_utf8_lossy(&again)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&again),
+            String::from_utf8_lossy(&first),
+            "{path}"
+        );
+        retried += 1;
+        assert_eq!(
+            app.state.service.store().count_entries().await.unwrap(),
+            entries,
+            "{path}: the retry moved money"
+        );
+        // That answer is kept now.
+        let (status, replayed, kept) =
+            parts(keyed(&app, method, path, Some(token), body, &key).await).await;
+        assert_eq!((status, replayed, kept), (ok, true, first), "{path}");
+        // Another request (another key) doing the same again is still refused.
+        let r = keyed(&app, method, path, Some(token), body, &format!("other-{n}")).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{path}");
+    }
+    assert_eq!(retried, 3);
+    assert_eq!(
+        app.wallet(&released, &released.freelancer).await["balance"],
+        90_000
+    );
+    assert_eq!(
+        app.state.service.store().count_contracts().await.unwrap(),
+        3
+    );
+    let report = app.verify().await;
+    assert!(report.ok(), "{:?}", report.violations);
     app.stop().await;
 }
