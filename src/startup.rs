@@ -58,7 +58,10 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 pub async fn parts(config: &Config, public_url: &str) -> Result<Parts, StartError> {
     let store = open_store(config).await?;
     let payments: Arc<dyn PaymentProvider> = match &config.stripe_secret_key {
-        None => Arc::new(SandboxProvider::new(public_url)),
+        None => Arc::new(SandboxProvider::new(
+            public_url,
+            crate::payment::sandbox::SessionKey::new(config.webhook_secret()?.expose()),
+        )),
         Some(key) => Arc::new(
             StripeProvider::new(
                 key.expose(),

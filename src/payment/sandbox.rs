@@ -4,39 +4,78 @@
 //! code path. Refunds succeed at once with `re_sandbox_…` ids.
 
 use async_trait::async_trait;
+use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
 };
-use crate::domain::{Contract, EventId, PaymentRef, RefundRef};
+use crate::domain::{Contract, ContractId, EventId, MinorUnits, PaymentRef, RefundRef};
 
 pub const SESSION_PREFIX: &str = "cs_sandbox_";
+/// Bytes of a session id's tag (hex-encoded in the id).
+const TAG_BYTES: usize = 16;
+
+/// What makes sandbox session ids unguessable: a key derived from the webhook signing secret,
+/// which every server of one deployment shares (so any of them can check a session another
+/// made, with nothing stored).
+#[derive(Clone)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    pub fn new(webhook_secret: &str) -> SessionKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(webhook_secret.as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(b"escrow sandbox checkout sessions");
+        SessionKey(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self, contract: &str, amount: MinorUnits) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(format!("{contract}_{amount}").as_bytes());
+        mac
+    }
+
+    /// The session id of a checkout of `amount` for `contract`: the same on every call (a
+    /// double click gets the same session), and not one anyone without the key can make.
+    pub fn session_id(&self, contract: &ContractId, amount: MinorUnits) -> String {
+        let tag = self.mac(contract.as_str(), amount).finalize().into_bytes();
+        format!(
+            "{SESSION_PREFIX}{contract}_{amount}_{}",
+            hex::encode(&tag[..TAG_BYTES])
+        )
+    }
+
+    /// The contract and amount a session id names, when this deployment made it; `None` for
+    /// anything else (checked in constant time).
+    pub fn check(&self, session_id: &str) -> Option<(ContractId, MinorUnits)> {
+        let rest = session_id.strip_prefix(SESSION_PREFIX)?;
+        let mut parts = rest.splitn(3, '_');
+        let (contract, amount, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        let contract = ContractId::parse(contract).ok()?;
+        let amount = MinorUnits::new(amount.parse().ok()?);
+        let tag = hex::decode(tag).ok().filter(|t| t.len() == TAG_BYTES)?;
+        self.mac(contract.as_str(), amount)
+            .verify_truncated_left(&tag)
+            .ok()?;
+        Some((contract, amount))
+    }
+}
 
 pub struct SandboxProvider {
     /// Where the server can be reached by the payer's browser, e.g. `http://127.0.0.1:8080`.
     public_url: String,
+    key: SessionKey,
 }
 
 impl SandboxProvider {
-    pub fn new(public_url: impl Into<String>) -> SandboxProvider {
+    pub fn new(public_url: impl Into<String>, key: SessionKey) -> SandboxProvider {
         SandboxProvider {
             public_url: public_url.into().trim_end_matches('/').to_string(),
+            key,
         }
     }
-}
-
-/// The session id of a contract's checkout: one per contract and amount, so a double click
-/// gets the same session.
-pub fn session_id(contract: &Contract) -> String {
-    format!("{SESSION_PREFIX}{}_{}", contract.id, contract.amount)
-}
-
-/// The contract id inside a sandbox session id.
-pub fn contract_of_session(session_id: &str) -> Option<&str> {
-    let rest = session_id.strip_prefix(SESSION_PREFIX)?;
-    rest.split_once('_').map(|(c, _)| c)
 }
 
 fn short_hash(s: &str) -> String {
@@ -53,10 +92,9 @@ impl PaymentProvider for SandboxProvider {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError> {
-        let id = format!(
-            "{SESSION_PREFIX}{}_{}",
-            request.contract_id, request.amount.minor
-        );
+        let id = self
+            .key
+            .session_id(&request.contract_id, request.amount.minor);
         let url = format!("{}/sandbox/checkout/{id}", self.public_url);
         Ok(CheckoutSession { id, url })
     }
@@ -147,8 +185,9 @@ mod tests {
     #[test]
     fn the_sandbox_event_passes_the_typed_stripe_parser() {
         let c = crate::domain::contract::tests::contract();
-        let sid = session_id(&c);
-        assert_eq!(contract_of_session(&sid), Some(c.id.as_str()));
+        let key = SessionKey::new("whsec_s");
+        let sid = key.session_id(&c.id, c.amount);
+        assert_eq!(key.check(&sid), Some((c.id.clone(), c.amount)));
         let body = completed_event(
             &c,
             &sid,
@@ -171,5 +210,31 @@ mod tests {
         let (payment, refs) = paid_payment(parsed);
         assert_eq!(payment.amount, c.amount);
         assert_eq!(refs.contract_id.as_deref(), Some(c.id.as_str()));
+    }
+
+    #[test]
+    fn only_the_key_makes_a_session_id() {
+        let c = crate::domain::contract::tests::contract();
+        let key = SessionKey::new("whsec_s");
+        let sid = key.session_id(&c.id, c.amount);
+        assert_eq!(sid, key.session_id(&c.id, c.amount), "deterministic");
+        let guessed = format!("{SESSION_PREFIX}{}_{}", c.id, c.amount);
+        let other_amount = sid.replacen(&format!("_{}_", c.amount), "_1_", 1);
+        let mut flipped = sid.clone();
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == '0' { '1' } else { '0' });
+        for bad in [
+            guessed.as_str(),
+            &format!("{guessed}_"),
+            &format!("{guessed}_00"),
+            other_amount.as_str(),
+            flipped.as_str(),
+            &sid[..sid.len() - 2],
+            &format!("{sid}00"),
+            "cs_sandbox_x_1",
+        ] {
+            assert_eq!(key.check(bad), None, "{bad}");
+        }
+        assert_eq!(SessionKey::new("whsec_other").check(&sid), None);
     }
 }

@@ -4,7 +4,7 @@
 use sha2::Digest;
 
 use crate::domain::{
-    Contract, ContractId, EventId, IdempotencyKey, JobId, Money, Outcome, Title, UserId,
+    Contract, ContractStatus, EventId, IdempotencyKey, JobId, Money, Outcome, Title, UserId,
 };
 use crate::payment::{CheckoutRequest, CheckoutSession};
 
@@ -141,9 +141,22 @@ impl Service {
         Ok(self.payments.create_checkout(&request).await?)
     }
 
-    /// The sandbox's Pay button: the signed event the server then posts to itself.
+    /// The sandbox's Pay button: the signed event the server then posts to itself. Like a
+    /// Stripe session, one is paid once, and not once its contract is canceled.
     pub async fn sandbox_payment(&self, session_id: &str) -> Result<SandboxPayment> {
         let contract = self.sandbox_session(session_id).await?;
+        if contract.escrow_paid() {
+            return Err(Error::new(
+                ErrorCode::EscrowAlreadyFunded,
+                "this contract is already paid",
+            ));
+        }
+        if contract.status == ContractStatus::Canceled || !contract.is_approved {
+            return Err(Error::new(
+                ErrorCode::ContractInvalidTransition,
+                "this contract can no longer be paid",
+            ));
+        }
         let now_s = self.clock.now_ms() / 1000;
         let event_id = EventId::new(format!(
             "evt_sandbox_{}",
@@ -166,7 +179,8 @@ impl Service {
         })
     }
 
-    /// The contract of a sandbox session, for its checkout page.
+    /// The contract of a sandbox session, for its checkout page: a session this deployment
+    /// made (its id carries a tag only the server can make) for the contract's current amount.
     pub async fn sandbox_session(&self, session_id: &str) -> Result<Contract> {
         if self.payments.name() != "sandbox" {
             return Err(Error::new(
@@ -175,13 +189,11 @@ impl Service {
             ));
         }
         let not_found = |why: &str| Error::new(ErrorCode::SandboxSessionNotFound, why.to_string());
-        // The session id is the sandbox's own reference: it names the contract it is for.
-        let id = crate::payment::sandbox::contract_of_session(session_id)
+        let (id, amount) = crate::payment::sandbox::SessionKey::new(&self.settings.webhook_secret)
+            .check(session_id)
             .ok_or_else(|| not_found("no such sandbox session"))?;
-        let id = ContractId::parse(id)
-            .map_err(|e| Error::new(ErrorCode::RequestInvalidId, e.to_string()))?;
         let c = self.load(&id).await?;
-        if crate::payment::sandbox::session_id(&c) != session_id {
+        if c.amount != amount {
             return Err(not_found("no such sandbox session (the amount changed?)"));
         }
         Ok(c)

@@ -255,3 +255,99 @@ async fn the_sales_report_groups_released_escrows_by_month_with_gross_amounts() 
     assert_eq!(tx["data"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_sandbox_pays_only_a_session_the_server_made_and_only_once() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    let status_of = |r: reqwest::Response| async move {
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        (
+            status,
+            v["error"]["code"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let page = |session: String| {
+        app.http
+            .get(app.url(&format!("/sandbox/checkout/{session}")))
+    };
+    let pay = |session: String| {
+        app.http
+            .post(app.url(&format!("/sandbox/checkout/{session}/pay")))
+    };
+
+    // What the session id used to be (`cs_sandbox_<contract>_<amount>`), and ids made with
+    // another key or tampered with: no page, and paying funds nothing.
+    let guessed = format!("cs_sandbox_{}_100000", p.contract);
+    let other_key = escrow::payment::sandbox::SessionKey::new("whsec_someone_else").session_id(
+        &escrow::domain::ContractId::parse(&p.contract).unwrap(),
+        escrow::domain::MinorUnits::new(100_000),
+    );
+    for forged in [guessed.clone(), format!("{guessed}_00"), other_key] {
+        let expected = (
+            StatusCode::NOT_FOUND,
+            "sandbox.session_not_found".to_string(),
+        );
+        assert_eq!(
+            status_of(page(forged.clone()).send().await.unwrap()).await,
+            expected
+        );
+        assert_eq!(
+            status_of(pay(forged.clone()).send().await.unwrap()).await,
+            expected
+        );
+    }
+    assert_eq!(app.contract(&p).await["contract"]["escrowPaid"], false);
+
+    // The session the server made at checkout pays, once.
+    let session: Value = app
+        .checkout(&p, json!({"title": "Logo design"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap().to_string();
+    assert!(id.len() > guessed.len() + 30, "{id}");
+    let mut tampered = id.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'a' { 'b' } else { 'a' });
+    assert_eq!(
+        status_of(pay(tampered).send().await.unwrap()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        page(id.clone()).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        pay(id.clone()).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        status_of(pay(id.clone()).send().await.unwrap()).await,
+        (StatusCode::CONFLICT, "escrow.already_funded".to_string())
+    );
+    let detail = app.contract(&p).await;
+    assert_eq!(detail["escrow"]["status"], "funded");
+    assert_eq!(detail["escrow"]["extraPayments"], json!([]), "paid once");
+
+    // A session of a contract canceled since does not pay.
+    let q = app.approved_contract(json!(500)).await;
+    let session: Value = app.checkout(&q, json!({})).await.json().await.unwrap();
+    let id = session["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.set_status(&q, "Canceled").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(pay(id).send().await.unwrap()).await,
+        (
+            StatusCode::CONFLICT,
+            "contract.invalid_transition".to_string()
+        )
+    );
+    assert_eq!(app.contract(&q).await["contract"]["escrowPaid"], false);
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}

@@ -109,7 +109,11 @@ async fn a_session_from_the_original_app_is_matched_by_job_and_client() {
 /// A contract paid through the sandbox session the server made for it: the session and its
 /// payment intent, as the provider links them.
 fn sandbox_payment(p: &crate::helpers::Parties, amount: i64) -> (String, String) {
-    let session = format!("cs_sandbox_{}_{amount}", p.contract);
+    let session = escrow::payment::sandbox::SessionKey::new(crate::helpers::WEBHOOK_SECRET)
+        .session_id(
+            &escrow::domain::ContractId::parse(&p.contract).unwrap(),
+            escrow::domain::MinorUnits::new(amount),
+        );
     let intent = escrow::payment::sandbox::intent_of(&session).to_string();
     (session, intent)
 }
