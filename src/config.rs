@@ -47,6 +47,14 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub mongodb_database: String,
     pub listen: SocketAddr,
+    /// A separate listener for `/metrics` only (`ESCROW_METRICS_LISTEN`); then the public
+    /// listener does not serve it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` asks for (`ESCROW_METRICS_TOKEN`), on whichever listener.
+    pub metrics_token: Option<Secret>,
+    /// Production serves `/metrics` on the public listener without a token only when this is
+    /// set (`ESCROW_METRICS_PUBLIC=true`).
+    pub metrics_public: bool,
     /// How browsers reach this server (sandbox checkout page, local media URLs).
     pub public_url: Option<String>,
     pub jwt_secret: Option<Secret>,
@@ -210,6 +218,27 @@ impl Config {
                 .unwrap_or("escrow")
                 .to_string(),
             listen: parse(s, "ESCROW_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_listen: match s.get("ESCROW_METRICS_LISTEN") {
+                None | Some("") => None,
+                Some(_) => Some(parse(
+                    s,
+                    "ESCROW_METRICS_LISTEN",
+                    SocketAddr::from(([127, 0, 0, 1], 0)),
+                )?),
+            },
+            metrics_token: s
+                .get("ESCROW_METRICS_TOKEN")
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            metrics_public: match s.get("ESCROW_METRICS_PUBLIC").unwrap_or("false") {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "ESCROW_METRICS_PUBLIC must be true or false, not {other:?}"
+                    )));
+                }
+            },
             public_url: s
                 .get("ESCROW_PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
@@ -290,6 +319,7 @@ impl Config {
         if self.stripe_webhook_secret.is_none() {
             missing.push("STRIPE_WEBHOOK_SECRET");
         }
+
         if missing.is_empty() {
             Ok(())
         } else {
@@ -298,6 +328,22 @@ impl Config {
                 missing.join(", ")
             )))
         }
+    }
+
+    /// What only a server needs on top of [`Config::from_sources`]'s checks (escrowctl serves
+    /// nothing): in production, `/metrics` (it shows money moved) on the public listener
+    /// without a token only when asked for.
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production
+            && self.metrics_listen.is_none()
+            && self.metrics_token.is_none()
+            && !self.metrics_public
+        {
+            return Err(ConfigError(
+                "ESCROW_ENV=production needs ESCROW_METRICS_TOKEN or ESCROW_METRICS_LISTEN (/metrics shows money moved; to serve it on the public listener without a token, set ESCROW_METRICS_PUBLIC=true)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The URL browsers use to reach the server.
@@ -424,6 +470,26 @@ mod tests {
         for v in ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] {
             assert!(e.contains(v), "{e}");
         }
+        let set = [
+            ("ESCROW_ENV", "production"),
+            ("JWT_SECRET", "j"),
+            ("STRIPE_SECRET_KEY", "sk_test_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+        ];
+        for metrics in [
+            ("ESCROW_METRICS_TOKEN", "t"),
+            ("ESCROW_METRICS_LISTEN", "127.0.0.1:9100"),
+            ("ESCROW_METRICS_PUBLIC", "true"),
+        ] {
+            let mut all = set.to_vec();
+            all.push(metrics);
+            let c = Config::from_sources(&sources(&all)).unwrap();
+            assert!(c.check_serving().is_ok(), "{metrics:?}");
+        }
+        // escrowctl needs none of them; a server does.
+        let c = Config::from_sources(&sources(&set)).unwrap();
+        let e = c.check_serving().unwrap_err().0;
+        assert!(e.contains("ESCROW_METRICS_PUBLIC=true"), "{e}");
     }
 
     #[test]

@@ -34,10 +34,15 @@ fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
 }
 
 fn get(addr: &str, path: &str) -> String {
+    get_with(addr, path, "")
+}
+
+/// A GET with extra header lines (each ending in `\r\n`).
+fn get_with(addr: &str, path: &str, headers: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -236,4 +241,92 @@ async fn every_acknowledged_webhook_survives_kill_9_right_after_it() {
         store.count_entries().await.unwrap(),
         2 * contracts.len() as u64
     );
+}
+
+#[test]
+fn metrics_are_served_only_where_and_to_whom_they_are_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = |r: &str| r.lines().next().unwrap_or("").to_string();
+
+    // A token: without it, or with another, 401; with it, the metrics.
+    let (mut child, addr) = start(dir.path(), &[("ESCROW_METRICS_TOKEN", "metrics-token-1")]);
+    assert_eq!(status(&get(&addr, "/metrics")), "HTTP/1.1 401 Unauthorized");
+    for wrong in [
+        "Bearer metrics-token-2",
+        "Bearer ",
+        "metrics-token-1",
+        "Basic bWV0cmljcw==",
+    ] {
+        let r = get_with(&addr, "/metrics", &format!("Authorization: {wrong}\r\n"));
+        assert_eq!(status(&r), "HTTP/1.1 401 Unauthorized", "{wrong}");
+        assert!(!r.contains("escrow_money"), "{r}");
+    }
+    let r = get_with(
+        &addr,
+        "/metrics",
+        "Authorization: Bearer metrics-token-1\r\n",
+    );
+    assert_eq!(status(&r), "HTTP/1.1 200 OK", "{r}");
+    assert!(r.contains("escrow_http_requests"), "{r}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Its own listener: there, and only there.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow-server"));
+    cmd.current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("ESCROW_LISTEN", "127.0.0.1:0")
+        .env("ESCROW_METRICS_LISTEN", "127.0.0.1:0");
+    support::env::scrub(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = [String::new(), String::new()];
+    for l in &mut lines {
+        out.read_line(l).unwrap();
+    }
+    let public = lines[0]
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_string();
+    let private = lines[1]
+        .trim()
+        .strip_prefix("metrics on http://")
+        .unwrap_or_else(|| panic!("{lines:?}"))
+        .to_string();
+    assert_eq!(status(&get(&public, "/metrics")), "HTTP/1.1 404 Not Found");
+    assert_eq!(status(&get(&public, "/healthz")), "HTTP/1.1 200 OK");
+    let r = get(&private, "/metrics");
+    assert_eq!(status(&r), "HTTP/1.1 200 OK", "{r}");
+    assert_eq!(status(&get(&private, "/healthz")), "HTTP/1.1 404 Not Found");
+    assert_eq!(
+        status(&get(&private, "/api/admin/escrow/balance")),
+        "HTTP/1.1 404 Not Found"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Production: metrics on the public listener without a token only when asked for.
+    let production = [
+        ("ESCROW_ENV", "production"),
+        ("JWT_SECRET", "metrics-test-jwt-secret"),
+        ("STRIPE_SECRET_KEY", "sk_test_metrics"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_metrics"),
+        ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow-server"));
+    cmd.current_dir(dir.path())
+        .env("ESCROW_LISTEN", "127.0.0.1:0");
+    support::env::scrub(&mut cmd);
+    let out = cmd.envs(production).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("ESCROW_METRICS_PUBLIC=true"), "{said}");
+    let mut env = production.to_vec();
+    env.push(("ESCROW_METRICS_PUBLIC", "true"));
+    let (mut child, addr) = start(dir.path(), &env);
+    assert_eq!(status(&get(&addr, "/metrics")), "HTTP/1.1 200 OK");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -1,5 +1,6 @@
 //! `escrow-server`: serves the escrow API over HTTP. Thin: configuration, logging, wiring, run.
 
+use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser;
@@ -76,12 +77,31 @@ async fn main() {
     let bound = listener
         .local_addr()
         .expect("a bound listener has an address");
+    let metrics_listener = match config.metrics_listen {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("escrow-server: cannot listen on ESCROW_METRICS_LISTEN {addr}: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
     let state = match escrow::http::state::build(&config, bound).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("escrow-server: {e}");
             std::process::exit(2);
         }
+    };
+    // One shutdown signal stops every listener.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
     };
     // Refunds left pending by a crash or a provider outage are sent again at once, then every
     // MAINTENANCE_INTERVAL_S; the task stops with the server.
@@ -105,9 +125,23 @@ async fn main() {
     );
     // Printed on stdout so scripts and tests can find the port when ESCROW_LISTEN uses port 0.
     println!("listening on http://{bound}");
-    if let Err(e) = escrow::http::serve(listener, state, shutdown_signal()).await {
+    let metrics = metrics_listener.map(|l| {
+        let addr = l.local_addr().expect("a bound listener has an address");
+        tracing::info!(listen = %addr, "metrics listener ready");
+        // The second line; a reader that stopped after the first must not stop the server.
+        let _ = writeln!(std::io::stdout(), "metrics on http://{addr}");
+        tokio::spawn(escrow::http::serve_metrics(
+            l,
+            state.clone(),
+            stopped(stopping.clone()),
+        ))
+    });
+    if let Err(e) = escrow::http::serve(listener, state, stopped(stopping)).await {
         tracing::error!(error = %e, "server failed");
         std::process::exit(1);
+    }
+    if let Some(m) = metrics {
+        let _ = m.await;
     }
     let _ = stop_maintenance.send(());
     let _ = maintenance.await;

@@ -119,8 +119,13 @@ pub fn router(state: AppState) -> Router {
         .route("/media/{name}", get(routes::media_file))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi));
+    // On its own listener when one is configured (see `metrics_router`).
+    let unqueued = if state.metrics.on_public_listener {
+        unqueued.route("/metrics", get(routes::metrics))
+    } else {
+        unqueued
+    };
     let api = store_bound
         .merge(unqueued)
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX))
@@ -178,6 +183,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The router of the separate metrics listener (`ESCROW_METRICS_LISTEN`): `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(routes::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
         .with_state(state)
 }
 
@@ -298,12 +316,36 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let header_read_timeout = state.header_read_timeout;
+    serve_router(listener, router(state), header_read_timeout, shutdown).await
+}
+
+/// [`serve`] for the separate metrics listener.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let header_read_timeout = state.header_read_timeout;
+    serve_router(
+        listener,
+        metrics_router(state),
+        header_read_timeout,
+        shutdown,
+    )
+    .await
+}
+
+async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
-    let header_read_timeout = state.header_read_timeout;
-    let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -478,8 +478,20 @@ pub async fn readyz(State(s): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics, OpenMetrics text format", content_type = "application/openmetrics-text")))]
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    description = "On its own listener when `ESCROW_METRICS_LISTEN` is set (then not here); asks for `Authorization: Bearer <ESCROW_METRICS_TOKEN>` when that is set.",
+    responses((status = 200, description = "Prometheus metrics, OpenMetrics text format", content_type = "application/openmetrics-text"), (status = 401, body = ErrorBody)))]
+pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !s.metrics.allows(authorization) {
+        return error(
+            ErrorCode::AuthInvalidToken,
+            "/metrics needs Authorization: Bearer <ESCROW_METRICS_TOKEN>",
+        )
+        .into_response();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -487,6 +499,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         )],
         s.service.metrics().render(),
     )
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]

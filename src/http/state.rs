@@ -63,14 +63,41 @@ pub struct AppConfig {
     pub header_read_timeout: Duration,
     /// How long an upload may take in total (a slow body is cut off with 408 then).
     pub upload_timeout: Duration,
+    /// Who may read `/metrics`, and where.
+    pub metrics: MetricsAccess,
     /// The line of requests working on the store (`Store::requests_at_once` places); `None`
     /// lets them all in at once. See [`super::admission`].
     pub admission: Option<Line>,
 }
 
+/// Who may read `/metrics` (it shows money moved by kind), and where.
+#[derive(Debug, Clone)]
+pub struct MetricsAccess {
+    /// Whether the public listener serves it (not when it has its own listener).
+    pub on_public_listener: bool,
+    /// The bearer token it asks for, if any.
+    pub token: Option<crate::config::Secret>,
+}
+
+impl MetricsAccess {
+    /// Whether a request with this `Authorization` header value may read the metrics. The
+    /// tokens' digests are compared, so the time taken tells nothing about the token.
+    pub fn allows(&self, authorization: Option<&str>) -> bool {
+        use sha2::{Digest, Sha256};
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let given = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("");
+        Sha256::digest(given.as_bytes()) == Sha256::digest(token.expose().as_bytes())
+    }
+}
+
 /// The HTTP state for a server bound at `bound`: the service on the configured store and
 /// providers (the payment provider's calls made outside the line), and the rest.
 pub async fn build(config: &Config, bound: SocketAddr) -> Result<AppState, StartError> {
+    config.check_serving().map_err(StartError::Config)?;
     let public_url = config.public_url_for(bound);
     let mut parts = startup::parts(config, &public_url).await?;
     parts.payments = Arc::new(OutsideLine(parts.payments));
@@ -84,6 +111,10 @@ pub async fn build(config: &Config, bound: SocketAddr) -> Result<AppState, Start
     Ok(AppState::new(AppConfig {
         jwt: startup::jwt_keys(config)?,
         admission: store.requests_at_once().map(Line::new),
+        metrics: MetricsAccess {
+            on_public_listener: config.metrics_listen.is_none(),
+            token: config.metrics_token.clone(),
+        },
         idempotency: store,
         review_pages: ReviewPages::default(),
         media_dir: if config.cloudinary.is_none() {

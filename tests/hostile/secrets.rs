@@ -79,6 +79,8 @@ impl Recorder {
     }
 }
 
+const METRICS_TOKEN: &str = "metrics-bearer-token-5b1f0c9e";
+
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,6 +101,7 @@ async fn no_secret_or_token_appears_in_any_log_or_response_of_a_full_run() {
         ("CLOUDINARY_API_BASE", &cloudinary.base),
         ("RUST_LOG", "trace"),
         ("ESCROW_LOG_FORMAT", "json"),
+        ("ESCROW_METRICS_TOKEN", METRICS_TOKEN),
     ];
     let server = Server::start(dir.path(), &env);
     let mut r = Recorder {
@@ -257,6 +260,11 @@ async fn no_secret_or_token_appears_in_any_log_or_response_of_a_full_run() {
     for path in ["/metrics", "/openapi.json", "/readyz"] {
         r.send("GET", path, None, None).await;
     }
+    // Metrics with their token, and with a wrong one.
+    for t in [METRICS_TOKEN, "not-the-metrics-token"] {
+        let (s, _) = r.send("GET", "/metrics", Some(t), None).await;
+        assert_eq!(s == 200, t == METRICS_TOKEN, "{t}");
+    }
     let server_log = server.log();
     drop(server);
 
@@ -315,6 +323,7 @@ async fn no_secret_or_token_appears_in_any_log_or_response_of_a_full_run() {
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
         ("STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY.into()),
         ("CLOUDINARY_API_SECRET", fake_cloudinary::API_SECRET.into()),
+        ("ESCROW_METRICS_TOKEN", METRICS_TOKEN.into()),
     ];
     for (who, t) in [
         ("client", &c),

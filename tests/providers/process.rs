@@ -120,6 +120,7 @@ async fn production_mode_with_every_setting_starts_on_stripe() {
             ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("STRIPE_API_BASE", &fake.base),
+            ("ESCROW_METRICS_TOKEN", "production-metrics-token"),
         ],
     );
     let health = reqwest::get(format!("http://{addr}/healthz"))
