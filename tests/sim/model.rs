@@ -38,6 +38,9 @@ pub struct MRefund {
 pub struct MEscrow {
     pub status: EscrowStatus,
     pub payment_ref: String,
+    /// Whether the escrow knows its payment's checkout session (a `payment_intent.succeeded`
+    /// that funds names none; the session's own event teaches it later).
+    pub session_known: bool,
     pub amount: i64,
     pub fee: i64,
     pub earning: i64,
@@ -97,6 +100,9 @@ pub struct Settle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Funding {
     AlreadyApplied,
+    /// Already the escrow's payment, and this event named its session, not known before: the
+    /// record learns it; no money moves.
+    Learned,
     AmountMismatch,
     Funded,
     /// A second payment (or one for a canceled contract): owed back in full.
@@ -137,6 +143,7 @@ impl MState {
             escrow: c.escrow.as_ref().map(|e| MEscrow {
                 status: e.status,
                 payment_ref: e.payment_ref.to_string(),
+                session_known: e.checkout_session_id.is_some(),
                 amount: e.amount.get(),
                 fee: e.platform_fee.get(),
                 earning: e.freelancer_earning.get(),
@@ -324,13 +331,18 @@ impl MState {
         amount: i64,
         contract_amount: i64,
         fee_bps: i64,
+        names_session: bool,
     ) -> Funding {
-        let known = self
-            .escrow
-            .as_ref()
-            .is_some_and(|e| e.payment_ref == payment_ref)
-            || self.extras.iter().any(|x| x.payment_ref == payment_ref);
-        if known {
+        if let Some(e) = self.escrow.as_mut()
+            && e.payment_ref == payment_ref
+        {
+            if names_session && !e.session_known {
+                e.session_known = true;
+                return Funding::Learned;
+            }
+            return Funding::AlreadyApplied;
+        }
+        if self.extras.iter().any(|x| x.payment_ref == payment_ref) {
             return Funding::AlreadyApplied;
         }
         if amount != contract_amount {
@@ -348,6 +360,7 @@ impl MState {
         self.escrow = Some(MEscrow {
             status: EscrowStatus::Funded,
             payment_ref: payment_ref.to_string(),
+            session_known: names_session,
             amount,
             fee,
             earning: amount - fee,
@@ -477,7 +490,10 @@ mod tests {
     fn funded(amount: i64, fee_bps: i64) -> MState {
         let mut s = MState::new();
         s.approve().unwrap();
-        assert_eq!(s.fund("pi_1", amount, amount, fee_bps), Funding::Funded);
+        assert_eq!(
+            s.fund("pi_1", amount, amount, fee_bps, true),
+            Funding::Funded
+        );
         s
     }
 

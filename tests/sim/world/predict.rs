@@ -234,8 +234,13 @@ impl World {
                     Some(i) => {
                         let (fee, amount) = (next.fee_bps, next.slots[i].amount);
                         let s = &mut next.slots[i];
-                        match s.st.fund(&p.payment_intent, p.amount, amount, fee) {
+                        let names_session = !matches!(e.kind, EventKind::IntentSucceeded { .. });
+                        match s
+                            .st
+                            .fund(&p.payment_intent, p.amount, amount, fee, names_session)
+                        {
                             Funding::AlreadyApplied => ("applied", Change::No, None),
+                            Funding::Learned => ("applied", Change::Yes, None),
                             Funding::AmountMismatch => ("failed", Change::No, None),
                             Funding::Funded => ("applied", Change::Yes, None),
                             Funding::Duplicate => {
