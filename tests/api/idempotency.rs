@@ -46,6 +46,23 @@ async fn keyed(
     r.send().await.expect("request")
 }
 
+/// Sends `send()` again while it is answered 409 (the key still held), for up to 10 s; the
+/// first other answer.
+async fn while_in_flight<F, Fut>(send: F) -> (StatusCode, bool, Vec<u8>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = parts(send().await).await;
+        if got.0 != StatusCode::CONFLICT || tokio::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Status, whether it was a replay, and the body's bytes.
 async fn parts(r: Response) -> (StatusCode, bool, Vec<u8>) {
     let replayed = match r.headers().get(REPLAYED) {
@@ -930,9 +947,8 @@ async fn a_request_abandoned_by_its_client_frees_its_key_at_once() {
 
     // The server notices the closed connection and releases the key (in the background): the
     // retry runs well before the 60 s lease would have run out.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let (status, replayed, session) = loop {
-        let r = keyed(
+    let (status, replayed, session) = while_in_flight(|| {
+        keyed(
             &app,
             "POST",
             &path,
@@ -940,13 +956,8 @@ async fn a_request_abandoned_by_its_client_frees_its_key_at_once() {
             Some(&body),
             "pay-3",
         )
-        .await;
-        let got = parts(r).await;
-        if got.0 != StatusCode::CONFLICT || tokio::time::Instant::now() > deadline {
-            break got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(
         (status, replayed),
         (StatusCode::OK, false),
@@ -994,21 +1005,60 @@ async fn a_body_over_the_limit_is_refused_with_413_before_anything_is_recorded()
     app.stop().await;
 }
 
-/// The idempotency store, whose first `begin` answers `delay` after its record was written:
-/// a request cut off by its timeout in that window is cancelled with its record already in
-/// flight (as when a write lands after its caller gave up on it).
-struct LateFirstAnswer {
-    inner: Arc<dyn escrow::store::IdempotencyStore>,
-    delay: Duration,
-    armed: AtomicBool,
+/// The idempotency store with faults a test arms:
+/// - `late_first_answer`: the next `begin` answers this long after its record was written (a
+///   request cut off by its timeout in that window is cancelled with its record in flight, as
+///   when a write lands after its caller gave up on it);
+/// - `lose_next_finish`: the next response to keep is lost (the record stays in flight, as a
+///   server that dies right after the request changed its contract leaves it);
+/// - `later_ms`: every claim and finish is made that much later (a lease has run out).
+#[derive(Default)]
+struct FaultyKeys {
+    inner: Option<Arc<dyn escrow::store::IdempotencyStore>>,
+    late_first_answer: std::sync::Mutex<Option<Duration>>,
+    lose_next_finish: AtomicBool,
+    later_ms: std::sync::atomic::AtomicI64,
+}
+
+impl FaultyKeys {
+    /// An app whose idempotency store is wrapped in a `FaultyKeys`, and the wrapper.
+    async fn app(overrides: &[(&str, &str)]) -> (TestApp, Arc<FaultyKeys>) {
+        let slot: Arc<std::sync::Mutex<Option<Arc<FaultyKeys>>>> = Default::default();
+        let app = {
+            let slot = slot.clone();
+            TestApp::spawn_mapped(overrides, move |mut c| {
+                let keys = Arc::new(FaultyKeys {
+                    inner: Some(c.idempotency.clone()),
+                    ..FaultyKeys::default()
+                });
+                *slot.lock().unwrap() = Some(keys.clone());
+                c.idempotency = keys;
+                c
+            })
+            .await
+        };
+        let keys = slot.lock().unwrap().clone().unwrap();
+        (app, keys)
+    }
+
+    fn inner(&self) -> &dyn escrow::store::IdempotencyStore {
+        self.inner.as_deref().expect("wraps a store")
+    }
 }
 
 #[async_trait::async_trait]
-impl escrow::store::IdempotencyStore for LateFirstAnswer {
+impl escrow::store::IdempotencyStore for FaultyKeys {
     async fn idempotency_begin(&self, claim: &Claim<'_>) -> escrow::store::StoreResult<Begin> {
-        let begun = self.inner.idempotency_begin(claim).await;
-        if self.armed.swap(false, Ordering::SeqCst) {
-            tokio::time::sleep(self.delay).await;
+        let later = Claim {
+            holder: claim.holder,
+            fingerprint: claim.fingerprint,
+            now_ms: claim.now_ms + self.later_ms.load(Ordering::SeqCst),
+            lease_ms: claim.lease_ms,
+        };
+        let begun = self.inner().idempotency_begin(&later).await;
+        let late = self.late_first_answer.lock().unwrap().take();
+        if let Some(delay) = late {
+            tokio::time::sleep(delay).await;
         }
         begun
     }
@@ -1019,31 +1069,28 @@ impl escrow::store::IdempotencyStore for LateFirstAnswer {
         response: &escrow::store::StoredResponse,
         now_ms: i64,
     ) -> escrow::store::StoreResult<bool> {
-        self.inner
+        if self.lose_next_finish.swap(false, Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let now_ms = now_ms + self.later_ms.load(Ordering::SeqCst);
+        self.inner()
             .idempotency_finish(holder, response, now_ms)
             .await
     }
 
     async fn idempotency_release(&self, holder: &Holder) -> escrow::store::StoreResult<()> {
-        self.inner.idempotency_release(holder).await
+        self.inner().idempotency_release(holder).await
     }
 
     async fn idempotency_purge(&self, now_ms: i64) -> escrow::store::StoreResult<u64> {
-        self.inner.idempotency_purge(now_ms).await
+        self.inner().idempotency_purge(now_ms).await
     }
 }
 
 #[tokio::test]
 async fn a_request_cut_off_while_its_key_was_being_recorded_frees_the_key() {
-    let app = TestApp::spawn_mapped(&[("ESCROW_REQUEST_TIMEOUT_S", "1")], |mut c| {
-        c.idempotency = Arc::new(LateFirstAnswer {
-            inner: c.idempotency.clone(),
-            delay: Duration::from_secs(3),
-            armed: AtomicBool::new(true),
-        });
-        c
-    })
-    .await;
+    let (app, keys) = FaultyKeys::app(&[("ESCROW_REQUEST_TIMEOUT_S", "1")]).await;
+    *keys.late_first_answer.lock().unwrap() = Some(Duration::from_secs(3));
     let p = app.parties();
     let (path, body) = (create_path(&p.job), create_body(&p.freelancer, json!(1000)));
     let send = || {
@@ -1060,14 +1107,7 @@ async fn a_request_cut_off_while_its_key_was_being_recorded_frees_the_key() {
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     // The key is free again well before its 60 s lease would run out (its release runs in the
     // background, so allow it a moment).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let (status, replayed, created) = loop {
-        let got = parts(send().await).await;
-        if got.0 != StatusCode::CONFLICT || tokio::time::Instant::now() > deadline {
-            break got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (status, replayed, created) = while_in_flight(send).await;
     assert_eq!(
         (status, replayed),
         (StatusCode::CREATED, false),
@@ -1081,70 +1121,9 @@ async fn a_request_cut_off_while_its_key_was_being_recorded_frees_the_key() {
     app.stop().await;
 }
 
-/// The idempotency store of a server that dies right after a request changed a contract and
-/// before its response was kept: the first response to keep is lost (the record stays in
-/// flight, as a crash leaves it); and once `later_ms` is set, every claim is made that much
-/// later (the lost request's lease has run out).
-struct DiesBeforeFinish {
-    inner: Arc<dyn escrow::store::IdempotencyStore>,
-    lose_next: AtomicBool,
-    later_ms: std::sync::atomic::AtomicI64,
-}
-
-#[async_trait::async_trait]
-impl escrow::store::IdempotencyStore for DiesBeforeFinish {
-    async fn idempotency_begin(&self, claim: &Claim<'_>) -> escrow::store::StoreResult<Begin> {
-        let later = Claim {
-            holder: claim.holder,
-            fingerprint: claim.fingerprint,
-            now_ms: claim.now_ms + self.later_ms.load(Ordering::SeqCst),
-            lease_ms: claim.lease_ms,
-        };
-        self.inner.idempotency_begin(&later).await
-    }
-
-    async fn idempotency_finish(
-        &self,
-        holder: &Holder,
-        response: &escrow::store::StoredResponse,
-        now_ms: i64,
-    ) -> escrow::store::StoreResult<bool> {
-        if self.lose_next.swap(false, Ordering::SeqCst) {
-            return Ok(true);
-        }
-        let now_ms = now_ms + self.later_ms.load(Ordering::SeqCst);
-        self.inner
-            .idempotency_finish(holder, response, now_ms)
-            .await
-    }
-
-    async fn idempotency_release(&self, holder: &Holder) -> escrow::store::StoreResult<()> {
-        self.inner.idempotency_release(holder).await
-    }
-
-    async fn idempotency_purge(&self, now_ms: i64) -> escrow::store::StoreResult<u64> {
-        self.inner.idempotency_purge(now_ms).await
-    }
-}
-
 #[tokio::test]
 async fn a_retry_after_a_crash_lost_the_stored_response_is_answered_as_the_first_try() {
-    let dies: Arc<std::sync::Mutex<Option<Arc<DiesBeforeFinish>>>> = Default::default();
-    let app = {
-        let dies = dies.clone();
-        TestApp::spawn_mapped(&[], move |mut c| {
-            let wrapper = Arc::new(DiesBeforeFinish {
-                inner: c.idempotency.clone(),
-                lose_next: AtomicBool::new(false),
-                later_ms: Default::default(),
-            });
-            *dies.lock().unwrap() = Some(wrapper.clone());
-            c.idempotency = wrapper;
-            c
-        })
-        .await
-    };
-    let dies = dies.lock().unwrap().clone().unwrap();
+    let (app, dies) = FaultyKeys::app(&[]).await;
     let lease = app.state.idempotency_lease.as_millis() as i64;
     let released = app.requested_contract().await;
     let refunded = app.funded_contract().await;
@@ -1185,7 +1164,7 @@ async fn a_retry_after_a_crash_lost_the_stored_response_is_answered_as_the_first
     for (n, (method, path, token, body, ok)) in cases.into_iter().enumerate() {
         let key = format!("crash-{n}");
         dies.later_ms.store(0, Ordering::SeqCst);
-        dies.lose_next.store(true, Ordering::SeqCst);
+        dies.lose_next_finish.store(true, Ordering::SeqCst);
         // The first try changes the contract; its response is never kept ("the crash").
         let (status, _, first) =
             parts(keyed(&app, method, path, Some(token), body, &key).await).await;

@@ -3,6 +3,15 @@
 
 use serde_json::{Value, json};
 
+/// An event of `kind` around `object`, created now.
+fn event(event_id: &str, kind: &str, object: Value) -> String {
+    json!({
+        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(),
+        "livemode": false, "pending_webhooks": 1, "type": kind, "data": {"object": object}
+    })
+    .to_string()
+}
+
 /// A paid `checkout.session.completed` event for session `session` and its payment intent
 /// (`None`: the event does not name it, as older API versions send it), of `amount` minor
 /// units of INR, with `metadata` (its `contractId`, when there is one, is also the session's
@@ -15,19 +24,18 @@ pub fn checkout_completed(
     metadata: Value,
 ) -> String {
     let contract = metadata.get("contractId").cloned().unwrap_or(Value::Null);
-    json!({
-        "id": event_id, "object": "event", "created": chrono::Utc::now().timestamp(), "livemode": false,
-        "pending_webhooks": 1, "type": "checkout.session.completed",
-        "data": {"object": {
+    event(
+        event_id,
+        "checkout.session.completed",
+        json!({
             "id": session, "object": "checkout.session", "amount_total": amount, "currency": "inr",
             "automatic_tax": {"enabled": false, "liability": null, "status": null}, "client_reference_id": contract,
             "created": 1, "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
             "expires_at": 2, "livemode": false, "mode": "payment", "payment_intent": payment_intent,
             "payment_method_types": ["card"], "payment_status": "paid", "shipping_options": [], "status": "complete",
             "metadata": metadata
-        }}
-    })
-    .to_string()
+        }),
+    )
 }
 
 /// `payment_intent.succeeded` for `intent`, of `amount` minor units of INR, with `metadata`
@@ -38,19 +46,27 @@ pub fn payment_intent_succeeded(
     amount: i64,
     metadata: Value,
 ) -> String {
-    let now = chrono::Utc::now().timestamp();
-    json!({
-        "id": event_id, "object": "event", "created": now, "livemode": false,
-        "pending_webhooks": 1, "type": "payment_intent.succeeded",
-        "data": {"object": {
+    payment_intent(event_id, intent, None, amount, metadata)
+}
+
+fn payment_intent(
+    event_id: &str,
+    intent: &str,
+    charge: Option<&str>,
+    amount: i64,
+    metadata: Value,
+) -> String {
+    event(
+        event_id,
+        "payment_intent.succeeded",
+        json!({
             "id": intent, "object": "payment_intent", "amount": amount, "amount_received": amount,
             "amount_capturable": 0, "capture_method": "automatic_async",
             "confirmation_method": "automatic", "payment_method_types": ["card"],
-            "currency": "inr", "created": now, "livemode": false, "metadata": metadata,
-            "status": "succeeded"
-        }}
-    })
-    .to_string()
+            "currency": "inr", "created": chrono::Utc::now().timestamp(), "livemode": false,
+            "metadata": metadata, "status": "succeeded", "latest_charge": charge
+        }),
+    )
 }
 
 /// `payment_intent.succeeded` that also names the charge that took the money
@@ -62,12 +78,7 @@ pub fn payment_intent_succeeded_by_charge(
     amount: i64,
     metadata: Value,
 ) -> String {
-    let mut v: Value = serde_json::from_str(&payment_intent_succeeded(
-        event_id, intent, amount, metadata,
-    ))
-    .unwrap();
-    v["data"]["object"]["latest_charge"] = json!(charge);
-    v.to_string()
+    payment_intent(event_id, intent, Some(charge), amount, metadata)
 }
 
 /// `charge.refunded` for charge `charge` (of payment intent `payment_intent`, `None`: the
@@ -79,18 +90,17 @@ pub fn charge_refunded(
     amount: i64,
     metadata: Value,
 ) -> String {
-    let now = chrono::Utc::now().timestamp();
-    json!({
-        "id": event_id, "object": "event", "created": now, "livemode": false,
-        "pending_webhooks": 1, "type": "charge.refunded",
-        "data": {"object": {
+    event(
+        event_id,
+        "charge.refunded",
+        json!({
             "id": charge, "object": "charge", "amount": amount, "amount_captured": amount,
-            "amount_refunded": amount, "billing_details": {}, "captured": true, "created": now,
-            "currency": "inr", "disputed": false, "livemode": false, "metadata": metadata,
-            "paid": true, "payment_intent": payment_intent, "refunded": true, "status": "succeeded"
-        }}
-    })
-    .to_string()
+            "amount_refunded": amount, "billing_details": {}, "captured": true,
+            "created": chrono::Utc::now().timestamp(), "currency": "inr", "disputed": false,
+            "livemode": false, "metadata": metadata, "paid": true,
+            "payment_intent": payment_intent, "refunded": true, "status": "succeeded"
+        }),
+    )
 }
 
 /// The `Stripe-Signature` header for `body`, signed now with `secret`.
