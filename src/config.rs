@@ -64,6 +64,9 @@ pub struct Config {
     /// Bounds each Stripe API call (`STRIPE_TIMEOUT_S`).
     pub stripe_timeout_s: u64,
     pub client_url: String,
+    /// The origins browsers may call the API from (`ESCROW_CORS_ORIGINS`, comma-separated;
+    /// default `CLIENT_URL`'s origin).
+    pub cors_origins: CorsOrigins,
     pub currency: Currency,
     pub fee: FeeBps,
     pub cloudinary: Option<(String, String, Secret)>,
@@ -98,6 +101,57 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+/// Where browsers may call the API from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// These origins (`scheme://host[:port]`, lower-case, no path).
+    List(Vec<String>),
+    /// `*`: any origin (development only; with credentials, the request's own origin is
+    /// allowed back).
+    Any,
+}
+
+impl CorsOrigins {
+    fn parse(list: &str) -> Result<CorsOrigins, ConfigError> {
+        if list.trim() == "*" {
+            return Ok(CorsOrigins::Any);
+        }
+        let mut origins = vec![];
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let origin = origin_of(item).filter(|o| o == &item.trim_end_matches('/').to_ascii_lowercase()).ok_or_else(|| {
+                ConfigError(format!(
+                    "ESCROW_CORS_ORIGINS: {item:?} is not an origin (scheme://host[:port], no path)"
+                ))
+            })?;
+            origins.push(origin);
+        }
+        Ok(CorsOrigins::List(origins))
+    }
+
+    /// Whether `origin` (a request's `Origin` header) may call.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            CorsOrigins::Any => true,
+            CorsOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        }
+    }
+}
+
+/// The origin (`scheme://host[:port]`, lower-case) of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    if host.is_empty() || host.contains('@') || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
 
 /// Where settings come from: the environment over an optional file.
 pub struct Sources {
@@ -210,8 +264,23 @@ impl Config {
             .unwrap_or("http://localhost:5173")
             .trim_end_matches('/')
             .to_string();
+        let cors_origins = match s.get("ESCROW_CORS_ORIGINS") {
+            Some(list) => CorsOrigins::parse(list)?,
+            None => CorsOrigins::List(vec![origin_of(&client_url).ok_or_else(|| {
+                ConfigError(format!(
+                    "CLIENT_URL {client_url:?} is not an http(s) URL, so it names no origin for CORS; set ESCROW_CORS_ORIGINS"
+                ))
+            })?]),
+        };
+        if mode == Mode::Production && cors_origins == CorsOrigins::Any {
+            return Err(ConfigError(
+                "ESCROW_ENV=production refuses ESCROW_CORS_ORIGINS=*: list the front end's origins"
+                    .into(),
+            ));
+        }
         let config = Config {
             mode,
+            cors_origins,
             database,
             mongodb_database: s
                 .get("ESCROW_MONGODB_DATABASE")
@@ -531,6 +600,38 @@ mod tests {
             let e = Config::from_sources(&sources(&[(zero, "0")])).unwrap_err();
             assert!(e.0.contains(zero), "{e}");
         }
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_production_refuses_any() {
+        let c = Config::from_sources(&sources(&[("CLIENT_URL", "https://Front.example/app/")]))
+            .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            CorsOrigins::List(vec!["https://front.example".into()])
+        );
+        let c = Config::from_sources(&sources(&[(
+            "ESCROW_CORS_ORIGINS",
+            "http://a.test, http://localhost:5173",
+        )]))
+        .unwrap();
+        assert!(c.cors_origins.allows("http://localhost:5173"));
+        assert!(!c.cors_origins.allows("http://localhost:5174"));
+        for bad in ["a.test", "http://a.test/path", "ftp://a.test", "http://"] {
+            let e = Config::from_sources(&sources(&[("ESCROW_CORS_ORIGINS", bad)])).unwrap_err();
+            assert!(e.0.contains("ESCROW_CORS_ORIGINS"), "{bad}: {e}");
+        }
+        let any = Config::from_sources(&sources(&[("ESCROW_CORS_ORIGINS", "*")])).unwrap();
+        assert_eq!(any.cors_origins, CorsOrigins::Any);
+        let e = Config::from_sources(&sources(&[
+            ("ESCROW_ENV", "production"),
+            ("JWT_SECRET", "j"),
+            ("STRIPE_SECRET_KEY", "sk_test_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            ("ESCROW_CORS_ORIGINS", "*"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("ESCROW_CORS_ORIGINS=*"), "{e}");
     }
 
     #[test]

@@ -723,7 +723,7 @@ impl Ctx {
                 // A body cut off by the kill is no answer either.
                 if let Ok(text) = r.text().await {
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let code = body["error"]["code"].as_str().unwrap_or("");
+                    let code = body["code"].as_str().unwrap_or("");
                     let definite = match step {
                         Step::Fund { .. } => {
                             assert!(

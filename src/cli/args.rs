@@ -72,7 +72,7 @@ pub struct GlobalArgs {
     /// Print one JSON document on stdout instead of tables.
     ///
     /// Money is integer minor units beside its currency, as in the HTTP API. Nothing else is
-    /// written to stdout; errors stay on stderr as one JSON line {"error":{"code","message"}}.
+    /// written to stdout; errors stay on stderr as one JSON line {"error": message, "code": code}.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 }

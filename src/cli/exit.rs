@@ -96,6 +96,7 @@ impl From<Error> for CliError {
             | ErrorKind::MethodNotAllowed
             | ErrorKind::TooLarge
             | ErrorKind::TooManyRequests
+            | ErrorKind::Timeout
             | ErrorKind::Unsupported
             | ErrorKind::MediaUnavailable
             | ErrorKind::MediaRejected

@@ -133,8 +133,7 @@ impl Output {
     /// The error as one line on stderr: text for people, a JSON object with `--json`.
     pub fn error(&self, e: &CliError) {
         let line = if self.json {
-            serde_json::json!({"error": {"code": e.code.as_str(), "message": e.message}})
-                .to_string()
+            serde_json::json!({"error": e.message, "code": e.code.as_str()}).to_string()
         } else {
             format!("escrowctl: {e}")
         };

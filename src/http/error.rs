@@ -1,5 +1,7 @@
 //! The one place where service errors become HTTP responses:
-//! `{ "error": { "code": "…", "message": "…" } }` with the status of the error's kind.
+//! `{ "error": "<human message>", "code": "<stable code>" }` with the status of the error's kind
+//! (`error` is a string, as the original app sent it: its clients show it as is). Answers that
+//! did not come from here (a route timeout's empty 408) are given that shape by [`normalize`].
 //! A 5xx body says nothing internal; its cause chain is logged once, here. The response also
 //! carries the [`ErrorCode`] as an extension, so middleware (idempotency) can tell one error
 //! from another without reading the body.
@@ -12,14 +14,10 @@ use crate::service::{Error, ErrorCode, ErrorKind};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
+    /// What went wrong, for a person.
+    pub error: String,
     /// Stable machine code, e.g. `escrow.wrong_state`.
     pub code: String,
-    pub message: String,
 }
 
 pub struct ApiError(pub Error);
@@ -42,6 +40,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::PaymentUnavailable | ErrorKind::Unavailable | ErrorKind::MediaUnavailable => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -74,10 +73,8 @@ impl IntoResponse for ApiError {
         let mut response = (
             status,
             axum::Json(ErrorBody {
-                error: ErrorDetail {
-                    code: e.code.as_str().to_string(),
-                    message,
-                },
+                error: message,
+                code: e.code.as_str().to_string(),
             }),
         )
             .into_response();
@@ -88,4 +85,47 @@ impl IntoResponse for ApiError {
 
 pub fn error(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError(Error::new(code, message))
+}
+
+/// Gives an error answer that did not come from [`ApiError`] (no [`ErrorCode`] in its
+/// extensions, no body type: a route timeout's empty 408, say) the API's error shape, so every
+/// error a client sees can be shown and told apart. Pages (the sandbox's HTML) keep theirs.
+pub async fn normalize(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<ErrorCode>().is_some()
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::REQUEST_TIMEOUT => (
+            ErrorCode::RequestTimeout,
+            "the request took too long and was cut off; nothing it had not finished was kept",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::RequestTooLarge, "the body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            ErrorCode::RequestUnsupportedMediaType,
+            "unsupported content type",
+        ),
+        StatusCode::NOT_FOUND => (ErrorCode::RouteNotFound, "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::RouteMethodNotAllowed,
+            "method not allowed on this route",
+        ),
+        s if s.is_server_error() => (ErrorCode::Internal, "internal error"),
+        _ => (
+            ErrorCode::RequestUnreadable,
+            "the request could not be read",
+        ),
+    };
+    let mut out = error(code, message).into_response();
+    *out.status_mut() = status;
+    // Keep what the layers before set (CORS, `Connection: close`, ...).
+    for (name, value) in response.headers() {
+        out.headers_mut().insert(name.clone(), value.clone());
+    }
+    out
 }

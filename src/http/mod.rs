@@ -176,6 +176,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.upload_timeout,
         ));
+    let cors = cors(&state.cors_origins);
     Router::new()
         .merge(api)
         .merge(webhook)
@@ -183,7 +184,42 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::map_response(error::normalize))
+        // Outermost: a preflight is answered before anything else (no token needed), and every
+        // answer, errors too, carries the headers a browser needs to read it.
+        .layer(cors)
         .with_state(state)
+}
+
+/// CORS for the front end's origins: credentials allowed (its axios sends
+/// `withCredentials: true`), the methods and headers the API takes, `Idempotent-Replayed`
+/// readable. An origin not on the list gets no `Access-Control-Allow-Origin`, so the browser
+/// keeps the answer from the page.
+fn cors(origins: &crate::config::CorsOrigins) -> tower_http::cors::CorsLayer {
+    use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    use axum::http::{HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = match origins {
+        crate::config::CorsOrigins::Any => AllowOrigin::mirror_request(),
+        crate::config::CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION, idempotency::IDEMPOTENCY_KEY])
+        .expose_headers([idempotency::IDEMPOTENT_REPLAYED])
+        .max_age(Duration::from_secs(600))
 }
 
 /// The router of the separate metrics listener (`ESCROW_METRICS_LISTEN`): `/metrics` alone.

@@ -65,6 +65,8 @@ pub struct AppConfig {
     pub upload_timeout: Duration,
     /// Who may read `/metrics`, and where.
     pub metrics: MetricsAccess,
+    /// The origins browsers may call from (CORS; also what makes a cookie credential safe).
+    pub cors_origins: crate::config::CorsOrigins,
     /// The line of requests working on the store (`Store::requests_at_once` places); `None`
     /// lets them all in at once. See [`super::admission`].
     pub admission: Option<Line>,
@@ -111,6 +113,7 @@ pub async fn build(config: &Config, bound: SocketAddr) -> Result<AppState, Start
     Ok(AppState::new(AppConfig {
         jwt: startup::jwt_keys(config)?,
         admission: store.requests_at_once().map(Line::new),
+        cors_origins: config.cors_origins.clone(),
         metrics: MetricsAccess {
             on_public_listener: config.metrics_listen.is_none(),
             token: config.metrics_token.clone(),

@@ -34,6 +34,8 @@ pub enum ErrorKind {
     Validation,
     /// Too many at once: try again when one of them is done (429).
     TooManyRequests,
+    /// Cut off after its time ran out (408).
+    Timeout,
     /// The payment provider could not be reached; the work is kept and retried (503).
     PaymentUnavailable,
     /// The payment provider refused (502).
@@ -84,6 +86,7 @@ error_codes! {
     RequestBadQuery = "request.bad_query", BadRequest;
     RequestBadMultipart = "request.bad_multipart", BadRequest;
     RequestTooLarge = "request.too_large", TooLarge;
+    RequestTimeout = "request.timeout", Timeout;
     RequestUnsupportedMediaType = "request.unsupported_media_type", Unsupported;
     RouteNotFound = "route.not_found", NotFound;
     RouteMethodNotAllowed = "route.method_not_allowed", MethodNotAllowed;

@@ -263,10 +263,7 @@ async fn the_sandbox_pays_only_a_session_the_server_made_and_only_once() {
     let status_of = |r: reqwest::Response| async move {
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        (
-            status,
-            v["error"]["code"].as_str().unwrap_or("").to_string(),
-        )
+        (status, v["code"].as_str().unwrap_or("").to_string())
     };
     let page = |session: String| {
         app.http

@@ -371,9 +371,6 @@ pub async fn error_code(r: Response) -> (StatusCode, String) {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     (
         status,
-        v["error"]["code"]
-            .as_str()
-            .unwrap_or("<no code>")
-            .to_string(),
+        v["code"].as_str().unwrap_or("<no code>").to_string(),
     )
 }

@@ -6,6 +6,7 @@ mod support;
 mod helpers;
 
 mod concurrency;
+mod cors;
 mod flow;
 mod holes;
 mod idempotency;

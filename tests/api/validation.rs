@@ -228,6 +228,161 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     app.stop().await;
 }
 
+/// The body of an error answer: `error` a string a person can read (the original's clients
+/// show it as is), `code` the stable machine code; nothing else.
+fn error_shape(status: u16, body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("{status}: not JSON: {:?}", String::from_utf8_lossy(body)));
+    let o = v.as_object().unwrap_or_else(|| panic!("{status}: {v}"));
+    assert!(
+        o["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{status}: {v}"
+    );
+    assert_eq!(o.len(), 2, "{status}: {v}");
+    o["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{status}: {v}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn every_error_answer_is_a_message_and_a_code() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(&[("ESCROW_REQUEST_TIMEOUT_S", "1")]).await;
+    let p = app.funded_contract().await;
+    let raw = |status: StatusCode, r: reqwest::Response| async move {
+        assert_eq!(r.status(), status);
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/json"), "{ct}");
+        error_shape(status.as_u16(), &r.bytes().await.unwrap())
+    };
+    let big = vec![b' '; 70 * 1024];
+    let cases = vec![
+        (
+            StatusCode::NOT_FOUND,
+            app.http.get(app.url("/nope")),
+            "route.not_found",
+        ),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            app.http.delete(app.url("/webhook")),
+            "route.method_not_allowed",
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            app.http.get(app.url("/api/admin/escrow/balance")),
+            "auth.missing_token",
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            app.http
+                .get(app.url("/api/admin/escrow/balance"))
+                .bearer_auth(&p.client_token),
+            "auth.wrong_role",
+        ),
+        (
+            StatusCode::BAD_REQUEST,
+            app.http
+                .put(app.url(&format!(
+                    "/api/freelancer/contract/update-status/{}",
+                    p.contract
+                )))
+                .bearer_auth(&p.freelancer_token)
+                .header("content-type", "application/json")
+                .body("{"),
+            "request.malformed_json",
+        ),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            app.http
+                .put(app.url(&format!(
+                    "/api/freelancer/contract/update-status/{}",
+                    p.contract
+                )))
+                .bearer_auth(&p.freelancer_token)
+                .json(&json!({"status": "Flying"})),
+            "validation.status",
+        ),
+        (
+            StatusCode::CONFLICT,
+            app.http
+                .put(app.url(&format!("/api/admin/escrow/release-fund/{}", p.contract)))
+                .bearer_auth(&p.admin_token),
+            "escrow.wrong_state",
+        ),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            app.http
+                .put(app.url(&format!(
+                    "/api/freelancer/contract/update-status/{}",
+                    p.contract
+                )))
+                .bearer_auth(&p.freelancer_token)
+                .header("content-type", "application/json")
+                .body(big),
+            "request.too_large",
+        ),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            app.http
+                .post(app.url("/api/media/upload"))
+                .bearer_auth(&p.client_token)
+                .header("content-type", "text/plain")
+                .body("hello"),
+            "request.unsupported_media_type",
+        ),
+    ];
+    for (status, request, code) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(raw(status, r).await, code, "{status}");
+    }
+
+    // A body that stops arriving is cut off by the route's timeout: 408, in the same shape.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let token = p.freelancer_token.clone();
+    let path = format!("/api/freelancer/contract/update-status/{}", p.contract);
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"sta"
+        )
+        .unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert_eq!(
+        error_shape(408, body.as_bytes()),
+        "request.timeout",
+        "{answer}"
+    );
+
+    // The document says so.
+    let doc: serde_json::Value = app
+        .send("GET", "/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let schema = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(schema["properties"]["error"]["type"], "string", "{schema}");
+    assert_eq!(schema["properties"]["code"]["type"], "string", "{schema}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn illegal_status_moves_are_409_and_change_nothing() {
     let app = TestApp::spawn().await;

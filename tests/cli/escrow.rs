@@ -337,7 +337,7 @@ async fn refund_without_yes_is_refused_with_exit_2_when_stdin_is_not_a_terminal(
         .await;
     r.assert_code(2);
     let err: Value = serde_json::from_str(r.error_line()).expect("a JSON error line");
-    assert_eq!(err["error"]["code"], "confirmation.required");
+    assert_eq!(err["code"], "confirmation.required");
     assert!(r.stdout.is_empty());
     assert_eq!(f.version(&d).await, before);
     assert_eq!(f.escrow_status(&d).await, "funded");

@@ -63,7 +63,7 @@ async fn an_error_is_one_line_of_text_or_of_json_and_nothing_on_stdout() {
     let r = f.ctl(&["--json", "escrow", "show", &unknown]).await;
     r.assert_code(3);
     let v: serde_json::Value = serde_json::from_str(r.error_line()).unwrap();
-    assert_eq!(v["error"]["code"], "contract.not_found");
+    assert_eq!(v["code"], "contract.not_found");
     assert!(r.stdout.is_empty());
 }
 

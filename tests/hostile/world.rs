@@ -298,7 +298,7 @@ impl World {
 
 /// The `{error: {code}}` of a reply.
 pub fn code(v: &Value) -> &str {
-    v["error"]["code"].as_str().unwrap_or("<no code>")
+    v["code"].as_str().unwrap_or("<no code>")
 }
 
 /// The JSON paths where two snapshots differ, with both values (empty when equal).

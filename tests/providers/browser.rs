@@ -104,3 +104,69 @@ async fn paying_on_the_sandbox_page_in_chromium_funds_the_escrow_and_lands_on_th
     assert!(app.verify().await.ok());
     app.stop().await;
 }
+
+/// A page on its own origin (a local port) that the browser test calls the API from.
+async fn page_on_own_origin() -> String {
+    let app = Router::new().route(
+        "/",
+        get(|| async { Html("<!doctype html><html><body><h1>front end</h1></body></html>") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_an_allowed_origin_calls_the_api_with_credentials_and_another_is_blocked() {
+    if tools::node_packages().is_err() {
+        return;
+    }
+    if tools::chromium().is_err() {
+        return;
+    }
+    let (allowed, other) = (page_on_own_origin().await, page_on_own_origin().await);
+    let app = TestApp::spawn_with(&[("ESCROW_CORS_ORIGINS", &allowed)]).await;
+    let p = app.parties();
+    let input = json!({
+        "pages": [{"name": "allowed", "url": format!("{allowed}/")}, {"name": "other", "url": format!("{other}/")}],
+        "api": app.base,
+        "adminToken": p.admin_token,
+        "clientToken": p.client_token,
+        "jobId": p.job.as_str(),
+        "freelancerId": p.freelancer.as_str(),
+    });
+    let result = tokio::task::spawn_blocking(move || tools::node("cors-browser.js", &input))
+        .await
+        .unwrap();
+    let ok = &result["allowed"];
+    assert_eq!(ok["balance"]["status"], 200, "{result}");
+    assert_eq!(ok["created"]["status"], 201, "{result}");
+    assert_eq!(ok["created"]["header"], Value::Null, "{result}");
+    assert_eq!(ok["replayed"]["status"], 201, "{result}");
+    assert_eq!(
+        ok["replayed"]["header"], "true",
+        "Idempotent-Replayed is readable: {result}"
+    );
+    // An error answer is readable too, so the page can show it.
+    assert_eq!(ok["missing"]["status"], 404, "{result}");
+    assert_eq!(ok["missing"]["body"]["code"], "route.not_found", "{result}");
+    // The other origin's page gets nothing: the browser refuses every answer.
+    for call in ["balance", "created", "replayed", "missing"] {
+        let refused = &result["other"][call];
+        assert!(
+            refused["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Failed to fetch")),
+            "{call}: {result}"
+        );
+    }
+    // Only the allowed page's contract exists (the other's preflight stopped its POST).
+    assert_eq!(
+        app.state.service.store().count_contracts().await.unwrap(),
+        1
+    );
+    app.stop().await;
+}
