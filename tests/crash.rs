@@ -48,6 +48,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use crate::support::money::minor;
 use process::{Server, escrowctl_verify, payment_event, signature, token};
 
 const JWT_SECRET: &str = "crash-test-jwt-secret-0123456789";
@@ -824,7 +825,7 @@ async fn check(
             "funded {} times: {what}",
             transfers("fund")
         );
-        assert_eq!(escrow["amount"], d.amount, "{what}");
+        assert_eq!(minor(&escrow["amount"]), d.amount, "{what}");
         let funding_events: BTreeSet<String> = acked("fund")
             .map(|a| match &a.step {
                 Step::Fund { event, .. } => event.clone(),
@@ -940,15 +941,11 @@ async fn check(
         // The freelancer's wallet holds exactly what the one release or refund gave it.
         let wallet = get(format!("{base}/api/admin/wallet/{}", d.freelancer)).await;
         let expected = if status == "released" {
-            escrow["freelancerEarning"].as_i64().unwrap()
+            minor(&escrow["freelancerEarning"])
         } else {
-            escrow["refund"]["freelancerShare"].as_i64().unwrap()
+            minor(&escrow["refund"]["freelancerShare"])
         };
-        assert_eq!(
-            wallet["balance"].as_i64(),
-            Some(expected),
-            "{what}\n{wallet}"
-        );
+        assert_eq!(minor(&wallet["balance"]), expected, "{what}\n{wallet}");
     }
     assert!(
         !server.log().contains("panicked"),

@@ -181,8 +181,8 @@ pub fn money(minor: MinorUnits, currency: Currency) -> String {
 }
 
 /// A money cell, right-aligned so the decimal points line up.
-pub fn money_cell(minor: MinorUnits, currency: Currency) -> Cell {
-    Cell::new(money(minor, currency)).set_alignment(CellAlignment::Right)
+pub fn money_cell(minor: impl Into<MinorUnits>, currency: Currency) -> Cell {
+    Cell::new(money(minor.into(), currency)).set_alignment(CellAlignment::Right)
 }
 
 /// "Amount (INR)": the currency once, in the header.
@@ -191,10 +191,10 @@ pub fn money_header(name: &str, currency: Currency) -> String {
 }
 
 /// Money with its currency, for a field value: "1000.00 INR".
-pub fn money_with_code(minor: MinorUnits, currency: Currency) -> String {
+pub fn money_with_code(minor: impl Into<MinorUnits>, currency: Currency) -> String {
     format!(
         "{} {}",
-        money(minor, currency),
+        money(minor.into(), currency),
         currency.code().to_ascii_uppercase()
     )
 }

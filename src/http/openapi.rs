@@ -29,7 +29,7 @@ impl Modify for Bearer {
 /// - every path parameter of `/api/…` is a 24-hex id; anything else is a 400
 ///   `request.invalid_id`;
 /// - every operation that takes a bearer token answers 401 without a valid one;
-/// - `page` (1–1 000 000) and `limit` (1–100) are bounded integers, `from` and `to` are dates
+/// - `page` (1–1 000 000) and `limit` (1–1 000) are bounded integers, `from` and `to` are dates
 ///   (`YYYY-MM-DD`); anything else is a 422;
 /// - a JSON or multipart body can be malformed (400), too large (413), of another media type
 ///   (415) or invalid (422).
@@ -88,7 +88,11 @@ impl Modify for SharedRules {
                             add.push(("400", "malformed request or id (`request.invalid_id`)"));
                         }
                         (ParameterIn::Query, "page" | "limit") => {
-                            let max = if p.name == "page" { 1_000_000 } else { 100 };
+                            let max = if p.name == "page" {
+                                1_000_000
+                            } else {
+                                crate::store::Page::LIMIT_MAX
+                            };
                             p.schema = Some(RefOr::T(
                                 ObjectBuilder::new()
                                     .schema_type(Type::Integer)

@@ -103,7 +103,9 @@ pub struct Page {
 }
 
 impl Page {
-    pub const LIMIT_MAX: u32 = 100;
+    /// The original front end lists whole collections on one page (its admin payments table
+    /// assumes it has them all), so a page may be this long.
+    pub const LIMIT_MAX: u32 = 1_000;
 
     pub fn new(page: u32, limit: u32) -> Page {
         Page {

@@ -1,9 +1,13 @@
 //! The JSON shapes the product answers with, shared by the HTTP API and `escrowctl --json`, and
-//! built from what the use cases return. Money is integer minor units beside its `currency`;
-//! times are RFC 3339 UTC strings. The `ToSchema` derives are the source of `/openapi.json`
+//! built from what the use cases return. Money is a JSON number in major units (rupees),
+//! written exactly from the integer minor units ([`Amount`]), beside its `currency`; times are
+//! RFC 3339 UTC strings. The `ToSchema` derives are the source of `/openapi.json`
 //! ([`schema`] gives the domain's enums theirs), so the document and the answers cannot drift.
 
+pub mod amount;
 pub mod schema;
+
+pub use amount::Amount;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,8 +15,8 @@ use utoipa::ToSchema;
 use crate::domain::escrow::ExtraPayment;
 use crate::domain::media::MediaKind;
 use crate::domain::{
-    Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry, MinorUnits, Money,
-    Party, ReleaseFundStatus, Review, TransferKind,
+    Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry, Money, Party,
+    ReleaseFundStatus, Review, TransferKind,
 };
 use crate::payment::CheckoutSession as Session;
 use crate::service::contracts::ContractDetail as Detail;
@@ -46,9 +50,9 @@ pub struct ContractView {
     pub client_id: String,
     pub freelancer_id: String,
     pub title: Option<String>,
-    /// Minor units.
-    #[schema(value_type = i64)]
-    pub amount: MinorUnits,
+    /// Rupees (major units), exact.
+    #[schema(value_type = f64)]
+    pub amount: Amount,
     pub currency: Currency,
     pub status: ContractStatus,
     pub is_approved: bool,
@@ -71,7 +75,7 @@ impl From<&Contract> for ContractView {
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),
             title: c.title.as_ref().map(|t| t.as_str().to_string()),
-            amount: c.amount,
+            amount: Amount::new(c.amount, c.currency),
             currency: c.currency,
             status: c.status,
             is_approved: c.is_approved,
@@ -118,8 +122,8 @@ impl From<&HistoryEntry> for HistoryView {
 #[serde(rename_all = "camelCase")]
 pub struct ExtraPaymentView {
     pub payment_ref: String,
-    #[schema(value_type = i64)]
-    pub amount: MinorUnits,
+    #[schema(value_type = f64)]
+    pub amount: Amount,
     pub currency: Currency,
     pub event_id: String,
     pub refund_id: Option<String>,
@@ -130,7 +134,7 @@ impl From<&ExtraPayment> for ExtraPaymentView {
     fn from(p: &ExtraPayment) -> ExtraPaymentView {
         ExtraPaymentView {
             payment_ref: p.payment_ref.to_string(),
-            amount: p.amount,
+            amount: Amount::new(p.amount, p.currency),
             currency: p.currency,
             event_id: p.event_id.to_string(),
             refund_id: p.provider_refund_id.as_ref().map(|r| r.to_string()),
@@ -143,15 +147,15 @@ impl From<&ExtraPayment> for ExtraPaymentView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundSplit {
-    /// Sent back to the client through the payment provider (minor units).
-    #[schema(value_type = i64)]
-    pub client_share: MinorUnits,
+    /// Sent back to the client through the payment provider.
+    #[schema(value_type = f64)]
+    pub client_share: Amount,
     /// Kept by the freelancer as a kill fee, credited to their wallet.
-    #[schema(value_type = i64)]
-    pub freelancer_share: MinorUnits,
+    #[schema(value_type = f64)]
+    pub freelancer_share: Amount,
     /// Retained by the platform.
-    #[schema(value_type = i64)]
-    pub platform_fee: MinorUnits,
+    #[schema(value_type = f64)]
+    pub platform_fee: Amount,
     /// Whether an admin set the split (dispute resolution) instead of the status rule.
     pub explicit: bool,
     /// Idempotency key for the provider's refund call: the same on every try.
@@ -161,12 +165,12 @@ pub struct RefundSplit {
     pub last_error: Option<String>,
 }
 
-impl From<&crate::domain::RefundSplit> for RefundSplit {
-    fn from(r: &crate::domain::RefundSplit) -> RefundSplit {
+impl RefundSplit {
+    fn of(r: &crate::domain::RefundSplit, currency: Currency) -> RefundSplit {
         RefundSplit {
-            client_share: r.client_share,
-            freelancer_share: r.freelancer_share,
-            platform_fee: r.platform_fee,
+            client_share: Amount::new(r.client_share, currency),
+            freelancer_share: Amount::new(r.freelancer_share, currency),
+            platform_fee: Amount::new(r.platform_fee, currency),
             explicit: r.explicit,
             idempotency_key: r.idempotency_key.to_string(),
             provider_refund_id: r.provider_refund_id.as_ref().map(|r| r.to_string()),
@@ -186,13 +190,13 @@ pub struct EscrowView {
     pub client_id: String,
     pub freelancer_id: String,
     pub status: EscrowStatus,
-    /// Gross amount paid in, minor units (kept after release so reports stay whole).
-    #[schema(value_type = i64)]
-    pub amount: MinorUnits,
-    #[schema(value_type = i64)]
-    pub platform_fee: MinorUnits,
-    #[schema(value_type = i64)]
-    pub freelancer_earning: MinorUnits,
+    /// Gross amount paid in (kept after release so reports stay whole).
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    #[schema(value_type = f64)]
+    pub platform_fee: Amount,
+    #[schema(value_type = f64)]
+    pub freelancer_earning: Amount,
     pub currency: Currency,
     pub transaction_type: &'static str,
     pub checkout_session_id: Option<String>,
@@ -220,15 +224,15 @@ impl EscrowView {
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),
             status: e.status,
-            amount: e.amount,
-            platform_fee: e.platform_fee,
-            freelancer_earning: e.freelancer_earning,
+            amount: Amount::new(e.amount, e.currency),
+            platform_fee: Amount::new(e.platform_fee, e.currency),
+            freelancer_earning: Amount::new(e.freelancer_earning, e.currency),
             currency: e.currency,
             transaction_type: "credit",
             checkout_session_id: e.checkout_session_id.as_ref().map(|r| r.to_string()),
             payment_intent_id: e.payment_intent_id.as_ref().map(|r| r.to_string()),
             funding_event_id: e.funding_event_id.to_string(),
-            refund: e.refund.as_ref().map(RefundSplit::from),
+            refund: e.refund.as_ref().map(|r| RefundSplit::of(r, e.currency)),
             release_requested: c.release_fund_status == ReleaseFundStatus::Requested,
             history: e.history.iter().map(HistoryView::from).collect(),
             extra_payments: c
@@ -258,9 +262,9 @@ pub struct EntryView {
     pub contract_id: String,
     pub kind: TransferKind,
     pub account: String,
-    /// Signed minor units: positive increases the account.
-    #[schema(value_type = i64)]
-    pub amount: MinorUnits,
+    /// Signed: positive increases the account.
+    #[schema(value_type = f64)]
+    pub amount: Amount,
     pub currency: Currency,
     pub at: String,
 }
@@ -273,7 +277,7 @@ impl From<&LedgerEntry> for EntryView {
             contract_id: e.contract_id.to_string(),
             kind: e.kind,
             account: e.account.to_string(),
-            amount: e.amount,
+            amount: Amount::new(e.amount, e.currency),
             currency: e.currency,
             at: time(e.at),
         }
@@ -302,9 +306,9 @@ impl From<&Detail> for ContractDetail {
 #[serde(rename_all = "camelCase")]
 pub struct WalletView {
     pub user_id: String,
-    /// Minor units: the sum of the wallet's ledger entries.
-    #[schema(value_type = i64)]
-    pub balance: MinorUnits,
+    /// The sum of the wallet's ledger entries.
+    #[schema(value_type = f64)]
+    pub balance: Amount,
     pub currency: Currency,
     pub count: u64,
     pub entries: Vec<EntryView>,
@@ -314,7 +318,7 @@ impl From<&Wallet> for WalletView {
     fn from(w: &Wallet) -> WalletView {
         WalletView {
             user_id: w.user.to_string(),
-            balance: w.balance.minor,
+            balance: Amount::new(w.balance.minor, w.balance.currency),
             currency: w.balance.currency,
             count: w.count,
             entries: w.entries.iter().map(EntryView::from).collect(),
@@ -376,16 +380,15 @@ impl From<&Reviews> for ReviewsPage {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AmountView {
-    /// Minor units.
-    #[schema(value_type = i64)]
-    pub data: MinorUnits,
+    #[schema(value_type = f64)]
+    pub data: Amount,
     pub currency: Currency,
 }
 
 impl From<Money> for AmountView {
     fn from(m: Money) -> AmountView {
         AmountView {
-            data: m.minor,
+            data: Amount::new(m.minor, m.currency),
             currency: m.currency,
         }
     }
@@ -417,12 +420,12 @@ impl From<&Escrows> for EscrowPage {
 pub struct MonthRow {
     /// "YYYY-MM" (UTC).
     pub month: String,
-    #[schema(value_type = i64)]
-    pub gross: MinorUnits,
-    #[schema(value_type = i64)]
-    pub platform_fee: MinorUnits,
-    #[schema(value_type = i64)]
-    pub freelancer_earning: MinorUnits,
+    #[schema(value_type = f64)]
+    pub gross: Amount,
+    #[schema(value_type = f64)]
+    pub platform_fee: Amount,
+    #[schema(value_type = f64)]
+    pub freelancer_earning: Amount,
     pub count: i64,
 }
 
@@ -442,9 +445,9 @@ impl From<&Sales> for SalesReport {
                 .iter()
                 .map(|m| MonthRow {
                     month: m.month.clone(),
-                    gross: m.gross,
-                    platform_fee: m.platform_fee,
-                    freelancer_earning: m.freelancer_earning,
+                    gross: Amount::new(m.gross, s.currency),
+                    platform_fee: Amount::new(m.platform_fee, s.currency),
+                    freelancer_earning: Amount::new(m.freelancer_earning, s.currency),
                     count: m.count,
                 })
                 .collect(),

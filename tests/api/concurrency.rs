@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::support::money::minor;
 
 #[tokio::test]
 async fn twenty_concurrent_deliveries_of_one_webhook_fund_once() {
@@ -50,7 +51,7 @@ async fn twenty_concurrent_deliveries_of_one_webhook_fund_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(held["data"], 300_000);
+    assert_eq!(minor(&held["data"]), 300_000);
     app.stop().await;
 }
 
@@ -69,7 +70,10 @@ async fn ten_concurrent_admin_releases_give_one_200_and_nine_409() {
             .filter(|r| r.status() == StatusCode::CONFLICT)
             .count();
         assert_eq!((ok, conflict), (1, 9));
-        assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 90_000);
+        assert_eq!(
+            minor(&app.wallet(&p, &p.freelancer).await["balance"]),
+            90_000
+        );
     }
     assert!(app.verify().await.ok());
     app.stop().await;
@@ -111,9 +115,12 @@ async fn a_concurrent_release_and_refund_of_one_escrow_have_exactly_one_winner()
         assert_eq!(loser.code.as_str(), "escrow.wrong_state");
         if released.is_ok() {
             release_wins += 1;
-            assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 90_000);
+            assert_eq!(
+                minor(&app.wallet(&p, &p.freelancer).await["balance"]),
+                90_000
+            );
         } else {
-            assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 0);
+            assert_eq!(minor(&app.wallet(&p, &p.freelancer).await["balance"]), 0);
         }
     }
     let report = app.verify().await;

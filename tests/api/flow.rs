@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::support::money::minor;
 
 #[tokio::test]
 async fn a_contract_goes_from_creation_to_release_and_review() {
@@ -12,7 +13,7 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
     let r = app.create_contract(&p, json!("1500.50")).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["data"]["amount"], 150_050);
+    assert_eq!(minor(&v["data"]["amount"]), 150_050);
     assert_eq!(v["data"]["currency"], "inr");
     assert_eq!(v["data"]["status"], "Pending");
     p.contract = v["data"]["id"].as_str().unwrap().to_string();
@@ -59,9 +60,9 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
     let detail = app.contract(&p).await;
     assert_eq!(detail["contract"]["escrowPaid"], true);
     assert_eq!(detail["escrow"]["status"], "funded");
-    assert_eq!(detail["escrow"]["amount"], 150_050);
-    assert_eq!(detail["escrow"]["platformFee"], 15_005);
-    assert_eq!(detail["escrow"]["freelancerEarning"], 135_045);
+    assert_eq!(minor(&detail["escrow"]["amount"]), 150_050);
+    assert_eq!(minor(&detail["escrow"]["platformFee"]), 15_005);
+    assert_eq!(minor(&detail["escrow"]["freelancerEarning"]), 135_045);
 
     for s in ["Started", "Ongoing", "Completed"] {
         assert_eq!(app.set_status(&p, s).await.status(), StatusCode::OK);
@@ -79,12 +80,13 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
     assert_eq!(v["message"], "Fund has been released");
     assert_eq!(v["data"]["status"], "released");
     assert_eq!(
-        v["data"]["amount"], 150_050,
+        minor(&v["data"]["amount"]),
+        150_050,
         "the gross amount is kept after release"
     );
 
     let wallet = app.wallet(&p, &p.freelancer).await;
-    assert_eq!(wallet["balance"], 135_045);
+    assert_eq!(minor(&wallet["balance"]), 135_045);
     // The freelancer sees the same wallet through their own route.
     let own: Value = app
         .send(
@@ -97,7 +99,7 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
         .json()
         .await
         .unwrap();
-    assert_eq!(own["balance"], 135_045);
+    assert_eq!(minor(&own["balance"]), 135_045);
 
     let revenue: Value = app
         .send(
@@ -110,7 +112,7 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
         .json()
         .await
         .unwrap();
-    assert_eq!(revenue["data"], 15_005);
+    assert_eq!(minor(&revenue["data"]), 15_005);
     let held: Value = app
         .send(
             "GET",
@@ -122,7 +124,7 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
         .json()
         .await
         .unwrap();
-    assert_eq!(held["data"], 0);
+    assert_eq!(minor(&held["data"]), 0);
 
     let r = app
         .send(
@@ -165,9 +167,9 @@ async fn a_refund_splits_by_status_and_books_every_cent() {
     assert_eq!(v["message"], "Refund has been processed");
     assert_eq!(v["data"]["status"], "refunded");
     // 1000 rupees, 10 % fee = 100; earning 900; 15 % kill fee = 135; client 765.
-    assert_eq!(v["data"]["refund"]["clientShare"], 76_500);
-    assert_eq!(v["data"]["refund"]["freelancerShare"], 13_500);
-    assert_eq!(v["data"]["refund"]["platformFee"], 10_000);
+    assert_eq!(minor(&v["data"]["refund"]["clientShare"]), 76_500);
+    assert_eq!(minor(&v["data"]["refund"]["freelancerShare"]), 13_500);
+    assert_eq!(minor(&v["data"]["refund"]["platformFee"]), 10_000);
     assert!(
         v["data"]["refund"]["providerRefundId"]
             .as_str()
@@ -181,16 +183,13 @@ async fn a_refund_splits_by_status_and_books_every_cent() {
         detail["contract"]["cancelReason"],
         "Freelancer not responding"
     );
-    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 13_500);
+    assert_eq!(
+        minor(&app.wallet(&p, &p.freelancer).await["balance"]),
+        13_500
+    );
     // Fund, refund decision, refund settled: every transfer balances.
     let ledger = detail["ledger"].as_array().unwrap();
-    assert_eq!(
-        ledger
-            .iter()
-            .map(|e| e["amount"].as_i64().unwrap())
-            .sum::<i64>(),
-        0
-    );
+    assert_eq!(ledger.iter().map(|e| minor(&e["amount"])).sum::<i64>(), 0);
     // Release after refund is refused: exactly one of them ever happens.
     let (status, code) = crate::helpers::error_code(app.release(&p).await).await;
     assert_eq!(
@@ -224,9 +223,9 @@ async fn the_sales_report_groups_released_escrows_by_month_with_gross_amounts() 
         month["month"],
         chrono::Utc::now().format("%Y-%m").to_string()
     );
-    assert_eq!(month["gross"], 200_000);
-    assert_eq!(month["platformFee"], 20_000);
-    assert_eq!(month["freelancerEarning"], 180_000);
+    assert_eq!(minor(&month["gross"]), 200_000);
+    assert_eq!(minor(&month["platformFee"]), 20_000);
+    assert_eq!(minor(&month["freelancerEarning"]), 180_000);
     assert_eq!(month["count"], 2);
     let empty: Value = app
         .send(
@@ -345,6 +344,153 @@ async fn the_sandbox_pays_only_a_session_the_server_made_and_only_once() {
         )
     );
     assert_eq!(app.contract(&q).await["contract"]["escrowPaid"], false);
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}
+
+/// GETs `path` as `token`; the body's text (to check digits exactly) and its JSON.
+async fn text_and_json(app: &TestApp, path: &str, token: &str) -> (String, Value) {
+    let r = app.send("GET", path, Some(token), None).await;
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let text = r.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap();
+    (text, v)
+}
+
+#[tokio::test]
+async fn awkward_amounts_are_written_exactly_in_rupees_by_every_view() {
+    let app = TestApp::spawn().await;
+    // As sent (JSON numbers, digits as the UI typed them), in paise, and as written back.
+    for (sent, paise, written) in [
+        ("0.01", 1_i64, "0.01"),
+        ("0.10", 10, "0.1"),
+        ("199.99", 19_999, "199.99"),
+        ("999999999999.99", 99_999_999_999_999, "999999999999.99"),
+    ] {
+        let mut p = app.parties();
+        let body = format!(
+            r#"{{"freelancerId": "{}", "amount": {sent}, "title": "awkward"}}"#,
+            p.freelancer
+        );
+        let r = app
+            .http
+            .post(app.url(&format!("/api/client/contract/create-contract/{}", p.job)))
+            .bearer_auth(&p.client_token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{sent}");
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains(&format!(r#""amount":{written},"#)),
+            "{sent}: {text}"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        p.contract = v["data"]["id"].as_str().unwrap().to_string();
+        assert_eq!(app.approve(&p).await.status(), StatusCode::OK);
+        let r = app
+            .post_webhook(&app.payment_event(
+                &format!("evt_{}", p.contract),
+                &p,
+                paise,
+                &format!("pi_{}", p.contract),
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        // The split, as the ledger keeps it in paise (the fee is 10 %, rounded half up).
+        let fee = (paise + 5) / 10;
+        let earning = paise - fee;
+        let rupees = |minor: i64| {
+            let s = format!("{}.{:02}", minor / 100, minor % 100);
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+
+        let (text, detail) = text_and_json(
+            &app,
+            &format!("/api/contracts/{}", p.contract),
+            &p.admin_token,
+        )
+        .await;
+        for (field, minor_units) in [
+            ("amount", paise),
+            ("platformFee", fee),
+            ("freelancerEarning", earning),
+        ] {
+            assert!(
+                text.contains(&format!(r#""{field}":{}"#, rupees(minor_units))),
+                "{sent} {field}: {text}"
+            );
+            assert_eq!(
+                minor(&detail["escrow"][field]),
+                minor_units,
+                "{sent} {field}"
+            );
+        }
+        let ledger: Vec<i64> = detail["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| minor(&e["amount"]))
+            .collect();
+        assert_eq!(ledger, vec![-paise, paise], "{sent}");
+
+        for s in ["Started", "Ongoing", "Completed"] {
+            assert_eq!(app.set_status(&p, s).await.status(), StatusCode::OK);
+        }
+        assert_eq!(app.request_release(&p).await.status(), StatusCode::OK);
+        let r = app.release(&p).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains(&format!(r#""freelancerEarning":{}"#, rupees(earning))),
+            "{sent}: {text}"
+        );
+        let (text, wallet) = text_and_json(
+            &app,
+            &format!("/api/admin/wallet/{}", p.freelancer),
+            &p.admin_token,
+        )
+        .await;
+        assert!(
+            text.contains(&format!(r#""balance":{}"#, rupees(earning))),
+            "{text}"
+        );
+        assert_eq!(minor(&wallet["balance"]), earning);
+        let (text, tx) = text_and_json(
+            &app,
+            "/api/admin/escrow/transactions?limit=1000",
+            &p.admin_token,
+        )
+        .await;
+        let row = tx["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["contractId"] == p.contract.as_str())
+            .unwrap();
+        assert_eq!(minor(&row["amount"]), paise, "{text}");
+    }
+    // The totals of every view agree with the sums of those integers.
+    let admin = app.parties().admin_token;
+    let total: i64 = [1_i64, 10, 19_999, 99_999_999_999_999].iter().sum();
+    let fees: i64 = [1_i64, 10, 19_999, 99_999_999_999_999]
+        .iter()
+        .map(|a| (a + 5) / 10)
+        .sum();
+    let (text, revenue) = text_and_json(&app, "/api/admin/escrow/total-revenue", &admin).await;
+    assert_eq!(minor(&revenue["data"]), fees, "{text}");
+    let (_, held) = text_and_json(&app, "/api/admin/escrow/balance", &admin).await;
+    assert_eq!(minor(&held["data"]), 0);
+    let (text, sales) = text_and_json(&app, "/api/admin/escrow/sales-report", &admin).await;
+    let gross: i64 = sales["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| minor(&m["gross"]))
+        .sum();
+    assert_eq!(gross, total, "{text}");
     assert!(app.verify().await.ok());
     app.stop().await;
 }

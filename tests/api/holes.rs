@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, WEBHOOK_SECRET, error_code};
+use crate::support::money::minor;
 use escrow::auth::Role;
 use escrow::domain::UserId;
 
@@ -94,7 +95,7 @@ async fn hole_4_2_webhook_retries_fund_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(held["data"], 100_000);
+    assert_eq!(minor(&held["data"]), 100_000);
     let detail = app.contract(&p).await;
     assert_eq!(
         detail["ledger"].as_array().unwrap().len(),
@@ -132,7 +133,7 @@ async fn hole_4_2_a_second_payment_is_refunded_in_full_not_added_to_the_escrow()
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let detail = app.contract(&p).await;
-    assert_eq!(detail["escrow"]["amount"], 100_000);
+    assert_eq!(minor(&detail["escrow"]["amount"]), 100_000);
     let extra = &detail["escrow"]["extraPayments"][0];
     assert_eq!(extra["paymentRef"], "pi_second");
     assert!(
@@ -152,7 +153,7 @@ async fn hole_4_2_a_second_payment_is_refunded_in_full_not_added_to_the_escrow()
         .json()
         .await
         .unwrap();
-    assert_eq!(held["data"], 100_000);
+    assert_eq!(minor(&held["data"]), 100_000);
     assert!(app.verify().await.ok());
     app.stop().await;
 }
@@ -189,7 +190,10 @@ async fn hole_4_4_two_release_clicks_pay_out_once() {
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
-    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], 90_000);
+    assert_eq!(
+        minor(&app.wallet(&p, &p.freelancer).await["balance"]),
+        90_000
+    );
     app.stop().await;
 }
 
@@ -229,7 +233,7 @@ async fn hole_4_5_concurrent_credits_to_one_wallet_are_all_kept() {
     let results = futures_util::future::join_all(contracts.iter().map(|p| app.release(p))).await;
     assert!(results.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(
-        app.wallet(&first, &first.freelancer).await["balance"],
+        minor(&app.wallet(&first, &first.freelancer).await["balance"]),
         6 * 90_000
     );
     app.stop().await;
@@ -252,13 +256,21 @@ async fn hole_4_6_money_is_exact_integer_minor_units() {
         .await;
     app.set_status(&p, "Started").await;
     app.set_status(&p, "Ongoing").await;
-    let v: Value = app.refund(&p, &p.admin_token).await.json().await.unwrap();
+    let text = app.refund(&p, &p.admin_token).await.text().await.unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
     let r = &v["data"]["refund"];
     // fee 3330; earning 29970; 40 % kill fee 11988; client 17982 — all integers, summing to 33300.
-    assert_eq!(r["platformFee"], 3_330);
-    assert_eq!(r["freelancerShare"], 11_988);
-    assert_eq!(r["clientShare"], 17_982);
-    assert!(r["clientShare"].is_i64() && r["freelancerShare"].is_i64());
+    assert_eq!(minor(&r["platformFee"]), 3_330);
+    assert_eq!(minor(&r["freelancerShare"]), 11_988);
+    assert_eq!(minor(&r["clientShare"]), 17_982);
+    // On the wire, in rupees, each written exactly from those integers (never through a float).
+    for exact in [
+        r#""clientShare":179.82"#,
+        r#""freelancerShare":119.88"#,
+        r#""platformFee":33.3"#,
+    ] {
+        assert!(text.contains(exact), "{exact} in {text}");
+    }
     let (status, _) = error_code(app.create_contract(&app.parties(), json!(33.333)).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
@@ -471,8 +483,8 @@ async fn hole_4_8_a_freelancer_cancel_does_not_block_the_clients_refund() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     // The freelancer walked away: no kill fee; the fee is retained, the rest goes back.
-    assert_eq!(v["data"]["refund"]["freelancerShare"], 0);
-    assert_eq!(v["data"]["refund"]["clientShare"], 90_000);
+    assert_eq!(minor(&v["data"]["refund"]["freelancerShare"]), 0);
+    assert_eq!(minor(&v["data"]["refund"]["clientShare"]), 90_000);
     app.stop().await;
 }
 

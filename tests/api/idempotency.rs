@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::helpers::{TestApp, error_code};
+use crate::support::money::minor;
 
 const REPLAYED: &str = "idempotent-replayed";
 
@@ -136,7 +137,7 @@ async fn a_retried_release_replays_and_pays_the_freelancer_once() {
     );
     assert!(!replayed);
     let wallet = app.wallet(&p, &p.freelancer).await;
-    assert_eq!(wallet["balance"], 90_000, "the earning, once");
+    assert_eq!(minor(&wallet["balance"]), 90_000, "the earning, once");
     let entries = app.contract(&p).await["ledger"].as_array().unwrap().len();
 
     let (status, replayed, again) = parts(send().await).await;
@@ -1208,7 +1209,7 @@ async fn a_retry_after_a_crash_lost_the_stored_response_is_answered_as_the_first
     }
     assert_eq!(retried, 3);
     assert_eq!(
-        app.wallet(&released, &released.freelancer).await["balance"],
+        minor(&app.wallet(&released, &released.freelancer).await["balance"]),
         90_000
     );
     assert_eq!(

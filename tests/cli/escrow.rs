@@ -4,27 +4,35 @@ use escrow::service::escrow::PlanAction;
 use serde_json::Value;
 
 use crate::helpers::Fixture;
+use crate::support::money::minor;
 
 #[tokio::test]
-async fn escrow_list_json_lists_funded_escrows_newest_first_with_paise() {
+async fn escrow_list_json_lists_funded_escrows_newest_first_in_exact_rupees() {
     let f = Fixture::new().await;
     let _unpaid = f.approved("300").await;
     let first = f.funded("1000").await;
     let second = f.requested("250.50").await;
-    let v = f
-        .ctl(&["--json", "escrow", "list"])
-        .await
-        .assert_code(0)
-        .json();
+    let run = f.ctl(&["--json", "escrow", "list"]).await;
+    let r = run.assert_code(0);
+    // Rupees, written exactly from the paise: 25050 is 250.5, 10000 is 100.
+    for exact in [
+        r#""amount": 250.5,"#,
+        r#""platformFee": 25.05,"#,
+        r#""freelancerEarning": 225.45,"#,
+        r#""amount": 1000,"#,
+    ] {
+        assert!(r.stdout.contains(exact), "{exact} in {}", r.stdout);
+    }
+    let v = r.json();
     assert_eq!(v["count"], 2, "{v}");
     let data = v["data"].as_array().unwrap();
     assert_eq!(data[0]["contractId"], second.contract.as_str());
-    assert_eq!(data[0]["amount"], 25_050);
+    assert_eq!(minor(&data[0]["amount"]), 25_050);
     assert_eq!(data[0]["releaseRequested"], true);
     assert_eq!(data[1]["contractId"], first.contract.as_str());
-    assert_eq!(data[1]["amount"], 100_000);
-    assert_eq!(data[1]["platformFee"], 10_000);
-    assert_eq!(data[1]["freelancerEarning"], 90_000);
+    assert_eq!(minor(&data[1]["amount"]), 100_000);
+    assert_eq!(minor(&data[1]["platformFee"]), 10_000);
+    assert_eq!(minor(&data[1]["freelancerEarning"]), 90_000);
     assert_eq!(data[1]["currency"], "inr");
     assert_eq!(data[1]["status"], "funded");
 }
@@ -91,17 +99,15 @@ async fn escrow_show_json_is_the_contract_with_escrow_history_and_ledger() {
     assert_eq!(v["contract"]["id"], d.contract.as_str());
     assert_eq!(v["contract"]["status"], "Completed");
     assert_eq!(v["contract"]["releaseFundStatus"], "Requested");
-    assert_eq!(v["escrow"]["amount"], 100_000);
+    assert_eq!(minor(&v["escrow"]["amount"]), 100_000);
     assert_eq!(v["escrow"]["history"][0]["action"], "funded");
     let ledger = v["ledger"].as_array().unwrap();
     assert_eq!(ledger.len(), 2, "{v}");
-    let sum: i64 = ledger.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+    let sum: i64 = ledger.iter().map(|e| minor(&e["amount"])).sum();
     assert_eq!(sum, 0);
-    assert!(
-        ledger
-            .iter()
-            .any(|e| e["account"] == format!("escrow:{}", d.contract) && e["amount"] == 100_000)
-    );
+    assert!(ledger.iter().any(
+        |e| e["account"] == format!("escrow:{}", d.contract) && minor(&e["amount"]) == 100_000
+    ));
 }
 
 #[tokio::test]
@@ -153,7 +159,7 @@ async fn release_with_yes_pays_the_wallet_and_records_the_actor() {
         .assert_code(0)
         .json();
     assert_eq!(v["status"], "released");
-    assert_eq!(v["freelancerEarning"], 90_000);
+    assert_eq!(minor(&v["freelancerEarning"]), 90_000);
     let last = v["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["action"], "released");
     assert_eq!(last["actor"], "ops:alice");
@@ -367,9 +373,9 @@ async fn refund_with_an_explicit_share_in_rupees_splits_as_asked() {
         .assert_code(0)
         .json();
     assert_eq!(v["status"], "refunded", "{v}");
-    assert_eq!(v["refund"]["freelancerShare"], 45_050);
-    assert_eq!(v["refund"]["clientShare"], 90_000 - 45_050);
-    assert_eq!(v["refund"]["platformFee"], 10_000);
+    assert_eq!(minor(&v["refund"]["freelancerShare"]), 45_050);
+    assert_eq!(minor(&v["refund"]["clientShare"]), 90_000 - 45_050);
+    assert_eq!(minor(&v["refund"]["platformFee"]), 10_000);
     assert_eq!(v["refund"]["explicit"], true);
     let decided = v["history"]
         .as_array()

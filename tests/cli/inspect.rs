@@ -4,6 +4,7 @@
 use escrow::domain::UserId;
 
 use crate::helpers::{Fixture, payment_event};
+use crate::support::money::minor;
 
 #[tokio::test]
 async fn wallet_show_gives_the_balance_and_entries_of_released_earnings() {
@@ -19,7 +20,7 @@ async fn wallet_show_gives_the_balance_and_entries_of_released_earnings() {
         .assert_code(0)
         .json();
     assert_eq!(v["userId"], user.as_str());
-    assert_eq!(v["balance"], 90_000);
+    assert_eq!(minor(&v["balance"]), 90_000);
     assert_eq!(v["currency"], "inr");
     assert_eq!(v["count"], 1);
     assert_eq!(v["entries"][0]["kind"], "release");
@@ -39,7 +40,7 @@ async fn an_empty_wallet_is_zero_and_a_malformed_user_id_exits_2() {
         .await
         .assert_code(0)
         .json();
-    assert_eq!(v["balance"], 0);
+    assert_eq!(minor(&v["balance"]), 0);
     assert_eq!(v["entries"].as_array().unwrap().len(), 0);
     let r = f.ctl(&["wallet", "show", "nobody"]).await;
     r.assert_code(2);
@@ -128,8 +129,8 @@ async fn reports_give_funds_held_revenue_and_monthly_sales() {
         .assert_code(0)
         .json();
     assert_eq!(
-        (v["data"].as_i64(), v["currency"].as_str()),
-        (Some(25_000), Some("inr"))
+        (minor(&v["data"]), v["currency"].as_str()),
+        (25_000, Some("inr"))
     );
     let r = f.ctl(&["report", "balance"]).await;
     assert!(r.stdout.contains("250.00 INR"), "{}", r.stdout);
@@ -139,7 +140,7 @@ async fn reports_give_funds_held_revenue_and_monthly_sales() {
         .await
         .assert_code(0)
         .json();
-    assert_eq!(v["data"], 10_000);
+    assert_eq!(minor(&v["data"]), 10_000);
     let r = f.ctl(&["report", "revenue"]).await;
     assert!(r.stdout.contains("100.00 INR"), "{}", r.stdout);
 
@@ -157,17 +158,12 @@ async fn reports_give_funds_held_revenue_and_monthly_sales() {
     assert_eq!(row["month"], month.as_str());
     assert_eq!(
         (
-            &row["gross"],
-            &row["platformFee"],
-            &row["freelancerEarning"],
-            &row["count"]
+            minor(&row["gross"]),
+            minor(&row["platformFee"]),
+            minor(&row["freelancerEarning"]),
+            row["count"].as_i64()
         ),
-        (
-            &serde_json::json!(100_000),
-            &serde_json::json!(10_000),
-            &serde_json::json!(90_000),
-            &serde_json::json!(1)
-        )
+        (100_000, 10_000, 90_000, Some(1))
     );
     let r = f.ctl(&["report", "sales"]).await;
     r.assert_code(0);

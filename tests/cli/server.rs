@@ -8,6 +8,7 @@ use escrow::domain::UserId;
 use tokio::sync::oneshot;
 
 use crate::helpers::{Fixture, JWT_SECRET, WEBHOOK_SECRET};
+use crate::support::money::minor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_through_the_cli_is_seen_by_the_running_server_at_once() {
@@ -82,7 +83,7 @@ async fn a_release_through_the_cli_is_seen_by_the_running_server_at_once() {
         .clone();
     assert_eq!(last["actor"], "ops:dana");
     let wallet = get(format!("/api/admin/wallet/{}", d.freelancer)).await;
-    assert_eq!(wallet["balance"], 90_000, "{wallet}");
+    assert_eq!(minor(&wallet["balance"]), 90_000, "{wallet}");
     // And the server's own release now finds it released: exactly once.
     let r = http
         .put(format!(

@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::support::money::minor;
 use crate::tools;
 
 /// The front end: serves the success and cancel pages and records the success page's query.
@@ -99,7 +100,7 @@ async fn paying_on_the_sandbox_page_in_chromium_funds_the_escrow_and_lands_on_th
     let detail = app.contract(&p).await;
     assert_eq!(detail["contract"]["escrowPaid"], true);
     assert_eq!(detail["escrow"]["status"], "funded");
-    assert_eq!(detail["escrow"]["amount"], 150_050);
+    assert_eq!(minor(&detail["escrow"]["amount"]), 150_050);
     assert_eq!(detail["escrow"]["checkoutSessionId"], id.as_str());
     assert!(app.verify().await.ok());
     app.stop().await;

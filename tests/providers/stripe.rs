@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::fake_stripe::{FakeStripe, Fault, SECRET_KEY};
 use crate::helpers::{TestApp, error_code};
+use crate::support::money::minor;
 
 /// Each Stripe call gives up after a second here, so the "hang" fault is a timeout.
 async fn stripe_app(fake: &FakeStripe) -> TestApp {
@@ -214,7 +215,7 @@ async fn a_refund_that_fails_then_times_out_ends_refunded_exactly_once_after_rec
     );
     let escrow = escrow_of(&app, &p).await;
     assert_eq!(escrow["status"], "refund_pending");
-    assert_eq!(escrow["refund"]["clientShare"], 90_000);
+    assert_eq!(minor(&escrow["refund"]["clientShare"]), 90_000);
     let key = escrow["refund"]["idempotencyKey"]
         .as_str()
         .unwrap()

@@ -5,4 +5,5 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod money;
 pub mod stripe;
