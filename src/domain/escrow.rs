@@ -534,6 +534,9 @@ impl Contract {
                 at: now,
             });
         }
+        // As the original left a refunded contract: its UI hides "Cancel" once the release
+        // fund status is Approved (the escrow's money has been decided).
+        self.release_fund_status = super::contract::ReleaseFundStatus::Approved;
         self.cancel_reason = clip(if reason.trim().is_empty() {
             "Requested by client"
         } else {

@@ -179,6 +179,8 @@ async fn a_refund_splits_by_status_and_books_every_cent() {
     let detail = app.contract(&p).await;
     assert_eq!(detail["contract"]["status"], "Canceled");
     assert_eq!(detail["contract"]["canceledBy"], "Client");
+    // As the original left it: its UI hides "Cancel" once this is Approved.
+    assert_eq!(detail["contract"]["releaseFundStatus"], "Approved");
     assert_eq!(
         detail["contract"]["cancelReason"],
         "Freelancer not responding"

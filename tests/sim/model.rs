@@ -306,6 +306,8 @@ impl MState {
             self.canceled_by = Some(by);
             self.status = ContractStatus::Canceled;
         }
+        // As the original left a refunded contract (its UI hides "Cancel" then).
+        self.release = ReleaseFundStatus::Approved;
         let client_share = earning - freelancer_share;
         let e = self.escrow.as_mut().expect("funded");
         e.status = if client_share == 0 {
