@@ -138,6 +138,11 @@ pub struct StatusChange {
 #[serde(rename_all = "camelCase")]
 pub struct Contract {
     pub id: ContractId,
+    /// The contract's number, from the store's counter: its human id is "CON" and this, at
+    /// least 8 digits ([`Contract::human_id`]). Unique by construction; `None` on contracts
+    /// made before numbers existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
     pub job_id: JobId,
     pub client_id: UserId,
     pub freelancer_id: UserId,
@@ -193,6 +198,7 @@ impl Contract {
         }
         Ok(Contract {
             id,
+            number: None,
             job_id,
             client_id,
             freelancer_id,
@@ -218,6 +224,11 @@ impl Contract {
             version: 0,
             requests: Vec::new(),
         })
+    }
+
+    /// The original app's human contract id: "CON" and the number, at least 8 digits.
+    pub fn human_id(&self) -> Option<String> {
+        self.number.map(|n| format!("CON{n:08}"))
     }
 
     /// Whether the request `tag` already changed this contract.

@@ -46,6 +46,7 @@ impl Service {
         if let Some(tag) = permit.request() {
             c.record_request(tag);
         }
+        c.number = Some(self.store.next_contract_number().await?);
         match self.store.insert_contract(&c).await {
             Ok(()) => Ok(c),
             Err(StoreError::Duplicate(_)) => {

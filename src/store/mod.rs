@@ -278,6 +278,9 @@ pub trait ContractStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Contract>>;
     async fn count_contracts(&self) -> StoreResult<u64>;
+    /// The next contract number (1, 2, …): never the same twice, whatever runs at once (gaps
+    /// are possible: a number taken by a create that then failed is not reused).
+    async fn next_contract_number(&self) -> StoreResult<u64>;
     /// The entries of one contract, oldest first.
     async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>>;
 }

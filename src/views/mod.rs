@@ -46,6 +46,9 @@ pub struct ContractView {
     #[serde(rename = "_id")]
     pub underscore_id: String,
     pub id: String,
+    /// The original's human id, "CON" and at least 8 digits (`null` on contracts older than
+    /// contract numbers).
+    pub contract_id: Option<String>,
     pub job_id: String,
     pub client_id: String,
     pub freelancer_id: String,
@@ -71,6 +74,7 @@ impl From<&Contract> for ContractView {
         ContractView {
             underscore_id: c.id.to_string(),
             id: c.id.to_string(),
+            contract_id: c.human_id(),
             job_id: c.job_id.to_string(),
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),

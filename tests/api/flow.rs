@@ -16,6 +16,14 @@ async fn a_contract_goes_from_creation_to_release_and_review() {
     assert_eq!(minor(&v["data"]["amount"]), 150_050);
     assert_eq!(v["data"]["currency"], "inr");
     assert_eq!(v["data"]["status"], "Pending");
+    // The original's human id: "CON" and 8 digits, from the store's counter.
+    let human = v["data"]["contractId"].as_str().unwrap();
+    assert!(
+        human.len() == 11
+            && human.starts_with("CON")
+            && human[3..].bytes().all(|b| b.is_ascii_digit()),
+        "{human}"
+    );
     p.contract = v["data"]["id"].as_str().unwrap().to_string();
     assert_eq!(app.approve(&p).await.status(), StatusCode::OK);
 

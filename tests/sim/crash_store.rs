@@ -278,6 +278,12 @@ impl ContractStore for CrashStore {
         self.inner.count_contracts().await
     }
 
+    async fn next_contract_number(&self) -> StoreResult<u64> {
+        self.switch.count();
+        self.write("next_contract_number", self.inner.next_contract_number())
+            .await
+    }
+
     async fn entries_for_contract(&self, id: &ContractId) -> StoreResult<Vec<LedgerEntry>> {
         self.switch.count();
         self.inner.entries_for_contract(id).await

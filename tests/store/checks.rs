@@ -1599,3 +1599,16 @@ pub mod mongo {
         ));
     }
 }
+
+/// The numbers behind the "CON…" contract ids: 40 taken at once are 40 different numbers, and
+/// the counter goes on from there.
+pub async fn check_contract_numbers_are_never_given_twice(store: &dyn Store) {
+    let taken = futures_util::future::join_all((0..40).map(|_| store.next_contract_number())).await;
+    let mut numbers: Vec<u64> = taken.into_iter().map(|n| n.unwrap()).collect();
+    numbers.sort_unstable();
+    let distinct: std::collections::BTreeSet<u64> = numbers.iter().copied().collect();
+    assert_eq!(distinct.len(), 40, "{numbers:?}");
+    assert!(numbers[0] >= 1);
+    let next = store.next_contract_number().await.unwrap();
+    assert!(next > *numbers.last().unwrap(), "{next} after {numbers:?}");
+}

@@ -181,4 +181,5 @@ conformance!(
     check_an_in_flight_idempotency_key_whose_holder_died_is_taken_over_after_its_lease,
     check_a_released_idempotency_key_executes_afresh,
     check_concurrent_begins_for_one_idempotency_key_start_it_once,
+    check_contract_numbers_are_never_given_twice,
 );

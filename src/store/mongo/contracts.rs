@@ -12,6 +12,9 @@ use super::{MongoStore, collect, is_duplicate_key, map_err};
 use crate::domain::{Contract, ContractId, JobId, LedgerEntry, PaymentRef};
 use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult};
 
+/// Named counters (`contract`: the numbers behind "CON…" contract ids).
+const COUNTERS: &str = "counters";
+
 /// The query document of a filter (see [`ContractFilter::query`]).
 fn contract_filter(f: &ContractFilter) -> Document {
     let Some(q) = f.query() else {
@@ -272,6 +275,27 @@ impl ContractStore for MongoStore {
         let mut entries = found.map(|d| d.ledger).unwrap_or_default();
         entries.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(entries)
+    }
+
+    async fn next_contract_number(&self) -> StoreResult<u64> {
+        // One document's atomic increment: safe on a replica set and a sharded cluster alike.
+        let counters: mongodb::Collection<Document> = super::durable_collection(&self.db, COUNTERS);
+        let counter = counters
+            .find_one_and_update(doc! {"_id": "contract"}, doc! {"$inc": {"value": 1_i64}})
+            .upsert(true)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        counter
+            .as_ref()
+            .and_then(|d| match d.get("value") {
+                Some(bson::Bson::Int64(n)) => Some(*n),
+                Some(bson::Bson::Int32(n)) => Some(i64::from(*n)),
+                _ => None,
+            })
+            .filter(|n| *n > 0)
+            .map(|n| n as u64)
+            .ok_or_else(|| StoreError::other(format!("the contract counter reads {counter:?}")))
     }
 
     async fn count_contracts(&self) -> StoreResult<u64> {

@@ -305,6 +305,19 @@ impl ContractStore for SqliteStore {
         docs.into_iter().map(contract_from_doc).collect()
     }
 
+    async fn next_contract_number(&self) -> StoreResult<u64> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO counters (name, value) VALUES ('contract', 1)
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+            )
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn count_contracts(&self) -> StoreResult<u64> {
         self.with_conn(|c| {
             c.query_row("SELECT COUNT(*) FROM contracts", [], |r| r.get::<_, i64>(0))

@@ -117,6 +117,11 @@ CREATE TRIGGER review_stats_update AFTER UPDATE ON reviews BEGIN
 END;
 "#,
     ),
+    (
+        4,
+        // Named counters (`contract`: the contract numbers behind "CON…" ids).
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;",
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {
