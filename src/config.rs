@@ -47,6 +47,9 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub mongodb_database: String,
     pub listen: SocketAddr,
+    /// The original app's database, read for users and jobs (`ESCROW_DIRECTORY_URL`,
+    /// `mongodb://…/<db>`); unset: no directory.
+    pub directory_url: Option<String>,
     /// A separate listener for `/metrics` only (`ESCROW_METRICS_LISTEN`); then the public
     /// listener does not serve it.
     pub metrics_listen: Option<SocketAddr>,
@@ -287,6 +290,18 @@ impl Config {
                 .unwrap_or("escrow")
                 .to_string(),
             listen: parse(s, "ESCROW_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            directory_url: match s.get("ESCROW_DIRECTORY_URL") {
+                None | Some("") => None,
+                Some(u) if u.starts_with("mongodb://") || u.starts_with("mongodb+srv://") => {
+                    Some(u.to_string())
+                }
+                Some(u) => {
+                    return Err(ConfigError(format!(
+                        "ESCROW_DIRECTORY_URL must be a mongodb:// URL naming the original app's database, not {:?}",
+                        u.split("://").next().unwrap_or("")
+                    )));
+                }
+            },
             metrics_listen: match s.get("ESCROW_METRICS_LISTEN") {
                 None | Some("") => None,
                 Some(_) => Some(parse(

@@ -12,6 +12,8 @@
 //!   idempotency keys) and the backends: embedded SQLite, MongoDB (feature `mongodb`).
 //! - [`payment`] — the `PaymentProvider` trait, Stripe and the sandbox, webhook signature
 //!   verification and parsing (`payment::webhook`).
+//! - [`directory`] — who users and jobs are: the original app's own database, read only, or
+//!   nothing.
 //! - [`media`] — the `MediaStore` trait, upload spooling and sniffing, local storage,
 //!   Cloudinary.
 //! - [`views`] — the JSON shapes of the HTTP API and `escrowctl --json`, and their schemas.
@@ -26,6 +28,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod media;

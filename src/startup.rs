@@ -26,6 +26,32 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Directory(#[from] crate::directory::DirectoryError),
+}
+
+/// The directory the configuration names (`ESCROW_DIRECTORY_URL`), or none.
+pub async fn open_directory(
+    config: &Config,
+) -> Result<Arc<dyn crate::directory::Directory>, StartError> {
+    match &config.directory_url {
+        None => {
+            if config.mode == crate::config::Mode::Production {
+                tracing::warn!(
+                    "no ESCROW_DIRECTORY_URL: create-contract does not check that the job is open, is the caller's and that the freelancer applied; users and jobs show empty"
+                );
+            }
+            Ok(Arc::new(crate::directory::NoDirectory))
+        }
+        #[cfg(feature = "mongodb")]
+        Some(url) => Ok(Arc::new(
+            crate::directory::mongo::MongoDirectory::connect(url).await?,
+        )),
+        #[cfg(not(feature = "mongodb"))]
+        Some(_) => Err(StartError::Unsupported(
+            "ESCROW_DIRECTORY_URL is a MongoDB URL, but this build was made without the `mongodb` feature".into(),
+        )),
+    }
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
@@ -88,6 +114,7 @@ pub async fn parts(config: &Config, public_url: &str) -> Result<Parts, StartErro
         store,
         payments,
         media,
+        directory: open_directory(config).await?,
     })
 }
 

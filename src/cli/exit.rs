@@ -128,6 +128,9 @@ impl From<StartError> for CliError {
             StartError::Store(e) => {
                 CliError::new(Exit::Error, ErrorCode::StorageOpen, Error::from(e).chain())
             }
+            StartError::Directory(e) => {
+                CliError::new(Exit::Error, ErrorCode::DirectoryUnavailable, e.to_string())
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::{ApiError, error};
 use crate::auth::{AuthError, bearer};
-use crate::domain::RequestTag;
+use crate::domain::{RequestTag, UserId};
 use crate::service::{Caller, ErrorCode};
 use crate::store::Page;
 
@@ -44,11 +44,33 @@ impl FromRequestParts<AppState> for Auth {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
         let token = bearer(header).map_err(auth_error)?;
-        state
-            .jwt
-            .verify(token)
-            .map(|p| Auth(Caller::User(p)))
-            .map_err(auth_error)
+        let principal = state.jwt.verify(token).map_err(auth_error)?;
+        check_user(state, &principal.id).await?;
+        Ok(Auth(Caller::User(principal)))
+    }
+}
+
+/// Where a directory knows the users, as the original did on every request: a user it does
+/// not know is refused (401), a blocked one too (403).
+pub(super) async fn check_user(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    let directory = state.service.directory();
+    if !directory.knows() {
+        return Ok(());
+    }
+    let cards = directory
+        .users(std::slice::from_ref(user))
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    match cards.get(user) {
+        None => Err(error(
+            ErrorCode::AuthUnknownUser,
+            "User not found, try to signup",
+        )),
+        Some(card) if card.blocked => Err(error(
+            ErrorCode::AuthBlocked,
+            "You are blocked from Skillora",
+        )),
+        Some(_) => Ok(()),
     }
 }
 

@@ -34,6 +34,8 @@ impl Service {
             .expect("only clients create contracts")
             .id
             .clone();
+        self.check_job_for_contract(&new.job, &client, &new.freelancer)
+            .await?;
         let mut c = Contract::new(
             ContractId::generate(),
             new.job.clone(),
@@ -65,6 +67,42 @@ impl Service {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The original's checks at create-contract, where a directory knows the job: it exists,
+    /// is Open, is `client`'s, and `freelancer` applied to it. Without a directory the job id
+    /// is trusted (see [`crate::directory`]).
+    async fn check_job_for_contract(
+        &self,
+        job: &JobId,
+        client: &UserId,
+        freelancer: &UserId,
+    ) -> Result<()> {
+        if !self.directory.knows() {
+            return Ok(());
+        }
+        let card = self
+            .directory
+            .jobs(std::slice::from_ref(job))
+            .await?
+            .remove(job)
+            .ok_or_else(|| Error::new(ErrorCode::JobNotFound, format!("job {job} not found")))?;
+        if card.client_id.as_ref() != Some(client) {
+            return Err(Error::new(ErrorCode::AuthNotOwner, "this job is not yours"));
+        }
+        if card.status != "Open" {
+            return Err(Error::new(
+                ErrorCode::JobNotOpen,
+                format!("the job is {}, not Open", card.status),
+            ));
+        }
+        if !self.directory.applied(job, freelancer).await? {
+            return Err(Error::new(
+                ErrorCode::JobNotApplied,
+                "the freelancer has not applied to this job",
+            ));
+        }
+        Ok(())
     }
 
     /// The contract's freelancer accepts it.

@@ -104,6 +104,8 @@ error_codes! {
     AuthWrongRole = "auth.wrong_role", Forbidden;
     AuthNotParty = "auth.not_party", Forbidden;
     AuthNotOwner = "auth.not_owner", Forbidden;
+    AuthBlocked = "auth.blocked", Forbidden;
+    AuthUnknownUser = "auth.unknown_user", Unauthorized;
     // ---- what is not there ----
     NotFound = "not_found", NotFound;
     ContractNotFound = "contract.not_found", NotFound;
@@ -112,6 +114,9 @@ error_codes! {
     SandboxSessionNotFound = "sandbox.session_not_found", NotFound;
     // ---- wrong state, conflicts ----
     ContractExistsForJob = "contract.exists_for_job", Conflict;
+    JobNotFound = "job.not_found", NotFound;
+    JobNotOpen = "job.not_open", Conflict;
+    JobNotApplied = "job.not_applied", Conflict;
     ContractInvalidTransition = "contract.invalid_transition", Conflict;
     ContractNotApproved = "contract.not_approved", Conflict;
     EscrowAlreadyFunded = "escrow.already_funded", Conflict;
@@ -150,6 +155,7 @@ error_codes! {
     PaymentUnavailable = "payment.unavailable", PaymentUnavailable;
     PaymentRejected = "payment.rejected", PaymentFailed;
     StorageUnavailable = "storage.unavailable", Unavailable;
+    DirectoryUnavailable = "directory.unavailable", Unavailable;
     Internal = "internal", Internal;
     // ---- escrowctl's own ----
     ConfirmationRequired = "confirmation.required", Validation;
@@ -256,6 +262,12 @@ impl From<StoreError> for Error {
             StoreError::Other { .. } => (ErrorCode::Internal, e.to_string()),
         };
         Error::new(code, message).caused_by(e)
+    }
+}
+
+impl From<crate::directory::DirectoryError> for Error {
+    fn from(e: crate::directory::DirectoryError) -> Error {
+        Error::new(ErrorCode::DirectoryUnavailable, e.to_string()).caused_by(e)
     }
 }
 

@@ -33,6 +33,7 @@ use std::sync::Arc;
 pub use access::{Caller, Operator, Permit, UseCase};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 
+use crate::directory::Directory;
 use crate::domain::{Contract, ContractId, Currency, FeeBps};
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
@@ -71,17 +72,19 @@ pub struct Settings {
     pub spool_age_max: std::time::Duration,
 }
 
-/// What the service works with: the store and the two providers.
+/// What the service works with: the store, the two providers and the directory.
 pub struct Parts {
     pub store: Arc<dyn Store>,
     pub payments: Arc<dyn PaymentProvider>,
     pub media: Arc<dyn MediaStore>,
+    pub directory: Arc<dyn Directory>,
 }
 
 pub struct Service {
     store: Arc<dyn Store>,
     payments: Arc<dyn PaymentProvider>,
     media: Arc<dyn MediaStore>,
+    directory: Arc<dyn Directory>,
     settings: Settings,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -100,6 +103,7 @@ impl Service {
             store: parts.store,
             payments: parts.payments,
             media: parts.media,
+            directory: parts.directory,
             settings,
             clock,
             metrics,
@@ -113,6 +117,10 @@ impl Service {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.directory
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

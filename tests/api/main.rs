@@ -7,6 +7,7 @@ mod helpers;
 
 mod concurrency;
 mod cors;
+mod directory;
 mod flow;
 mod holes;
 mod idempotency;

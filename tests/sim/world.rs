@@ -507,6 +507,7 @@ impl World {
                 store: store.clone(),
                 payments: self.provider.clone(),
                 media,
+                directory: Arc::new(escrow::directory::NoDirectory),
             },
             self.settings.clone(),
             self.clock.clone(),
