@@ -297,8 +297,8 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
-             DROP TRIGGER review_stats_update; DROP TABLE review_stats;
-             DELETE FROM schema_migrations WHERE version = 3;",
+             DROP TRIGGER review_stats_update; DROP TABLE review_stats; DROP TABLE counters;
+             DELETE FROM schema_migrations WHERE version >= 3;",
         )
         .unwrap();
         drop(conn);
