@@ -19,6 +19,9 @@ _escrowctl() {
             escrowctl,completions)
                 cmd="escrowctl__subcmd__completions"
                 ;;
+            escrowctl,contract)
+                cmd="escrowctl__subcmd__contract"
+                ;;
             escrowctl,escrow)
                 cmd="escrowctl__subcmd__escrow"
                 ;;
@@ -39,6 +42,9 @@ _escrowctl() {
                 ;;
             escrowctl,webhooks)
                 cmd="escrowctl__subcmd__webhooks"
+                ;;
+            escrowctl__subcmd__contract,cancel)
+                cmd="escrowctl__subcmd__contract__subcmd__cancel"
                 ;;
             escrowctl__subcmd__escrow,list)
                 cmd="escrowctl__subcmd__escrow__subcmd__list"
@@ -77,7 +83,7 @@ _escrowctl() {
 
     case "${cmd}" in
         escrowctl)
-            opts="-h -V --database-url --config --json --help --version escrow reviews wallet report verify webhooks token completions"
+            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report verify webhooks token completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -105,6 +111,58 @@ _escrowctl() {
                 return 0
             fi
             case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__contract)
+            opts="-h -V --database-url --config --json --help --version cancel"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__contract__subcmd__cancel)
+            opts="-h -V --reason --actor --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

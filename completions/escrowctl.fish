@@ -30,6 +30,7 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -l json -d 'Print one 
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "escrow" -d 'List, show, release and refund escrows'
+complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "contract" -d 'Cancel a contract no money is held for (frees its job)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "reviews" -d 'List a freelancer\'s reviews (with the average) or the review of a contract'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "wallet" -d 'Show a wallet: balance and ledger entries'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "report" -d 'Funds held, platform revenue, monthly sales'
@@ -82,6 +83,19 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_s
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -f -a "cancel" -d 'Cancel a contract no money is held for, freeing its job for a new contract'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l reason -d 'Why; recorded as the contract\'s cancel reason' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l actor -d 'Who acts, recorded in the logs [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'

@@ -82,6 +82,9 @@ pub enum Command {
     /// List, show, release and refund escrows.
     #[command(subcommand)]
     Escrow(EscrowCommand),
+    /// Cancel a contract no money is held for (frees its job).
+    #[command(subcommand)]
+    Contract(ContractCommand),
     /// List a freelancer's reviews (with the average) or the review of a contract.
     #[command(subcommand)]
     Reviews(ReviewsCommand),
@@ -146,6 +149,31 @@ pub enum EscrowCommand {
         after_long_help = "Examples:\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason \"Freelancer not responding\"\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason dispute --freelancer-share 450 --yes"
     )]
     Refund(RefundArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContractCommand {
+    /// Cancel a contract no money is held for, freeing its job for a new contract.
+    ///
+    /// Without a directory of the original app's jobs, any client can open a contract on any
+    /// job id, and the job's real owner is then locked out: this frees it. A funded contract is
+    /// refunded instead (`escrowctl escrow refund`).
+    #[command(after_long_help = "Examples:
+  escrowctl contract cancel 65f1c0ffee0123456789abcd --reason \"job squatted\"")]
+    Cancel(CancelArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CancelArgs {
+    /// The contract id (24 hex characters).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    /// Why; recorded as the contract's cancel reason.
+    #[arg(long, value_name = "REASON", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: String,
+    /// Who acts, recorded in the logs [default: cli:<OS user>@<host>].
+    #[arg(long, value_name = "ACTOR", value_parser = parse_actor)]
+    pub actor: Option<String>,
 }
 
 /// Escrow statuses, as the API writes them.

@@ -124,6 +124,14 @@ pub enum Party {
 
 impl Party {
     pub const ALL: [Party; 3] = [Party::Client, Party::Freelancer, Party::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Client => "Client",
+            Party::Freelancer => "Freelancer",
+            Party::Admin => "Admin",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +354,34 @@ impl Contract {
             at: now,
         });
         self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// Cancels a contract no money is held for (its client, or an admin freeing a job a
+    /// contract squats on): a real cancellation with its history entry. A funded contract is
+    /// refunded instead, which also cancels it. Canceling again changes nothing.
+    pub fn cancel_unfunded(
+        &mut self,
+        by: Party,
+        reason: &str,
+        now: i64,
+    ) -> Result<Outcome, DomainError> {
+        if self.status == ContractStatus::Canceled {
+            return Ok(Outcome::Unchanged);
+        }
+        if self.escrow.is_some() {
+            return Err(self.refused(
+                Action::MoveTo(ContractStatus::Canceled),
+                "a funded contract is refunded, not canceled",
+            ));
+        }
+        self.move_to(ContractStatus::Canceled, by, now)?;
+        let reason = reason.trim();
+        self.cancel_reason = if reason.is_empty() {
+            format!("Canceled by {}", by.as_str())
+        } else {
+            reason.chars().take(REASON_CHARS_MAX).collect()
+        };
         Ok(Outcome::Changed)
     }
 

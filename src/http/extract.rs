@@ -126,13 +126,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// `?page=&limit=` with clear errors.
+/// `?page=&limit=` with clear errors (20 a page unless asked).
 pub struct Paging(pub Page);
 
 impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        paging(parts, state, 20).await.map(Paging)
+    }
+}
+
+/// [`Paging`] for the original app's list routes, whose front end asks for no page and
+/// assumes it got everything: [`Page::LIMIT_MAX`] a page unless asked.
+pub struct WholeList(pub Page);
+
+impl<S: Send + Sync> FromRequestParts<S> for WholeList {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        paging(parts, state, Page::LIMIT_MAX).await.map(WholeList)
+    }
+}
+
+async fn paging<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    default_limit: u32,
+) -> Result<Page, ApiError> {
+    {
         let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|e| error(ErrorCode::RequestBadQuery, e.body_text()))?;
@@ -148,9 +170,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
                 },
             }
         };
-        Ok(Paging(Page::new(
+        Ok(Page::new(
             num("page", 1, 1_000_000)?,
-            num("limit", 20, Page::LIMIT_MAX)?,
-        )))
+            num("limit", default_limit, Page::LIMIT_MAX)?,
+        ))
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod openapi;
+pub mod original;
 pub mod review_pages;
 pub mod routes;
 pub mod sandbox;
@@ -30,7 +31,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
@@ -65,6 +66,46 @@ pub fn router(state: AppState) -> Router {
             put(routes::update_status),
         )
         .route("/api/contracts/{contractId}", get(routes::get_contract))
+        .route(
+            "/api/client/contract/create-contract/{jobId}/{clientId}",
+            post(original::create_contract_as),
+        )
+        .route(
+            "/api/freelancer/contract/approve-contract/{contractId}/{freelancerId}",
+            post(original::approve_contract_as),
+        )
+        .route(
+            "/api/freelancer/contract/view-contract/{contractId}",
+            get(original::view_contract),
+        )
+        .route(
+            "/api/client/contract/get-contracts/{clientId}",
+            get(original::client_contracts),
+        )
+        .route(
+            "/api/freelancer/contract/get-contracts/{freelancerId}",
+            get(original::freelancer_contracts),
+        )
+        .route(
+            "/api/client/contract/is-created/{jobId}/{clientId}",
+            get(original::is_created),
+        )
+        .route(
+            "/api/freelancer/contract/completed-works/{freelancerId}",
+            get(original::completed_works),
+        )
+        .route(
+            "/api/client/contract/all-contracts",
+            get(original::all_contracts),
+        )
+        .route(
+            "/api/client/contract/cancel-contract/{contractId}",
+            delete(original::cancel_contract),
+        )
+        .route(
+            "/api/admin/contract/cancel/{contractId}",
+            put(original::admin_cancel_contract),
+        )
         .route("/api/client/job/payment/{jobId}", post(routes::checkout))
         .route(
             "/api/client/contract/release-fund/{contractId}",

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::idempotency::OpenApiDoc as IdempotencyKey;
-use super::routes;
+use super::{original, routes};
 
 struct Bearer;
 
@@ -168,7 +168,7 @@ impl Modify for UploadTypes {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "escrow", description = "Escrow and payments backend for freelance marketplaces. Money is integer minor units beside its currency."),
+    info(title = "escrow", description = "Escrow and payments backend for freelance marketplaces. Money is in rupees (major units), written exactly from the integer minor units the ledger keeps, beside its currency."),
     modifiers(&Bearer, &IdempotencyKey, &SharedRules, &UploadTypes),
     paths(
         routes::create_contract, routes::approve_contract, routes::update_status, routes::get_contract,
@@ -176,6 +176,10 @@ impl Modify for UploadTypes {
         routes::release, routes::refund, routes::balance, routes::total_revenue, routes::transactions,
         routes::sales_report, routes::my_wallet, routes::user_wallet, routes::rate_freelancer,
         routes::show_reviews, routes::upload, routes::healthz, routes::readyz, routes::metrics, routes::openapi,
+        original::create_contract_as, original::approve_contract_as, original::view_contract,
+        original::client_contracts, original::freelancer_contracts, original::is_created,
+        original::completed_works, original::all_contracts, original::cancel_contract,
+        original::admin_cancel_contract,
     ),
 )]
 pub struct ApiDoc;

@@ -22,7 +22,7 @@ use crate::service::{ErrorCode, UseCase, input};
 use crate::store::ContractFilter;
 use crate::views::*;
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Serialize, ToSchema)]
 pub struct ContractMessage {
@@ -42,7 +42,7 @@ pub struct ReviewMessage {
     pub data: ReviewView,
 }
 
-fn msg(message: &str, c: &crate::domain::Contract) -> Json<ContractMessage> {
+pub(super) fn msg(message: &str, c: &crate::domain::Contract) -> Json<ContractMessage> {
     Json(ContractMessage {
         message: message.into(),
         data: ContractView::from(c),
@@ -56,7 +56,7 @@ fn escrow_msg(message: &str, c: &crate::domain::Contract) -> Json<EscrowMessage>
     })
 }
 
-fn contract_id(text: &str) -> Result<ContractId, ApiError> {
+pub(super) fn contract_id(text: &str) -> Result<ContractId, ApiError> {
     Ok(input::id(text, "contract id")?)
 }
 

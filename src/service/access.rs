@@ -103,6 +103,13 @@ pub enum UseCase<'a> {
     Upload,
     /// Operators' reads: webhook events, verification, a contract's review.
     Operate,
+    /// `owner`: whose contracts (the original's `get-contracts/:clientId` and
+    /// `…/:freelancerId`, `is-created/:jobId/:clientId`, the wallet pages).
+    ListContracts {
+        owner: &'a UserId,
+    },
+    /// Cancel a contract no money is held for: its client, or an admin.
+    CancelContract,
 }
 
 impl UseCase<'_> {
@@ -115,9 +122,11 @@ impl UseCase<'_> {
             UseCase::ApproveContract | UseCase::UpdateStatus => &[Freelancer],
             UseCase::Release | UseCase::Reports | UseCase::Operate => &[Admin],
             UseCase::Refund { .. } => &[Admin, Client],
-            UseCase::ViewContract | UseCase::ViewWallet { .. } | UseCase::Upload => {
-                &[Client, Freelancer, Admin]
-            }
+            UseCase::ViewContract
+            | UseCase::ViewWallet { .. }
+            | UseCase::Upload
+            | UseCase::ListContracts { .. } => &[Client, Freelancer, Admin],
+            UseCase::CancelContract => &[Client, Admin],
         }
     }
 }
@@ -149,6 +158,11 @@ impl<'a> Permit<'a> {
             {
                 return not_owner("this wallet is not yours");
             }
+            UseCase::ListContracts { owner }
+                if !caller.is_admin() && me.is_some_and(|p| &p.id != owner) =>
+            {
+                return not_owner("the user id in the path is not yours");
+            }
             UseCase::RateFreelancer { client }
             | UseCase::Refund {
                 client: Some(client),
@@ -176,6 +190,19 @@ impl<'a> Permit<'a> {
 
     pub fn caller(&self) -> &'a Caller {
         self.caller
+    }
+
+    /// This permit for a route that names its caller (the original's
+    /// `approve-contract/:contractId/:freelancerId`, `create-contract/:jobId/:clientId`): a
+    /// user who names someone else is refused (403); operators name nobody.
+    pub fn naming(self, user: &UserId) -> Result<Permit<'a>> {
+        match self.caller.user() {
+            Some(p) if &p.id != user => Err(Error::new(
+                ErrorCode::AuthNotOwner,
+                "the user id in the path is not yours",
+            )),
+            _ => Ok(self),
+        }
     }
 
     /// The idempotent request this permit is used by, if any.

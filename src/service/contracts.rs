@@ -1,10 +1,11 @@
 //! Contracts: a client creates one for a job, its freelancer accepts it and moves the work
 //! along; its parties and admins read it with its escrow and ledger.
 
+use crate::directory::Cards;
 use crate::domain::{
     Contract, ContractId, ContractStatus, JobId, LedgerEntry, Money, Party, Title, UserId,
 };
-use crate::store::StoreError;
+use crate::store::{ContractFilter, Page, StoreError};
 
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
@@ -17,6 +18,22 @@ pub struct NewContract {
     pub freelancer: UserId,
     pub amount: Money,
     pub title: Option<Title>,
+}
+
+/// A page of contracts with the directory's cards of their users and jobs.
+#[derive(Debug, Clone)]
+pub struct ContractList {
+    pub count: u64,
+    pub page: Page,
+    pub contracts: Vec<Contract>,
+    pub cards: Cards,
+}
+
+/// Whose contracts a list is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Freelancer,
 }
 
 /// A contract with the ledger entries of its transfers, oldest first.
@@ -136,6 +153,127 @@ impl Service {
             })
             .await?;
         Ok(c)
+    }
+
+    /// The directory's cards of the users and jobs `contracts` name, in one batch each.
+    pub async fn cards(&self, contracts: &[Contract]) -> Result<Cards> {
+        if !self.directory.knows() || contracts.is_empty() {
+            return Ok(Cards::default());
+        }
+        let mut users: Vec<UserId> = contracts
+            .iter()
+            .flat_map(|c| [c.client_id.clone(), c.freelancer_id.clone()])
+            .collect();
+        users.sort();
+        users.dedup();
+        let mut jobs: Vec<JobId> = contracts.iter().map(|c| c.job_id.clone()).collect();
+        jobs.sort();
+        jobs.dedup();
+        Ok(Cards {
+            users: self.directory.users(&users).await?,
+            jobs: self.directory.jobs(&jobs).await?,
+        })
+    }
+
+    /// One user's contracts as client or as freelancer (the user, or an admin), newest first,
+    /// with their cards; `status` narrows them.
+    pub async fn contracts_of(
+        &self,
+        permit: Permit<'_>,
+        side: Side,
+        user: &UserId,
+        status: Option<ContractStatus>,
+        page: Page,
+    ) -> Result<ContractList> {
+        permit.expect(UseCase::ListContracts { owner: user });
+        let filter = ContractFilter {
+            contract_status: status,
+            client: (side == Side::Client).then(|| user.clone()),
+            freelancer: (side == Side::Freelancer).then(|| user.clone()),
+            ..ContractFilter::default()
+        };
+        self.list(&filter, page).await
+    }
+
+    /// Every contract, newest first (admins).
+    pub async fn all_contracts(&self, permit: Permit<'_>, page: Page) -> Result<ContractList> {
+        permit.expect(UseCase::Reports);
+        self.list(&ContractFilter::default(), page).await
+    }
+
+    /// A freelancer's finished work, for their public profile: anyone may read it (the views
+    /// show titles and dates, no amounts and no emails).
+    pub async fn completed_works(&self, freelancer: &UserId, page: Page) -> Result<ContractList> {
+        let filter = ContractFilter {
+            contract_status: Some(ContractStatus::Completed),
+            freelancer: Some(freelancer.clone()),
+            ..ContractFilter::default()
+        };
+        self.list(&filter, page).await
+    }
+
+    async fn list(&self, filter: &ContractFilter, page: Page) -> Result<ContractList> {
+        let (count, contracts) = self.store.list_contracts(filter, page).await?;
+        let cards = self.cards(&contracts).await?;
+        Ok(ContractList {
+            count,
+            page,
+            contracts,
+            cards,
+        })
+    }
+
+    /// The job's live contract, if `client` (the user, or an admin asking for them) has one
+    /// on it: the original's `is-created/:jobId/:clientId`.
+    pub async fn contract_for_job(
+        &self,
+        permit: Permit<'_>,
+        job: &JobId,
+        client: &UserId,
+    ) -> Result<Option<(Contract, Cards)>> {
+        permit.expect(UseCase::ListContracts { owner: client });
+        match self.store.live_contract_for_job(job).await? {
+            Some(c) if &c.client_id == client => {
+                let cards = self.cards(std::slice::from_ref(&c)).await?;
+                Ok(Some((c, cards)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Cancels a contract no money is held for: its client, or an admin (who frees a job a
+    /// contract squats on). A funded contract is refunded instead (409).
+    pub async fn cancel_contract(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        reason: &str,
+    ) -> Result<Contract> {
+        let caller = permit.expect(UseCase::CancelContract);
+        let (_, c) = self
+            .transition(id, |c, now| {
+                let by = match caller.party_in(c) {
+                    Some(p @ (Party::Client | Party::Admin)) => p,
+                    _ => return Err(not_party()),
+                };
+                Ok(((), vec![], c.cancel_unfunded(by, reason, now)?))
+            })
+            .await?;
+        tracing::info!(contract = %c.id, actor = %caller.actor(), "contract canceled");
+        Ok(c)
+    }
+
+    /// A contract with the directory's cards of its users and job: its parties and admins.
+    pub async fn contract_with_cards(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+    ) -> Result<(Contract, Cards)> {
+        let caller = permit.expect(UseCase::ViewContract);
+        let contract = self.load(id).await?;
+        caller.party_in(&contract).ok_or_else(not_party)?;
+        let cards = self.cards(std::slice::from_ref(&contract)).await?;
+        Ok((contract, cards))
     }
 
     /// A contract with its escrow and ledger entries: its parties and admins.

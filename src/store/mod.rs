@@ -132,6 +132,10 @@ pub struct ContractFilter {
     pub release_requested: bool,
     /// Only contracts that have an escrow.
     pub funded_only: bool,
+    /// Only this client's contracts.
+    pub client: Option<UserId>,
+    /// Only this freelancer's contracts.
+    pub freelancer: Option<UserId>,
 }
 
 /// What a [`ContractFilter`] asks of a contract's indexed fields, each condition once: what a
@@ -144,6 +148,8 @@ pub struct ContractQuery {
     pub release_requested: bool,
     /// The contract has an escrow.
     pub has_escrow: bool,
+    pub client: Option<UserId>,
+    pub freelancer: Option<UserId>,
 }
 
 impl ContractFilter {
@@ -162,6 +168,8 @@ impl ContractFilter {
             contract_status: self.contract_status,
             release_requested: self.release_requested,
             has_escrow: self.funded_only,
+            client: self.client.clone(),
+            freelancer: self.freelancer.clone(),
         })
     }
 }

@@ -5,6 +5,7 @@
 //! ([`schema`] gives the domain's enums theirs), so the document and the answers cannot drift.
 
 pub mod amount;
+pub mod original;
 pub mod schema;
 
 pub use amount::Amount;

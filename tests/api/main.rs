@@ -13,5 +13,6 @@ mod holes;
 mod idempotency;
 mod media;
 mod operations;
+mod original;
 mod validation;
 mod webhooks;

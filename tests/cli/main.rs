@@ -6,6 +6,7 @@ mod support;
 
 mod helpers;
 
+mod contract;
 mod escrow;
 mod inspect;
 mod output;

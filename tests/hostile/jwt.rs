@@ -406,6 +406,73 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             Body::Upload,
             &a,
         ),
+        // The original app's contract routes.
+        route(
+            "POST",
+            "/api/client/contract/create-contract/{jobId}/{clientId}",
+            format!("/api/client/contract/create-contract/{fresh_job}/{}", a.id),
+            Body::Json(json!({"freelancerId": f.id.as_str(), "amount": "10"})),
+            &a,
+        ),
+        route(
+            "POST",
+            "/api/freelancer/contract/approve-contract/{contractId}/{freelancerId}",
+            format!(
+                "/api/freelancer/contract/approve-contract/{}/{}",
+                new.contract, f.id
+            ),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/contract/view-contract/{contractId}",
+            format!("/api/freelancer/contract/view-contract/{}", funded.contract),
+            Body::None,
+            &a,
+        ),
+        route(
+            "GET",
+            "/api/client/contract/get-contracts/{clientId}",
+            format!("/api/client/contract/get-contracts/{}", a.id),
+            Body::None,
+            &a,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/contract/get-contracts/{freelancerId}",
+            format!("/api/freelancer/contract/get-contracts/{}", f.id),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/client/contract/is-created/{jobId}/{clientId}",
+            format!("/api/client/contract/is-created/{}/{}", approved.job, a.id),
+            Body::None,
+            &a,
+        ),
+        route(
+            "GET",
+            "/api/client/contract/all-contracts",
+            "/api/client/contract/all-contracts".into(),
+            Body::None,
+            &admin,
+        ),
+        route(
+            "DELETE",
+            "/api/client/contract/cancel-contract/{contractId}",
+            format!("/api/client/contract/cancel-contract/{}", approved.contract),
+            Body::None,
+            &a,
+        ),
+        route(
+            "PUT",
+            "/api/admin/contract/cancel/{contractId}",
+            format!("/api/admin/contract/cancel/{}", approved.contract),
+            Body::None,
+            &admin,
+        ),
     ];
 
     // The table covers every secured operation of the OpenAPI document, and nothing else.
@@ -472,6 +539,8 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         "/api/admin/escrow/transactions",
         "/api/admin/escrow/sales-report",
         "/api/admin/wallet/{userId}",
+        "/api/client/contract/all-contracts",
+        "/api/admin/contract/cancel/{contractId}",
     ] {
         for (who, u) in [
             ("its client", &a),
@@ -584,6 +653,70 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             find("/api/client/contract/create-contract/{jobId}"),
             u,
         ));
+    }
+    // The original's routes that name a user serve that user (or an admin) only.
+    for (template, path, intruders) in [
+        (
+            "/api/client/contract/get-contracts/{clientId}",
+            format!("/api/client/contract/get-contracts/{}", a.id),
+            vec![("another client", &b), ("a freelancer", &g)],
+        ),
+        (
+            "/api/freelancer/contract/get-contracts/{freelancerId}",
+            format!("/api/freelancer/contract/get-contracts/{}", f.id),
+            vec![("another freelancer", &g), ("a client", &b)],
+        ),
+        (
+            "/api/client/contract/is-created/{jobId}/{clientId}",
+            format!("/api/client/contract/is-created/{}/{}", approved.job, a.id),
+            vec![("another client", &b), ("a freelancer", &f)],
+        ),
+        (
+            "/api/client/contract/create-contract/{jobId}/{clientId}",
+            format!("/api/client/contract/create-contract/{fresh_job}/{}", a.id),
+            vec![("another client under the owner's :clientId", &b)],
+        ),
+        (
+            "/api/freelancer/contract/approve-contract/{contractId}/{freelancerId}",
+            format!(
+                "/api/freelancer/contract/approve-contract/{}/{}",
+                new.contract, f.id
+            ),
+            vec![
+                ("another freelancer under the owner's :freelancerId", &g),
+                ("the client", &a),
+            ],
+        ),
+        (
+            "/api/freelancer/contract/approve-contract/{contractId}/{freelancerId}",
+            format!(
+                "/api/freelancer/contract/approve-contract/{}/{}",
+                new.contract, g.id
+            ),
+            vec![("another freelancer under its own :freelancerId", &g)],
+        ),
+        (
+            "/api/freelancer/contract/view-contract/{contractId}",
+            format!("/api/freelancer/contract/view-contract/{}", funded.contract),
+            vec![("another client", &b), ("another freelancer", &g)],
+        ),
+        (
+            "/api/client/contract/cancel-contract/{contractId}",
+            format!("/api/client/contract/cancel-contract/{}", approved.contract),
+            vec![
+                ("another client", &b),
+                ("its freelancer", &f),
+                ("another freelancer", &g),
+            ],
+        ),
+    ] {
+        for (who, u) in intruders {
+            misdirected.push((
+                format!("{who} on {template}"),
+                with_path(template, path.clone()),
+                u,
+            ));
+        }
     }
     for (what, r, u) in &misdirected {
         let (status, body) = call(&w, r, Some(&format!("Bearer {}", u.token))).await;

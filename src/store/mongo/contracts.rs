@@ -33,6 +33,12 @@ fn contract_filter(f: &ContractFilter) -> Document {
     if q.has_escrow {
         filter.insert("hasEscrow", true);
     }
+    if let Some(c) = q.client {
+        filter.insert("clientId", c.as_str());
+    }
+    if let Some(f) = q.freelancer {
+        filter.insert("freelancerId", f.as_str());
+    }
     filter
 }
 

@@ -162,6 +162,14 @@ fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
     if q.has_escrow {
         clauses.push("escrow_status IS NOT NULL".into());
     }
+    if let Some(c) = q.client {
+        clauses.push(format!("client_id = ?{}", args.len() + 1));
+        args.push(c.to_string());
+    }
+    if let Some(f) = q.freelancer {
+        clauses.push(format!("freelancer_id = ?{}", args.len() + 1));
+        args.push(f.to_string());
+    }
     (clauses.join(" AND "), args)
 }
 

@@ -1,0 +1,221 @@
+//! The original app's own response shapes, for the routes its front end calls: contracts with
+//! their users and jobs populated from the directory (`jobId: {_id, title, description, rate}`,
+//! `clientId: {_id, name, email, profilePic}`), where unknown parts are empty strings so its
+//! components (`clientId.name.toLowerCase()`) still run.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Amount, StatusChangeView, time};
+use crate::directory::Cards;
+use crate::domain::{Contract, ContractStatus, Currency, JobId, Party, ReleaseFundStatus, UserId};
+
+/// A user as the original populated one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub profile_pic: String,
+}
+
+impl PartyRef {
+    pub fn of(id: &UserId, cards: &Cards) -> PartyRef {
+        let card = cards.user(id);
+        PartyRef {
+            id: id.to_string(),
+            name: card.name,
+            email: card.email,
+            profile_pic: card.profile_pic,
+        }
+    }
+
+    /// The same without the email: what a public page shows.
+    pub fn public(id: &UserId, cards: &Cards) -> PublicPartyRef {
+        let card = cards.user(id);
+        PublicPartyRef {
+            id: id.to_string(),
+            name: card.name,
+            profile_pic: card.profile_pic,
+        }
+    }
+}
+
+/// A user on a public page: no email.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicPartyRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    pub profile_pic: String,
+}
+
+/// A job as the original populated one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Rupees; `null` when the directory does not know the job.
+    #[schema(value_type = Option<f64>)]
+    pub rate: Option<Amount>,
+}
+
+impl JobRef {
+    pub fn of(id: &JobId, cards: &Cards, currency: Currency) -> JobRef {
+        let card = cards.job(id);
+        JobRef {
+            id: id.to_string(),
+            title: card.title,
+            description: card.description,
+            rate: card.rate.map(|r| Amount::new(r, currency)),
+        }
+    }
+}
+
+/// A contract in the original's shape, its references populated.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OriginalContract {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// "CON" and at least 8 digits.
+    pub contract_id: Option<String>,
+    pub job_id: JobRef,
+    pub client_id: PartyRef,
+    pub freelancer_id: PartyRef,
+    pub title: Option<String>,
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    pub currency: Currency,
+    pub status: ContractStatus,
+    pub is_approved: bool,
+    pub escrow_paid: bool,
+    pub release_fund_status: ReleaseFundStatus,
+    pub cancel_reason: String,
+    pub cancel_reason_description: String,
+    pub canceled_by: Option<Party>,
+    pub status_history: Vec<StatusChangeView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl OriginalContract {
+    pub fn of(c: &Contract, cards: &Cards) -> OriginalContract {
+        OriginalContract {
+            id: c.id.to_string(),
+            contract_id: c.human_id(),
+            job_id: JobRef::of(&c.job_id, cards, c.currency),
+            client_id: PartyRef::of(&c.client_id, cards),
+            freelancer_id: PartyRef::of(&c.freelancer_id, cards),
+            title: c.title.as_ref().map(|t| t.as_str().to_string()),
+            amount: Amount::new(c.amount, c.currency),
+            currency: c.currency,
+            status: c.status,
+            is_approved: c.is_approved,
+            escrow_paid: c.escrow_paid(),
+            release_fund_status: c.release_fund_status,
+            cancel_reason: c.cancel_reason.clone(),
+            cancel_reason_description: c.cancel_reason_description.clone(),
+            canceled_by: c.canceled_by,
+            status_history: c
+                .status_history
+                .iter()
+                .map(|s| StatusChangeView {
+                    status: s.status,
+                    timestamp: time(s.at),
+                })
+                .collect(),
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+        }
+    }
+
+    pub fn list(contracts: &[Contract], cards: &Cards) -> Vec<OriginalContract> {
+        contracts
+            .iter()
+            .map(|c| OriginalContract::of(c, cards))
+            .collect()
+    }
+}
+
+/// A finished contract on a freelancer's public profile: what it was and when, no amounts and
+/// no emails.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicWork {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub contract_id: Option<String>,
+    pub title: Option<String>,
+    pub job_id: PublicJobRef,
+    pub client_id: PublicPartyRef,
+    pub status: ContractStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A job on a public page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicJobRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub title: String,
+}
+
+impl PublicWork {
+    pub fn of(c: &Contract, cards: &Cards) -> PublicWork {
+        PublicWork {
+            id: c.id.to_string(),
+            contract_id: c.human_id(),
+            title: c.title.as_ref().map(|t| t.as_str().to_string()),
+            job_id: PublicJobRef {
+                id: c.job_id.to_string(),
+                title: cards.job(&c.job_id).title,
+            },
+            client_id: PartyRef::public(&c.client_id, cards),
+            status: c.status,
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+        }
+    }
+}
+
+/// `view-contract/:id`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContractEnvelope {
+    pub contract: OriginalContract,
+}
+
+/// `is-created/:jobId/:clientId`: the job's contract of that client, or `null`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MaybeContract {
+    pub contract: Option<OriginalContract>,
+}
+
+/// The client's list (`get-contracts/:clientId`) and the admin's (`all-contracts`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContractData {
+    pub count: u64,
+    pub data: Vec<OriginalContract>,
+}
+
+/// The freelancer's list (`get-contracts/:freelancerId`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FreelancerContracts {
+    pub count: u64,
+    pub contracts: Vec<OriginalContract>,
+}
+
+/// `completed-works/:freelancerId`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompletedWorks {
+    pub count: u64,
+    pub contracts: Vec<PublicWork>,
+}

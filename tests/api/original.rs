@@ -1,0 +1,273 @@
+//! The original app's front end, replayed: each call as its UI sends it (the same paths, body
+//! field names and types, and the original auth service's token shape `{id, role}`), and
+//! assertions on exactly the fields its components read (`../shared/notes/skillora-frontend.md`
+//! lists them), over a real socket, with and without a directory of the original's users and
+//! jobs (the MongoDB emulator seeded with documents in the original's shapes).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::directory::Original;
+use crate::helpers::{Parties, TestApp, error_code};
+use crate::support::money::minor;
+
+/// GET as the UI does (bearer token), the JSON answer.
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Value {
+    let r = app.send("GET", path, token, None).await;
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.json().await.unwrap()
+}
+
+/// What a component reads of a populated user: strings, so `.toLowerCase()` runs.
+fn party(v: &Value) -> (String, String) {
+    assert!(v["_id"].is_string(), "{v}");
+    let name = v["name"].as_str().unwrap_or_else(|| panic!("name: {v}"));
+    let email = v["email"].as_str().unwrap_or_else(|| panic!("email: {v}"));
+    (name.to_lowercase(), email.to_string())
+}
+
+/// The contract pages' calls, from creating to completing, then the lists; `names`: the
+/// client's and freelancer's names and the job's title the directory knows (empty without).
+async fn contract_pages(app: &TestApp, p: &mut Parties, names: (&str, &str, &str)) {
+    let (client_name, freelancer_name, job_title) = names;
+    // JobDetails.tsx: createContract(jobId, clientId, {freelancerId, amount}) → message.
+    let r = app
+        .send(
+            "POST",
+            &format!(
+                "/api/client/contract/create-contract/{}/{}",
+                p.job, p.client
+            ),
+            Some(&p.client_token),
+            Some(json!({"freelancerId": p.freelancer.as_str(), "amount": 1500.5})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].is_string());
+    p.contract = v["data"]["_id"].as_str().unwrap().to_string();
+    // isContractCreated(jobId, clientId) → contract.
+    let v = get(
+        app,
+        &format!("/api/client/contract/is-created/{}/{}", p.job, p.client),
+        Some(&p.client_token),
+    )
+    .await;
+    assert_eq!(v["contract"]["_id"], p.contract.as_str());
+    // ViewContracts.tsx: getClientContracts(clientId) → data[] with jobId{title, rate},
+    // freelancerId{name, email, profilePic}.
+    let v = get(
+        app,
+        &format!("/api/client/contract/get-contracts/{}", p.client),
+        Some(&p.client_token),
+    )
+    .await;
+    let row = &v["data"][0];
+    assert_eq!(row["jobId"]["title"], job_title);
+    assert_eq!(
+        party(&row["freelancerId"]).0,
+        freelancer_name.to_lowercase()
+    );
+    assert!(row["freelancerId"]["profilePic"].is_string());
+    // The freelancer approves: approve-contract/:contractId/:freelancerId → message.
+    let r = app
+        .send(
+            "POST",
+            &format!(
+                "/api/freelancer/contract/approve-contract/{}/{}",
+                p.contract, p.freelancer
+            ),
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.json::<Value>().await.unwrap()["message"].is_string());
+    // ContractDetails.tsx (each role): view-contract/:id → contract.
+    for token in [&p.client_token, &p.freelancer_token, &p.admin_token] {
+        let v = get(
+            app,
+            &format!("/api/freelancer/contract/view-contract/{}", p.contract),
+            Some(token),
+        )
+        .await;
+        let c = &v["contract"];
+        let human = c["contractId"].as_str().unwrap();
+        assert!(human.starts_with("CON") && human.len() >= 11, "{human}");
+        assert_eq!(c["jobId"]["_id"], p.job.as_str());
+        assert_eq!(c["jobId"]["title"], job_title);
+        assert!(c["jobId"]["description"].is_string());
+        assert_eq!(party(&c["clientId"]).0, client_name.to_lowercase());
+        assert_eq!(party(&c["freelancerId"]).0, freelancer_name.to_lowercase());
+        assert_eq!(minor(&c["amount"]), 150_050, "rupees: {c}");
+        assert_eq!(c["status"], "Pending");
+        assert_eq!(c["isApproved"], true);
+        assert_eq!(c["escrowPaid"], false);
+        assert_eq!(c["releaseFundStatus"], "NotRequested");
+        assert_eq!(c["statusHistory"][0]["status"], "Pending");
+    }
+    // pages/freelancer/Contracts.tsx: get-contracts/:freelancerId → contracts[].
+    let v = get(
+        app,
+        &format!("/api/freelancer/contract/get-contracts/{}", p.freelancer),
+        Some(&p.freelancer_token),
+    )
+    .await;
+    assert_eq!(v["contracts"][0]["_id"], p.contract.as_str());
+    assert_eq!(
+        party(&v["contracts"][0]["clientId"]).0,
+        client_name.to_lowercase()
+    );
+    // The client pays (the sandbox here: Stripe's webhook funds it), the work is done and
+    // released.
+    let r = app
+        .post_webhook(&app.payment_event(
+            &format!("evt_{}", p.contract),
+            p,
+            150_050,
+            &format!("pi_{}", p.contract),
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for s in ["Started", "Ongoing", "Completed"] {
+        assert_eq!(app.set_status(p, s).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.request_release(p).await.status(), StatusCode::OK);
+    assert_eq!(app.release(p).await.status(), StatusCode::OK);
+    // ViewFreelancer.tsx: completed-works/:freelancerId (public) → contracts[]: titles and
+    // dates, no amounts, no emails.
+    let text = app
+        .send(
+            "GET",
+            &format!("/api/freelancer/contract/completed-works/{}", p.freelancer),
+            None,
+            None,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["contracts"][0]["jobId"]["title"], job_title);
+    assert!(v["contracts"][0]["createdAt"].is_string());
+    for private in ["amount", "email", "platformFee", "cancelReason"] {
+        assert!(
+            !text.contains(private),
+            "{private} in a public list: {text}"
+        );
+    }
+    // pages/admin/Contracts.tsx: all-contracts → data[].
+    let v = get(
+        app,
+        "/api/client/contract/all-contracts",
+        Some(&p.admin_token),
+    )
+    .await;
+    assert!(
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["_id"] == p.contract.as_str()),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn the_contract_pages_work_without_a_directory() {
+    let app = TestApp::spawn().await;
+    let mut p = app.parties();
+    contract_pages(&app, &mut p, ("", "", "")).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_contract_pages_show_the_original_s_users_and_jobs_from_its_directory() {
+    let Some(o) = Original::seed().await else {
+        return;
+    };
+    let app = o.app().await;
+    let mut p = o.parties(&app, &o.open_job, &o.freelancer);
+    contract_pages(
+        &app,
+        &mut p,
+        ("Asha Client", "Ravi Freelancer", "Logo design"),
+    )
+    .await;
+    let v = get(
+        &app,
+        &format!("/api/freelancer/contract/view-contract/{}", p.contract),
+        Some(&p.client_token),
+    )
+    .await;
+    let c = &v["contract"];
+    assert_eq!(c["clientId"]["email"], "asha@example.com");
+    assert_eq!(c["clientId"]["profilePic"], "https://img.example/asha.png");
+    assert_eq!(
+        c["freelancerId"]["profilePic"],
+        "https://img.example/ravi.png"
+    );
+    assert_eq!(c["jobId"]["description"], "A logo for a bakery");
+    assert_eq!(minor(&c["jobId"]["rate"]), 150_050);
+    app.stop().await;
+    o.drop().await;
+}
+
+#[tokio::test]
+async fn a_client_cancels_an_unfunded_contract_and_a_funded_one_goes_through_refund() {
+    let app = TestApp::spawn().await;
+    let p = app.approved_contract(json!(1000)).await;
+    // ContractDetails.tsx: deleteContract(contractId) → message.
+    let path = format!("/api/client/contract/cancel-contract/{}", p.contract);
+    let r = app.send("DELETE", &path, Some(&p.client_token), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].is_string());
+    let detail = app.contract(&p).await;
+    assert_eq!(detail["contract"]["status"], "Canceled");
+    assert_eq!(detail["contract"]["canceledBy"], "Client");
+    let history = detail["contract"]["statusHistory"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["status"], "Canceled");
+    // The job is free again: a new contract can be made for it.
+    assert_eq!(
+        app.create_contract(&p, json!(1000)).await.status(),
+        StatusCode::CREATED
+    );
+    // A funded contract is refunded, not canceled.
+    let funded = app.funded_contract().await;
+    let r = app
+        .send(
+            "DELETE",
+            &format!("/api/client/contract/cancel-contract/{}", funded.contract),
+            Some(&funded.client_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::CONFLICT, "state.conflict".into())
+    );
+    assert_eq!(app.contract(&funded).await["escrow"]["status"], "funded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_frees_a_job_an_unfunded_contract_squats_on() {
+    let app = TestApp::spawn().await;
+    let squat = app.approved_contract(json!(1000)).await;
+    let r = app
+        .send(
+            "PUT",
+            &format!("/api/admin/contract/cancel/{}", squat.contract),
+            Some(&squat.admin_token),
+            Some(json!({"cancelReason": "job squatted"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c = app.contract(&squat).await;
+    assert_eq!(c["contract"]["status"], "Canceled");
+    assert_eq!(c["contract"]["canceledBy"], "Admin");
+    assert_eq!(c["contract"]["cancelReason"], "job squatted");
+    app.stop().await;
+}
