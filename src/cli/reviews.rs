@@ -63,7 +63,7 @@ fn table(out: &Output, reviews: &[ReviewView]) -> comfy_table::Table {
             Cell::new(short_time(&r.created_at)),
             Cell::new(format!("{}/5", r.rating)),
             Cell::new(&r.contract_id),
-            Cell::new(&r.client_id),
+            Cell::new(&r.client_id.id),
             Cell::new(&r.freelancer_id),
             Cell::new(&r.description),
         ]);

@@ -82,7 +82,7 @@ impl Directory for NoDirectory {
 }
 
 /// The cards a page of records refers to, fetched in one batch each.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cards {
     pub users: HashMap<UserId, UserCard>,
     pub jobs: HashMap<JobId, JobCard>,

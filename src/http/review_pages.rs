@@ -1,10 +1,12 @@
 //! Rendered `show-reviews` pages, kept while the store's reviews generation of their
 //! freelancer stays the same: the most read page of the API answers from memory, and a review
 //! written by any process sharing the store is seen at once (the generation, one indexed row,
-//! moves with it).
+//! moves with it). With a directory the pages also show the reviewers' names, which change
+//! outside the store: a page is then kept no longer than the directory keeps a name.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -18,8 +20,11 @@ const REVIEW_PAGES_KEPT_MAX: usize = 4096;
 
 #[derive(Default)]
 pub struct ReviewPages {
-    pages: Mutex<HashMap<(UserId, Page), (i64, Bytes)>>,
+    pages: Mutex<HashMap<(UserId, Page), (i64, Instant, Bytes)>>,
 }
+
+/// How long a page showing the directory's names is kept.
+const PAGE_WITH_NAMES_FOR: Duration = Duration::from_secs(30);
 
 impl ReviewPages {
     /// The page as JSON, from the kept copy when the freelancer's reviews have not changed.
@@ -28,8 +33,10 @@ impl ReviewPages {
             return render(service, freelancer, page).await;
         };
         let key = (freelancer.clone(), page);
-        if let Some((kept, body)) = self.pages.lock().expect("never poisoned").get(&key)
+        let names = service.directory().knows();
+        if let Some((kept, at, body)) = self.pages.lock().expect("never poisoned").get(&key)
             && *kept == generation
+            && (!names || at.elapsed() < PAGE_WITH_NAMES_FOR)
         {
             return Ok(body.clone());
         }
@@ -40,7 +47,7 @@ impl ReviewPages {
         if pages.len() >= REVIEW_PAGES_KEPT_MAX {
             pages.clear();
         }
-        pages.insert(key, (generation, body.clone()));
+        pages.insert(key, (generation, Instant::now(), body.clone()));
         Ok(body)
     }
 }

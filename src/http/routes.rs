@@ -20,6 +20,7 @@ use crate::service::escrow::Release;
 use crate::service::reports::SalesRange;
 use crate::service::{ErrorCode, UseCase, input};
 use crate::store::ContractFilter;
+use crate::views::original::{TransactionPage, TransactionRow};
 use crate::views::*;
 
 pub(super) type ApiResult<T> = Result<T, ApiError>;
@@ -254,18 +255,28 @@ pub async fn total_revenue(
 
 #[utoipa::path(get, path = "/api/admin/escrow/transactions", tag = "reports",
     params(("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = EscrowPage), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = TransactionPage), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn transactions(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Paging(page): Paging,
-) -> ApiResult<Json<EscrowPage>> {
+) -> ApiResult<Json<TransactionPage>> {
     let permit = s.service.permit(&caller, UseCase::Reports)?;
     let escrows = s
         .service
         .escrows(permit, &ContractFilter::default(), page)
         .await?;
-    Ok(Json(EscrowPage::from(&escrows)))
+    let cards = s.service.cards(&escrows.contracts).await?;
+    Ok(Json(TransactionPage {
+        count: escrows.count,
+        page: escrows.page.page,
+        limit: escrows.page.limit,
+        data: escrows
+            .contracts
+            .iter()
+            .filter_map(|c| TransactionRow::of(c, &cards))
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -26,6 +26,8 @@ pub struct Reviews {
     pub average_rating_x100: i64,
     pub page: Page,
     pub reviews: Vec<Review>,
+    /// The directory's cards of the reviewers.
+    pub cards: crate::directory::Cards,
 }
 
 impl Reviews {
@@ -41,6 +43,7 @@ impl Reviews {
             average_rating_x100,
             page,
             reviews: found.reviews,
+            cards: Default::default(),
         }
     }
 }
@@ -76,7 +79,18 @@ impl Service {
     /// A freelancer's reviews, newest first (public).
     pub async fn reviews(&self, freelancer: &UserId, page: Page) -> Result<Reviews> {
         let found = self.store.reviews_for_freelancer(freelancer, page).await?;
-        Ok(Reviews::of(found, page))
+        let mut reviews = Reviews::of(found, page);
+        if self.directory.knows() && !reviews.reviews.is_empty() {
+            let mut clients: Vec<UserId> = reviews
+                .reviews
+                .iter()
+                .map(|r| r.client_id.clone())
+                .collect();
+            clients.sort();
+            clients.dedup();
+            reviews.cards.users = self.directory.users(&clients).await?;
+        }
+        Ok(reviews)
     }
 
     /// A number that moves whenever the freelancer's reviews change (see

@@ -337,7 +337,9 @@ pub struct ReviewView {
     #[serde(rename = "_id")]
     pub underscore_id: String,
     pub contract_id: String,
-    pub client_id: String,
+    /// The reviewer, as the original populated it (name and picture from the directory;
+    /// empty strings without one).
+    pub client_id: original::PublicPartyRef,
     pub freelancer_id: String,
     pub rating: u8,
     pub description: String,
@@ -346,10 +348,16 @@ pub struct ReviewView {
 
 impl From<&Review> for ReviewView {
     fn from(r: &Review) -> ReviewView {
+        ReviewView::of(r, &crate::directory::Cards::default())
+    }
+}
+
+impl ReviewView {
+    pub fn of(r: &Review, cards: &crate::directory::Cards) -> ReviewView {
         ReviewView {
             underscore_id: r.id.to_string(),
             contract_id: r.contract_id.to_string(),
-            client_id: r.client_id.to_string(),
+            client_id: original::PartyRef::public(&r.client_id, cards),
             freelancer_id: r.freelancer_id.to_string(),
             rating: r.rating.get(),
             description: r.description.clone(),
@@ -377,7 +385,11 @@ impl From<&Reviews> for ReviewsPage {
             average_rating: r.average_rating_x100 as f64 / 100.0,
             page: r.page.page,
             limit: r.page.limit,
-            data: r.reviews.iter().map(ReviewView::from).collect(),
+            data: r
+                .reviews
+                .iter()
+                .map(|v| ReviewView::of(v, &r.cards))
+                .collect(),
         }
     }
 }
@@ -425,6 +437,11 @@ impl From<&Escrows> for EscrowPage {
 pub struct MonthRow {
     /// "YYYY-MM" (UTC).
     pub month: String,
+    /// The month's first instant (RFC 3339, UTC): the original's dashboard shows rows by it.
+    pub created_at: String,
+    /// The gross amount again, under the name the original's dashboard reads.
+    #[schema(value_type = f64)]
+    pub amount: Amount,
     #[schema(value_type = f64)]
     pub gross: Amount,
     #[schema(value_type = f64)]
@@ -450,6 +467,8 @@ impl From<&Sales> for SalesReport {
                 .iter()
                 .map(|m| MonthRow {
                     month: m.month.clone(),
+                    created_at: format!("{}-01T00:00:00.000Z", m.month),
+                    amount: Amount::new(m.gross, s.currency),
                     gross: Amount::new(m.gross, s.currency),
                     platform_fee: Amount::new(m.platform_fee, s.currency),
                     freelancer_earning: Amount::new(m.freelancer_earning, s.currency),

@@ -6,9 +6,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Amount, StatusChangeView, time};
+use super::{Amount, EscrowView, RefundSplit, StatusChangeView, time};
 use crate::directory::Cards;
-use crate::domain::{Contract, ContractStatus, Currency, JobId, Party, ReleaseFundStatus, UserId};
+use crate::domain::{
+    Contract, ContractStatus, Currency, EscrowStatus, JobId, Party, ReleaseFundStatus, UserId,
+};
 
 /// A user as the original populated one.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -218,4 +220,91 @@ pub struct FreelancerContracts {
 pub struct CompletedWorks {
     pub count: u64,
     pub contracts: Vec<PublicWork>,
+}
+
+/// A contract as an escrow row names it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractRef {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// "CON" and at least 8 digits.
+    pub contract_id: Option<String>,
+    pub title: Option<String>,
+    pub status: ContractStatus,
+}
+
+/// A row of the admin's payments table (`/api/admin/escrow/transactions`): the escrow with its
+/// contract, job and users populated, as the original's dashboard renders it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionRow {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub contract_id: ContractRef,
+    pub job_id: JobRef,
+    pub client_id: PartyRef,
+    pub freelancer_id: PartyRef,
+    pub transaction_type: &'static str,
+    pub status: EscrowStatus,
+    /// Gross amount paid in, rupees.
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    #[schema(value_type = f64)]
+    pub platform_fee: Amount,
+    #[schema(value_type = f64)]
+    pub freelancer_earning: Amount,
+    pub currency: Currency,
+    pub refund: Option<RefundSplit>,
+    pub release_requested: bool,
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub funded_at: String,
+    pub released_at: Option<String>,
+    pub refunded_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl TransactionRow {
+    /// The row of a contract's escrow, if it has one.
+    pub fn of(c: &Contract, cards: &Cards) -> Option<TransactionRow> {
+        let e = EscrowView::of(c)?;
+        Some(TransactionRow {
+            id: e.underscore_id,
+            contract_id: ContractRef {
+                id: c.id.to_string(),
+                contract_id: c.human_id(),
+                title: c.title.as_ref().map(|t| t.as_str().to_string()),
+                status: c.status,
+            },
+            job_id: JobRef::of(&c.job_id, cards, c.currency),
+            client_id: PartyRef::of(&c.client_id, cards),
+            freelancer_id: PartyRef::of(&c.freelancer_id, cards),
+            transaction_type: e.transaction_type,
+            status: e.status,
+            amount: e.amount,
+            platform_fee: e.platform_fee,
+            freelancer_earning: e.freelancer_earning,
+            currency: e.currency,
+            refund: e.refund,
+            release_requested: e.release_requested,
+            checkout_session_id: e.checkout_session_id,
+            payment_intent_id: e.payment_intent_id,
+            funded_at: e.funded_at,
+            released_at: e.released_at,
+            refunded_at: e.refunded_at,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        })
+    }
+}
+
+/// `/api/admin/escrow/transactions`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransactionPage {
+    pub count: u64,
+    pub page: u32,
+    pub limit: u32,
+    pub data: Vec<TransactionRow>,
 }

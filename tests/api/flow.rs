@@ -478,7 +478,7 @@ async fn awkward_amounts_are_written_exactly_in_rupees_by_every_view() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["contractId"] == p.contract.as_str())
+            .find(|r| r["contractId"]["_id"] == p.contract.as_str())
             .unwrap();
         assert_eq!(minor(&row["amount"]), paise, "{text}");
     }

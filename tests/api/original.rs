@@ -134,6 +134,36 @@ async fn contract_pages(app: &TestApp, p: &mut Parties, names: (&str, &str, &str
     }
     assert_eq!(app.request_release(p).await.status(), StatusCode::OK);
     assert_eq!(app.release(p).await.status(), StatusCode::OK);
+    // The client reviews; ViewFreelancer.tsx and FreelancerProfile.tsx: show-reviews (no
+    // token) → data[] with _id, clientId.name, clientId.profilePic, rating, description,
+    // createdAt.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/client/review/rate-freelancer/{}", p.client),
+            Some(&p.client_token),
+            Some(json!({"freelancerId": p.freelancer.as_str(), "contractId": p.contract, "rating": 5, "description": "Great work"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v = get(
+        app,
+        &format!("/api/client/review/show-reviews/{}", p.freelancer),
+        None,
+    )
+    .await;
+    let review = &v["data"][0];
+    assert!(review["_id"].is_string());
+    assert_eq!(review["clientId"]["_id"], p.client.as_str());
+    assert_eq!(review["clientId"]["name"], client_name);
+    assert!(review["clientId"]["profilePic"].is_string());
+    assert!(
+        review["clientId"].get("email").is_none(),
+        "a public page: {v}"
+    );
+    assert_eq!(review["rating"], 5);
+    assert_eq!(review["description"], "Great work");
+    assert!(review["createdAt"].is_string());
     // ViewFreelancer.tsx: completed-works/:freelancerId (public) → contracts[]: titles and
     // dates, no amounts, no emails.
     let text = app
@@ -157,6 +187,54 @@ async fn contract_pages(app: &TestApp, p: &mut Parties, names: (&str, &str, &str
             "{private} in a public list: {text}"
         );
     }
+    // pages/admin/Dashboard.tsx: balance and revenue as rupee numbers; the sales report's
+    // rows with createdAt, amount, freelancerEarning, platformFee (toFixed(2) on each).
+    let v = get(app, "/api/admin/escrow/total-revenue", Some(&p.admin_token)).await;
+    assert!(minor(&v["data"]) >= 15_005, "{v}");
+    let v = get(app, "/api/admin/escrow/balance", Some(&p.admin_token)).await;
+    assert!(v["data"].is_number(), "{v}");
+    let v = get(app, "/api/admin/escrow/sales-report", Some(&p.admin_token)).await;
+    let month = &v["data"][0];
+    assert!(
+        month["createdAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("-01T00:00:00.000Z")),
+        "{v}"
+    );
+    for field in ["amount", "freelancerEarning", "platformFee"] {
+        assert!(month[field].is_number(), "{field}: {v}");
+    }
+    assert!(minor(&month["amount"]) >= 150_050, "{v}");
+    // pages/admin/Payments.tsx: transactions (the whole list) → data[] with
+    // clientId.name.toLowerCase(), transactionType, amount, platformFee, status, createdAt.
+    let v = get(
+        app,
+        "/api/admin/escrow/transactions?limit=1000",
+        Some(&p.admin_token),
+    )
+    .await;
+    let row = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["contractId"]["_id"] == p.contract.as_str())
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(party(&row["clientId"]).0, client_name.to_lowercase());
+    assert_eq!(
+        party(&row["freelancerId"]).0,
+        freelancer_name.to_lowercase()
+    );
+    assert_eq!(row["transactionType"], "credit");
+    assert_eq!(minor(&row["amount"]), 150_050);
+    assert_eq!(minor(&row["platformFee"]), 15_005);
+    assert_eq!(row["status"], "released");
+    assert!(row["createdAt"].is_string());
+    assert!(
+        row["contractId"]["contractId"]
+            .as_str()
+            .unwrap()
+            .starts_with("CON")
+    );
     // pages/admin/Contracts.tsx: all-contracts → data[].
     let v = get(
         app,
