@@ -20,8 +20,11 @@ const REVIEW_PAGES_KEPT_MAX: usize = 4096;
 
 #[derive(Default)]
 pub struct ReviewPages {
-    pages: Mutex<HashMap<(UserId, Page), (i64, Instant, Bytes)>>,
+    pages: Mutex<HashMap<(UserId, Page), Kept>>,
 }
+
+/// A rendered page: the reviews generation it was rendered at, when, and the JSON.
+type Kept = (i64, Instant, Bytes);
 
 /// How long a page showing the directory's names is kept.
 const PAGE_WITH_NAMES_FOR: Duration = Duration::from_secs(30);
