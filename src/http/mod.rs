@@ -106,6 +106,18 @@ pub fn router(state: AppState) -> Router {
             "/api/admin/contract/cancel/{contractId}",
             put(original::admin_cancel_contract),
         )
+        .route(
+            "/api/freelancer/wallet/earnings/{userId}",
+            get(original::earnings),
+        )
+        .route(
+            "/api/freelancer/wallet/transactions/{walletId}",
+            get(original::wallet_transactions),
+        )
+        .route(
+            "/api/freelancer/wallet/user-sales-report/{userId}",
+            get(original::wallet_sales_report),
+        )
         .route("/api/client/job/payment/{jobId}", post(routes::checkout))
         .route(
             "/api/client/contract/release-fund/{contractId}",

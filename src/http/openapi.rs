@@ -179,7 +179,8 @@ impl Modify for UploadTypes {
         original::create_contract_as, original::approve_contract_as, original::view_contract,
         original::client_contracts, original::freelancer_contracts, original::is_created,
         original::completed_works, original::all_contracts, original::cancel_contract,
-        original::admin_cancel_contract,
+        original::admin_cancel_contract, original::earnings, original::wallet_transactions,
+        original::wallet_sales_report,
     ),
 )]
 pub struct ApiDoc;

@@ -20,8 +20,8 @@ use crate::domain::{JobId, UserId};
 use crate::service::contracts::Side;
 use crate::service::{UseCase, input};
 use crate::views::original::{
-    CompletedWorks, ContractData, ContractEnvelope, FreelancerContracts, MaybeContract,
-    OriginalContract, PublicWork,
+    CompletedWorks, ContractData, ContractEnvelope, EarningsView, FreelancerContracts,
+    MaybeContract, OriginalContract, PublicWork, WalletMonths, WalletTransactions,
 };
 
 fn user_id(text: &str, what: &str) -> ApiResult<UserId> {
@@ -239,4 +239,60 @@ pub async fn admin_cancel_contract(
     let reason = body.cancel_reason.unwrap_or_default();
     let c = s.service.cancel_contract(permit, &id, &reason).await?;
     Ok(msg("Contract canceled", &c))
+}
+
+#[utoipa::path(get, path = "/api/freelancer/wallet/earnings/{userId}", tag = "original",
+    params(("userId" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = EarningsView), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn earnings(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(user): Path<String>,
+    WholeList(page): WholeList,
+) -> ApiResult<Json<EarningsView>> {
+    let user = user_id(&user, "user id")?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::ViewWallet { owner: &user })?;
+    let activity = s.service.wallet_activity(permit, page).await?;
+    Ok(Json(EarningsView::from(&activity)))
+}
+
+#[utoipa::path(get, path = "/api/freelancer/wallet/transactions/{walletId}", tag = "original",
+    params(("walletId" = String, Path, description = "the wallet's `_id` from `earnings`: its owner's user id"), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = WalletTransactions), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn wallet_transactions(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(wallet): Path<String>,
+    WholeList(page): WholeList,
+) -> ApiResult<Json<WalletTransactions>> {
+    let user = user_id(&wallet, "wallet id")?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::ViewWallet { owner: &user })?;
+    let activity = s.service.wallet_activity(permit, page).await?;
+    Ok(Json(WalletTransactions::from(&activity)))
+}
+
+#[utoipa::path(get, path = "/api/freelancer/wallet/user-sales-report/{userId}", tag = "original",
+    params(("userId" = String, Path)),
+    responses((status = 200, body = WalletMonths), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn wallet_sales_report(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(user): Path<String>,
+) -> ApiResult<Json<WalletMonths>> {
+    let user = user_id(&user, "user id")?;
+    let permit = s
+        .service
+        .permit(&caller, UseCase::ViewWallet { owner: &user })?;
+    let months = s.service.wallet_months(permit).await?;
+    Ok(Json(WalletMonths::of(
+        &months,
+        s.service.settings().currency,
+    )))
 }

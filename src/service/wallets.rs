@@ -1,6 +1,9 @@
 //! Wallets: a user's internal balance (the sum of its ledger entries) and its entries.
 
-use crate::domain::{Account, LedgerEntry, Money, UserId};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::directory::Cards;
+use crate::domain::{Account, ContractId, LedgerEntry, MinorUnits, Money, UserId};
 use crate::store::Page;
 
 use super::Service;
@@ -33,5 +36,94 @@ impl Service {
             count,
             entries,
         })
+    }
+}
+
+/// A page of a wallet with, for each entry's contract, its client and the directory's card of
+/// them (the original's earnings page shows the client's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletActivity {
+    pub wallet: Wallet,
+    pub clients: HashMap<ContractId, UserId>,
+    pub cards: Cards,
+}
+
+/// One month of a wallet's credits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletMonth {
+    /// "YYYY-MM" (UTC).
+    pub month: String,
+    pub credited: MinorUnits,
+    pub count: u64,
+}
+
+impl Service {
+    /// [`Service::wallet`] with each entry's client.
+    pub async fn wallet_activity(&self, permit: Permit<'_>, page: Page) -> Result<WalletActivity> {
+        let wallet = self.wallet(permit, page).await?;
+        let mut ids: Vec<ContractId> = wallet
+            .entries
+            .iter()
+            .map(|e| e.contract_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut clients = HashMap::new();
+        for id in ids {
+            if let Some(c) = self.store.get_contract(&id).await? {
+                clients.insert(id, c.client_id);
+            }
+        }
+        let mut users: Vec<UserId> = clients.values().cloned().collect();
+        users.sort();
+        users.dedup();
+        let cards = if self.directory.knows() && !users.is_empty() {
+            Cards {
+                users: self.directory.users(&users).await?,
+                jobs: HashMap::new(),
+            }
+        } else {
+            Cards::default()
+        };
+        Ok(WalletActivity {
+            wallet,
+            clients,
+            cards,
+        })
+    }
+
+    /// A wallet's credits per month, oldest first (its owner, or an admin).
+    pub async fn wallet_months(&self, permit: Permit<'_>) -> Result<Vec<WalletMonth>> {
+        let UseCase::ViewWallet { owner: user } = permit.use_case() else {
+            panic!("a permit for {:?} used to read a wallet", permit.use_case());
+        };
+        let account = Account::Wallet(user.clone());
+        let mut months: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+        let mut page = Page::new(1, Page::LIMIT_MAX);
+        loop {
+            let (_, entries) = self.store.entries_for_account(&account, page).await?;
+            for e in &entries {
+                if e.amount.get() > 0 {
+                    let month = chrono::DateTime::from_timestamp_millis(e.at)
+                        .map(|t| t.format("%Y-%m").to_string())
+                        .unwrap_or_default();
+                    let m = months.entry(month).or_default();
+                    m.0 += e.amount.get();
+                    m.1 += 1;
+                }
+            }
+            if entries.len() < page.limit as usize {
+                break;
+            }
+            page = Page::new(page.page + 1, page.limit);
+        }
+        Ok(months
+            .into_iter()
+            .map(|(month, (credited, count))| WalletMonth {
+                month,
+                credited: MinorUnits::new(credited),
+                count,
+            })
+            .collect())
     }
 }

@@ -9,8 +9,10 @@ use utoipa::ToSchema;
 use super::{Amount, EscrowView, RefundSplit, StatusChangeView, time};
 use crate::directory::Cards;
 use crate::domain::{
-    Contract, ContractStatus, Currency, EscrowStatus, JobId, Party, ReleaseFundStatus, UserId,
+    Contract, ContractStatus, Currency, EscrowStatus, JobId, MinorUnits, Party, ReleaseFundStatus,
+    TransferKind, UserId,
 };
+use crate::service::wallets::{WalletActivity, WalletMonth};
 
 /// A user as the original populated one.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -307,4 +309,138 @@ pub struct TransactionPage {
     pub page: u32,
     pub limit: u32,
     pub data: Vec<TransactionRow>,
+}
+
+/// The description the original wrote on a wallet transaction of this kind.
+fn wallet_description(kind: TransferKind) -> &'static str {
+    match kind {
+        TransferKind::Release => "Contract payment",
+        TransferKind::Refund => "Partial payment for canceled contract",
+        _ => "Contract transaction",
+    }
+}
+
+/// A wallet transaction as the original's earnings page reads it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletTransaction {
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    pub description: &'static str,
+    /// "credit" or "debit".
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub date: String,
+    pub contract_id: String,
+    /// The contract's client's name (empty without a directory).
+    pub client_name: String,
+}
+
+impl WalletTransaction {
+    fn list(a: &WalletActivity) -> Vec<WalletTransaction> {
+        a.wallet
+            .entries
+            .iter()
+            .map(|e| WalletTransaction {
+                amount: Amount::new(MinorUnits::new(e.amount.get().abs()), e.currency),
+                description: wallet_description(e.kind),
+                kind: if e.amount.get() >= 0 {
+                    "credit"
+                } else {
+                    "debit"
+                },
+                date: time(e.at),
+                contract_id: e.contract_id.to_string(),
+                client_name: a
+                    .clients
+                    .get(&e.contract_id)
+                    .map(|c| a.cards.user(c).name)
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// `earnings/:userId`: `{success, data: {_id, balance, transactions}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EarningsView {
+    pub success: bool,
+    pub data: EarningsData,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EarningsData {
+    /// The wallet's id: its owner's user id (pass it to `transactions/:walletId`).
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[schema(value_type = f64)]
+    pub balance: Amount,
+    pub currency: Currency,
+    pub transactions: Vec<WalletTransaction>,
+}
+
+impl From<&WalletActivity> for EarningsView {
+    fn from(a: &WalletActivity) -> EarningsView {
+        EarningsView {
+            success: true,
+            data: EarningsData {
+                id: a.wallet.user.to_string(),
+                balance: Amount::new(a.wallet.balance.minor, a.wallet.balance.currency),
+                currency: a.wallet.balance.currency,
+                transactions: WalletTransaction::list(a),
+            },
+        }
+    }
+}
+
+/// `transactions/:walletId`: `{success, count, data}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WalletTransactions {
+    pub success: bool,
+    pub count: u64,
+    pub data: Vec<WalletTransaction>,
+}
+
+impl From<&WalletActivity> for WalletTransactions {
+    fn from(a: &WalletActivity) -> WalletTransactions {
+        WalletTransactions {
+            success: true,
+            count: a.wallet.count,
+            data: WalletTransaction::list(a),
+        }
+    }
+}
+
+/// One month of `user-sales-report/:userId`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletMonthRow {
+    /// "YYYY-MM" (UTC).
+    pub month: String,
+    /// Rupees credited that month.
+    #[schema(value_type = f64)]
+    pub total_revenue: Amount,
+    pub total_transactions: u64,
+}
+
+/// `user-sales-report/:userId`: `{data}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WalletMonths {
+    pub data: Vec<WalletMonthRow>,
+}
+
+impl WalletMonths {
+    pub fn of(months: &[WalletMonth], currency: Currency) -> WalletMonths {
+        WalletMonths {
+            data: months
+                .iter()
+                .map(|m| WalletMonthRow {
+                    month: m.month.clone(),
+                    total_revenue: Amount::new(m.credited, currency),
+                    total_transactions: m.count,
+                })
+                .collect(),
+        }
+    }
 }

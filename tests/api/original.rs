@@ -164,6 +164,47 @@ async fn contract_pages(app: &TestApp, p: &mut Parties, names: (&str, &str, &str
     assert_eq!(review["rating"], 5);
     assert_eq!(review["description"], "Great work");
     assert!(review["createdAt"].is_string());
+    // components/earnings/ViewEarnings.tsx: earnings/:userId → {success, data: {_id, balance,
+    // transactions[{amount, description, type, date, contractId}]}}; then
+    // transactions/:walletId with that _id → {success, count, data[... clientName]}; and
+    // user-sales-report/:userId → data[{month, totalRevenue, totalTransactions}].
+    let v = get(
+        app,
+        &format!("/api/freelancer/wallet/earnings/{}", p.freelancer),
+        Some(&p.freelancer_token),
+    )
+    .await;
+    assert_eq!(v["success"], true);
+    assert_eq!(minor(&v["data"]["balance"]), 135_045, "{v}");
+    let t = &v["data"]["transactions"][0];
+    assert_eq!(minor(&t["amount"]), 135_045);
+    assert_eq!(t["description"], "Contract payment");
+    assert_eq!(t["type"], "credit");
+    assert!(t["date"].is_string());
+    assert_eq!(t["contractId"], p.contract.as_str());
+    let wallet = v["data"]["_id"].as_str().unwrap().to_string();
+    let v = get(
+        app,
+        &format!("/api/freelancer/wallet/transactions/{wallet}"),
+        Some(&p.freelancer_token),
+    )
+    .await;
+    assert_eq!(
+        (v["success"].as_bool(), v["count"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert_eq!(v["data"][0]["clientName"], client_name);
+    assert_eq!(minor(&v["data"][0]["amount"]), 135_045);
+    let v = get(
+        app,
+        &format!("/api/freelancer/wallet/user-sales-report/{}", p.freelancer),
+        Some(&p.freelancer_token),
+    )
+    .await;
+    let m = &v["data"][0];
+    assert!(m["month"].as_str().is_some_and(|s| s.len() == 7), "{v}");
+    assert_eq!(minor(&m["totalRevenue"]), 135_045);
+    assert_eq!(m["totalTransactions"], 1);
     // ViewFreelancer.tsx: completed-works/:freelancerId (public) → contracts[]: titles and
     // dates, no amounts, no emails.
     let text = app

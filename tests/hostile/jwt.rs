@@ -473,6 +473,27 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             Body::None,
             &admin,
         ),
+        route(
+            "GET",
+            "/api/freelancer/wallet/earnings/{userId}",
+            format!("/api/freelancer/wallet/earnings/{}", f.id),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/wallet/transactions/{walletId}",
+            format!("/api/freelancer/wallet/transactions/{}", f.id),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/wallet/user-sales-report/{userId}",
+            format!("/api/freelancer/wallet/user-sales-report/{}", f.id),
+            Body::None,
+            &f,
+        ),
     ];
 
     // The table covers every secured operation of the OpenAPI document, and nothing else.
@@ -699,6 +720,21 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             "/api/freelancer/contract/view-contract/{contractId}",
             format!("/api/freelancer/contract/view-contract/{}", funded.contract),
             vec![("another client", &b), ("another freelancer", &g)],
+        ),
+        (
+            "/api/freelancer/wallet/earnings/{userId}",
+            format!("/api/freelancer/wallet/earnings/{}", f.id),
+            vec![("another freelancer", &g), ("a client", &a)],
+        ),
+        (
+            "/api/freelancer/wallet/transactions/{walletId}",
+            format!("/api/freelancer/wallet/transactions/{}", f.id),
+            vec![("another freelancer", &g), ("a client", &b)],
+        ),
+        (
+            "/api/freelancer/wallet/user-sales-report/{userId}",
+            format!("/api/freelancer/wallet/user-sales-report/{}", f.id),
+            vec![("another freelancer", &g), ("a client", &a)],
         ),
         (
             "/api/client/contract/cancel-contract/{contractId}",
