@@ -61,6 +61,9 @@ pub struct Config {
     /// How browsers reach this server (sandbox checkout page, local media URLs).
     pub public_url: Option<String>,
     pub jwt_secret: Option<Secret>,
+    /// The original auth service's refresh-token secret (`REFRESH_SECRET`): its `refreshToken`
+    /// cookie is then accepted as the credential of a chat upload from an allowed origin.
+    pub refresh_secret: Option<Secret>,
     pub stripe_secret_key: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
     pub stripe_api_base: Option<String>,
@@ -192,6 +195,7 @@ impl Sources {
                 || k.starts_with("STRIPE_")
                 || k.starts_with("CLOUDINARY_")
                 || k == "JWT_SECRET"
+                || k == "REFRESH_SECRET"
                 || k == "CLIENT_URL"
             {
                 values.insert(k, v);
@@ -327,6 +331,10 @@ impl Config {
                 .get("ESCROW_PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
             jwt_secret: s.get("JWT_SECRET").map(Secret::new),
+            refresh_secret: s
+                .get("REFRESH_SECRET")
+                .filter(|v| !v.is_empty())
+                .map(Secret::new),
             stripe_secret_key: s.get("STRIPE_SECRET_KEY").map(Secret::new),
             stripe_webhook_secret: s.get("STRIPE_WEBHOOK_SECRET").map(Secret::new),
             stripe_api_base: s.get("STRIPE_API_BASE").map(str::to_string),

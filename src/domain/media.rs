@@ -24,24 +24,58 @@ pub struct MediaType {
     pub extension: &'static str,
 }
 
-/// Sniffs the leading bytes of a file. `None` for anything that is not one of jpeg, png, gif,
-/// mp4, webm or quicktime.
-pub fn sniff(head: &[u8]) -> Option<MediaType> {
-    let found = infer::get(head)?;
-    let (kind, mime, extension) = match found.mime_type() {
-        "image/jpeg" => (MediaKind::Image, "image/jpeg", "jpg"),
-        "image/png" => (MediaKind::Image, "image/png", "png"),
-        "image/gif" => (MediaKind::Image, "image/gif", "gif"),
-        "video/mp4" => (MediaKind::Video, "video/mp4", "mp4"),
-        "video/webm" => (MediaKind::Video, "video/webm", "webm"),
-        "video/quicktime" => (MediaKind::Video, "video/quicktime", "mov"),
-        _ => return None,
-    };
-    Some(MediaType {
+/// Every type an upload may be: the images and videos the original's chat offers (`image/*`,
+/// `video/*`) that both storages keep and serve (Cloudinary's image and video formats; the
+/// local store serves each with its type). Not SVG or other scriptable formats: a file is kept
+/// only as one of these, recognised from its own bytes.
+pub const MEDIA_TYPES: &[MediaType] = &[
+    media(MediaKind::Image, "image/jpeg", "jpg"),
+    media(MediaKind::Image, "image/png", "png"),
+    media(MediaKind::Image, "image/gif", "gif"),
+    media(MediaKind::Image, "image/webp", "webp"),
+    media(MediaKind::Image, "image/avif", "avif"),
+    media(MediaKind::Image, "image/heif", "heic"),
+    media(MediaKind::Image, "image/bmp", "bmp"),
+    media(MediaKind::Image, "image/tiff", "tiff"),
+    media(MediaKind::Video, "video/mp4", "mp4"),
+    media(MediaKind::Video, "video/x-m4v", "m4v"),
+    media(MediaKind::Video, "video/webm", "webm"),
+    media(MediaKind::Video, "video/quicktime", "mov"),
+    media(MediaKind::Video, "video/x-matroska", "mkv"),
+    media(MediaKind::Video, "video/x-msvideo", "avi"),
+    media(MediaKind::Video, "video/mpeg", "mpeg"),
+];
+
+const fn media(kind: MediaKind, mime: &'static str, extension: &'static str) -> MediaType {
+    MediaType {
         kind,
         mime,
         extension,
-    })
+    }
+}
+
+/// Sniffs the leading bytes of a file. `None` for anything that is not one of
+/// [`MEDIA_TYPES`].
+pub fn sniff(head: &[u8]) -> Option<MediaType> {
+    let found = infer::get(head)?.mime_type();
+    MEDIA_TYPES.iter().find(|t| t.mime == found).copied()
+}
+
+/// The type of a stored file's extension.
+pub fn by_extension(extension: &str) -> Option<MediaType> {
+    MEDIA_TYPES
+        .iter()
+        .find(|t| t.extension == extension)
+        .copied()
+}
+
+/// The accepted MIME types, comma-separated (for documents and messages).
+pub fn accepted() -> String {
+    MEDIA_TYPES
+        .iter()
+        .map(|t| t.mime)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -48,6 +49,69 @@ impl FromRequestParts<AppState> for Auth {
         check_user(state, &principal.id).await?;
         Ok(Auth(Caller::User(principal)))
     }
+}
+
+/// The caller of a chat upload: a bearer token, as everywhere; or else the original app's
+/// session, its `refreshToken` cookie (HS256 with `REFRESH_SECRET`, claims `{id, role}`),
+/// which its chat sends instead of a token. The cookie counts only when the request comes from
+/// an allowed origin (`Origin` on the CORS list), so another site cannot upload in a user's
+/// name by making their browser send it (CSRF).
+pub struct MediaAuth(pub Caller);
+
+impl FromRequestParts<AppState> for MediaAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Auth::from_request_parts(parts, state)
+                .await
+                .map(|Auth(c)| MediaAuth(c));
+        }
+        match session(state, &parts.headers) {
+            None => Err(auth_error(AuthError::Missing)),
+            Some(Err(e)) => Err(e),
+            Some(Ok(principal)) => {
+                check_user(state, &principal.id).await?;
+                Ok(MediaAuth(Caller::User(principal)))
+            }
+        }
+    }
+}
+
+/// The `refreshToken` cookie of a request, if it carries one.
+fn refresh_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "refreshToken")
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+/// The original's session as a credential: `None` without a `refreshToken` cookie; a 401
+/// when the cookie is there but may not count (no `REFRESH_SECRET`, an origin not on the
+/// list, a token that does not verify).
+pub(super) fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<Result<crate::auth::Principal, ApiError>> {
+    let token = refresh_cookie(headers)?;
+    let refused = |why: &str| Some(Err(error(ErrorCode::AuthInvalidToken, why.to_string())));
+    let Some(keys) = &state.refresh_keys else {
+        return refused(
+            "a session cookie is not accepted here (no REFRESH_SECRET); send a bearer token",
+        );
+    };
+    let origin = headers.get(ORIGIN).and_then(|o| o.to_str().ok());
+    if !origin.is_some_and(|o| state.cors_origins.allows(o)) {
+        return refused("a session cookie counts only from the front end's own origin");
+    }
+    Some(keys.verify(token).map_err(auth_error))
 }
 
 /// Where a directory knows the users, as the original did on every request: a user it does

@@ -395,7 +395,12 @@ fn key_of(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
 /// The caller's scope; `None` when the request carries a token that does not verify.
 fn scope_of(state: &AppState, headers: &HeaderMap) -> Option<Scope> {
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Scope::parse(ANONYMOUS_SCOPE);
+        // The original's session cookie, where it counts (chat uploads), is its user's.
+        return match super::extract::session(state, headers) {
+            None => Scope::parse(ANONYMOUS_SCOPE),
+            Some(Ok(principal)) => Some(user_scope(&principal.id)),
+            Some(Err(_)) => None,
+        };
     };
     let token = bearer(value.to_str().ok()).ok()?;
     let principal = state.jwt.verify(token).ok()?;

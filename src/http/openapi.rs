@@ -157,9 +157,7 @@ impl Modify for UploadTypes {
             content.encoding.insert(
                 "media".into(),
                 EncodingBuilder::new()
-                    .content_type(Some(
-                        "image/jpeg, image/png, image/gif, video/mp4, video/webm, video/quicktime",
-                    ))
+                    .content_type(Some(crate::domain::media::accepted()))
                     .build(),
             );
         }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::bodies::{CheckoutBody, CreateContract, RefundBody, ReviewBody, StatusBody};
 use super::error::{ApiError, ErrorBody, error};
-use super::extract::{ApiJson, Auth, Idempotent, Paging};
+use super::extract::{ApiJson, Auth, Idempotent, MediaAuth, Paging};
 use crate::domain::{ContractId, JobId, UserId};
 use crate::service::escrow::Release;
 use crate::service::reports::SalesRange;
@@ -385,7 +385,8 @@ pub async fn show_reviews(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
-    /// An image (jpeg, png, gif) or video (mp4, webm, quicktime) file.
+    /// An image or video file (jpeg, png, gif, webp, avif, heic, bmp, tiff; mp4, m4v, webm,
+    /// quicktime, matroska, avi, mpeg), recognised from its bytes.
     #[schema(value_type = String, format = Binary)]
     media: Vec<u8>,
 }
@@ -396,7 +397,7 @@ pub struct UploadForm {
     security(("bearer" = [])))]
 pub async fn upload(
     State(s): State<AppState>,
-    Auth(caller): Auth,
+    MediaAuth(caller): MediaAuth,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Json<MediaView>> {
     let permit = s.service.permit(&caller, UseCase::Upload)?;
@@ -450,13 +451,13 @@ pub async fn media_file(State(s): State<AppState>, Path(name): Path<String>) -> 
     if !crate::media::local::LocalMediaStore::is_stored_name(&name) {
         return not_found();
     }
-    let mime = match name.rsplit('.').next() {
-        Some("jpg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("mp4") => "video/mp4",
-        Some("webm") => "video/webm",
-        _ => "video/quicktime",
+    let Some(mime) = name
+        .rsplit('.')
+        .next()
+        .and_then(crate::domain::media::by_extension)
+        .map(|t| t.mime)
+    else {
+        return not_found();
     };
     match tokio::fs::File::open(dir.join(&name)).await {
         Ok(f) => (

@@ -46,6 +46,9 @@ impl std::ops::Deref for AppState {
 pub struct AppConfig {
     pub service: Arc<Service>,
     pub jwt: JwtKeys,
+    /// The original auth service's refresh-token keys (`REFRESH_SECRET`), when set: its
+    /// `refreshToken` cookie is a chat upload's credential (see `extract::MediaAuth`).
+    pub refresh_keys: Option<JwtKeys>,
     /// Where `Idempotency-Key` records are kept (the service's store).
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// Rendered review pages (see [`ReviewPages`]).
@@ -112,6 +115,10 @@ pub async fn build(config: &Config, bound: SocketAddr) -> Result<AppState, Start
     };
     Ok(AppState::new(AppConfig {
         jwt: startup::jwt_keys(config)?,
+        refresh_keys: config
+            .refresh_secret
+            .as_ref()
+            .map(|s| JwtKeys::new(s.expose().as_bytes())),
         admission: store.requests_at_once().map(Line::new),
         cors_origins: config.cors_origins.clone(),
         metrics: MetricsAccess {

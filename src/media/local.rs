@@ -33,7 +33,7 @@ impl LocalMediaStore {
                     && hash
                         .bytes()
                         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                    && matches!(ext, "jpg" | "png" | "gif" | "mp4" | "webm" | "mov")
+                    && crate::domain::media::by_extension(ext).is_some()
             }
             None => false,
         }

@@ -19,7 +19,10 @@ use crate::domain::media::{MediaType, SNIFF_BYTES, sniff};
 pub enum MediaError {
     #[error("the file is larger than {0} bytes")]
     TooLarge(u64),
-    #[error("only jpeg, png, gif, mp4, webm and quicktime files are accepted")]
+    #[error(
+        "only these image and video types are accepted: {}",
+        crate::domain::media::accepted()
+    )]
     Unsupported,
     #[error("the file is empty")]
     Empty,

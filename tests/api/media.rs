@@ -134,3 +134,87 @@ async fn the_media_route_serves_only_stored_names() {
     }
     app.stop().await;
 }
+
+/// A 1×1 lossless WebP.
+const WEBP: &[u8] = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00";
+
+#[tokio::test]
+async fn a_webp_from_the_chat_is_stored_and_served_as_webp() {
+    let app = TestApp::spawn().await;
+    let r = upload(&app, WEBP.to_vec(), "photo.webp", "image/webp").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["mediaType"], "image");
+    let url = v["mediaUrl"].as_str().unwrap();
+    assert!(url.ends_with(".webp"), "{url}");
+    let got = app.http.get(url).send().await.unwrap();
+    assert_eq!(got.headers()["content-type"], "image/webp");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), WEBP);
+    app.stop().await;
+}
+
+const REFRESH_SECRET: &str = "original-refresh-secret-0123";
+
+/// The chat's upload as the original UI sends it: no token, its session cookie, its origin.
+async fn chat_upload(
+    app: &TestApp,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let form = Form::new().part(
+        "media",
+        Part::bytes(PNG.to_vec())
+            .file_name("shot.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let mut r = app.http.post(app.url("/api/media/upload")).multipart(form);
+    if let Some(c) = cookie {
+        r = r.header("cookie", format!("theme=dark; refreshToken={c}"));
+    }
+    if let Some(o) = origin {
+        r = r.header("origin", o);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_original_s_session_cookie_counts_for_a_chat_upload_only_from_its_own_origin() {
+    let app = TestApp::spawn_with(&[("REFRESH_SECRET", REFRESH_SECRET)]).await;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let user = escrow::auth::Principal {
+        id: UserId::generate(),
+        role: Role::Freelancer,
+    };
+    // The original auth service's refresh token: {id, role}, HS256 with REFRESH_SECRET, 7 days.
+    let session =
+        escrow::auth::JwtKeys::new(REFRESH_SECRET.as_bytes()).mint(&user, now, 7 * 86_400);
+    let front = "http://front.test";
+    let r = chat_upload(&app, Some(&session), Some(front)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["mediaType"], "image");
+
+    // Not from the front end's origin (another site making the browser send the cookie), no
+    // origin at all, a cookie signed with another secret, or nothing: 401.
+    let forged = escrow::auth::JwtKeys::new(b"not-the-refresh-secret").mint(&user, now, 600);
+    for (cookie, origin) in [
+        (Some(session.as_str()), Some("http://evil.test")),
+        (Some(session.as_str()), None),
+        (Some(forged.as_str()), Some(front)),
+        (None, Some(front)),
+    ] {
+        let (status, _) = error_code(chat_upload(&app, cookie, origin).await).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{cookie:?} from {origin:?}"
+        );
+    }
+    app.stop().await;
+
+    // Without REFRESH_SECRET no cookie counts.
+    let app = TestApp::spawn().await;
+    let (status, _) = error_code(chat_upload(&app, Some(&session), Some(front)).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
