@@ -144,7 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
         }
         'escrowctl;reviews;list' {
             [CompletionResult]::new('--freelancer', '--freelancer', [CompletionResultType]::ParameterName, 'The freelancer''s user id')
-            [CompletionResult]::new('--contract', '--contract', [CompletionResultType]::ParameterName, 'The contract id: its review, if the client wrote one')
+            [CompletionResult]::new('--contract', '--contract', [CompletionResultType]::ParameterName, 'The contract (its id or its human id, CON00000042): its review, if the client wrote one')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many rows per page (1–100)')
             [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Which page, from 1')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')

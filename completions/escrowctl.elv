@@ -132,7 +132,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
         }
         &'escrowctl;reviews;list'= {
             cand --freelancer 'The freelancer''s user id'
-            cand --contract 'The contract id: its review, if the client wrote one'
+            cand --contract 'The contract (its id or its human id, CON00000042): its review, if the client wrote one'
             cand --limit 'How many rows per page (1–100)'
             cand --page 'Which page, from 1'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'

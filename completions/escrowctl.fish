@@ -103,7 +103,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __f
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List the reviews of a freelancer (newest first, with the average) or of a contract'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l freelancer -d 'The freelancer\'s user id' -r
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l contract -d 'The contract id: its review, if the client wrote one' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l contract -d 'The contract (its id or its human id, CON00000042): its review, if the client wrote one' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r

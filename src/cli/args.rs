@@ -165,7 +165,7 @@ pub enum ContractCommand {
 
 #[derive(Args, Debug)]
 pub struct CancelArgs {
-    /// The contract id (24 hex characters).
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
     #[arg(value_name = "CONTRACT_ID")]
     pub contract_id: String,
     /// Why; recorded as the contract's cancel reason.
@@ -214,7 +214,7 @@ pub struct ListArgs {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// The contract id (24 hex characters).
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
     #[arg(value_name = "CONTRACT_ID")]
     pub contract_id: String,
 }
@@ -231,7 +231,7 @@ pub struct ActArgs {
 
 #[derive(Args, Debug)]
 pub struct ReleaseArgs {
-    /// The contract id (24 hex characters).
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
     #[arg(value_name = "CONTRACT_ID")]
     pub contract_id: String,
     /// Release even though the client has not requested it (needs --reason).
@@ -246,7 +246,7 @@ pub struct ReleaseArgs {
 
 #[derive(Args, Debug)]
 pub struct RefundArgs {
-    /// The contract id (24 hex characters).
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
     #[arg(value_name = "CONTRACT_ID")]
     pub contract_id: String,
     /// Why the contract is refunded (its cancel reason); recorded in the escrow history.
@@ -280,7 +280,7 @@ pub struct ReviewsListArgs {
     /// The freelancer's user id.
     #[arg(long, value_name = "ID")]
     pub freelancer: Option<String>,
-    /// The contract id: its review, if the client wrote one.
+    /// The contract (its id or its human id, CON00000042): its review, if the client wrote one.
     #[arg(long, value_name = "ID")]
     pub contract: Option<String>,
     #[command(flatten)]

@@ -4,7 +4,7 @@ use super::args::{CancelArgs, ContractCommand};
 use super::confirm::operator;
 use super::exit::CliError;
 use super::output::Output;
-use crate::service::{Service, UseCase, input};
+use crate::service::{Service, UseCase};
 use crate::views::ContractView;
 
 pub async fn run(
@@ -18,7 +18,7 @@ pub async fn run(
 }
 
 async fn cancel(service: &Service, out: &Output, a: CancelArgs) -> Result<(), CliError> {
-    let id = input::id(&a.contract_id, "contract id")?;
+    let id = super::escrow::contract_id(service, &a.contract_id).await?;
     let caller = operator(a.actor);
     let permit = service.permit(&caller, UseCase::CancelContract)?;
     let c = service.cancel_contract(permit, &id, &a.reason).await?;

@@ -82,12 +82,13 @@ async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliErr
     ))
 }
 
-fn contract_id(text: &str) -> Result<ContractId, CliError> {
-    Ok(input::id(text, "contract id")?)
+/// A contract argument: its id or its human id ("CON00000042").
+pub(super) async fn contract_id(service: &Service, text: &str) -> Result<ContractId, CliError> {
+    Ok(service.contract_id(input::contract(text)?).await?)
 }
 
 async fn show(service: &Service, out: &Output, a: ShowArgs) -> Result<(), CliError> {
-    let id = contract_id(&a.contract_id)?;
+    let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(None);
     let permit = service.permit(&caller, UseCase::ViewContract)?;
     let detail = ContractDetail::from(&service.contract(permit, &id).await?);
@@ -255,7 +256,7 @@ fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
 
 async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), CliError> {
     let release = Release {
-        contract: contract_id(&a.contract_id)?,
+        contract: contract_id(service, &a.contract_id).await?,
         force: a
             .reason
             .as_deref()
@@ -306,7 +307,7 @@ pub fn parse_share(text: &str, currency: Currency) -> Result<MinorUnits, CliErro
 
 async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), CliError> {
     let refund = Refund {
-        contract: contract_id(&a.contract_id)?,
+        contract: contract_id(service, &a.contract_id).await?,
         reason: a.reason.clone(),
         description: a.description.clone().unwrap_or_default(),
         freelancer_share: a

@@ -33,7 +33,8 @@ async fn list(service: &Service, out: &Output, a: ReviewsListArgs) -> Result<(),
             page.count, page.average_rating, page.page, page.limit
         ));
     }
-    let contract: ContractId = input::id(a.contract.as_deref().unwrap_or_default(), "contract id")?;
+    let contract: ContractId =
+        super::escrow::contract_id(service, a.contract.as_deref().unwrap_or_default()).await?;
     let caller = operator(None);
     let permit = service.permit(&caller, UseCase::Operate)?;
     let review = service

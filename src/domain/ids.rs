@@ -98,6 +98,50 @@ object_id!(JobId, "job id");
 object_id!(UserId, "user id");
 object_id!(ReviewId, "review id");
 
+/// How a request names a contract: by its id, or by the human id the original app shows and
+/// its clients send back ("CON00000042", [`crate::domain::Contract::human_id`]). The response
+/// field the original calls `contractId` is the human id, so a client that feeds it to a
+/// `/:contractId` route gets the contract it means instead of a 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContractRef {
+    Id(ContractId),
+    Number(u64),
+}
+
+/// The longest number a human id may carry: `u64` digits, and no store counter gets near it.
+const HUMAN_ID_DIGITS_MAX: usize = 19;
+
+impl ContractRef {
+    /// A 24-hex id, or "CON" (any case) and 1 to 19 decimal digits.
+    pub fn parse(s: &str) -> Result<ContractRef, IdError> {
+        if let Ok(id) = ContractId::parse(s) {
+            return Ok(ContractRef::Id(id));
+        }
+        let digits = s
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("CON"))
+            .map(|_| &s[3..])
+            .filter(|d| {
+                (1..=HUMAN_ID_DIGITS_MAX).contains(&d.len())
+                    && d.bytes().all(|b| b.is_ascii_digit())
+            });
+        match digits.and_then(|d| d.parse().ok()) {
+            Some(n) => Ok(ContractRef::Number(n)),
+            None => Err(IdError {
+                kind: "contract id",
+                value: s.chars().take(64).collect(),
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for ContractRef {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        ContractRef::parse(s)
+    }
+}
+
 /// Names that come from outside (the payment provider, a client) and are kept as they came:
 /// a newtype each, so one is never passed where another is meant. Stored and serialised as
 /// plain strings.
@@ -217,6 +261,30 @@ mod tests {
             UserId::parse("507F1F77BCF86CD799439011").unwrap().as_str(),
             "507f1f77bcf86cd799439011"
         );
+    }
+
+    #[test]
+    fn a_contract_is_named_by_its_id_or_its_human_id() {
+        let id = ContractId::generate();
+        assert_eq!(ContractRef::parse(id.as_str()), Ok(ContractRef::Id(id)));
+        assert_eq!(
+            ContractRef::parse("CON00000042"),
+            Ok(ContractRef::Number(42))
+        );
+        assert_eq!(ContractRef::parse("con7"), Ok(ContractRef::Number(7)));
+        for bad in [
+            "",
+            "CON",
+            "CON-1",
+            "CON 1",
+            "CON1a",
+            "XCON1",
+            "CON99999999999999999999",
+            "CON\u{0661}",
+            "507f1f77bcf86cd79943901",
+        ] {
+            assert!(ContractRef::parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus, 
 pub use error::{Action, DomainError, Entity};
 pub use escrow::{Escrow, EscrowStatus, FundOutcome, HistoryEntry, Payment, RefundSplit};
 pub use ids::{
-    ContractId, EventId, IdempotencyKey, JobId, PaymentRef, RefundRef, RequestTag, ReviewId, UserId,
+    ContractId, ContractRef, EventId, IdempotencyKey, JobId, PaymentRef, RefundRef, RequestTag,
+    ReviewId, UserId,
 };
 pub use ledger::{Account, LedgerEntry, Transfer, TransferKind};
 pub use money::{Currency, FeeBps, MinorUnits, Money};

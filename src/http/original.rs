@@ -55,7 +55,7 @@ pub async fn create_contract_as(
 }
 
 #[utoipa::path(post, path = "/api/freelancer/contract/approve-contract/{contractId}/{freelancerId}", tag = "original",
-    params(("contractId" = String, Path), ("freelancerId" = String, Path, description = "must be the caller")),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)"), ("freelancerId" = String, Path, description = "must be the caller")),
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn approve_contract_as(
@@ -70,13 +70,13 @@ pub async fn approve_contract_as(
         .naming(&freelancer)?;
     let c = s
         .service
-        .approve_contract(permit, &contract_id(&id)?)
+        .approve_contract(permit, &contract_id(&s, &id).await?)
         .await?;
     Ok(msg("Contract approved", &c))
 }
 
 #[utoipa::path(get, path = "/api/freelancer/contract/view-contract/{contractId}", tag = "original",
-    params(("contractId" = String, Path)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")),
     responses((status = 200, body = ContractEnvelope), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn view_contract(
@@ -84,7 +84,7 @@ pub async fn view_contract(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractEnvelope>> {
-    let id = contract_id(&id)?;
+    let id = contract_id(&s, &id).await?;
     let permit = s.service.permit(&caller, UseCase::ViewContract)?;
     let (c, cards) = s.service.contract_with_cards(permit, &id).await?;
     Ok(Json(ContractEnvelope {
@@ -206,7 +206,7 @@ pub struct CancelBody {
 }
 
 #[utoipa::path(delete, path = "/api/client/contract/cancel-contract/{contractId}", tag = "original",
-    params(("contractId" = String, Path)), request_body(content = CancelBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = CancelBody, description = "optional"),
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn cancel_contract(
@@ -215,7 +215,7 @@ pub async fn cancel_contract(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CancelBody>,
 ) -> ApiResult<Json<ContractMessage>> {
-    let id = contract_id(&id)?;
+    let id = contract_id(&s, &id).await?;
     let permit = s.service.permit(&caller, UseCase::CancelContract)?;
     let reason = body.cancel_reason.unwrap_or_default();
     let c = s.service.cancel_contract(permit, &id, &reason).await?;
@@ -223,7 +223,7 @@ pub async fn cancel_contract(
 }
 
 #[utoipa::path(put, path = "/api/admin/contract/cancel/{contractId}", tag = "contracts",
-    params(("contractId" = String, Path)), request_body(content = CancelBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = CancelBody, description = "optional"),
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn admin_cancel_contract(
@@ -232,7 +232,7 @@ pub async fn admin_cancel_contract(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CancelBody>,
 ) -> ApiResult<Json<ContractMessage>> {
-    let id = contract_id(&id)?;
+    let id = contract_id(&s, &id).await?;
     // Admins only here (the route above is the client's too).
     s.service.permit(&caller, UseCase::Reports)?;
     let permit = s.service.permit(&caller, UseCase::CancelContract)?;

@@ -57,8 +57,10 @@ fn escrow_msg(message: &str, c: &crate::domain::Contract) -> Json<EscrowMessage>
     })
 }
 
-pub(super) fn contract_id(text: &str) -> Result<ContractId, ApiError> {
-    Ok(input::id(text, "contract id")?)
+/// A contract path parameter: its id or its human id ("CON…", which the original's
+/// `contractId` response field carries).
+pub(super) async fn contract_id(s: &AppState, text: &str) -> Result<ContractId, ApiError> {
+    Ok(s.service.contract_id(input::contract(text)?).await?)
 }
 
 #[utoipa::path(post, path = "/api/client/contract/create-contract/{jobId}", tag = "contracts",
@@ -86,7 +88,7 @@ pub async fn create_contract(
 }
 
 #[utoipa::path(post, path = "/api/freelancer/contract/approve-contract/{contractId}", tag = "contracts",
-    params(("contractId" = String, Path)), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn approve_contract(
     State(s): State<AppState>,
@@ -96,13 +98,13 @@ pub async fn approve_contract(
     let permit = s.service.permit(&caller, UseCase::ApproveContract)?;
     let c = s
         .service
-        .approve_contract(permit, &contract_id(&id)?)
+        .approve_contract(permit, &contract_id(&s, &id).await?)
         .await?;
     Ok(msg("Contract approved", &c))
 }
 
 #[utoipa::path(put, path = "/api/freelancer/contract/update-status/{contractId}", tag = "contracts",
-    params(("contractId" = String, Path)), request_body = StatusBody,
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body = StatusBody,
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_status(
@@ -112,20 +114,20 @@ pub async fn update_status(
     ApiJson(body): ApiJson<StatusBody>,
 ) -> ApiResult<Json<ContractMessage>> {
     let permit = s.service.permit(&caller, UseCase::UpdateStatus)?;
-    let id = contract_id(&id)?;
+    let id = contract_id(&s, &id).await?;
     let c = s.service.update_status(permit, &id, body.parse()?).await?;
     Ok(msg("Contract status updated", &c))
 }
 
 #[utoipa::path(get, path = "/api/contracts/{contractId}", tag = "contracts",
-    params(("contractId" = String, Path)), responses((status = 200, body = ContractDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), responses((status = 200, body = ContractDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_contract(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractDetail>> {
-    let id = contract_id(&id)?;
+    let id = contract_id(&s, &id).await?;
     let permit = s.service.permit(&caller, UseCase::ViewContract)?;
     let detail = s.service.contract(permit, &id).await?;
     Ok(Json(ContractDetail::from(&detail)))
@@ -165,7 +167,7 @@ pub async fn webhook(
 }
 
 #[utoipa::path(patch, path = "/api/client/contract/release-fund/{contractId}", tag = "escrow",
-    params(("contractId" = String, Path)), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn request_release(
     State(s): State<AppState>,
@@ -175,13 +177,13 @@ pub async fn request_release(
     let permit = s.service.permit(&caller, UseCase::RequestRelease)?;
     let c = s
         .service
-        .request_release(permit, &contract_id(&id)?)
+        .request_release(permit, &contract_id(&s, &id).await?)
         .await?;
     Ok(msg("Fund release requested successfully.", &c))
 }
 
 #[utoipa::path(patch, path = "/api/client/release-fund/{contractId}", tag = "escrow",
-    params(("contractId" = String, Path)), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn request_release_short(
     state: State<AppState>,
@@ -192,7 +194,7 @@ pub async fn request_release_short(
 }
 
 #[utoipa::path(put, path = "/api/admin/escrow/release-fund/{contractId}", tag = "escrow",
-    params(("contractId" = String, Path)), responses((status = 200, body = EscrowMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), responses((status = 200, body = EscrowMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn release(
     State(s): State<AppState>,
@@ -205,7 +207,7 @@ pub async fn release(
         .permit(&caller, UseCase::Release)?
         .in_request(tag.as_ref());
     let release = Release {
-        contract: contract_id(&id)?,
+        contract: contract_id(&s, &id).await?,
         force: None,
     };
     let c = s.service.release(permit, &release).await?;
@@ -213,7 +215,7 @@ pub async fn release(
 }
 
 #[utoipa::path(put, path = "/api/admin/escrow/refund-client/{contractId}/{clientId}", tag = "escrow",
-    params(("contractId" = String, Path), ("clientId" = String, Path)), request_body(content = RefundBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)"), ("clientId" = String, Path)), request_body(content = RefundBody, description = "optional"),
     responses((status = 200, body = EscrowMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn refund(
@@ -223,7 +225,7 @@ pub async fn refund(
     Path((id, client)): Path<(String, String)>,
     ApiJson(body): ApiJson<RefundBody>,
 ) -> ApiResult<Json<EscrowMessage>> {
-    let refund = body.into_refund(contract_id(&id)?);
+    let refund = body.into_refund(contract_id(&s, &id).await?);
     let client: UserId = input::id(&client, "client id")?;
     let permit = s
         .service

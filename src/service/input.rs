@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::error::{Error, ErrorCode, Result};
 use crate::domain::money::MoneyError;
-use crate::domain::{ContractStatus, Currency, Money, Rating, Title};
+use crate::domain::{ContractRef, ContractStatus, Currency, Money, Rating, Title};
 
 /// An id of the kind `what` ("contract id", "freelancerId"): 400 `request.invalid_id`.
 pub fn id<T: FromStr>(text: &str, what: &str) -> Result<T> {
@@ -15,6 +15,20 @@ pub fn id<T: FromStr>(text: &str, what: &str) -> Result<T> {
             ErrorCode::RequestInvalidId,
             format!(
                 "{what} {:?} is not a 24-character hex id",
+                text.chars().take(64).collect::<String>()
+            ),
+        )
+    })
+}
+
+/// A contract as a request names it: its 24-hex id or its human id ("CON00000042"), 400
+/// `request.invalid_id` otherwise. [`crate::service::Service::contract_id`] resolves it.
+pub fn contract(text: &str) -> Result<ContractRef> {
+    ContractRef::parse(text).map_err(|_| {
+        Error::new(
+            ErrorCode::RequestInvalidId,
+            format!(
+                "contract id {:?} is neither a 24-character hex id nor a human id like CON00000042",
                 text.chars().take(64).collect::<String>()
             ),
         )

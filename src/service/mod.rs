@@ -34,7 +34,7 @@ pub use access::{Caller, Operator, Permit, UseCase};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 
 use crate::directory::Directory;
-use crate::domain::{Contract, ContractId, Currency, FeeBps};
+use crate::domain::{Contract, ContractId, ContractRef, Currency, FeeBps};
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
 use crate::payment::PaymentProvider;
@@ -144,6 +144,21 @@ impl Service {
     /// Storage reachable (`/readyz`).
     pub async fn ping(&self) -> Result<()> {
         Ok(self.store.ping().await?)
+    }
+
+    /// The contract a request names, by id or by human id: 404 `contract.not_found` when no
+    /// contract has that number. An id is taken as it is (the use case finds out whether it
+    /// exists); nothing here says who may see the contract.
+    pub async fn contract_id(&self, named: ContractRef) -> Result<ContractId> {
+        match named {
+            ContractRef::Id(id) => Ok(id),
+            ContractRef::Number(n) => self.store.contract_by_number(n).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ContractNotFound,
+                    format!("contract CON{n:08} not found"),
+                )
+            }),
+        }
     }
 
     async fn load(&self, id: &ContractId) -> Result<Contract> {

@@ -286,6 +286,8 @@ pub trait ContractStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Contract>>;
     async fn count_contracts(&self) -> StoreResult<u64>;
+    /// The contract with this number ([`Contract::number`]), if any.
+    async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>>;
     /// The next contract number (1, 2, …): never the same twice, whatever runs at once (gaps
     /// are possible: a number taken by a create that then failed is not reused).
     async fn next_contract_number(&self) -> StoreResult<u64>;

@@ -390,3 +390,65 @@ async fn an_admin_frees_a_job_an_unfunded_contract_squats_on() {
     assert_eq!(c["contract"]["cancelReason"], "job squatted");
     app.stop().await;
 }
+
+/// The original's pages show `contractId`, the human id ("CON…"), and a client may well send
+/// it back where a route says `:contractId`: every such route takes it as it takes the 24-hex
+/// id, with the same checks on who may act; an unknown number is 404 and a malformed one 400.
+#[tokio::test]
+async fn the_human_contract_id_names_the_contract_on_every_contract_route() {
+    let app = TestApp::spawn().await;
+    let p = app.funded_contract().await;
+    let view = format!("/api/freelancer/contract/view-contract/{}", p.contract);
+    let human = get(&app, &view, Some(&p.client_token)).await["contract"]["contractId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut h = p.clone();
+    h.contract = human.clone();
+    let v = get(
+        &app,
+        &format!("/api/freelancer/contract/view-contract/{human}"),
+        Some(&p.freelancer_token),
+    )
+    .await;
+    assert_eq!(v["contract"]["_id"], p.contract.as_str());
+    assert_eq!(
+        app.contract(&h).await["contract"]["id"],
+        p.contract.as_str()
+    );
+    // Someone else's client is refused as with the id, and nothing moves.
+    let mut outsider = app.parties();
+    outsider.contract = human.clone();
+    assert_eq!(
+        error_code(app.request_release(&outsider).await).await,
+        (StatusCode::FORBIDDEN, "auth.not_party".into())
+    );
+    for s in ["Started", "Ongoing", "Completed"] {
+        assert_eq!(app.set_status(&h, s).await.status(), StatusCode::OK, "{s}");
+    }
+    assert_eq!(app.request_release(&h).await.status(), StatusCode::OK);
+    assert_eq!(app.release(&h).await.status(), StatusCode::OK);
+    // Once: the second release by the other name is the state machine's 409.
+    assert_eq!(
+        error_code(app.release(&p).await).await,
+        (StatusCode::CONFLICT, "escrow.wrong_state".into())
+    );
+    assert_eq!(app.contract(&p).await["escrow"]["status"], "released");
+    assert!(app.verify().await.ok());
+    for (name, want) in [
+        ("CON99999999", (StatusCode::NOT_FOUND, "contract.not_found")),
+        ("CON-1", (StatusCode::BAD_REQUEST, "request.invalid_id")),
+        ("CONTRACT", (StatusCode::BAD_REQUEST, "request.invalid_id")),
+    ] {
+        let r = app
+            .send(
+                "GET",
+                &format!("/api/contracts/{name}"),
+                Some(&p.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(error_code(r).await, (want.0, want.1.into()), "{name}");
+    }
+    app.stop().await;
+}

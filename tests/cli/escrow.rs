@@ -108,6 +108,15 @@ async fn escrow_show_json_is_the_contract_with_escrow_history_and_ledger() {
     assert!(ledger.iter().any(
         |e| e["account"] == format!("escrow:{}", d.contract) && minor(&e["amount"]) == 100_000
     ));
+    // The human id the contract shows names it too.
+    let human = v["contract"]["contractId"].as_str().unwrap().to_string();
+    assert!(human.starts_with("CON"), "{v}");
+    let by_human = f
+        .ctl(&["--json", "escrow", "show", &human])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(by_human, v);
 }
 
 #[tokio::test]
@@ -472,6 +481,8 @@ async fn an_unknown_contract_exits_3_and_a_malformed_id_exits_2() {
         ],
         vec!["escrow", "release", unknown.as_str()],
         vec!["reviews", "list", "--contract", unknown.as_str()],
+        vec!["escrow", "show", "CON99999999"],
+        vec!["escrow", "release", "CON99999999", "--yes"],
     ] {
         let r = f.ctl(&args).await;
         r.assert_code(3);

@@ -278,6 +278,11 @@ impl ContractStore for CrashStore {
         self.inner.count_contracts().await
     }
 
+    async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>> {
+        self.switch.count();
+        self.inner.contract_by_number(number).await
+    }
+
     async fn next_contract_number(&self) -> StoreResult<u64> {
         self.switch.count();
         self.write("next_contract_number", self.inner.next_contract_number())

@@ -1612,3 +1612,26 @@ pub async fn check_contract_numbers_are_never_given_twice(store: &dyn Store) {
     let next = store.next_contract_number().await.unwrap();
     assert!(next > *numbers.last().unwrap(), "{next} after {numbers:?}");
 }
+
+/// A contract is found by its number (the human id "CON…" carries it), after saves too; a
+/// number no contract has, and a contract made before numbers, find nothing.
+pub async fn check_a_contract_is_found_by_its_number(store: &dyn Store) {
+    let freelancer = UserId::generate();
+    let mut numbered = new_contract(&freelancer, 1_000, 1);
+    numbered.number = Some(store.next_contract_number().await.unwrap());
+    let unnumbered = new_contract(&freelancer, 1_000, 2);
+    store.insert_contract(&numbered).await.unwrap();
+    store.insert_contract(&unnumbered).await.unwrap();
+    let n = numbered.number.unwrap();
+    assert_eq!(
+        store.contract_by_number(n).await.unwrap(),
+        Some(numbered.id.clone())
+    );
+    step(store, &numbered.id, |c| c.approve(3).map(|_| vec![])).await;
+    assert_eq!(
+        store.contract_by_number(n).await.unwrap(),
+        Some(numbered.id.clone())
+    );
+    assert_eq!(store.contract_by_number(n + 1).await.unwrap(), None);
+    assert_eq!(store.contract_by_number(u64::MAX).await.unwrap(), None);
+}

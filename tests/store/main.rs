@@ -182,4 +182,5 @@ conformance!(
     check_a_released_idempotency_key_executes_afresh,
     check_concurrent_begins_for_one_idempotency_key_start_it_once,
     check_contract_numbers_are_never_given_twice,
+    check_a_contract_is_found_by_its_number,
 );

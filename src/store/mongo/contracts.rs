@@ -283,6 +283,17 @@ impl ContractStore for MongoStore {
         Ok(entries)
     }
 
+    async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        Ok(self
+            .records(doc! {"number": number}, doc! {}, 0, 1)
+            .await?
+            .pop()
+            .map(|c| c.id))
+    }
+
     async fn next_contract_number(&self) -> StoreResult<u64> {
         // One document's atomic increment: safe on a replica set and a sharded cluster alike.
         let counters: mongodb::Collection<Document> = super::durable_collection(&self.db, COUNTERS);

@@ -19,6 +19,9 @@ pub(super) struct ContractDoc {
     pub(super) id: String,
     /// The compare-and-set token (same as `record.version`).
     pub(super) version: i64,
+    /// `record.number`: a human id ("CON…") finds its contract by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    number: Option<i64>,
     job_id: String,
     client_id: String,
     freelancer_id: String,
@@ -50,6 +53,7 @@ impl ContractDoc {
         ContractDoc {
             id: c.id.to_string(),
             version: c.version,
+            number: c.number.and_then(|n| i64::try_from(n).ok()),
             job_id: c.job_id.to_string(),
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),

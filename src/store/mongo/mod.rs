@@ -394,6 +394,7 @@ impl MongoStore {
         self.contracts
             .create_indexes([
                 index(doc! {"jobId": 1}),
+                index(doc! {"number": 1}),
                 index(doc! {"clientId": 1}),
                 index(doc! {"freelancerId": 1}),
                 index(doc! {"escrowStatus": 1, "releaseFundStatus": 1, "createdAt": -1}),

@@ -41,8 +41,8 @@ impl SqliteStore {
 fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
     let doc = contract_doc(c)?;
     tx.prepare_cached(
-        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc, number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -57,7 +57,8 @@ fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
             c.created_at,
             c.updated_at,
             c.version,
-            doc
+            doc,
+            c.number.map(|n| n as i64)
         ])
     })
     .map_err(map_err)?;
@@ -311,6 +312,21 @@ impl ContractStore for SqliteStore {
             })
             .await?;
         docs.into_iter().map(contract_from_doc).collect()
+    }
+
+    async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let id: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT id FROM contracts WHERE number = ?1")
+                .and_then(|mut s| s.query_row([number], |r| r.get(0)).optional())
+                .map_err(map_err)
+        })?;
+        id.map(|id| {
+            ContractId::try_from(id).map_err(|e| StoreError::other_from("a stored contract id", e))
+        })
+        .transpose()
     }
 
     async fn next_contract_number(&self) -> StoreResult<u64> {

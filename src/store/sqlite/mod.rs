@@ -278,6 +278,40 @@ mod tests {
         }
     }
 
+    /// Migration 5 gives the contracts a version-4 file already holds their number column, so
+    /// their human ids find them.
+    #[tokio::test]
+    async fn contract_numbers_are_backfilled_from_the_documents() {
+        use crate::domain::{Contract, Currency, JobId, Money};
+        use crate::store::ContractStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut c = Contract::new(
+            ContractId::generate(),
+            JobId::generate(),
+            UserId::generate(),
+            UserId::generate(),
+            Money::new(crate::domain::MinorUnits::new(100), Currency::Inr),
+            None,
+            1,
+        )
+        .unwrap();
+        c.number = Some(store.next_contract_number().await.unwrap());
+        store.insert_contract(&c).await.unwrap();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
+             DELETE FROM schema_migrations WHERE version = 5;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.contract_by_number(1).await.unwrap(), Some(c.id));
+        assert_eq!(store.contract_by_number(2).await.unwrap(), None);
+    }
+
     /// Migration 3 fills `review_stats` from the reviews a version-2 file already holds, and
     /// its triggers keep it equal to the reviews through inserts, updates and deletes.
     #[tokio::test]
@@ -298,6 +332,7 @@ mod tests {
         conn.execute_batch(
             "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
              DROP TRIGGER review_stats_update; DROP TABLE review_stats; DROP TABLE counters;
+             DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
              DELETE FROM schema_migrations WHERE version >= 3;",
         )
         .unwrap();

@@ -122,6 +122,16 @@ END;
         // Named counters (`contract`: the contract numbers behind "CON…" ids).
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;",
     ),
+    (
+        5,
+        // The contract number as a column, so a human id ("CON…") finds its contract; filled
+        // from the documents a version-4 file already holds. Set once, at insert.
+        r#"
+ALTER TABLE contracts ADD COLUMN number INTEGER;
+UPDATE contracts SET number = json_extract(doc, '$.number');
+CREATE UNIQUE INDEX contracts_number ON contracts(number) WHERE number IS NOT NULL;
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {
