@@ -148,7 +148,8 @@ fn auth_error(e: AuthError) -> ApiError {
     }
 }
 
-/// A JSON body. An empty body reads as `{}` where `T` allows it (routes whose body is optional).
+/// A JSON body. An empty body reads as `{}` where `T` allows it (routes whose body is optional;
+/// those take `Option<T>`, so that `null`, which their document allows, reads as no body too).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {

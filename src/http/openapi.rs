@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::idempotency::OpenApiDoc as IdempotencyKey;
@@ -20,15 +20,24 @@ impl Modify for Bearer {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "refreshToken",
+                "the original app's session (signed with REFRESH_SECRET); counts only for a \
+                 chat upload whose Origin is on ESCROW_CORS_ORIGINS",
+            ))),
+        );
     }
 }
 
 /// The rules every route shares, stated once rather than on each handler so that no route can
 /// forget one (schemathesis checks the document against real answers; see tests/hostile/fuzz.rs):
 ///
-/// - every path parameter of `/api/…` is a 24-hex id; anything else is a 400
-///   `request.invalid_id`;
-/// - every operation that takes a bearer token answers 401 without a valid one;
+/// - every path parameter of `/api/…` is a 24-hex id, `contractId` also the human id
+///   (`CON00000042`); anything else is a 400 `request.invalid_id`;
+/// - every operation that takes a bearer token (or, for an upload, the original's session
+///   cookie) answers 401 without a valid one;
 /// - `page` (1–1 000 000) and `limit` (1–1 000) are bounded integers, `from` and `to` are dates
 ///   (`YYYY-MM-DD`); anything else is a 422;
 /// - a JSON or multipart body can be malformed (400), too large (413), of another media type
@@ -38,6 +47,8 @@ impl Modify for Bearer {
 struct SharedRules;
 
 const ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
+/// [`crate::domain::ContractRef::parse`]: the id, or "CON" (any case) and 1 to 19 digits.
+const CONTRACT_PATTERN: &str = "^([0-9a-fA-F]{24}|[Cc][Oo][Nn][0-9]{1,19})$";
 
 /// A documented error answer: the `ErrorBody` schema with `description`.
 pub(super) fn error_response(
@@ -81,7 +92,11 @@ impl Modify for SharedRules {
                             p.schema = Some(RefOr::T(
                                 ObjectBuilder::new()
                                     .schema_type(Type::String)
-                                    .pattern(Some(ID_PATTERN))
+                                    .pattern(Some(if name == "contractId" {
+                                        CONTRACT_PATTERN
+                                    } else {
+                                        ID_PATTERN
+                                    }))
                                     .into(),
                             ));
                             p.description.get_or_insert_with(|| "24-hex id".into());

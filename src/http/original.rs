@@ -206,37 +206,37 @@ pub struct CancelBody {
 }
 
 #[utoipa::path(delete, path = "/api/client/contract/cancel-contract/{contractId}", tag = "original",
-    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = CancelBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = Option<CancelBody>, description = "optional"),
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn cancel_contract(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<CancelBody>,
+    ApiJson(body): ApiJson<Option<CancelBody>>,
 ) -> ApiResult<Json<ContractMessage>> {
     let id = contract_id(&s, &id).await?;
     let permit = s.service.permit(&caller, UseCase::CancelContract)?;
-    let reason = body.cancel_reason.unwrap_or_default();
+    let reason = body.unwrap_or_default().cancel_reason.unwrap_or_default();
     let c = s.service.cancel_contract(permit, &id, &reason).await?;
     Ok(msg("Contract canceled", &c))
 }
 
 #[utoipa::path(put, path = "/api/admin/contract/cancel/{contractId}", tag = "contracts",
-    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = CancelBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)")), request_body(content = Option<CancelBody>, description = "optional"),
     responses((status = 200, body = ContractMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn admin_cancel_contract(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<CancelBody>,
+    ApiJson(body): ApiJson<Option<CancelBody>>,
 ) -> ApiResult<Json<ContractMessage>> {
     let id = contract_id(&s, &id).await?;
     // Admins only here (the route above is the client's too).
     s.service.permit(&caller, UseCase::Reports)?;
     let permit = s.service.permit(&caller, UseCase::CancelContract)?;
-    let reason = body.cancel_reason.unwrap_or_default();
+    let reason = body.unwrap_or_default().cancel_reason.unwrap_or_default();
     let c = s.service.cancel_contract(permit, &id, &reason).await?;
     Ok(msg("Contract canceled", &c))
 }

@@ -215,7 +215,7 @@ pub async fn release(
 }
 
 #[utoipa::path(put, path = "/api/admin/escrow/refund-client/{contractId}/{clientId}", tag = "escrow",
-    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)"), ("clientId" = String, Path)), request_body(content = RefundBody, description = "optional"),
+    params(("contractId" = String, Path, description = "the contract id (24 hex) or its human id (CON00000042)"), ("clientId" = String, Path)), request_body(content = Option<RefundBody>, description = "optional"),
     responses((status = 200, body = EscrowMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn refund(
@@ -223,9 +223,11 @@ pub async fn refund(
     Auth(caller): Auth,
     Idempotent(tag): Idempotent,
     Path((id, client)): Path<(String, String)>,
-    ApiJson(body): ApiJson<RefundBody>,
+    ApiJson(body): ApiJson<Option<RefundBody>>,
 ) -> ApiResult<Json<EscrowMessage>> {
-    let refund = body.into_refund(contract_id(&s, &id).await?);
+    let refund = body
+        .unwrap_or_default()
+        .into_refund(contract_id(&s, &id).await?);
     let client: UserId = input::id(&client, "client id")?;
     let permit = s
         .service
@@ -396,7 +398,7 @@ pub struct UploadForm {
 #[utoipa::path(post, path = "/api/media/upload", tag = "media",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MediaView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn upload(
     State(s): State<AppState>,
     MediaAuth(caller): MediaAuth,

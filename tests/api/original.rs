@@ -348,11 +348,19 @@ async fn a_client_cancels_an_unfunded_contract_and_a_funded_one_goes_through_ref
     assert_eq!(detail["contract"]["canceledBy"], "Client");
     let history = detail["contract"]["statusHistory"].as_array().unwrap();
     assert_eq!(history.last().unwrap()["status"], "Canceled");
-    // The job is free again: a new contract can be made for it.
-    assert_eq!(
-        app.create_contract(&p, json!(1000)).await.status(),
-        StatusCode::CREATED
-    );
+    // The job is free again: a new contract can be made for it. A body of `null`, which the
+    // document allows for this optional body, is no body.
+    let r = app.create_contract(&p, json!(1000)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let again = r.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/client/contract/cancel-contract/{again}");
+    let r = app
+        .send("DELETE", &path, Some(&p.client_token), Some(Value::Null))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
     // A funded contract is refunded, not canceled.
     let funded = app.funded_contract().await;
     let r = app
