@@ -108,12 +108,19 @@ fn print_tables(out: &Output, report: &Report) -> Result<(), CliError> {
         ("Transfers", c.transfers.to_string()),
         ("Accounts", c.accounts.to_string()),
         ("Wallets", c.wallets.to_string()),
+        ("Kept balances", c.kept_balances.to_string()),
     ]))?;
     if report.ok() {
-        return out.line(
+        let kept = if c.kept_balances > 0 {
+            ", kept balances equal their entries"
+        } else {
+            ""
+        };
+        return out.line(&format!(
             "OK: accounts sum to zero, every transfer balances, no escrow is negative, closed \
-             escrows are empty, wallets equal their entries, every funded escrow has one payment",
-        );
+             escrows are empty, wallets equal their entries, every funded escrow has one \
+             payment{kept}"
+        ));
     }
     let mut t = out.new_table(&["Rule".into(), "Ids".into(), "Detail".into()]);
     for v in &report.violations {

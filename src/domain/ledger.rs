@@ -57,6 +57,53 @@ impl FromStr for Account {
     }
 }
 
+impl Account {
+    /// The kind of account, the part of its name before the colon: `external`, `escrow`,
+    /// `wallet`, `platform` or `refund`. Stores keep a total per kind (all money held in
+    /// escrow is the `escrow` total).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Account::ExternalStripe => "external",
+            Account::Escrow(_) => "escrow",
+            Account::Wallet(_) => "wallet",
+            Account::PlatformFees => "platform",
+            Account::Refund(_) => "refund",
+        }
+    }
+}
+
+/// The balances a store keeps up to date with every entry it writes (in the same atomic write),
+/// so that reading one never sums entries: one per account and currency, and one per account
+/// kind and currency. `verify` checks each against the entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptBalances {
+    pub accounts: Vec<(Account, Currency, MinorUnits)>,
+    pub kinds: Vec<(String, Currency, MinorUnits)>,
+    /// The sales report's months, when the store keeps them.
+    pub months: Option<Vec<KeptMonth>>,
+}
+
+/// One month (UTC, "YYYY-MM") of releases in one currency, as a store keeps it: the gross
+/// taken out of escrow, the platform's fee, the freelancers' earnings, and how many releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptMonth {
+    pub currency: Currency,
+    pub month: String,
+    pub gross: MinorUnits,
+    pub platform_fee: MinorUnits,
+    pub freelancer_earning: MinorUnits,
+    pub releases: i64,
+}
+
+impl KeptMonth {
+    /// The month an instant (Unix ms) falls in, UTC.
+    pub fn month_of(at_ms: i64) -> String {
+        chrono::DateTime::from_timestamp_millis(at_ms / 1000 * 1000)
+            .map(|t| t.format("%Y-%m").to_string())
+            .unwrap_or_default()
+    }
+}
+
 impl Serialize for Account {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::contract::Contract;
 use super::escrow::EscrowStatus;
-use super::ledger::{Account, LedgerEntry, TransferKind};
+use super::ledger::{Account, KeptBalances, KeptMonth, LedgerEntry, TransferKind};
 use super::money::{Currency, MinorUnits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,6 +27,8 @@ pub struct Counts {
     pub transfers: u64,
     pub accounts: u64,
     pub wallets: u64,
+    /// Balances the store keeps (per account and per kind), each checked against the entries.
+    pub kept_balances: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -48,6 +50,9 @@ pub struct Verifier {
     funds_per_contract: HashMap<String, u32>,
     contracts: Vec<ContractFacts>,
     wallets: Vec<(String, Currency, MinorUnits)>,
+    kept: Option<KeptBalances>,
+    /// Per currency and month: gross, fee, earning and releases, from the release entries.
+    months: BTreeMap<(Currency, String), [i64; 4]>,
     counts: Counts,
 }
 
@@ -75,6 +80,21 @@ impl Verifier {
             .entry(e.transfer_id.clone())
             .or_insert((0, e.contract_id.to_string()));
         t.0 += e.amount.get() as i128;
+        if e.kind == TransferKind::Release {
+            let m = self
+                .months
+                .entry((e.currency, KeptMonth::month_of(e.at)))
+                .or_default();
+            match e.account {
+                Account::Escrow(_) => {
+                    m[0] -= e.amount.get();
+                    m[3] += 1;
+                }
+                Account::PlatformFees => m[1] += e.amount.get(),
+                Account::Wallet(_) => m[2] += e.amount.get(),
+                _ => {}
+            }
+        }
         if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
             *self
                 .funds_per_contract
@@ -114,6 +134,12 @@ impl Verifier {
     /// A wallet balance as the store reports it (for the "balance = sum of entries" rule).
     pub fn add_wallet_balance(&mut self, user_id: &str, currency: Currency, balance: MinorUnits) {
         self.wallets.push((user_id.to_string(), currency, balance));
+    }
+
+    /// The balances the store keeps (for the "kept balance = sum of entries" rules).
+    pub fn add_kept_balances(&mut self, kept: KeptBalances) {
+        self.counts.kept_balances = (kept.accounts.len() + kept.kinds.len()) as u64;
+        self.kept = Some(kept);
     }
 
     pub fn finish(self) -> Report {
@@ -243,9 +269,109 @@ impl Verifier {
                 });
             }
         }
+        if let Some(kept) = &self.kept {
+            kept_balances_match(kept, &self.balances, &mut v);
+            if let Some(months) = &kept.months {
+                kept_months_match(months, &self.months, &mut v);
+            }
+        }
         Report {
             counts,
             violations: v,
+        }
+    }
+}
+
+/// Every kept balance equals the sum of its account's entries, every account whose entries do
+/// not sum to zero has one, and so for the totals per kind.
+fn kept_balances_match(
+    kept: &KeptBalances,
+    sums: &BTreeMap<(Account, Currency), i128>,
+    v: &mut Vec<Violation>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for (account, cur, balance) in &kept.accounts {
+        let sum = sums.get(&(account.clone(), *cur)).copied().unwrap_or(0);
+        seen.insert((account, *cur));
+        if sum != balance.get() as i128 {
+            v.push(Violation {
+                rule: "kept_balance_is_sum_of_entries",
+                ids: vec![account.to_string()],
+                detail: format!("kept {balance} {cur}, entries sum to {sum}"),
+            });
+        }
+    }
+    let mut kind_sums: BTreeMap<(&str, Currency), i128> = BTreeMap::new();
+    for ((account, cur), sum) in sums {
+        *kind_sums.entry((account.kind(), *cur)).or_insert(0) += sum;
+        if *sum != 0 && !seen.contains(&(account, *cur)) {
+            v.push(Violation {
+                rule: "kept_balance_is_sum_of_entries",
+                ids: vec![account.to_string()],
+                detail: format!("no kept balance, entries sum to {sum} {cur}"),
+            });
+        }
+    }
+    let mut kinds_seen = std::collections::HashSet::new();
+    for (kind, cur, balance) in &kept.kinds {
+        let sum = kind_sums.get(&(kind.as_str(), *cur)).copied().unwrap_or(0);
+        kinds_seen.insert((kind.as_str(), *cur));
+        if sum != balance.get() as i128 {
+            v.push(Violation {
+                rule: "kept_total_is_sum_of_entries",
+                ids: vec![kind.clone()],
+                detail: format!(
+                    "kept {balance} {cur} over every {kind} account, entries sum to {sum}"
+                ),
+            });
+        }
+    }
+    for ((kind, cur), sum) in kind_sums {
+        if sum != 0 && !kinds_seen.contains(&(kind, cur)) {
+            v.push(Violation {
+                rule: "kept_total_is_sum_of_entries",
+                ids: vec![kind.to_string()],
+                detail: format!("no kept total, {kind} entries sum to {sum} {cur}"),
+            });
+        }
+    }
+}
+
+/// Every kept month of the sales report equals what its release entries sum to, and every month
+/// with releases is kept.
+fn kept_months_match(
+    kept: &[KeptMonth],
+    sums: &BTreeMap<(Currency, String), [i64; 4]>,
+    v: &mut Vec<Violation>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for k in kept {
+        let key = (k.currency, k.month.clone());
+        let sum = sums.get(&key).copied().unwrap_or_default();
+        let have = [
+            k.gross.get(),
+            k.platform_fee.get(),
+            k.freelancer_earning.get(),
+            k.releases,
+        ];
+        if have != sum {
+            v.push(Violation {
+                rule: "kept_month_is_sum_of_releases",
+                ids: vec![format!("{} {}", k.month, k.currency)],
+                detail: format!(
+                    "kept gross, fee, earning, releases {have:?}, the release entries give {sum:?}"
+                ),
+            });
+        }
+        seen.insert(key);
+    }
+    for (key, sum) in sums {
+        if !seen.contains(key) {
+            v.push(Violation {
+                rule: "kept_month_is_sum_of_releases",
+                ids: vec![format!("{} {}", key.1, key.0)],
+                detail: format!("no kept month, the release entries give {sum:?}"),
+            });
         }
     }
 }

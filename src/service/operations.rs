@@ -64,6 +64,9 @@ impl Service {
         for (user, balance) in store.wallet_balances(cur).await? {
             v.add_wallet_balance(user.as_str(), cur, balance);
         }
+        if let Some(kept) = store.kept_balances().await? {
+            v.add_kept_balances(kept);
+        }
         Ok(v.finish())
     }
 }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, EventId, JobId,
-    LedgerEntry, MinorUnits, PaymentRef, Review, UserId,
+    KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Review, UserId,
 };
 
 /// A driver's error, kept as the source of a [`StoreError`].
@@ -323,6 +323,11 @@ pub trait LedgerStore: Send + Sync {
     -> StoreResult<Vec<LedgerEntry>>;
     /// Every user that has a wallet account, with its balance as the store computes it.
     async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, MinorUnits)>>;
+    /// The balances this store keeps with its entries, for `verify` to check against them;
+    /// `None` for a store that sums the entries on every read instead.
+    async fn kept_balances(&self) -> StoreResult<Option<KeptBalances>> {
+        Ok(None)
+    }
     async fn count_entries(&self) -> StoreResult<u64>;
 }
 

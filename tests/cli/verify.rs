@@ -29,11 +29,18 @@ async fn verify_passes_on_a_good_store_and_says_what_it_checked() {
     assert_eq!(v["counts"]["escrows"], 3);
     assert_eq!(v["counts"]["wallets"], 1);
     assert!(v["counts"]["entries"].as_u64().unwrap() >= 9, "{v}");
+    // SQLite keeps every account's balance and a total per kind: all checked.
+    assert!(v["counts"]["kept_balances"].as_u64().unwrap() >= 8, "{v}");
     assert_eq!(v["violations"].as_array().unwrap().len(), 0);
     let r = f.ctl(&["verify"]).await;
     r.assert_code(0);
     assert!(
         r.stdout.contains("OK: accounts sum to zero"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("kept balances equal their entries"),
         "{}",
         r.stdout
     );
@@ -97,4 +104,33 @@ async fn verify_exits_1_and_names_the_ids_when_a_ledger_entry_was_tampered_with(
             .any(|id| id == d.contract.as_str()),
         "{transfer}"
     );
+}
+
+#[tokio::test]
+async fn verify_names_a_kept_balance_that_no_longer_equals_its_entries() {
+    let f = Fixture::new().await;
+    let d = f.requested("1000").await;
+    f.ctl(&["escrow", "release", &d.contract, "--yes"])
+        .await
+        .assert_code(0);
+    let store = SqliteStore::open(f.db_path()).unwrap();
+    let account = format!("wallet:{}", d.freelancer);
+    let changed = store
+        .execute_raw(format!(
+            "UPDATE account_balances SET balance = balance + 1 WHERE account = '{account}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let r = f.ctl(&["--json", "verify"]).await;
+    r.assert_code(1);
+    let v = r.json();
+    let kept: Vec<&serde_json::Value> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule"] == "kept_balance_is_sum_of_entries")
+        .collect();
+    assert_eq!(kept.len(), 1, "{v}");
+    assert_eq!(kept[0]["ids"][0], account.as_str());
 }

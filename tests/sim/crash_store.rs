@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use escrow::domain::{
-    Account, Contract, ContractId, Currency, EventId, JobId, LedgerEntry, MinorUnits, PaymentRef,
-    Review, UserId,
+    Account, Contract, ContractId, Currency, EventId, JobId, KeptBalances, LedgerEntry, MinorUnits,
+    PaymentRef, Review, UserId,
 };
 use escrow::store::sqlite::SqliteStore;
 use escrow::store::{
@@ -342,6 +342,11 @@ impl LedgerStore for CrashStore {
     async fn wallet_balances(&self, currency: Currency) -> StoreResult<Vec<(UserId, MinorUnits)>> {
         self.switch.count();
         self.inner.wallet_balances(currency).await
+    }
+
+    async fn kept_balances(&self) -> StoreResult<Option<KeptBalances>> {
+        self.switch.count();
+        self.inner.kept_balances().await
     }
 
     async fn count_entries(&self) -> StoreResult<u64> {

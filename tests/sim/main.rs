@@ -255,6 +255,14 @@ fn a_ledger_entry_changed_behind_the_services_back_fails_verification() {
 }
 
 #[test]
+fn a_kept_balance_changed_behind_the_services_back_fails_verification() {
+    tampering_is_caught(
+        "UPDATE account_balances SET balance = balance + 1 WHERE account = 'external:stripe'",
+        Some("kept_balance_is_sum_of_entries"),
+    );
+}
+
+#[test]
 fn a_contract_changed_behind_the_services_back_fails_the_model_check() {
     tampering_is_caught(
         "UPDATE contracts SET doc = json_set(doc, '$.isApproved', json(CASE WHEN json_extract(doc, '$.isApproved') THEN 'false' ELSE 'true' END)) WHERE id = (SELECT MIN(id) FROM contracts)",

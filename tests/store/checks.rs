@@ -167,7 +167,81 @@ async fn verify(store: &dyn Store) -> Report {
     for (user, balance) in store.wallet_balances(Currency::Inr).await.unwrap() {
         v.add_wallet_balance(user.as_str(), Currency::Inr, balance);
     }
+    if let Some(kept) = store.kept_balances().await.unwrap() {
+        v.add_kept_balances(kept);
+    }
     v.finish()
+}
+
+/// Verification over the whole store, for the backend-specific tests of `main.rs`.
+pub async fn verified(store: &dyn Store) -> Report {
+    verify(store).await
+}
+
+/// A ledger with every kind of transfer in it: contracts funded, released, refunded with a
+/// kill fee (owed to the client, then settled), and a duplicate payment owed back.
+pub async fn a_ledger_of_every_kind(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    released(store, &freelancer, 10_001, now).await;
+    funded(store, &freelancer, 25_000, now + 1).await;
+    let killed = funded(store, &freelancer, 40_000, now + 2).await;
+    step(store, &killed, |c| {
+        c.move_to(ContractStatus::Started, Party::Freelancer, now + 3)
+            .map(|_| vec![])
+    })
+    .await;
+    step(store, &killed, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 4)
+    })
+    .await;
+    assert_verified(store).await;
+}
+
+/// What the stores answer for held funds, revenue and wallets equals what the entries sum to,
+/// after every kind of transfer (a store that keeps balances reads them, the others sum).
+pub async fn check_balances_read_are_the_sums_of_the_entries(store: &dyn Store) {
+    a_ledger_of_every_kind(store).await;
+    let mut sums: std::collections::BTreeMap<Account, i64> = Default::default();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.entries_after(after.as_deref(), 5).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        for e in &batch {
+            *sums.entry(e.account.clone()).or_default() += e.amount.get();
+        }
+    }
+    let held: i64 = sums
+        .iter()
+        .filter(|(a, _)| matches!(a, Account::Escrow(_)))
+        .map(|(_, b)| b)
+        .sum();
+    assert_eq!(held, 25_000, "one escrow is still funded");
+    assert_eq!(store.escrow_held(Currency::Inr).await.unwrap(), m(held));
+    for (account, sum) in &sums {
+        assert_eq!(
+            store.account_balance(account, Currency::Inr).await.unwrap(),
+            m(*sum),
+            "{account}"
+        );
+    }
+    assert_eq!(
+        store
+            .account_balance(&Account::Wallet(UserId::generate()), Currency::Inr)
+            .await
+            .unwrap(),
+        m(0),
+        "an account with no entries holds nothing"
+    );
+    assert_eq!(
+        store
+            .account_balance(&Account::PlatformFees, Currency::Usd)
+            .await
+            .unwrap(),
+        m(0),
+        "nor does another currency"
+    );
 }
 
 async fn assert_verified(store: &dyn Store) {
@@ -1634,4 +1708,98 @@ pub async fn check_a_contract_is_found_by_its_number(store: &dyn Store) {
     );
     assert_eq!(store.contract_by_number(n + 1).await.unwrap(), None);
     assert_eq!(store.contract_by_number(u64::MAX).await.unwrap(), None);
+}
+
+/// The sales report over any range (whole months, days cutting a month, an empty one, open
+/// ends) is what its release entries sum to: a store that keeps monthly rollups reads whole
+/// months from them and the cut ones from the entries, and the two must never differ.
+pub async fn check_the_sales_report_over_any_range_sums_its_releases(store: &dyn Store) {
+    const DAY: i64 = 86_400_000;
+    let jan = JAN_2026_MS;
+    let feb = jan + 31 * DAY;
+    let mar = feb + 28 * DAY;
+    let apr = mar + 31 * DAY;
+    let freelancer = UserId::generate();
+    let times = [
+        jan + 2 * DAY,
+        jan + 19 * DAY,
+        feb,
+        feb + 13 * DAY,
+        apr - 1,
+        apr + DAY,
+    ];
+    for (i, at) in times.iter().enumerate() {
+        released(store, &freelancer, 10_000 + 1_111 * i as i64, *at).await;
+    }
+    // A refund in the middle is not a sale.
+    let refunded = funded(store, &freelancer, 5_000, feb + 2 * DAY).await;
+    step(store, &refunded, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, feb + 3 * DAY)
+    })
+    .await;
+    let mut entries = vec![];
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.entries_after(after.as_deref(), 50).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        entries.extend(batch);
+    }
+    let expected = |from: Option<i64>, to: Option<i64>| {
+        let mut months: std::collections::BTreeMap<String, (i64, i64, i64, BTreeSet<ContractId>)> =
+            Default::default();
+        for e in entries.iter().filter(|e| {
+            e.kind == TransferKind::Release
+                && from.is_none_or(|f| e.at >= f)
+                && to.is_none_or(|t| e.at < t)
+        }) {
+            let m = months
+                .entry(escrow::domain::ledger::KeptMonth::month_of(e.at))
+                .or_default();
+            match e.account {
+                Account::Escrow(_) => {
+                    m.0 -= e.amount.get();
+                    m.3.insert(e.contract_id.clone());
+                }
+                Account::PlatformFees => m.1 += e.amount.get(),
+                Account::Wallet(_) => m.2 += e.amount.get(),
+                _ => {}
+            }
+        }
+        months
+            .into_iter()
+            .map(|(month, (g, f, w, c))| (month, g, f, w, c.len() as i64))
+            .collect::<Vec<_>>()
+    };
+    let ranges = [
+        (None, None),
+        (Some(jan + 9 * DAY), Some(feb + 14 * DAY)),
+        (Some(feb), Some(mar)),
+        (Some(jan + 20 * DAY), Some(jan + 25 * DAY)),
+        (Some(feb), Some(apr)),
+        (Some(apr - 1), Some(apr + 2 * DAY)),
+        (Some(feb + 1), None),
+        (None, Some(feb)),
+        (Some(jan), Some(apr + 10 * DAY)),
+    ];
+    for (from, to) in ranges {
+        let got: Vec<_> = store
+            .sales_by_month(Currency::Inr, from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.month,
+                    r.gross.get(),
+                    r.platform_fee.get(),
+                    r.freelancer_earning.get(),
+                    r.count,
+                )
+            })
+            .collect();
+        assert_eq!(got, expected(from, to), "range {from:?}..{to:?}");
+    }
+    assert_eq!(expected(None, None).len(), 4, "January to April");
+    assert_verified(store).await;
 }

@@ -183,4 +183,122 @@ conformance!(
     check_concurrent_begins_for_one_idempotency_key_start_it_once,
     check_contract_numbers_are_never_given_twice,
     check_a_contract_is_found_by_its_number,
+    check_balances_read_are_the_sums_of_the_entries,
+    check_the_sales_report_over_any_range_sums_its_releases,
 );
+
+/// SQLite keeps every balance (migration 6) and the sales report's months (migration 7):
+/// `verify` finds a kept balance, total or month that no longer equals its entries, and a
+/// version-5 file gets them built at open.
+mod sqlite_kept_balances {
+    use escrow::store::sqlite::SqliteStore;
+
+    use crate::checks;
+
+    fn raw(path: &std::path::Path, sql: &str) {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
+    fn rules(report: &escrow::domain::verify::Report) -> Vec<&'static str> {
+        report.violations.iter().map(|v| v.rule).collect()
+    }
+
+    #[tokio::test]
+    async fn a_kept_balance_that_differs_from_its_entries_fails_verification() {
+        let b = crate::sqlite();
+        checks::a_ledger_of_every_kind(b.store.as_ref()).await;
+        let path = b.store.path().to_path_buf();
+        raw(
+            &path,
+            "UPDATE account_balances SET balance = balance + 1 WHERE account = 'platform:fees'",
+        );
+        let report = checks::verified(b.store.as_ref()).await;
+        assert_eq!(
+            rules(&report),
+            ["kept_balance_is_sum_of_entries"],
+            "{report:#?}"
+        );
+        assert_eq!(report.violations[0].ids, ["platform:fees"]);
+        raw(
+            &path,
+            "UPDATE account_balances SET balance = balance - 1 WHERE account = 'platform:fees';
+             UPDATE kind_balances SET balance = balance - 5 WHERE kind = 'escrow'",
+        );
+        let report = checks::verified(b.store.as_ref()).await;
+        assert_eq!(
+            rules(&report),
+            ["kept_total_is_sum_of_entries"],
+            "{report:#?}"
+        );
+        raw(
+            &path,
+            "UPDATE kind_balances SET balance = balance + 5 WHERE kind = 'escrow';
+             DELETE FROM account_balances WHERE account LIKE 'wallet:%'",
+        );
+        let report = checks::verified(b.store.as_ref()).await;
+        assert!(
+            rules(&report).contains(&"kept_balance_is_sum_of_entries"),
+            "a missing kept balance: {report:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kept_month_that_differs_from_its_releases_fails_verification() {
+        let b = crate::sqlite();
+        checks::a_ledger_of_every_kind(b.store.as_ref()).await;
+        raw(
+            b.store.path(),
+            "UPDATE sales_months SET releases = releases + 1",
+        );
+        let report = checks::verified(b.store.as_ref()).await;
+        assert_eq!(
+            rules(&report),
+            ["kept_month_is_sum_of_releases"],
+            "{report:#?}"
+        );
+        assert!(
+            report.violations[0].ids[0].starts_with("2026-01 "),
+            "{report:#?}"
+        );
+        raw(b.store.path(), "DELETE FROM sales_months");
+        let report = checks::verified(b.store.as_ref()).await;
+        assert_eq!(
+            rules(&report),
+            ["kept_month_is_sum_of_releases"],
+            "{report:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_5_file_gets_its_kept_balances_and_months_at_open() {
+        let b = crate::sqlite();
+        checks::a_ledger_of_every_kind(b.store.as_ref()).await;
+        let path = b.store.path().to_path_buf();
+        let kept = escrow::store::LedgerStore::kept_balances(b.store.as_ref())
+            .await
+            .unwrap()
+            .expect("SQLite keeps balances");
+        assert_eq!(
+            kept.accounts.len(),
+            7,
+            "3 escrows, a refund, a wallet, fees, Stripe"
+        );
+        assert_eq!(kept.months.as_ref().map(Vec::len), Some(1), "{kept:?}");
+        raw(
+            &path,
+            "DROP TRIGGER ledger_balances; DROP TABLE account_balances; DROP TABLE kind_balances;
+             DROP TRIGGER ledger_sales_months; DROP TABLE sales_months;
+             DELETE FROM schema_migrations WHERE version >= 6;",
+        );
+        let reopened = SqliteStore::open(&path).unwrap();
+        let report = checks::verified(&reopened).await;
+        assert!(report.ok(), "{report:#?}");
+        let rebuilt = escrow::store::LedgerStore::kept_balances(&reopened)
+            .await
+            .unwrap();
+        assert_eq!(rebuilt, Some(kept));
+    }
+}

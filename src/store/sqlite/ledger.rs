@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::rows::{ENTRY_COLUMNS, account_range, entry_from_row, wallet_of};
+use super::rows::{ENTRY_COLUMNS, account_range, entry_from_row, parsed, wallet_of};
 use super::{SqliteStore, map_err};
-use crate::domain::{Account, Currency, LedgerEntry, MinorUnits, UserId};
+use crate::domain::ledger::KeptMonth;
+use crate::domain::{Account, Currency, KeptBalances, LedgerEntry, MinorUnits, UserId};
 use crate::store::{LedgerStore, MonthRow, Page, StoreResult};
 
 #[async_trait]
@@ -40,28 +41,25 @@ impl LedgerStore for SqliteStore {
         currency: Currency,
     ) -> StoreResult<MinorUnits> {
         let account = account.to_string();
-        self.with_conn(move |c| {
-            c.query_row(
-                "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account = ?1 AND currency = ?2",
-                params![account, currency.code()],
-                |r| r.get(0).map(MinorUnits::new),
+        self.read_now(|c| {
+            kept(
+                c,
+                "SELECT balance FROM account_balances WHERE account = ?1 AND currency = ?2",
+                &account,
+                currency,
             )
-            .map_err(map_err)
         })
-        .await
     }
 
     async fn escrow_held(&self, currency: Currency) -> StoreResult<MinorUnits> {
-        let (lo, hi) = account_range("escrow");
-        self.with_conn(move |c| {
-            c.query_row(
-                "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account >= ?1 AND account < ?2 AND currency = ?3",
-                params![lo, hi, currency.code()],
-                |r| r.get(0).map(MinorUnits::new),
+        self.read_now(|c| {
+            kept(
+                c,
+                "SELECT balance FROM kind_balances WHERE kind = ?1 AND currency = ?2",
+                "escrow",
+                currency,
             )
-            .map_err(map_err)
         })
-        .await
     }
 
     async fn sales_by_month(
@@ -70,32 +68,36 @@ impl LedgerStore for SqliteStore {
         from_ms: Option<i64>,
         to_ms: Option<i64>,
     ) -> StoreResult<Vec<MonthRow>> {
+        let (from, to) = (from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX));
         self.with_conn(move |c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT strftime('%Y-%m', at / 1000, 'unixepoch') AS month,
-                        COALESCE(SUM(CASE WHEN account >= 'escrow:' AND account < 'escrow;' THEN -amount ELSE 0 END), 0),
-                        COALESCE(SUM(CASE WHEN account = 'platform:fees' THEN amount ELSE 0 END), 0),
-                        COALESCE(SUM(CASE WHEN account >= 'wallet:' AND account < 'wallet;' THEN amount ELSE 0 END), 0),
-                        COUNT(DISTINCT contract_id)
-                     FROM ledger_entries
-                     WHERE kind = 'release' AND currency = ?1 AND at >= ?2 AND at < ?3
-                     GROUP BY month ORDER BY month",
+            // The whole months of the range from the kept rollups, the partial first and last
+            // month (a range of days) from their own entries.
+            let full = c
+                .prepare_cached(
+                    "SELECT month, gross, platform_fee, freelancer_earning, releases, starts_at, ends_at
+                     FROM sales_months
+                     WHERE currency = ?1 AND starts_at >= ?2 AND ends_at <= ?3 ORDER BY month",
                 )
-                .map_err(map_err)?;
-            let rows = stmt
-                .query_map(params![currency.code(), from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)], |r| {
-                    Ok(MonthRow {
-                        month: r.get(0)?,
-                        gross: MinorUnits::new(r.get(1)?),
-                        platform_fee: MinorUnits::new(r.get(2)?),
-                        freelancer_earning: MinorUnits::new(r.get(3)?),
-                        count: r.get(4)?,
-                    })
+                .and_then(|mut s| {
+                    s.query_map(params![currency.code(), from, to], |r| {
+                        Ok((month_row(r)?, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
                 })
-                .map_err(map_err)?
-                .collect::<Result<Vec<_>, _>>()
                 .map_err(map_err)?;
+            let (first, last) = match (full.first(), full.last()) {
+                (Some(f), Some(l)) => (f.1, l.2),
+                _ => (to, to),
+            };
+            let mut rows = if from < first {
+                months_from_entries(c, currency, from, first)?
+            } else {
+                vec![]
+            };
+            rows.extend(full.into_iter().map(|(row, _, _)| row));
+            if last < to {
+                rows.extend(months_from_entries(c, currency, last, to)?);
+            }
             Ok(rows)
         })
         .await
@@ -122,7 +124,7 @@ impl LedgerStore for SqliteStore {
         let rows: Vec<(String, i64)> = self
             .with_conn(move |c| {
                 let mut stmt = c
-                    .prepare("SELECT account, SUM(amount) FROM ledger_entries WHERE account >= ?1 AND account < ?2 AND currency = ?3 GROUP BY account ORDER BY account")
+                    .prepare("SELECT account, balance FROM account_balances WHERE account >= ?1 AND account < ?2 AND currency = ?3 ORDER BY account")
                     .map_err(map_err)?;
                 let rows = stmt
                     .query_map(params![lo, hi, currency.code()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -137,6 +139,62 @@ impl LedgerStore for SqliteStore {
             .collect()
     }
 
+    async fn kept_balances(&self) -> StoreResult<Option<KeptBalances>> {
+        self.with_conn(|c| {
+            let accounts = c
+                .prepare("SELECT account, currency, balance FROM account_balances ORDER BY account, currency")
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok((
+                            parsed(r, 0, |a| a.parse::<Account>())?,
+                            parsed(r, 1, |c| c.parse::<Currency>())?,
+                            MinorUnits::new(r.get(2)?),
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)?;
+            let kinds = c
+                .prepare("SELECT kind, currency, balance FROM kind_balances ORDER BY kind, currency")
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok((
+                            r.get(0)?,
+                            parsed(r, 1, |c| c.parse::<Currency>())?,
+                            MinorUnits::new(r.get(2)?),
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)?;
+            let months = c
+                .prepare(
+                    "SELECT currency, month, gross, platform_fee, freelancer_earning, releases
+                     FROM sales_months ORDER BY currency, month",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok(KeptMonth {
+                            currency: parsed(r, 0, |c| c.parse::<Currency>())?,
+                            month: r.get(1)?,
+                            gross: MinorUnits::new(r.get(2)?),
+                            platform_fee: MinorUnits::new(r.get(3)?),
+                            freelancer_earning: MinorUnits::new(r.get(4)?),
+                            releases: r.get(5)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(map_err)?;
+            Ok(Some(KeptBalances {
+                accounts,
+                kinds,
+                months: Some(months),
+            }))
+        })
+        .await
+    }
+
     async fn count_entries(&self) -> StoreResult<u64> {
         self.with_conn(|c| {
             c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| {
@@ -147,4 +205,57 @@ impl LedgerStore for SqliteStore {
         })
         .await
     }
+}
+
+/// One kept balance (`sql` selects `balance` by a name and a currency); none kept is zero.
+fn kept(
+    c: &rusqlite::Connection,
+    sql: &'static str,
+    name: &str,
+    currency: Currency,
+) -> StoreResult<MinorUnits> {
+    use rusqlite::OptionalExtension;
+    c.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_row(params![name, currency.code()], |r| r.get(0))
+                .optional()
+        })
+        .map(|b| MinorUnits::new(b.unwrap_or(0)))
+        .map_err(map_err)
+}
+
+/// `month, gross, platform_fee, freelancer_earning, count` as a report row.
+fn month_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonthRow> {
+    Ok(MonthRow {
+        month: r.get(0)?,
+        gross: MinorUnits::new(r.get(1)?),
+        platform_fee: MinorUnits::new(r.get(2)?),
+        freelancer_earning: MinorUnits::new(r.get(3)?),
+        count: r.get(4)?,
+    })
+}
+
+/// The report's rows for `[from, to)` summed from the release entries themselves (for the part
+/// of a month a range cuts).
+fn months_from_entries(
+    c: &rusqlite::Connection,
+    currency: Currency,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<MonthRow>> {
+    c.prepare_cached(
+        "SELECT strftime('%Y-%m', at / 1000, 'unixepoch') AS month,
+            COALESCE(SUM(CASE WHEN account >= 'escrow:' AND account < 'escrow;' THEN -amount ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN account = 'platform:fees' THEN amount ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN account >= 'wallet:' AND account < 'wallet;' THEN amount ELSE 0 END), 0),
+            COUNT(DISTINCT contract_id)
+         FROM ledger_entries
+         WHERE kind = 'release' AND currency = ?1 AND at >= ?2 AND at < ?3
+         GROUP BY month ORDER BY month",
+    )
+    .and_then(|mut s| {
+        s.query_map(params![currency.code(), from, to], month_row)?
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(map_err)
 }

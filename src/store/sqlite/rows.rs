@@ -23,7 +23,7 @@ pub(super) fn contract_doc(c: &Contract) -> StoreResult<String> {
 
 /// Column `i` as a type parsed from its text; a value that does not parse is a conversion
 /// failure (so a corrupt row is an error, never a wrong record).
-fn parsed<T, E>(
+pub(super) fn parsed<T, E>(
     r: &Row<'_>,
     i: usize,
     parse: impl FnOnce(String) -> Result<T, E>,
