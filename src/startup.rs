@@ -120,7 +120,17 @@ pub async fn parts(config: &Config, public_url: &str) -> Result<Parts, StartErro
 
 /// The service on `parts`, with the configuration's settings and the system clock.
 pub fn service(config: &Config, parts: Parts) -> Result<Service, StartError> {
-    let settings = Settings {
+    Ok(Service::new(
+        parts,
+        settings(config)?,
+        Arc::new(SystemClock),
+        Arc::new(Metrics::new()),
+    ))
+}
+
+/// The service's settings from the configuration.
+pub fn settings(config: &Config) -> Result<Settings, StartError> {
+    Ok(Settings {
         currency: config.currency,
         fee: config.fee,
         client_url: config.client_url.clone(),
@@ -129,13 +139,7 @@ pub fn service(config: &Config, parts: Parts) -> Result<Service, StartError> {
         upload_bytes_max: config.upload_bytes_max,
         uploads_per_user_max: config.uploads_per_user_max,
         spool_age_max: Duration::from_secs(config.upload_timeout_s.saturating_add(60)),
-    };
-    Ok(Service::new(
-        parts,
-        settings,
-        Arc::new(SystemClock),
-        Arc::new(Metrics::new()),
-    ))
+    })
 }
 
 /// The access-token keys of the configuration.

@@ -38,3 +38,32 @@ fn the_load_generator_runs_every_scenario() {
     }
     assert!(stdout.contains("peak RSS"));
 }
+
+/// The scale benchmark works: it fills a store through the library to two sizes and prints a
+/// row for each (it asserts `verify` is clean after each fill; the timings are not checked).
+#[test]
+fn the_scale_benchmark_fills_a_store_and_times_every_read() {
+    let server = std::path::Path::new(env!("CARGO_BIN_EXE_escrow-server"));
+    let scale = server
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("scale{}", std::env::consts::EXE_SUFFIX));
+    assert!(scale.exists(), "{} is not built", scale.display());
+    let out = std::process::Command::new(&scale)
+        .args(["--sizes", "40,90", "--repeat", "2", "--concurrency", "8"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| 40 |") || l.starts_with("| 90 |"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows.iter().all(|r| r.matches('|').count() == 9), "{stdout}");
+}

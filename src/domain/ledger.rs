@@ -77,7 +77,8 @@ impl Account {
 /// kind and currency. `verify` checks each against the entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeptBalances {
-    pub accounts: Vec<(Account, Currency, MinorUnits)>,
+    /// An account's balance and its number of entries.
+    pub accounts: Vec<(Account, Currency, MinorUnits, u64)>,
     pub kinds: Vec<(String, Currency, MinorUnits)>,
     /// The sales report's months, when the store keeps them.
     pub months: Option<Vec<KeptMonth>>,

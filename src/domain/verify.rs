@@ -46,6 +46,8 @@ impl Report {
 #[derive(Default)]
 pub struct Verifier {
     balances: BTreeMap<(Account, Currency), i128>,
+    /// How many entries each account has (checked against a store's kept count).
+    entry_counts: HashMap<(Account, Currency), u64>,
     transfers: HashMap<String, (i128, String)>,
     funds_per_contract: HashMap<String, u32>,
     contracts: Vec<ContractFacts>,
@@ -75,6 +77,10 @@ impl Verifier {
             .balances
             .entry((e.account.clone(), e.currency))
             .or_insert(0) += e.amount.get() as i128;
+        *self
+            .entry_counts
+            .entry((e.account.clone(), e.currency))
+            .or_insert(0) += 1;
         let t = self
             .transfers
             .entry(e.transfer_id.clone())
@@ -270,7 +276,7 @@ impl Verifier {
             }
         }
         if let Some(kept) = &self.kept {
-            kept_balances_match(kept, &self.balances, &mut v);
+            kept_balances_match(kept, &self.balances, &self.entry_counts, &mut v);
             if let Some(months) = &kept.months {
                 kept_months_match(months, &self.months, &mut v);
             }
@@ -287,17 +293,22 @@ impl Verifier {
 fn kept_balances_match(
     kept: &KeptBalances,
     sums: &BTreeMap<(Account, Currency), i128>,
+    counts: &HashMap<(Account, Currency), u64>,
     v: &mut Vec<Violation>,
 ) {
     let mut seen = std::collections::HashSet::new();
-    for (account, cur, balance) in &kept.accounts {
-        let sum = sums.get(&(account.clone(), *cur)).copied().unwrap_or(0);
+    for (account, cur, balance, entries) in &kept.accounts {
+        let key = (account.clone(), *cur);
+        let sum = sums.get(&key).copied().unwrap_or(0);
+        let count = counts.get(&key).copied().unwrap_or(0);
         seen.insert((account, *cur));
-        if sum != balance.get() as i128 {
+        if sum != balance.get() as i128 || count != *entries {
             v.push(Violation {
                 rule: "kept_balance_is_sum_of_entries",
                 ids: vec![account.to_string()],
-                detail: format!("kept {balance} {cur}, entries sum to {sum}"),
+                detail: format!(
+                    "kept {balance} {cur} over {entries} entries, the entries are {count} summing to {sum}"
+                ),
             });
         }
     }

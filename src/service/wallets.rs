@@ -29,7 +29,7 @@ impl Service {
         let account = Account::Wallet(user.clone());
         let cur = self.settings.currency;
         let balance = self.store.account_balance(&account, cur).await?;
-        let (count, entries) = self.store.entries_for_account(&account, page).await?;
+        let (count, entries) = self.store.entries_for_account(&account, cur, page).await?;
         Ok(Wallet {
             user: user.clone(),
             balance: Money::new(balance, cur),
@@ -101,7 +101,10 @@ impl Service {
         let mut months: BTreeMap<String, (i64, u64)> = BTreeMap::new();
         let mut page = Page::new(1, Page::LIMIT_MAX);
         loop {
-            let (_, entries) = self.store.entries_for_account(&account, page).await?;
+            let (_, entries) = self
+                .store
+                .entries_for_account(&account, self.settings.currency, page)
+                .await?;
             for e in &entries {
                 if e.amount.get() > 0 {
                     let month = chrono::DateTime::from_timestamp_millis(e.at)

@@ -298,10 +298,11 @@ pub trait ContractStore: Send + Sync {
 /// Reads over the whole ledger: balances, reports, wallet pages, verification.
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
-    /// Newest first.
+    /// One account's entries in one currency, newest first, and how many there are.
     async fn entries_for_account(
         &self,
         account: &Account,
+        currency: Currency,
         page: Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)>;
     async fn account_balance(

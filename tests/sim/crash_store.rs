@@ -300,10 +300,13 @@ impl LedgerStore for CrashStore {
     async fn entries_for_account(
         &self,
         account: &Account,
+        currency: Currency,
         page: Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
         self.switch.count();
-        self.inner.entries_for_account(account, page).await
+        self.inner
+            .entries_for_account(account, currency, page)
+            .await
     }
 
     async fn account_balance(

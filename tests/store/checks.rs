@@ -253,7 +253,7 @@ async fn all_entries_of_account(store: &dyn Store, account: &Account) -> Vec<Led
     let mut out = vec![];
     for page in 1.. {
         let (count, batch) = store
-            .entries_for_account(account, Page::new(page, 3))
+            .entries_for_account(account, Currency::Inr, Page::new(page, 3))
             .await
             .unwrap();
         assert!(out.len() as u64 <= count);

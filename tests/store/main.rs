@@ -236,6 +236,18 @@ mod sqlite_kept_balances {
         raw(
             &path,
             "UPDATE kind_balances SET balance = balance + 5 WHERE kind = 'escrow';
+             UPDATE account_balances SET entries = entries + 1 WHERE account = 'external:stripe'",
+        );
+        let report = checks::verified(b.store.as_ref()).await;
+        assert_eq!(
+            rules(&report),
+            ["kept_balance_is_sum_of_entries"],
+            "a wrong count: {report:#?}"
+        );
+        assert_eq!(report.violations[0].ids, ["external:stripe"]);
+        raw(
+            &path,
+            "UPDATE account_balances SET entries = entries - 1 WHERE account = 'external:stripe';
              DELETE FROM account_balances WHERE account LIKE 'wallet:%'",
         );
         let report = checks::verified(b.store.as_ref()).await;

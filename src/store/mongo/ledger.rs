@@ -40,9 +40,10 @@ impl LedgerStore for MongoStore {
     async fn entries_for_account(
         &self,
         account: &Account,
+        currency: Currency,
         page: Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
-        let filter = doc! {"account": account.to_string()};
+        let filter = doc! {"account": account.to_string(), "currency": currency.code()};
         let entries = self.projected().await?;
         let count = entries
             .count_documents(filter.clone())

@@ -2,7 +2,7 @@
 //! and the scans `verify` makes.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::rows::{ENTRY_COLUMNS, account_range, entry_from_row, parsed, wallet_of};
 use super::{SqliteStore, map_err};
@@ -15,19 +15,24 @@ impl LedgerStore for SqliteStore {
     async fn entries_for_account(
         &self,
         account: &Account,
+        currency: Currency,
         page: Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
         let account = account.to_string();
         let (count, entries): (i64, Vec<LedgerEntry>) = self
             .with_conn(move |c| {
-                let count = c.query_row("SELECT COUNT(*) FROM ledger_entries WHERE account = ?1", [&account], |r| r.get(0)).map_err(map_err)?;
-                let mut stmt = c
-                    .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = ?1 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3"))
-                    .map_err(map_err)?;
-                let rows = stmt
-                    .query_map(params![account, page.limit, page.offset() as i64], entry_from_row)
+                // The count is kept with the balance (migration 6).
+                let count = c
+                    .prepare_cached("SELECT entries FROM account_balances WHERE account = ?1 AND currency = ?2")
+                    .and_then(|mut s| s.query_row(params![account, currency.code()], |r| r.get(0)).optional())
                     .map_err(map_err)?
-                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap_or(0);
+                let rows = c
+                    .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = ?1 AND currency = ?2 ORDER BY at DESC, id DESC LIMIT ?3 OFFSET ?4"))
+                    .and_then(|mut s| {
+                        s.query_map(params![account, currency.code(), page.limit, page.offset() as i64], entry_from_row)?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
                     .map_err(map_err)?;
                 Ok((count, rows))
             })
@@ -142,13 +147,14 @@ impl LedgerStore for SqliteStore {
     async fn kept_balances(&self) -> StoreResult<Option<KeptBalances>> {
         self.with_conn(|c| {
             let accounts = c
-                .prepare("SELECT account, currency, balance FROM account_balances ORDER BY account, currency")
+                .prepare("SELECT account, currency, balance, entries FROM account_balances ORDER BY account, currency")
                 .and_then(|mut s| {
                     s.query_map([], |r| {
                         Ok((
                             parsed(r, 0, |a| a.parse::<Account>())?,
                             parsed(r, 1, |c| c.parse::<Currency>())?,
                             MinorUnits::new(r.get(2)?),
+                            r.get::<_, i64>(3)? as u64,
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()
@@ -214,7 +220,6 @@ fn kept(
     name: &str,
     currency: Currency,
 ) -> StoreResult<MinorUnits> {
-    use rusqlite::OptionalExtension;
     c.prepare_cached(sql)
         .and_then(|mut s| {
             s.query_row(params![name, currency.code()], |r| r.get(0))

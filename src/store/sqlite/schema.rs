@@ -134,7 +134,8 @@ CREATE UNIQUE INDEX contracts_number ON contracts(number) WHERE number IS NOT NU
     ),
     (
         6,
-        // Kept balances: one row per account and currency, one per account kind ("escrow",
+        // Kept balances: one row per account and currency (with its number of entries, the
+        // count of a wallet page), one per account kind ("escrow",
         // "wallet", …, the name before the colon) and currency, each moved by a trigger in the
         // very transaction that inserts the entry, so a balance is read, never summed. Entries
         // are only ever inserted; `verify` recomputes every kept balance from them. Built once
@@ -144,6 +145,7 @@ CREATE TABLE account_balances (
     account TEXT NOT NULL,
     currency TEXT NOT NULL,
     balance INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
     PRIMARY KEY (account, currency)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE kind_balances (
@@ -152,15 +154,16 @@ CREATE TABLE kind_balances (
     balance INTEGER NOT NULL,
     PRIMARY KEY (kind, currency)
 ) STRICT, WITHOUT ROWID;
-INSERT INTO account_balances (account, currency, balance)
-    SELECT account, currency, SUM(amount) FROM ledger_entries GROUP BY account, currency;
+INSERT INTO account_balances (account, currency, balance, entries)
+    SELECT account, currency, SUM(amount), COUNT(*) FROM ledger_entries GROUP BY account, currency;
 INSERT INTO kind_balances (kind, currency, balance)
     SELECT substr(account, 1, instr(account, ':') - 1), currency, SUM(amount)
     FROM ledger_entries GROUP BY 1, 2;
 CREATE TRIGGER ledger_balances AFTER INSERT ON ledger_entries BEGIN
-    INSERT INTO account_balances (account, currency, balance)
-        VALUES (NEW.account, NEW.currency, NEW.amount)
-        ON CONFLICT (account, currency) DO UPDATE SET balance = balance + NEW.amount;
+    INSERT INTO account_balances (account, currency, balance, entries)
+        VALUES (NEW.account, NEW.currency, NEW.amount, 1)
+        ON CONFLICT (account, currency) DO UPDATE SET
+            balance = balance + NEW.amount, entries = entries + 1;
     INSERT INTO kind_balances (kind, currency, balance)
         VALUES (substr(NEW.account, 1, instr(NEW.account, ':') - 1), NEW.currency, NEW.amount)
         ON CONFLICT (kind, currency) DO UPDATE SET balance = balance + NEW.amount;
