@@ -73,8 +73,9 @@ impl Account {
 }
 
 /// The balances a store keeps up to date with every entry it writes (in the same atomic write),
-/// so that reading one never sums entries: one per account and currency, and one per account
-/// kind and currency. `verify` checks each against the entries.
+/// so that reading one never sums entries: one per account and currency, and totals per
+/// account kind and currency (at least `escrow`: held funds). `verify` checks each against the
+/// entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeptBalances {
     /// An account's balance and its number of entries.
@@ -99,9 +100,24 @@ pub struct KeptMonth {
 impl KeptMonth {
     /// The month an instant (Unix ms) falls in, UTC.
     pub fn month_of(at_ms: i64) -> String {
-        chrono::DateTime::from_timestamp_millis(at_ms / 1000 * 1000)
-            .map(|t| t.format("%Y-%m").to_string())
-            .unwrap_or_default()
+        Self::bounds_of(at_ms).0
+    }
+
+    /// The month an instant (Unix ms) falls in, UTC, with its first instant and the next
+    /// month's (Unix ms).
+    pub fn bounds_of(at_ms: i64) -> (String, i64, i64) {
+        use chrono::{Datelike, NaiveDate};
+        let Some(t) = chrono::DateTime::from_timestamp_millis(at_ms / 1000 * 1000) else {
+            return (String::new(), at_ms, at_ms);
+        };
+        let (y, m) = (t.year(), t.month());
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        let ms = |y: i32, m: u32| {
+            NaiveDate::from_ymd_opt(y, m, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(at_ms, |d| d.and_utc().timestamp_millis())
+        };
+        (format!("{y:04}-{m:02}"), ms(y, m), ms(ny, nm))
     }
 }
 
@@ -259,6 +275,22 @@ impl Ord for Currency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_is_named_and_bounded_in_utc() {
+        // 2024-02-29T23:59:59.999Z: a leap February.
+        let at = 1_709_251_199_999;
+        assert_eq!(
+            KeptMonth::bounds_of(at),
+            ("2024-02".to_string(), 1_706_745_600_000, 1_709_251_200_000)
+        );
+        assert_eq!(KeptMonth::month_of(at + 1), "2024-03");
+        // December runs into the next year.
+        assert_eq!(
+            KeptMonth::bounds_of(1_735_689_599_000),
+            ("2024-12".to_string(), 1_733_011_200_000, 1_735_689_600_000)
+        );
+    }
 
     #[test]
     fn accounts_round_trip_through_their_names() {

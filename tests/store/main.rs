@@ -301,8 +301,8 @@ mod sqlite_kept_balances {
         assert_eq!(kept.months.as_ref().map(Vec::len), Some(1), "{kept:?}");
         raw(
             &path,
-            "DROP TRIGGER ledger_balances; DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TRIGGER ledger_sales_months; DROP TABLE sales_months;
+            "DROP TABLE account_balances; DROP TABLE kind_balances;
+             DROP TABLE sales_months;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

@@ -304,8 +304,8 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
-             DROP TRIGGER ledger_balances; DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TRIGGER ledger_sales_months; DROP TABLE sales_months;
+             DROP TABLE account_balances; DROP TABLE kind_balances;
+             DROP TABLE sales_months;
              DELETE FROM schema_migrations WHERE version >= 5;",
         )
         .unwrap();
@@ -336,8 +336,8 @@ mod tests {
             "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
              DROP TRIGGER review_stats_update; DROP TABLE review_stats; DROP TABLE counters;
              DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
-             DROP TRIGGER ledger_balances; DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TRIGGER ledger_sales_months; DROP TABLE sales_months;
+             DROP TABLE account_balances; DROP TABLE kind_balances;
+             DROP TABLE sales_months;
              DELETE FROM schema_migrations WHERE version >= 3;",
         )
         .unwrap();

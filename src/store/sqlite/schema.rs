@@ -135,11 +135,11 @@ CREATE UNIQUE INDEX contracts_number ON contracts(number) WHERE number IS NOT NU
     (
         6,
         // Kept balances: one row per account and currency (with its number of entries, the
-        // count of a wallet page), one per account kind ("escrow",
-        // "wallet", …, the name before the colon) and currency, each moved by a trigger in the
-        // very transaction that inserts the entry, so a balance is read, never summed. Entries
-        // are only ever inserted; `verify` recomputes every kept balance from them. Built once
-        // from the entries a version-5 file holds.
+        // count of a wallet page) and the total of every escrow account per currency (held
+        // funds), moved by the very transaction that inserts the entries (`keep_balances` in
+        // contracts.rs: one upsert per account a write touches), so a balance is read, never
+        // summed. Entries are only ever inserted; `verify` recomputes every kept balance from
+        // them. Built once from the entries a version-5 file holds.
         r#"
 CREATE TABLE account_balances (
     account TEXT NOT NULL,
@@ -157,26 +157,17 @@ CREATE TABLE kind_balances (
 INSERT INTO account_balances (account, currency, balance, entries)
     SELECT account, currency, SUM(amount), COUNT(*) FROM ledger_entries GROUP BY account, currency;
 INSERT INTO kind_balances (kind, currency, balance)
-    SELECT substr(account, 1, instr(account, ':') - 1), currency, SUM(amount)
-    FROM ledger_entries GROUP BY 1, 2;
-CREATE TRIGGER ledger_balances AFTER INSERT ON ledger_entries BEGIN
-    INSERT INTO account_balances (account, currency, balance, entries)
-        VALUES (NEW.account, NEW.currency, NEW.amount, 1)
-        ON CONFLICT (account, currency) DO UPDATE SET
-            balance = balance + NEW.amount, entries = entries + 1;
-    INSERT INTO kind_balances (kind, currency, balance)
-        VALUES (substr(NEW.account, 1, instr(NEW.account, ':') - 1), NEW.currency, NEW.amount)
-        ON CONFLICT (kind, currency) DO UPDATE SET balance = balance + NEW.amount;
-END;
+    SELECT 'escrow', currency, SUM(amount) FROM ledger_entries
+    WHERE account >= 'escrow:' AND account < 'escrow;' GROUP BY currency;
 "#,
     ),
     (
         7,
         // The sales report's months, kept: per month (UTC) and currency the released gross,
-        // fee and earning and the number of releases, moved by a trigger with each release
-        // entry, so the report costs the months it shows. `starts_at`/`ends_at` (Unix ms) bound
-        // the month, so a report over days reads whole months here and only its partial first
-        // and last month from the entries. Built once from a version-6 file's entries.
+        // fee and earning and the number of releases, moved with each release's entries, so
+        // the report costs the months it shows. `starts_at`/`ends_at` (Unix ms) bound the
+        // month, so a report over days reads whole months here and only its partial first and
+        // last month from the entries. Built once from a version-6 file's entries.
         r#"
 CREATE TABLE sales_months (
     currency TEXT NOT NULL,
@@ -198,22 +189,6 @@ INSERT INTO sales_months
         SUM(CASE WHEN account >= 'wallet:' AND account < 'wallet;' THEN amount ELSE 0 END),
         SUM(CASE WHEN account >= 'escrow:' AND account < 'escrow;' THEN 1 ELSE 0 END)
     FROM ledger_entries WHERE kind = 'release' GROUP BY 1, 2;
-CREATE TRIGGER ledger_sales_months AFTER INSERT ON ledger_entries WHEN NEW.kind = 'release' BEGIN
-    INSERT INTO sales_months VALUES (
-        NEW.currency,
-        strftime('%Y-%m', NEW.at / 1000, 'unixepoch'),
-        CAST(strftime('%s', NEW.at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000,
-        CAST(strftime('%s', NEW.at / 1000, 'unixepoch', 'start of month', '+1 month') AS INTEGER) * 1000,
-        CASE WHEN NEW.account >= 'escrow:' AND NEW.account < 'escrow;' THEN -NEW.amount ELSE 0 END,
-        CASE WHEN NEW.account = 'platform:fees' THEN NEW.amount ELSE 0 END,
-        CASE WHEN NEW.account >= 'wallet:' AND NEW.account < 'wallet;' THEN NEW.amount ELSE 0 END,
-        CASE WHEN NEW.account >= 'escrow:' AND NEW.account < 'escrow;' THEN 1 ELSE 0 END)
-    ON CONFLICT (currency, month) DO UPDATE SET
-        gross = gross + excluded.gross,
-        platform_fee = platform_fee + excluded.platform_fee,
-        freelancer_earning = freelancer_earning + excluded.freelancer_earning,
-        releases = releases + excluded.releases;
-END;
 "#,
     ),
 ];
