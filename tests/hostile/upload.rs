@@ -204,9 +204,12 @@ async fn hostile_uploads_are_refused_or_stored_safely_and_never_held_in_memory()
     attacks += 1;
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     assert!(reply.contains("media.too_large"), "{reply}");
+    // Held, the 101 MB body would raise the peak by at least its size; streamed, by the
+    // buffers in flight. (No absolute bound: the server's own baseline depends on what ran
+    // before and on the allocator, and memory goals are measured by benchmarks.)
     let peak_after = w.server.proc_status_kib("VmHWM");
     assert!(
-        peak_after < 60 * 1024 && peak_after - peak_before < 30 * 1024,
+        peak_after - peak_before < 30 * 1024,
         "the upload was held in memory: peak RSS {peak_before} KiB -> {peak_after} KiB"
     );
     assert_eq!(w.media_files(), stored, "the refused upload left a file");
