@@ -98,6 +98,24 @@ pub struct KeptMonth {
 }
 
 impl KeptMonth {
+    /// Adds a release entry to its month's `[gross, fee, earning, releases]`: the escrow's
+    /// entry is the gross taken out (and one release), the fee's and the wallet's entries the
+    /// split. Any other entry adds nothing.
+    pub fn add_release(month: &mut [i64; 4], e: &LedgerEntry) {
+        if e.kind != TransferKind::Release {
+            return;
+        }
+        match e.account {
+            Account::Escrow(_) => {
+                month[0] -= e.amount.get();
+                month[3] += 1;
+            }
+            Account::PlatformFees => month[1] += e.amount.get(),
+            Account::Wallet(_) => month[2] += e.amount.get(),
+            _ => {}
+        }
+    }
+
     /// The month an instant (Unix ms) falls in, UTC.
     pub fn month_of(at_ms: i64) -> String {
         Self::bounds_of(at_ms).0

@@ -91,15 +91,7 @@ impl Verifier {
                 .months
                 .entry((e.currency, KeptMonth::month_of(e.at)))
                 .or_default();
-            match e.account {
-                Account::Escrow(_) => {
-                    m[0] -= e.amount.get();
-                    m[3] += 1;
-                }
-                Account::PlatformFees => m[1] += e.amount.get(),
-                Account::Wallet(_) => m[2] += e.amount.get(),
-                _ => {}
-            }
+            KeptMonth::add_release(m, e);
         }
         if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
             *self

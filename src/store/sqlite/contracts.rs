@@ -166,15 +166,7 @@ fn keep_balances(tx: &Connection, entries: &[LedgerEntry]) -> StoreResult<()> {
                 .entry((cur, month))
                 .or_insert(([0; 4], starts, ends))
                 .0;
-            match e.account {
-                Account::Escrow(_) => {
-                    m[0] -= e.amount.get();
-                    m[3] += 1;
-                }
-                Account::PlatformFees => m[1] += e.amount.get(),
-                Account::Wallet(_) => m[2] += e.amount.get(),
-                _ => {}
-            }
+            KeptMonth::add_release(m, e);
         }
     }
     let mut account = tx
