@@ -1,19 +1,26 @@
 //! The load generator works (a smoke run of every scenario; never a timing: figures come from
 //! BENCHMARKS.md's command, not from tests).
 
-#[test]
-fn the_load_generator_runs_every_scenario() {
+/// An example's binary, built beside the server's by `cargo test`.
+fn example(name: &str) -> std::path::PathBuf {
     let server = std::path::Path::new(env!("CARGO_BIN_EXE_escrow-server"));
-    let loadgen = server
+    let path = server
         .parent()
         .unwrap()
         .join("examples")
-        .join(format!("loadgen{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
-        loadgen.exists(),
+        path.exists(),
         "{} is not built (cargo test builds examples)",
-        loadgen.display()
+        path.display()
     );
+    path
+}
+
+#[test]
+fn the_load_generator_runs_every_scenario() {
+    let server = std::path::Path::new(env!("CARGO_BIN_EXE_escrow-server"));
+    let loadgen = example("loadgen");
     let out = std::process::Command::new(&loadgen)
         .args(["--smoke", "--server-bin"])
         .arg(server)
@@ -43,14 +50,7 @@ fn the_load_generator_runs_every_scenario() {
 /// row for each (it asserts `verify` is clean after each fill; the timings are not checked).
 #[test]
 fn the_scale_benchmark_fills_a_store_and_times_every_read() {
-    let server = std::path::Path::new(env!("CARGO_BIN_EXE_escrow-server"));
-    let scale = server
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("scale{}", std::env::consts::EXE_SUFFIX));
-    assert!(scale.exists(), "{} is not built", scale.display());
-    let out = std::process::Command::new(&scale)
+    let out = std::process::Command::new(example("scale"))
         .args(["--sizes", "40,90", "--repeat", "2", "--concurrency", "8"])
         .output()
         .unwrap();

@@ -206,51 +206,56 @@ mod sqlite_kept_balances {
         report.violations.iter().map(|v| v.rule).collect()
     }
 
+    /// Runs `sql` on the backend's file, then verifies the store.
+    async fn tampered(b: &crate::SqliteBackend, sql: &str) -> escrow::domain::verify::Report {
+        raw(b.store.path(), sql);
+        checks::verified(b.store.as_ref()).await
+    }
+
     #[tokio::test]
     async fn a_kept_balance_that_differs_from_its_entries_fails_verification() {
         let b = crate::sqlite();
         checks::a_ledger_of_every_kind(b.store.as_ref()).await;
-        let path = b.store.path().to_path_buf();
-        raw(
-            &path,
+        let report = tampered(
+            &b,
             "UPDATE account_balances SET balance = balance + 1 WHERE account = 'platform:fees'",
-        );
-        let report = checks::verified(b.store.as_ref()).await;
+        )
+        .await;
         assert_eq!(
             rules(&report),
             ["kept_balance_is_sum_of_entries"],
             "{report:#?}"
         );
         assert_eq!(report.violations[0].ids, ["platform:fees"]);
-        raw(
-            &path,
+        let report = tampered(
+            &b,
             "UPDATE account_balances SET balance = balance - 1 WHERE account = 'platform:fees';
              UPDATE kind_balances SET balance = balance - 5 WHERE kind = 'escrow'",
-        );
-        let report = checks::verified(b.store.as_ref()).await;
+        )
+        .await;
         assert_eq!(
             rules(&report),
             ["kept_total_is_sum_of_entries"],
             "{report:#?}"
         );
-        raw(
-            &path,
+        let report = tampered(
+            &b,
             "UPDATE kind_balances SET balance = balance + 5 WHERE kind = 'escrow';
              UPDATE account_balances SET entries = entries + 1 WHERE account = 'external:stripe'",
-        );
-        let report = checks::verified(b.store.as_ref()).await;
+        )
+        .await;
         assert_eq!(
             rules(&report),
             ["kept_balance_is_sum_of_entries"],
             "a wrong count: {report:#?}"
         );
         assert_eq!(report.violations[0].ids, ["external:stripe"]);
-        raw(
-            &path,
+        let report = tampered(
+            &b,
             "UPDATE account_balances SET entries = entries - 1 WHERE account = 'external:stripe';
              DELETE FROM account_balances WHERE account LIKE 'wallet:%'",
-        );
-        let report = checks::verified(b.store.as_ref()).await;
+        )
+        .await;
         assert!(
             rules(&report).contains(&"kept_balance_is_sum_of_entries"),
             "a missing kept balance: {report:#?}"
@@ -261,11 +266,7 @@ mod sqlite_kept_balances {
     async fn a_kept_month_that_differs_from_its_releases_fails_verification() {
         let b = crate::sqlite();
         checks::a_ledger_of_every_kind(b.store.as_ref()).await;
-        raw(
-            b.store.path(),
-            "UPDATE sales_months SET releases = releases + 1",
-        );
-        let report = checks::verified(b.store.as_ref()).await;
+        let report = tampered(&b, "UPDATE sales_months SET releases = releases + 1").await;
         assert_eq!(
             rules(&report),
             ["kept_month_is_sum_of_releases"],
@@ -275,8 +276,7 @@ mod sqlite_kept_balances {
             report.violations[0].ids[0].starts_with("2026-01 "),
             "{report:#?}"
         );
-        raw(b.store.path(), "DELETE FROM sales_months");
-        let report = checks::verified(b.store.as_ref()).await;
+        let report = tampered(&b, "DELETE FROM sales_months").await;
         assert_eq!(
             rules(&report),
             ["kept_month_is_sum_of_releases"],

@@ -156,8 +156,7 @@ fn keep_balances(tx: &Connection, entries: &[LedgerEntry]) -> StoreResult<()> {
         let a = accounts.entry((e.account.to_string(), cur)).or_default();
         a.0 += e.amount.get();
         a.1 += 1;
-        let escrow = matches!(e.account, Account::Escrow(_));
-        if escrow {
+        if matches!(e.account, Account::Escrow(_)) {
             *held.entry(cur).or_default() += e.amount.get();
         }
         if e.kind == TransferKind::Release {

@@ -241,26 +241,35 @@ fn month_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonthRow> {
 }
 
 /// The report's rows for `[from, to)` summed from the release entries themselves (for the part
-/// of a month a range cuts).
+/// of a month a range cuts), by the rule the kept months follow ([`KeptMonth::add_release`]).
 fn months_from_entries(
     c: &rusqlite::Connection,
     currency: Currency,
     from: i64,
     to: i64,
 ) -> StoreResult<Vec<MonthRow>> {
-    c.prepare_cached(
-        "SELECT strftime('%Y-%m', at / 1000, 'unixepoch') AS month,
-            COALESCE(SUM(CASE WHEN account >= 'escrow:' AND account < 'escrow;' THEN -amount ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN account = 'platform:fees' THEN amount ELSE 0 END), 0),
-            COALESCE(SUM(CASE WHEN account >= 'wallet:' AND account < 'wallet;' THEN amount ELSE 0 END), 0),
-            COUNT(DISTINCT contract_id)
-         FROM ledger_entries
-         WHERE kind = 'release' AND currency = ?1 AND at >= ?2 AND at < ?3
-         GROUP BY month ORDER BY month",
-    )
-    .and_then(|mut s| {
-        s.query_map(params![currency.code(), from, to], month_row)?
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(map_err)
+    let entries = c
+        .prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries
+             WHERE kind = 'release' AND currency = ?1 AND at >= ?2 AND at < ?3"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![currency.code(), from, to], entry_from_row)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    let mut months: std::collections::BTreeMap<String, [i64; 4]> = Default::default();
+    for e in &entries {
+        KeptMonth::add_release(months.entry(KeptMonth::month_of(e.at)).or_default(), e);
+    }
+    Ok(months
+        .into_iter()
+        .map(|(month, [gross, fee, earning, releases])| MonthRow {
+            month,
+            gross: MinorUnits::new(gross),
+            platform_fee: MinorUnits::new(fee),
+            freelancer_earning: MinorUnits::new(earning),
+            count: releases,
+        })
+        .collect())
 }

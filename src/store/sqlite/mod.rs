@@ -210,6 +210,7 @@ impl Store for SqliteStore {
 mod tests {
     use std::time::Duration;
 
+    use super::schema::MIGRATIONS;
     use super::*;
     use crate::domain::{ContractId, Rating, Review, ReviewId, UserId};
     use crate::store::{Page, ReviewStore};
@@ -278,6 +279,40 @@ mod tests {
         }
     }
 
+    /// What each migration after the first two added, undone.
+    const UNDO: &[(i64, &str)] = &[
+        (
+            3,
+            "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
+             DROP TRIGGER review_stats_update; DROP TABLE review_stats;",
+        ),
+        (4, "DROP TABLE counters;"),
+        (
+            5,
+            "DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;",
+        ),
+        (6, "DROP TABLE account_balances; DROP TABLE kind_balances;"),
+        (7, "DROP TABLE sales_months;"),
+    ];
+
+    /// Turns the file at `path` back into schema `version`, as an older binary left it.
+    fn turn_back_to(path: &Path, version: i64) {
+        assert_eq!(
+            UNDO.last().map(|u| u.0),
+            MIGRATIONS.last().map(|m| m.0),
+            "a new migration needs its undo here"
+        );
+        let conn = Connection::open(path).unwrap();
+        for (_, sql) in UNDO.iter().rev().filter(|u| u.0 > version) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "DELETE FROM schema_migrations WHERE version > ?1",
+            [version],
+        )
+        .unwrap();
+    }
+
     /// Migration 5 gives the contracts a version-4 file already holds their number column, so
     /// their human ids find them (the file is turned back into version 4: migrations 5 to 7
     /// undone).
@@ -301,15 +336,7 @@ mod tests {
         c.number = Some(store.next_contract_number().await.unwrap());
         store.insert_contract(&c).await.unwrap();
         drop(store);
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
-             DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TABLE sales_months;
-             DELETE FROM schema_migrations WHERE version >= 5;",
-        )
-        .unwrap();
-        drop(conn);
+        turn_back_to(&path, 4);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.contract_by_number(1).await.unwrap(), Some(c.id));
         assert_eq!(store.contract_by_number(2).await.unwrap(), None);
@@ -331,17 +358,7 @@ mod tests {
         }
         drop(store);
         // Turn the file back into version 2: no aggregate table, no triggers.
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "DROP TRIGGER review_stats_insert; DROP TRIGGER review_stats_delete;
-             DROP TRIGGER review_stats_update; DROP TABLE review_stats; DROP TABLE counters;
-             DROP INDEX contracts_number; ALTER TABLE contracts DROP COLUMN number;
-             DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TABLE sales_months;
-             DELETE FROM schema_migrations WHERE version >= 3;",
-        )
-        .unwrap();
-        drop(conn);
+        turn_back_to(&path, 2);
         let store = SqliteStore::open(&path).unwrap();
         let page = store
             .reviews_for_freelancer(&freelancer, Page::new(1, 2))
