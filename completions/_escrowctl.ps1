@@ -57,6 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only escrows in this status')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many rows per page (1–100)')
             [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Which page, from 1')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('--release-requested', '--release-requested', [CompletionResultType]::ParameterName, 'Only escrows whose release the client has requested (and that are not released yet)')
@@ -147,6 +148,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('--contract', '--contract', [CompletionResultType]::ParameterName, 'The contract (its id or its human id, CON00000042): its review, if the client wrote one')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many rows per page (1–100)')
             [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Which page, from 1')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
@@ -170,6 +172,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
         'escrowctl;wallet;show' {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many rows per page (1–100)')
             [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Which page, from 1')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
@@ -247,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
         }
         'escrowctl;webhooks;list' {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many events at most (1–1000)')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'The events after this cursor (the `next` of the list before, as --json prints it)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('--failed', '--failed', [CompletionResultType]::ParameterName, 'Only events that failed')

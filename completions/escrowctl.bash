@@ -201,7 +201,7 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__escrow__subcmd__list)
-            opts="-h -V --status --release-requested --limit --page --database-url --config --json --help --version"
+            opts="-h -V --status --release-requested --limit --page --after --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +216,10 @@ _escrowctl() {
                     return 0
                     ;;
                 --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -443,7 +447,7 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__reviews__subcmd__list)
-            opts="-h -V --freelancer --contract --limit --page --database-url --config --json --help --version"
+            opts="-h -V --freelancer --contract --limit --page --after --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -462,6 +466,10 @@ _escrowctl() {
                     return 0
                     ;;
                 --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -559,7 +567,7 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__wallet__subcmd__show)
-            opts="-h -V --limit --page --database-url --config --json --help --version"
+            opts="-h -V --limit --page --after --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,6 +578,10 @@ _escrowctl() {
                     return 0
                     ;;
                 --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -611,13 +623,17 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__webhooks__subcmd__list)
-            opts="-h -V --failed --limit --database-url --config --json --help --version"
+            opts="-h -V --failed --limit --after --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

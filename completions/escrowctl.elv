@@ -52,6 +52,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --status 'Only escrows in this status'
             cand --limit 'How many rows per page (1–100)'
             cand --page 'Which page, from 1'
+            cand --after 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
             cand --release-requested 'Only escrows whose release the client has requested (and that are not released yet)'
@@ -135,6 +136,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --contract 'The contract (its id or its human id, CON00000042): its review, if the client wrote one'
             cand --limit 'How many rows per page (1–100)'
             cand --page 'Which page, from 1'
+            cand --after 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
             cand --json 'Print one JSON document on stdout instead of tables'
@@ -156,6 +158,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
         &'escrowctl;wallet;show'= {
             cand --limit 'How many rows per page (1–100)'
             cand --page 'Which page, from 1'
+            cand --after 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
             cand --json 'Print one JSON document on stdout instead of tables'
@@ -226,6 +229,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
         }
         &'escrowctl;webhooks;list'= {
             cand --limit 'How many events at most (1–1000)'
+            cand --after 'The events after this cursor (the `next` of the list before, as --json prints it)'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
             cand --failed 'Only events that failed'

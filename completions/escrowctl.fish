@@ -53,6 +53,7 @@ refund_pending\t'Refund decided; the client\'s share waits for the payment provi
 refunded\t'Refund completed'"
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l release-requested -d 'Only escrows whose release the client has requested (and that are not released yet)'
@@ -106,6 +107,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l contract -d 'The contract (its id or its human id, CON00000042): its review, if the client wrote one' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
@@ -119,6 +121,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fi
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show a user\'s wallet: balance and ledger entries, newest first'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document on stdout instead of tables'
@@ -161,6 +164,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and not __
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List received events, newest first: type, outcome, error, contract'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and __fish_seen_subcommand_from list" -l limit -d 'How many events at most (1–1000)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and __fish_seen_subcommand_from list" -l after -d 'The events after this cursor (the `next` of the list before, as --json prints it)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand webhooks; and __fish_seen_subcommand_from list" -l failed -d 'Only events that failed'

@@ -25,7 +25,7 @@ use escrow::service::contracts::NewContract;
 use escrow::service::escrow::Release;
 use escrow::service::reports::SalesRange;
 use escrow::service::{Caller, Clock, ErrorCode, Service, UseCase};
-use escrow::store::{ContractFilter, Page};
+use escrow::store::{ContractFilter, Cursor, Page};
 
 const WEBHOOK_SECRET: &str = "whsec_scale";
 /// 2024-01-01T00:00:00Z.
@@ -207,9 +207,9 @@ async fn main() {
         args.repeat
     );
     println!(
-        "| contracts | fill s | balance | revenue | sales report | transactions, last page | wallet (busiest) | verify |"
+        "| contracts | fill s | balance | revenue | sales report | transactions, last page | transactions, last page by cursor | wallet (busiest) | verify |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let operator = Caller::operator("scale");
     let mut filled = 0usize;
     for &size in &args.sizes {
@@ -255,6 +255,34 @@ async fn main() {
                 .unwrap();
         })
         .await;
+        // The same last page by keyset: the cursor of the row just before it, found once by
+        // walking the list (not timed).
+        let mut page = Page::after(None, Page::LIMIT_MAX);
+        let mut cursors = vec![];
+        loop {
+            let p = s
+                .escrows(reports(), &ContractFilter::default(), page.clone())
+                .await
+                .unwrap();
+            cursors.extend(p.contracts.iter().map(Cursor::of_contract));
+            match p.next {
+                Some(next) => page = Page::after(Some(next), page.limit),
+                None => break,
+            }
+        }
+        let before_last = cursors.len().checked_sub(21).map(|i| cursors[i].clone());
+        let by_cursor = time(args.repeat, async || {
+            let p = s
+                .escrows(
+                    reports(),
+                    &ContractFilter::default(),
+                    Page::after(before_last.clone(), 20),
+                )
+                .await
+                .unwrap();
+            assert!(p.contracts.len() <= 20);
+        })
+        .await;
         let busiest = user(Role::Freelancer, &fill.busiest);
         let wallet = time(args.repeat, async || {
             let permit = s
@@ -275,11 +303,12 @@ async fn main() {
         let verify = t.elapsed().as_secs_f64() * 1000.0;
         let f = |(m, p): (f64, f64)| format!("{m:.2} / {p:.2}");
         println!(
-            "| {filled} | {fill_s:.0} | {} | {} | {} | {} | {} | {verify:.0} |",
+            "| {filled} | {fill_s:.0} | {} | {} | {} | {} | {} | {} | {verify:.0} |",
             f(balance),
             f(revenue),
             f(sales),
             f(transactions),
+            f(by_cursor),
             f(wallet),
         );
     }

@@ -65,5 +65,8 @@ fn the_scale_benchmark_fills_a_store_and_times_every_read() {
         .filter(|l| l.starts_with("| 40 |") || l.starts_with("| 90 |"))
         .collect();
     assert_eq!(rows.len(), 2, "{stdout}");
-    assert!(rows.iter().all(|r| r.matches('|').count() == 9), "{stdout}");
+    assert!(
+        rows.iter().all(|r| r.matches('|').count() == 10),
+        "{stdout}"
+    );
 }

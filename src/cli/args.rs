@@ -9,6 +9,7 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::UserId;
+use crate::store::{Cursor, Page};
 
 /// Examples at the end of `escrowctl --help`, after the exit codes.
 const TOP_EXAMPLES: &str = "\
@@ -198,6 +199,20 @@ pub struct PageArgs {
     /// Which page, from 1.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub page: u32,
+    /// The page after this cursor (the `next` of the page before, as --json prints it): a
+    /// deep page costs what the first does. Not with --page.
+    #[arg(long, value_name = "CURSOR", value_parser = parse_cursor, conflicts_with = "page")]
+    pub after: Option<Cursor>,
+}
+
+impl PageArgs {
+    /// The page these flags ask for.
+    pub fn page(&self) -> Page {
+        match &self.after {
+            Some(cursor) => Page::after(Some(cursor.clone()), self.limit),
+            None => Page::new(self.page, self.limit),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -352,6 +367,9 @@ pub struct WebhooksListArgs {
     /// How many events at most (1–1000).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
+    /// The events after this cursor (the `next` of the list before, as --json prints it).
+    #[arg(long, value_name = "CURSOR", value_parser = parse_cursor)]
+    pub after: Option<Cursor>,
 }
 
 /// Roles a token can carry.
@@ -416,6 +434,11 @@ pub fn parse_ttl(text: &str) -> Result<TtlSeconds, String> {
 
 pub fn parse_user_id(text: &str) -> Result<UserId, String> {
     UserId::parse(text).map_err(|_| format!("{text:?} is not a 24-character hex id"))
+}
+
+pub fn parse_cursor(text: &str) -> Result<Cursor, String> {
+    Cursor::decode(text)
+        .ok_or_else(|| format!("{text:?} is not a `next` cursor of an earlier page"))
 }
 
 pub fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {

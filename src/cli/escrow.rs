@@ -13,7 +13,7 @@ use crate::domain::{ContractId, Currency, EscrowStatus, MinorUnits, Money};
 use crate::service::escrow::{MovePlan, PlanAction, Refund, Release};
 use crate::service::input::{self, Reason};
 use crate::service::{ErrorCode, Service, UseCase};
-use crate::store::{ContractFilter, Page};
+use crate::store::ContractFilter;
 use crate::views::{ContractDetail, ContractView, EscrowPage, EscrowView};
 
 pub async fn run(service: &Service, out: &Output, command: EscrowCommand) -> Result<(), CliError> {
@@ -42,9 +42,7 @@ async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliErr
     };
     let caller = operator(None);
     let permit = service.permit(&caller, UseCase::Reports)?;
-    let page = service
-        .escrows(permit, &filter, Page::new(a.page.page, a.page.limit))
-        .await?;
+    let page = service.escrows(permit, &filter, a.page.page()).await?;
     let page = EscrowPage::from(&page);
     if out.is_json() {
         return out.json(&page);
@@ -72,14 +70,23 @@ async fn list(service: &Service, out: &Output, a: ListArgs) -> Result<(), CliErr
         ]);
     }
     out.table(&t)?;
+    let of = page.count.map(|n| format!(" of {n}")).unwrap_or_default();
     out.line(&format!(
-        "{} of {} escrows (page {}, {} per page); amounts in {}",
+        "{}{of} escrows ({}, {} per page); amounts in {}",
         page.data.len(),
-        page.count,
-        page.page,
+        which_page(&a.page),
         page.limit,
         cur.code().to_ascii_uppercase()
-    ))
+    ))?;
+    out.next_page(&page.next)
+}
+
+/// "page 3", or "after a cursor" for a keyset page.
+pub(super) fn which_page(p: &super::args::PageArgs) -> String {
+    match p.after {
+        Some(_) => "after the cursor".into(),
+        None => format!("page {}", p.page),
+    }
 }
 
 /// A contract argument: its id or its human id ("CON00000042").

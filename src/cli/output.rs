@@ -64,6 +64,14 @@ impl Output {
         self.write(&format!("{text}\n"))
     }
 
+    /// For a person: how to ask for the page after this one, when there may be one.
+    pub fn next_page(&self, next: &Option<String>) -> Result<(), CliError> {
+        match next {
+            Some(cursor) => self.line(&format!("more: --after {cursor}")),
+            None => Ok(()),
+        }
+    }
+
     pub fn table(&self, table: &Table) -> Result<(), CliError> {
         let mut table = table.clone();
         keep_short_values_whole(&mut table);

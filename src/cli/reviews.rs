@@ -4,11 +4,11 @@ use comfy_table::Cell;
 
 use super::args::{ReviewsCommand, ReviewsListArgs};
 use super::confirm::operator;
+use super::escrow::which_page;
 use super::exit::CliError;
 use super::output::{Output, short_time};
 use crate::domain::{ContractId, UserId};
 use crate::service::{Service, UseCase, input};
-use crate::store::Page;
 use crate::views::{ReviewView, ReviewsPage};
 
 pub async fn run(service: &Service, out: &Output, command: ReviewsCommand) -> Result<(), CliError> {
@@ -20,18 +20,20 @@ pub async fn run(service: &Service, out: &Output, command: ReviewsCommand) -> Re
 async fn list(service: &Service, out: &Output, a: ReviewsListArgs) -> Result<(), CliError> {
     if let Some(freelancer) = &a.freelancer {
         let freelancer: UserId = input::id(freelancer, "freelancer id")?;
-        let reviews = service
-            .reviews(&freelancer, Page::new(a.page.page, a.page.limit))
-            .await?;
+        let reviews = service.reviews(&freelancer, a.page.page()).await?;
         let page = ReviewsPage::from(&reviews);
         if out.is_json() {
             return out.json(&page);
         }
         out.table(&table(out, &page.data))?;
-        return out.line(&format!(
-            "{} reviews, average rating {:.2} (page {}, {} per page)",
-            page.count, page.average_rating, page.page, page.limit
-        ));
+        out.line(&format!(
+            "{} reviews, average rating {:.2} ({}, {} per page)",
+            page.count,
+            page.average_rating,
+            which_page(&a.page),
+            page.limit
+        ))?;
+        return out.next_page(&page.next);
     }
     let contract: ContractId =
         super::escrow::contract_id(service, a.contract.as_deref().unwrap_or_default()).await?;

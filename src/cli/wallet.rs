@@ -7,7 +7,6 @@ use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, money_cell, money_header, money_with_code, short_time, wire_name};
 use crate::service::{Service, UseCase};
-use crate::store::Page;
 use crate::views::WalletView;
 
 pub async fn run(service: &Service, out: &Output, command: WalletCommand) -> Result<(), CliError> {
@@ -19,9 +18,7 @@ pub async fn run(service: &Service, out: &Output, command: WalletCommand) -> Res
 async fn show(service: &Service, out: &Output, a: WalletShowArgs) -> Result<(), CliError> {
     let caller = operator(None);
     let permit = service.permit(&caller, UseCase::ViewWallet { owner: &a.user_id })?;
-    let wallet = service
-        .wallet(permit, Page::new(a.page.page, a.page.limit))
-        .await?;
+    let wallet = service.wallet(permit, a.page.page()).await?;
     let wallet = WalletView::from(&wallet);
     if out.is_json() {
         return out.json(&wallet);
@@ -49,5 +46,6 @@ async fn show(service: &Service, out: &Output, a: WalletShowArgs) -> Result<(), 
             money_cell(e.amount, e.currency),
         ]);
     }
-    out.table(&t)
+    out.table(&t)?;
+    out.next_page(&wallet.next)
 }

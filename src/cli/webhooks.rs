@@ -8,13 +8,16 @@ use super::confirm::operator;
 use super::exit::CliError;
 use super::output::{Output, short_time};
 use crate::service::{Service, UseCase};
+use crate::store::Page;
 use crate::views::EventView;
 
-/// The `--json` document: the events with their count, like the other lists.
+/// The `--json` document: the events with their count, like the other lists, and the cursor
+/// of the events that follow (`--after`).
 #[derive(Serialize)]
 struct EventList {
     count: usize,
     data: Vec<EventView>,
+    next: Option<String>,
 }
 
 pub async fn run(
@@ -30,16 +33,16 @@ pub async fn run(
 async fn list(service: &Service, out: &Output, a: WebhooksListArgs) -> Result<(), CliError> {
     let caller = operator(None);
     let permit = service.permit(&caller, UseCase::Operate)?;
-    let events: Vec<EventView> = service
-        .events(permit, a.failed, a.limit)
-        .await?
-        .iter()
-        .map(EventView::from)
-        .collect();
+    let found = service
+        .events(permit, a.failed, Page::after(a.after, a.limit))
+        .await?;
+    let next = crate::views::next(&found.next);
+    let events: Vec<EventView> = found.events.iter().map(EventView::from).collect();
     if out.is_json() {
         return out.json(&EventList {
             count: events.len(),
             data: events,
+            next,
         });
     }
     let mut t = out.new_table(&[
@@ -63,5 +66,6 @@ async fn list(service: &Service, out: &Output, a: WebhooksListArgs) -> Result<()
         ]);
     }
     out.table(&t)?;
-    out.line(&format!("{} events", events.len()))
+    out.line(&format!("{} events", events.len()))?;
+    out.next_page(&next)
 }

@@ -15,7 +15,7 @@ use super::error::{ApiError, error};
 use crate::auth::{AuthError, bearer};
 use crate::domain::{RequestTag, UserId};
 use crate::service::{Caller, ErrorCode};
-use crate::store::Page;
+use crate::store::{Cursor, Page};
 
 /// The request's tag when it carries an `Idempotency-Key` (the idempotency middleware puts
 /// it in the request's extensions): handlers that change a contract pass it to the service
@@ -191,7 +191,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// `?page=&limit=` with clear errors (20 a page unless asked).
+/// `?page=&limit=` or `?after=&limit=` with clear errors (20 a page unless asked). `after` is
+/// the `next` cursor of the page before (keyset paging: a deep page costs what the first
+/// does); `page` numbers pages as the original's clients do, and is ignored beside `after`
+/// (a query string cannot say "one or the other" in the API's schema, so both is no error).
 pub struct Paging(pub Page);
 
 impl<S: Send + Sync> FromRequestParts<S> for Paging {
@@ -235,9 +238,17 @@ async fn paging<S: Send + Sync>(
                 },
             }
         };
-        Ok(Page::new(
-            num("page", 1, 1_000_000)?,
-            num("limit", default_limit, Page::LIMIT_MAX)?,
-        ))
+        let limit = num("limit", default_limit, Page::LIMIT_MAX)?;
+        let page = num("page", 1, 1_000_000)?;
+        match q.get("after") {
+            None => Ok(Page::new(page, limit)),
+            Some(after) => match Cursor::decode(after) {
+                Some(cursor) => Ok(Page::after(Some(cursor), limit)),
+                None => Err(error(
+                    ErrorCode::ValidationPaging,
+                    "after must be the `next` cursor of an earlier page",
+                )),
+            },
+        }
     }
 }

@@ -129,6 +129,34 @@ impl Modify for SharedRules {
                         _ => {}
                     }
                 }
+                // Every paged list also takes a keyset cursor (`extract::Paging`).
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                let paged = params
+                    .iter()
+                    .any(|p| p.parameter_in == ParameterIn::Query && p.name == "limit");
+                if paged && !params.iter().any(|p| p.name == "after") {
+                    params.push(
+                        utoipa::openapi::path::ParameterBuilder::new()
+                            .name("after")
+                            .parameter_in(ParameterIn::Query)
+                            .required(utoipa::openapi::Required::False)
+                            .description(Some(
+                                "the `next` cursor of the page before: the page after it \
+                                 (keyset paging; `page` is then ignored, and the page carries \
+                                 no `count`)",
+                            ))
+                            .schema(Some(RefOr::T(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .pattern(Some(crate::store::Cursor::PATTERN))
+                                    .into(),
+                            )))
+                            .build(),
+                    );
+                }
+                if op.parameters.as_ref().is_some_and(|p| p.is_empty()) {
+                    op.parameters = None;
+                }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     add.push(("401", "no token, or an invalid or expired one (`auth.*`)"));
                 }

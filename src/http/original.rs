@@ -19,6 +19,7 @@ use super::routes::{ApiResult, ContractMessage, contract_id, msg};
 use crate::domain::{JobId, UserId};
 use crate::service::contracts::Side;
 use crate::service::{UseCase, input};
+use crate::views::next;
 use crate::views::original::{
     CompletedWorks, ContractData, ContractEnvelope, EarningsView, FreelancerContracts,
     MaybeContract, OriginalContract, PublicWork, WalletMonths, WalletTransactions,
@@ -113,6 +114,7 @@ pub async fn client_contracts(
     Ok(Json(ContractData {
         count: list.count,
         data: OriginalContract::list(&list.contracts, &list.cards),
+        next: next(&list.next),
     }))
 }
 
@@ -137,6 +139,7 @@ pub async fn freelancer_contracts(
     Ok(Json(FreelancerContracts {
         count: list.count,
         contracts: OriginalContract::list(&list.contracts, &list.cards),
+        next: next(&list.next),
     }))
 }
 
@@ -177,6 +180,7 @@ pub async fn completed_works(
             .iter()
             .map(|c| PublicWork::of(c, &list.cards))
             .collect(),
+        next: next(&list.next),
     }))
 }
 
@@ -194,6 +198,7 @@ pub async fn all_contracts(
     Ok(Json(ContractData {
         count: list.count,
         data: OriginalContract::list(&list.contracts, &list.cards),
+        next: next(&list.next),
     }))
 }
 

@@ -35,7 +35,7 @@ impl ReviewPages {
         let Some(generation) = service.reviews_generation(freelancer).await? else {
             return render(service, freelancer, page).await;
         };
-        let key = (freelancer.clone(), page);
+        let key = (freelancer.clone(), page.clone());
         let names = service.directory().knows();
         if let Some((kept, at, body)) = self.pages.lock().expect("never poisoned").get(&key)
             && *kept == generation

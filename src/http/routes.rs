@@ -280,6 +280,7 @@ pub async fn transactions(
             .iter()
             .filter_map(|c| TransactionRow::of(c, &cards))
             .collect(),
+        next: crate::views::next(&escrows.next),
     }))
 }
 

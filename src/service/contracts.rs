@@ -5,7 +5,7 @@ use crate::directory::Cards;
 use crate::domain::{
     Contract, ContractId, ContractStatus, JobId, LedgerEntry, Money, Party, Title, UserId,
 };
-use crate::store::{ContractFilter, Page, StoreError};
+use crate::store::{ContractFilter, Cursor, Page, StoreError};
 
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
@@ -23,9 +23,12 @@ pub struct NewContract {
 /// A page of contracts with the directory's cards of their users and jobs.
 #[derive(Debug, Clone)]
 pub struct ContractList {
-    pub count: u64,
+    /// How many match in all: counted for a numbered page only (`None` for a keyset page).
+    pub count: Option<u64>,
     pub page: Page,
     pub contracts: Vec<Contract>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
     pub cards: Cards,
 }
 
@@ -213,10 +216,11 @@ impl Service {
     }
 
     async fn list(&self, filter: &ContractFilter, page: Page) -> Result<ContractList> {
-        let (count, contracts) = self.store.list_contracts(filter, page).await?;
+        let (count, contracts) = self.store.list_contracts(filter, &page).await?;
         let cards = self.cards(&contracts).await?;
         Ok(ContractList {
             count,
+            next: page.next(&contracts, Cursor::of_contract),
             page,
             contracts,
             cards,

@@ -3,11 +3,19 @@
 
 use crate::domain::verify::{Report, Verifier};
 use crate::domain::{Contract, ContractId, LedgerEntry};
-use crate::store::{StoreResult, WebhookEvent};
+use crate::store::{Cursor, Page, StoreResult, WebhookEvent};
 
 use super::Service;
 use super::access::{Permit, UseCase};
 use super::error::Result;
+
+/// A page of webhook events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Events {
+    pub events: Vec<WebhookEvent>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
+}
 
 /// Page size used when streaming the whole store (verify).
 const SCAN_PAGE: u32 = 1_000;
@@ -18,10 +26,14 @@ impl Service {
         &self,
         permit: Permit<'_>,
         failed_only: bool,
-        limit: u32,
-    ) -> Result<Vec<WebhookEvent>> {
+        page: Page,
+    ) -> Result<Events> {
         permit.expect(UseCase::Operate);
-        Ok(self.store.list_events(failed_only, limit).await?)
+        let events = self.store.list_events(failed_only, &page).await?;
+        Ok(Events {
+            next: page.next(&events, Cursor::of_event),
+            events,
+        })
     }
 
     /// How many records [`Service::verify`] reads (ledger entries and contracts), so a

@@ -2,7 +2,7 @@
 //! escrows, and the monthly sales report.
 
 use crate::domain::{Account, Contract, Currency, Money};
-use crate::store::{ContractFilter, MonthRow, Page};
+use crate::store::{ContractFilter, Cursor, MonthRow, Page};
 
 use super::Service;
 use super::access::{Permit, UseCase};
@@ -11,9 +11,12 @@ use super::error::Result;
 /// One page of contracts that have an escrow, newest first, with how many match in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscrowPage {
-    pub count: u64,
+    /// How many match in all: counted for a numbered page only (`None` for a keyset page).
+    pub count: Option<u64>,
     pub page: Page,
     pub contracts: Vec<Contract>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
 }
 
 /// Released escrows per month of release, within `[from_ms, to_ms)`.
@@ -62,9 +65,10 @@ impl Service {
             funded_only: true,
             ..filter.clone()
         };
-        let (count, contracts) = self.store.list_contracts(&filter, page).await?;
+        let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
         Ok(EscrowPage {
             count,
+            next: page.next(&contracts, Cursor::of_contract),
             page,
             contracts,
         })

@@ -2,7 +2,7 @@
 //! reads a freelancer's reviews with their average.
 
 use crate::domain::{ContractId, Rating, Review, UserId};
-use crate::store::{Page, ReviewPage, StoreError};
+use crate::store::{Cursor, Page, ReviewPage, StoreError};
 
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
@@ -26,6 +26,8 @@ pub struct Reviews {
     pub average_rating_x100: i64,
     pub page: Page,
     pub reviews: Vec<Review>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
     /// The directory's cards of the reviewers.
     pub cards: crate::directory::Cards,
 }
@@ -41,6 +43,7 @@ impl Reviews {
         Reviews {
             count: found.count,
             average_rating_x100,
+            next: page.next(&found.reviews, Cursor::of_review),
             page,
             reviews: found.reviews,
             cards: Default::default(),
@@ -78,7 +81,7 @@ impl Service {
 
     /// A freelancer's reviews, newest first (public).
     pub async fn reviews(&self, freelancer: &UserId, page: Page) -> Result<Reviews> {
-        let found = self.store.reviews_for_freelancer(freelancer, page).await?;
+        let found = self.store.reviews_for_freelancer(freelancer, &page).await?;
         let mut reviews = Reviews::of(found, page);
         if self.directory.knows() && !reviews.reviews.is_empty() {
             let mut clients: Vec<UserId> = reviews

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::directory::Cards;
 use crate::domain::{Account, ContractId, LedgerEntry, MinorUnits, Money, UserId};
-use crate::store::Page;
+use crate::store::{Cursor, Page};
 
 use super::Service;
 use super::access::{Permit, UseCase};
@@ -18,6 +18,8 @@ pub struct Wallet {
     pub count: u64,
     /// One page of them, newest first.
     pub entries: Vec<LedgerEntry>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<Cursor>,
 }
 
 impl Service {
@@ -29,11 +31,12 @@ impl Service {
         let account = Account::Wallet(user.clone());
         let cur = self.settings.currency;
         let balance = self.store.account_balance(&account, cur).await?;
-        let (count, entries) = self.store.entries_for_account(&account, cur, page).await?;
+        let (count, entries) = self.store.entries_for_account(&account, cur, &page).await?;
         Ok(Wallet {
             user: user.clone(),
             balance: Money::new(balance, cur),
             count,
+            next: page.next(&entries, Cursor::of_entry),
             entries,
         })
     }
@@ -99,11 +102,11 @@ impl Service {
         };
         let account = Account::Wallet(user.clone());
         let mut months: BTreeMap<String, (i64, u64)> = BTreeMap::new();
-        let mut page = Page::new(1, Page::LIMIT_MAX);
+        let mut page = Page::after(None, Page::LIMIT_MAX);
         loop {
             let (_, entries) = self
                 .store
-                .entries_for_account(&account, self.settings.currency, page)
+                .entries_for_account(&account, self.settings.currency, &page)
                 .await?;
             for e in &entries {
                 if e.amount.get() > 0 {
@@ -115,10 +118,10 @@ impl Service {
                     m.1 += 1;
                 }
             }
-            if entries.len() < page.limit as usize {
-                break;
+            match page.next(&entries, Cursor::of_entry) {
+                Some(next) => page = Page::after(Some(next), page.limit),
+                None => break,
             }
-            page = Page::new(page.page + 1, page.limit);
         }
         Ok(months
             .into_iter()

@@ -95,33 +95,131 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Pagination: `page` from 1, `limit` at most [`Page::LIMIT_MAX`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a keyset page starts: strictly after the row with this sort time and id, in a list's
+/// newest-first order (`at` descending, then `id` descending). A deep page then costs what the
+/// first one does: the store seeks to the cursor in its index instead of counting past rows.
+/// On the wire it is a string ([`Cursor::encode`]) that clients echo back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// Ids are at most this long (in bytes); a longer one cannot come from a row.
+    const ID_MAX: usize = 200;
+    /// What [`Cursor::encode`] writes and [`Cursor::decode`] takes, for the API's schema.
+    pub const PATTERN: &'static str = "^[0-9]{1,18}_([0-9a-f][0-9a-f]){1,200}$";
+
+    pub fn new(at: i64, id: impl Into<String>) -> Cursor {
+        Cursor { at, id: id.into() }
+    }
+
+    /// The form clients echo back: the time in decimal, `_`, the id's bytes in hex (ids may
+    /// hold any visible character; hex keeps the cursor plain in a URL).
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.at, hex::encode(self.id.as_bytes()))
+    }
+
+    /// The cursor [`Cursor::encode`] wrote, or `None` for text of another form. Any text of
+    /// the form ([`Cursor::PATTERN`]) is a position in a list, whoever made it: a cursor only
+    /// says where to start, never what the caller may see.
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (at, id) = s.split_once('_')?;
+        let valid_at = (1..=18).contains(&at.len()) && at.bytes().all(|b| b.is_ascii_digit());
+        let valid_id = (2..=2 * Self::ID_MAX).contains(&id.len())
+            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !valid_at || !valid_id {
+            return None;
+        }
+        let id = hex::decode(id).ok()?;
+        Some(Cursor::new(
+            at.parse().ok()?,
+            String::from_utf8_lossy(&id).into_owned(),
+        ))
+    }
+
+    /// Where a list of contracts continues after `c` (they are sorted by creation).
+    pub fn of_contract(c: &Contract) -> Cursor {
+        Cursor::new(c.created_at, c.id.as_str())
+    }
+
+    /// Where a list of ledger entries continues after `e`.
+    pub fn of_entry(e: &LedgerEntry) -> Cursor {
+        Cursor::new(e.at, e.id.as_str())
+    }
+
+    /// Where a list of reviews continues after `r`.
+    pub fn of_review(r: &Review) -> Cursor {
+        Cursor::new(r.created_at, r.id.as_str())
+    }
+
+    /// Where a list of webhook events continues after `e` (they are sorted by receipt).
+    pub fn of_event(e: &WebhookEvent) -> Cursor {
+        Cursor::new(e.received_at, e.event_id.as_str())
+    }
+}
+
+/// Pagination: by page number (`page` from 1, what the original's clients send) or, when
+/// `after` is set, by keyset from a [`Cursor`]; `limit` at most [`Page::LIMIT_MAX`] either way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Page {
     pub page: u32,
     pub limit: u32,
+    pub after: Option<Cursor>,
+    /// Whether a list without a kept count counts its rows: a numbered page does (its
+    /// clients show "page 3 of 9"); a keyset page does not, since counting is what would make
+    /// every page cost the whole list.
+    pub count: bool,
 }
 
 impl Page {
     /// The original front end lists whole collections on one page (its admin payments table
     /// assumes it has them all), so a page may be this long.
     pub const LIMIT_MAX: u32 = 1_000;
+    /// What a list gives unless asked.
+    pub const LIMIT_DEFAULT: u32 = 20;
 
     pub fn new(page: u32, limit: u32) -> Page {
         Page {
             page: page.max(1),
             limit: limit.clamp(1, Self::LIMIT_MAX),
+            after: None,
+            count: true,
         }
     }
 
-    pub fn offset(self) -> u64 {
-        (self.page as u64 - 1) * self.limit as u64
+    /// The `limit` rows after `cursor` (the first rows when `None`), not counted.
+    pub fn after(cursor: Option<Cursor>, limit: u32) -> Page {
+        Page {
+            after: cursor,
+            count: false,
+            ..Page::new(1, limit)
+        }
+    }
+
+    /// Rows to skip: none for a keyset page.
+    pub fn offset(&self) -> u64 {
+        match self.after {
+            Some(_) => 0,
+            None => (self.page as u64 - 1) * self.limit as u64,
+        }
+    }
+
+    /// The cursor that continues after `rows` (this page's rows, newest first), or `None` when
+    /// the page came back short: there is nothing after it. A full last page still gets a
+    /// cursor, whose page is then empty.
+    pub fn next<T>(&self, rows: &[T], key: impl Fn(&T) -> Cursor) -> Option<Cursor> {
+        match rows.last() {
+            Some(last) if rows.len() >= self.limit as usize => Some(key(last)),
+            _ => None,
+        }
     }
 }
 
 impl Default for Page {
     fn default() -> Page {
-        Page::new(1, 20)
+        Page::new(1, Page::LIMIT_DEFAULT)
     }
 }
 
@@ -271,12 +369,13 @@ pub trait ContractStore: Send + Sync {
         expected_version: i64,
         entries: &[LedgerEntry],
     ) -> StoreResult<()>;
-    /// Newest first.
+    /// Newest first (`createdAt`, then id, descending), with how many match in all when the
+    /// page asks for it ([`Page::count`]; `None` otherwise).
     async fn list_contracts(
         &self,
         filter: &ContractFilter,
-        page: Page,
-    ) -> StoreResult<(u64, Vec<Contract>)>;
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Contract>)>;
     /// Contracts with a refund owed to the provider and not yet confirmed (recovery).
     async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>>;
     /// Every contract, in id order, after `after` (for verification); at most `limit`.
@@ -298,12 +397,13 @@ pub trait ContractStore: Send + Sync {
 /// Reads over the whole ledger: balances, reports, wallet pages, verification.
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
-    /// One account's entries in one currency, newest first, and how many there are.
+    /// One account's entries in one currency, newest first (`at`, then id, descending), and
+    /// how many there are.
     async fn entries_for_account(
         &self,
         account: &Account,
         currency: Currency,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)>;
     async fn account_balance(
         &self,
@@ -344,8 +444,8 @@ pub trait EventStore: Send + Sync {
     /// inserts it with `deliveries` as given, or, when the event is already stored, updates
     /// those fields and counts the delivery.
     async fn settle_event(&self, event: &WebhookEvent) -> StoreResult<()>;
-    /// Newest first.
-    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>>;
+    /// Newest first (`receivedAt`, then event id, descending).
+    async fn list_events(&self, failed_only: bool, page: &Page) -> StoreResult<Vec<WebhookEvent>>;
 }
 
 /// Reviews: one per contract.
@@ -353,11 +453,12 @@ pub trait EventStore: Send + Sync {
 pub trait ReviewStore: Send + Sync {
     /// `Duplicate` when the contract already has a review.
     async fn insert_review(&self, review: &Review) -> StoreResult<()>;
-    /// Newest first, with the total count and the sum of ratings over all of them.
+    /// Newest first (`createdAt`, then id, descending), with the total count and the sum of
+    /// ratings over all of them.
     async fn reviews_for_freelancer(
         &self,
         freelancer: &UserId,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<ReviewPage>;
     async fn review_for_contract(&self, contract: &ContractId) -> StoreResult<Option<Review>>;
     /// A number that changes whenever the freelancer's reviews change and never comes back,
@@ -427,6 +528,45 @@ pub trait Store:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_only_its_own_form_decodes() {
+        for (at, id) in [
+            (0, "a"),
+            (1_767_225_600_000, "6b0a5453a5d89cc3dd000002"),
+            (42, "evt_1:2 &#%/?"),
+            (999_999_999_999_999_999, "ü"),
+        ] {
+            let c = Cursor::new(at, id);
+            let text = c.encode();
+            assert_eq!(Cursor::decode(&text), Some(c), "{text}");
+            assert!(
+                text.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'_' || matches!(b, b'a'..=b'f')),
+                "{text}"
+            );
+        }
+        // Any text of the documented form is a position, even bytes that are not UTF-8.
+        assert_eq!(Cursor::decode("7_ff"), Some(Cursor::new(7, "\u{fffd}")));
+        for bad in [
+            "",
+            "_",
+            "1_",
+            "_61",
+            "1_6",
+            "1_6G",
+            "1_6A",
+            "-1_61",
+            "x_61",
+            "1.5_61",
+            "1234567890123456789_61",
+            "not-a-cursor",
+            "MTox",
+        ] {
+            assert_eq!(Cursor::decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(Cursor::decode(&format!("1_{}", "61".repeat(201))), None);
+    }
 
     #[test]
     fn a_release_request_filter_means_a_funded_escrow() {

@@ -317,6 +317,8 @@ pub struct WalletView {
     pub currency: Currency,
     pub count: u64,
     pub entries: Vec<EntryView>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 impl From<&Wallet> for WalletView {
@@ -327,6 +329,7 @@ impl From<&Wallet> for WalletView {
             currency: w.balance.currency,
             count: w.count,
             entries: w.entries.iter().map(EntryView::from).collect(),
+            next: next(&w.next),
         }
     }
 }
@@ -375,6 +378,8 @@ pub struct ReviewsPage {
     pub page: u32,
     pub limit: u32,
     pub data: Vec<ReviewView>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 impl From<&Reviews> for ReviewsPage {
@@ -390,6 +395,7 @@ impl From<&Reviews> for ReviewsPage {
                 .iter()
                 .map(|v| ReviewView::of(v, &r.cards))
                 .collect(),
+            next: next(&r.next),
         }
     }
 }
@@ -414,10 +420,15 @@ impl From<Money> for AmountView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EscrowPage {
-    pub count: u64,
+    /// How many match in all; only on a numbered page (a page asked `after` a cursor is not
+    /// counted: the count is what would make every page cost the whole list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub page: u32,
     pub limit: u32,
     pub data: Vec<EscrowView>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 impl From<&Escrows> for EscrowPage {
@@ -427,8 +438,14 @@ impl From<&Escrows> for EscrowPage {
             page: p.page.page,
             limit: p.page.limit,
             data: p.contracts.iter().filter_map(EscrowView::of).collect(),
+            next: next(&p.next),
         }
     }
+}
+
+/// A list's `next` on the wire: the cursor a client sends back as `after`.
+pub fn next(cursor: &Option<crate::store::Cursor>) -> Option<String> {
+    cursor.as_ref().map(crate::store::Cursor::encode)
 }
 
 /// One month of released escrows.

@@ -206,22 +206,37 @@ pub struct MaybeContract {
 /// The client's list (`get-contracts/:clientId`) and the admin's (`all-contracts`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ContractData {
-    pub count: u64,
+    /// How many match in all; only on a numbered page (a page asked `after` a cursor is not
+    /// counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub data: Vec<OriginalContract>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 /// The freelancer's list (`get-contracts/:freelancerId`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FreelancerContracts {
-    pub count: u64,
+    /// How many match in all; only on a numbered page (a page asked `after` a cursor is not
+    /// counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub contracts: Vec<OriginalContract>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 /// `completed-works/:freelancerId`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CompletedWorks {
-    pub count: u64,
+    /// How many match in all; only on a numbered page (a page asked `after` a cursor is not
+    /// counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub contracts: Vec<PublicWork>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 /// A contract as an escrow row names it.
@@ -305,10 +320,15 @@ impl TransactionRow {
 /// `/api/admin/escrow/transactions`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransactionPage {
-    pub count: u64,
+    /// How many match in all; only on a numbered page (a page asked `after` a cursor is not
+    /// counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     pub page: u32,
     pub limit: u32,
     pub data: Vec<TransactionRow>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 /// The description the original wrote on a wallet transaction of this kind.
@@ -378,6 +398,8 @@ pub struct EarningsData {
     pub balance: Amount,
     pub currency: Currency,
     pub transactions: Vec<WalletTransaction>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 impl From<&WalletActivity> for EarningsView {
@@ -389,6 +411,7 @@ impl From<&WalletActivity> for EarningsView {
                 balance: Amount::new(a.wallet.balance.minor, a.wallet.balance.currency),
                 currency: a.wallet.balance.currency,
                 transactions: WalletTransaction::list(a),
+                next: super::next(&a.wallet.next),
             },
         }
     }
@@ -400,6 +423,8 @@ pub struct WalletTransactions {
     pub success: bool,
     pub count: u64,
     pub data: Vec<WalletTransaction>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
 }
 
 impl From<&WalletActivity> for WalletTransactions {
@@ -408,6 +433,7 @@ impl From<&WalletActivity> for WalletTransactions {
             success: true,
             count: a.wallet.count,
             data: WalletTransaction::list(a),
+            next: super::next(&a.wallet.next),
         }
     }
 }

@@ -355,9 +355,10 @@ impl TestApp {
         let permit = self.state.service.permit(&op, UseCase::Operate).unwrap();
         self.state
             .service
-            .events(permit, failed_only, 10)
+            .events(permit, failed_only, escrow::store::Page::after(None, 10))
             .await
             .expect("events")
+            .events
     }
 }
 

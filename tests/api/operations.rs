@@ -171,6 +171,13 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
     assert_eq!(page["data"][0]["description"], "review 2");
     let second: Value = show_reviews(&app, &freelancer, "limit=2&page=2").await;
     assert_eq!(second["data"][0]["description"], "review 0");
+    // The same second page by the first page's cursor, and nothing after it.
+    let cursor = page["next"]
+        .as_str()
+        .expect("a full page has a next cursor");
+    let after: Value = show_reviews(&app, &freelancer, &format!("limit=2&after={cursor}")).await;
+    assert_eq!(after["data"], second["data"]);
+    assert_eq!(after["next"], Value::Null);
     if app.state.service.store().backend() == "sqlite" {
         // A change made by another process on the same file shows at once too (no page is
         // served from a copy older than the store).
@@ -197,5 +204,94 @@ async fn reviews_are_paged_newest_first_with_the_average_over_all() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
+
+/// Every list follows its `next` cursor (`after`) to the end without a row twice or a row
+/// missed, a cursor page carries no `count` and ignores `page`, and text that is not a cursor
+/// is refused with `validation.paging`.
+#[tokio::test]
+async fn lists_follow_their_next_cursor_and_refuse_a_forged_one() {
+    let app = TestApp::spawn().await;
+    let mut funded = vec![];
+    for _ in 0..5 {
+        funded.push(app.funded_contract().await.contract);
+    }
+    let admin = app.parties().admin_token;
+    let get = |path: String| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let r = app.send("GET", &path, Some(&admin), None).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |v: &Value, list: &str, id: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| match &row[id] {
+                Value::Object(o) => o["_id"].as_str().unwrap().to_string(),
+                other => other.as_str().unwrap().to_string(),
+            })
+            .collect()
+    };
+    for (path, list, id) in [
+        ("/api/admin/escrow/transactions", "data", "contractId"),
+        ("/api/client/contract/all-contracts", "data", "_id"),
+    ] {
+        let whole = get(format!("{path}?limit=1000")).await;
+        assert_eq!(whole["count"], 5, "{path}: a numbered page is counted");
+        assert_eq!(
+            whole["next"],
+            Value::Null,
+            "{path}: nothing after a short page"
+        );
+        let want = ids(&whole, list, id);
+        assert_eq!(want.len(), 5);
+        let mut walked = vec![];
+        let mut next = get(format!("{path}?limit=2")).await;
+        walked.extend(ids(&next, list, id));
+        let mut pages = 1;
+        while let Some(cursor) = next["next"].as_str() {
+            next = get(format!("{path}?limit=2&after={cursor}")).await;
+            assert!(
+                next.get("count").is_none(),
+                "{path}: a cursor page is not counted: {next}"
+            );
+            walked.extend(ids(&next, list, id));
+            pages += 1;
+            assert!(pages < 10, "{path}: the cursor does not move");
+        }
+        assert_eq!(walked, want, "{path}: the pages add up to the list");
+        assert_eq!(pages, 3, "{path}: 2 + 2 + 1");
+
+        let cursor = get(format!("{path}?limit=2")).await["next"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let with_page = get(format!("{path}?limit=2&page=3&after={cursor}")).await;
+        let without = get(format!("{path}?limit=2&after={cursor}")).await;
+        assert_eq!(
+            with_page, without,
+            "{path}: `page` beside `after` is ignored"
+        );
+        for bad in [
+            format!("{path}?after=not-a-cursor"),
+            format!("{path}?after="),
+            format!("{path}?after=12_6"),
+        ] {
+            let (status, code) =
+                crate::helpers::error_code(app.send("GET", &bad, Some(&admin), None).await).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation.paging"),
+                "{bad}"
+            );
+        }
+    }
+    assert!(funded.iter().all(|c| !c.is_empty()));
     app.stop().await;
 }

@@ -73,6 +73,64 @@ async fn escrow_list_filters_by_release_request_and_by_status() {
     assert_eq!(v["limit"], 1);
 }
 
+/// `--after` follows the `next` cursor --json prints, to the end, without a row twice; the
+/// table says how to ask for the next page; a forged cursor, or one with --page, exits 2.
+#[tokio::test]
+async fn escrow_list_follows_its_next_cursor_with_after() {
+    let f = Fixture::new().await;
+    for amount in ["1000", "2000", "3000"] {
+        f.funded(amount).await;
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["contractId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = f
+        .ctl(&["--json", "escrow", "list", "--limit", "100"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(whole["count"], 3);
+    assert_eq!(whole["next"], Value::Null);
+    let first = f
+        .ctl(&["--json", "escrow", "list", "--limit", "2"])
+        .await
+        .assert_code(0)
+        .json();
+    let cursor = first["next"].as_str().unwrap().to_string();
+    let second = f
+        .ctl(&[
+            "--json", "escrow", "list", "--limit", "2", "--after", &cursor,
+        ])
+        .await
+        .assert_code(0)
+        .json();
+    assert!(second.get("count").is_none(), "{second}");
+    assert_eq!(second["next"], Value::Null);
+    let mut walked = ids(&first);
+    walked.extend(ids(&second));
+    assert_eq!(walked, ids(&whole));
+
+    let table = f.ctl(&["escrow", "list", "--limit", "2"]).await;
+    table.assert_code(0);
+    assert!(
+        table.stdout.contains(&format!("more: --after {cursor}")),
+        "{}",
+        table.stdout
+    );
+    for bad in [
+        vec!["escrow", "list", "--after", "not-a-cursor"],
+        vec!["escrow", "list", "--after", &cursor, "--page", "2"],
+        vec!["webhooks", "list", "--after", "%%"],
+    ] {
+        f.ctl(&bad).await.assert_code(2);
+    }
+}
+
 #[tokio::test]
 async fn escrow_list_table_shows_rupees_with_two_decimals() {
     let f = Fixture::new().await;

@@ -253,8 +253,8 @@ impl ContractStore for CrashStore {
     async fn list_contracts(
         &self,
         filter: &ContractFilter,
-        page: Page,
-    ) -> StoreResult<(u64, Vec<Contract>)> {
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         self.switch.count();
         self.inner.list_contracts(filter, page).await
     }
@@ -301,7 +301,7 @@ impl LedgerStore for CrashStore {
         &self,
         account: &Account,
         currency: Currency,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
         self.switch.count();
         self.inner
@@ -377,9 +377,9 @@ impl EventStore for CrashStore {
             .await
     }
 
-    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
+    async fn list_events(&self, failed_only: bool, page: &Page) -> StoreResult<Vec<WebhookEvent>> {
         self.switch.count();
-        self.inner.list_events(failed_only, limit).await
+        self.inner.list_events(failed_only, page).await
     }
 }
 
@@ -394,7 +394,7 @@ impl ReviewStore for CrashStore {
     async fn reviews_for_freelancer(
         &self,
         freelancer: &UserId,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<ReviewPage> {
         self.switch.count();
         self.inner.reviews_for_freelancer(freelancer, page).await

@@ -40,7 +40,7 @@ use escrow::metrics::Metrics;
 use escrow::payment::webhook::sign;
 use escrow::service::{Caller, ErrorKind, Parts, Service, Settings};
 use escrow::store::sqlite::SqliteStore;
-use escrow::store::{EventStatus, Page, WebhookEvent};
+use escrow::store::{EventStatus, WebhookEvent};
 use futures_util::FutureExt;
 
 use crate::crash_store::{CrashStore, CrashSwitch, Trap, Written};

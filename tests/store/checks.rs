@@ -12,8 +12,8 @@ use escrow::domain::{
     Payment, PaymentRef, RefundRef, Review, Title, Transfer, TransferKind, UserId,
 };
 use escrow::store::{
-    ContractFilter, ContractStore, EventRecord, EventStatus, Page, ReviewPage, Store, StoreError,
-    WebhookEvent,
+    ContractFilter, ContractStore, Cursor, EventRecord, EventStatus, Page, ReviewPage, Store,
+    StoreError, WebhookEvent,
 };
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
@@ -253,7 +253,7 @@ async fn all_entries_of_account(store: &dyn Store, account: &Account) -> Vec<Led
     let mut out = vec![];
     for page in 1.. {
         let (count, batch) = store
-            .entries_for_account(account, Currency::Inr, Page::new(page, 3))
+            .entries_for_account(account, Currency::Inr, &Page::new(page, 3))
             .await
             .unwrap();
         assert!(out.len() as u64 <= count);
@@ -659,7 +659,10 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         .filter(|r| matches!(r, Ok(EventRecord::Seen(s)) if s.status == EventStatus::Received))
         .count();
     assert_eq!((new, seen), (1, RACERS - 1), "{records:?}");
-    let listed = store.list_events(false, 10).await.unwrap();
+    let listed = store
+        .list_events(false, &Page::after(None, 10))
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].deliveries as usize, RACERS);
 
@@ -718,14 +721,17 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         assert_eq!((stored.status, stored.deliveries), (status, 1));
     }
     let all: Vec<_> = store
-        .list_events(false, 10)
+        .list_events(false, &Page::after(None, 10))
         .await
         .unwrap()
         .into_iter()
         .map(|e| e.event_id.to_string())
         .collect();
     assert_eq!(all, ["evt_2", "evt_1", "evt_0", "evt_race"]);
-    let failed = store.list_events(true, 10).await.unwrap();
+    let failed = store
+        .list_events(true, &Page::after(None, 10))
+        .await
+        .unwrap();
     assert_eq!(
         failed
             .iter()
@@ -734,7 +740,14 @@ pub async fn check_webhook_events_are_deduplicated_under_concurrency(store: &dyn
         ["evt_2", "evt_0"]
     );
     assert_eq!(failed[0].error.as_deref(), Some("why"));
-    assert_eq!(store.list_events(false, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_events(false, &Page::after(None, 2))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 /// A webhook's money and its event record are one write: the winner of a race stores both;
@@ -855,19 +868,19 @@ pub async fn check_a_contract_has_at_most_one_review(store: &dyn Store) {
     let third = Review::new(&c, &c.client_id, &freelancer, rating(3), "fine", now + 20).unwrap();
     store.insert_review(&third).await.unwrap();
     let page = store
-        .reviews_for_freelancer(&freelancer, Page::new(1, 2))
+        .reviews_for_freelancer(&freelancer, &Page::new(1, 2))
         .await
         .unwrap();
     assert_eq!(page.count, 3);
     assert_eq!(page.rating_sum, 5 + landed.rating.get() as i64 + 3);
     assert_eq!(page.reviews, vec![third, landed]);
     let rest = store
-        .reviews_for_freelancer(&freelancer, Page::new(2, 2))
+        .reviews_for_freelancer(&freelancer, &Page::new(2, 2))
         .await
         .unwrap();
     assert_eq!(rest.reviews, vec![first]);
     let nobody = store
-        .reviews_for_freelancer(&UserId::generate(), Page::default())
+        .reviews_for_freelancer(&UserId::generate(), &Page::default())
         .await
         .unwrap();
     assert_eq!(
@@ -970,18 +983,18 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
     let mut got = vec![];
     for page in 1..=4 {
         let (count, batch) = store
-            .list_contracts(&ContractFilter::default(), Page::new(page, 4))
+            .list_contracts(&ContractFilter::default(), &Page::new(page, 4))
             .await
             .unwrap();
-        assert_eq!(count, 15);
+        assert_eq!(count, Some(15));
         got.extend(batch);
     }
     assert_eq!(got, expected);
     let (count, past_the_end) = store
-        .list_contracts(&ContractFilter::default(), Page::new(9, 4))
+        .list_contracts(&ContractFilter::default(), &Page::new(9, 4))
         .await
         .unwrap();
-    assert_eq!((count, past_the_end.len()), (15, 0));
+    assert_eq!((count, past_the_end.len()), (Some(15), 0));
 
     let ids = |v: Vec<Contract>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let (count, funded_page) = store
@@ -990,11 +1003,11 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
                 funded_only: true,
                 ..Default::default()
             },
-            Page::new(1, 10),
+            &Page::new(1, 10),
         )
         .await
         .unwrap();
-    assert_eq!(count, 3);
+    assert_eq!(count, Some(3));
     assert_eq!(
         ids(funded_page),
         [
@@ -1009,13 +1022,13 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
                 release_requested: true,
                 ..Default::default()
             },
-            Page::new(1, 10),
+            &Page::new(1, 10),
         )
         .await
         .unwrap();
     assert_eq!(
         (count, ids(only_requested)),
-        (1, vec![requested_id.clone()])
+        (Some(1), vec![requested_id.clone()])
     );
     let (count, by_status) = store
         .list_contracts(
@@ -1024,11 +1037,11 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
                 contract_status: Some(ContractStatus::Pending),
                 ..Default::default()
             },
-            Page::new(1, 10),
+            &Page::new(1, 10),
         )
         .await
         .unwrap();
-    assert_eq!(count, 2);
+    assert_eq!(count, Some(2));
     assert_eq!(
         ids(by_status),
         [funded_ids[1].clone(), funded_ids[0].clone()]
@@ -1039,11 +1052,11 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
                 escrow_status: Some(EscrowStatus::Released),
                 ..Default::default()
             },
-            Page::new(1, 10),
+            &Page::new(1, 10),
         )
         .await
         .unwrap();
-    assert_eq!((count, none.len()), (0, 0));
+    assert_eq!((count, none.len()), (Some(0), 0));
 
     let (count, none) = store
         .list_contracts(
@@ -1053,13 +1066,13 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
                 funded_only: true,
                 ..Default::default()
             },
-            Page::new(1, 10),
+            &Page::new(1, 10),
         )
         .await
         .unwrap();
     assert_eq!(
         (count, none.len()),
-        (0, 0),
+        (Some(0), 0),
         "a release request needs a funded escrow"
     );
 
@@ -1075,6 +1088,177 @@ pub async fn check_pages_are_newest_first_without_gaps(store: &dyn Store) {
             .windows(2)
             .all(|w| (w[0].at, &w[0].id) > (w[1].at, &w[1].id))
     );
+}
+
+/// Walks a list a keyset page of `limit` rows at a time, from the first page to the one that
+/// comes back short, and checks that no page is longer than asked.
+async fn walk<T>(
+    limit: u32,
+    key: fn(&T) -> Cursor,
+    mut fetch: impl AsyncFnMut(&Page) -> Vec<T>,
+) -> Vec<T> {
+    let mut page = Page::after(None, limit);
+    let mut all = vec![];
+    for _ in 0..1_000 {
+        let rows = fetch(&page).await;
+        assert!(rows.len() <= limit as usize, "a page longer than its limit");
+        let next = page.next(&rows, key);
+        all.extend(rows);
+        match next {
+            Some(cursor) => page = Page::after(Some(cursor), limit),
+            None => return all,
+        }
+    }
+    panic!("a walk that never ends: a cursor does not move past its row");
+}
+
+pub async fn check_keyset_pages_walk_every_list_exactly_once(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let freelancer = UserId::generate();
+    // Contracts: triples share a creation time, so the id must break ties across pages.
+    for i in 0..10 {
+        store
+            .insert_contract(&new_contract(&freelancer, 1_000, now + (i / 3) * 1_000))
+            .await
+            .unwrap();
+    }
+    let funded_ids = [
+        funded(store, &freelancer, 1_000, now + 5_000).await,
+        funded(store, &freelancer, 1_000, now + 5_000).await,
+    ];
+    let everything = Page::new(1, Page::LIMIT_MAX);
+    let (count, numbered) = store
+        .list_contracts(&ContractFilter::default(), &everything)
+        .await
+        .unwrap();
+    assert_eq!((count, numbered.len()), (Some(12), 12));
+    for limit in [1, 2, 3, 5, 12, 13] {
+        let walked = walk(limit, Cursor::of_contract, async |page| {
+            let (count, rows) = store
+                .list_contracts(&ContractFilter::default(), page)
+                .await
+                .unwrap();
+            assert_eq!(count, None, "a keyset page is not counted");
+            rows
+        })
+        .await;
+        assert_eq!(walked, numbered, "limit {limit}");
+    }
+    let funded_only = ContractFilter {
+        funded_only: true,
+        ..Default::default()
+    };
+    let walked = walk(1, Cursor::of_contract, async |page| {
+        store.list_contracts(&funded_only, page).await.unwrap().1
+    })
+    .await;
+    let mut want = funded_ids.to_vec();
+    want.sort();
+    want.reverse();
+    assert_eq!(
+        walked.into_iter().map(|c| c.id).collect::<Vec<_>>(),
+        want,
+        "same creation time: the greater id first"
+    );
+
+    // A contract created while a client walks the list does not shift its pages: it sorts
+    // before the cursor, so nothing is seen twice or skipped.
+    let first = Page::after(None, 4);
+    let (_, page1) = store
+        .list_contracts(&ContractFilter::default(), &first)
+        .await
+        .unwrap();
+    store
+        .insert_contract(&new_contract(&freelancer, 1_000, now + 9_000))
+        .await
+        .unwrap();
+    let mut rest = walk(4, Cursor::of_contract, {
+        let mut cursor = first.next(&page1, Cursor::of_contract);
+        async move |page: &Page| {
+            let page = Page::after(cursor.take().or(page.after.clone()), page.limit);
+            store
+                .list_contracts(&ContractFilter::default(), &page)
+                .await
+                .unwrap()
+                .1
+        }
+    })
+    .await;
+    let mut seen = page1;
+    seen.append(&mut rest);
+    assert_eq!(seen, numbered);
+
+    // A wallet's entries: releases at one instant tie on `at`.
+    let earner = UserId::generate();
+    for _ in 0..3 {
+        released(store, &earner, 1_000, now).await;
+    }
+    released(store, &earner, 1_000, now + DAY_MS).await;
+    let wallet = Account::Wallet(earner);
+    let entries = all_entries_of_account(store, &wallet).await;
+    assert_eq!(entries.len(), 4);
+    for limit in [1, 2, 3, 4] {
+        let walked = walk(limit, Cursor::of_entry, async |page| {
+            let (count, rows) = store
+                .entries_for_account(&wallet, Currency::Inr, page)
+                .await
+                .unwrap();
+            assert_eq!(count, 4, "a wallet's count is kept");
+            rows
+        })
+        .await;
+        assert_eq!(walked, entries, "limit {limit}");
+    }
+
+    // Reviews, two of them at one instant.
+    let reviewed = UserId::generate();
+    let mut reviews = vec![];
+    for at in [now, now, now + 1, now + 2, now + 2] {
+        let c = load(store, &released(store, &reviewed, 1_000, at).await).await;
+        let r = Review::new(&c, &c.client_id, &reviewed, rating(4), "ok", at).unwrap();
+        store.insert_review(&r).await.unwrap();
+        reviews.push(r);
+    }
+    reviews.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    for limit in [1, 2, 4] {
+        let walked = walk(limit, Cursor::of_review, async |page| {
+            let found = store.reviews_for_freelancer(&reviewed, page).await.unwrap();
+            assert_eq!(found.count, 5, "the review count is over all of them");
+            found.reviews
+        })
+        .await;
+        assert_eq!(walked, reviews, "limit {limit}");
+    }
+
+    // Webhook events, three received at one instant; failed ones alone too.
+    let mut events = vec![];
+    for (i, at) in [now, now, now, now + 1].into_iter().enumerate() {
+        let mut e = event(&format!("evt_page_{i}"), at);
+        if i % 2 == 0 {
+            e.status = EventStatus::Failed;
+        }
+        store.record_event(&e).await.unwrap();
+        events.push(e);
+    }
+    events.sort_by(|a, b| (b.received_at, &b.event_id).cmp(&(a.received_at, &a.event_id)));
+    for limit in [1, 3] {
+        let walked = walk(limit, Cursor::of_event, async |page| {
+            store.list_events(false, page).await.unwrap()
+        })
+        .await;
+        let ids = |v: &[WebhookEvent]| v.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&walked), ids(&events), "limit {limit}");
+        let failed = walk(limit, Cursor::of_event, async |page| {
+            store.list_events(true, page).await.unwrap()
+        })
+        .await;
+        let want: Vec<_> = events
+            .iter()
+            .filter(|e| e.status == EventStatus::Failed)
+            .cloned()
+            .collect();
+        assert_eq!(ids(&failed), ids(&want), "failed only, limit {limit}");
+    }
 }
 
 pub async fn check_report_sums_are_exact_beyond_2_pow_53(store: &dyn Store) {

@@ -171,6 +171,7 @@ conformance!(
     check_a_contract_has_at_most_one_review,
     check_a_job_has_at_most_one_live_contract,
     check_pages_are_newest_first_without_gaps,
+    check_keyset_pages_walk_every_list_exactly_once,
     check_report_sums_are_exact_beyond_2_pow_53,
     check_a_wallet_balance_is_the_sum_of_its_entries,
     check_a_contract_is_found_by_every_payment_reference,

@@ -218,17 +218,21 @@ impl ContractStore for MongoStore {
     async fn list_contracts(
         &self,
         filter: &ContractFilter,
-        page: Page,
-    ) -> StoreResult<(u64, Vec<Contract>)> {
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let filter = contract_filter(filter);
-        let count = self
-            .contracts
-            .count_documents(filter.clone())
-            .await
-            .map_err(map_err)?;
+        let count = match page.count {
+            false => None,
+            true => Some(
+                self.contracts
+                    .count_documents(filter.clone())
+                    .await
+                    .map_err(map_err)?,
+            ),
+        };
         let records = self
             .records(
-                filter,
+                super::keyset_filter(filter, "createdAt", page),
                 doc! {"createdAt": -1, "_id": -1},
                 page.offset(),
                 page.limit.into(),

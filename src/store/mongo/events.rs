@@ -8,7 +8,9 @@ use mongodb::options::ReturnDocument;
 use super::docs::EventDoc;
 use super::{MongoStore, collect, is_duplicate_key, map_err};
 use crate::domain::EventId;
-use crate::store::{EventRecord, EventStatus, EventStore, StoreError, StoreResult, WebhookEvent};
+use crate::store::{
+    EventRecord, EventStatus, EventStore, Page, StoreError, StoreResult, WebhookEvent,
+};
 
 #[async_trait]
 impl EventStore for MongoStore {
@@ -66,7 +68,7 @@ impl EventStore for MongoStore {
         Ok(())
     }
 
-    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
+    async fn list_events(&self, failed_only: bool, page: &Page) -> StoreResult<Vec<WebhookEvent>> {
         let filter = if failed_only {
             doc! {"status": EventStatus::Failed.as_str()}
         } else {
@@ -74,9 +76,10 @@ impl EventStore for MongoStore {
         };
         let cursor = self
             .events
-            .find(filter)
+            .find(super::keyset_filter(filter, "receivedAt", page))
             .sort(doc! {"receivedAt": -1, "_id": -1})
-            .limit(limit.into())
+            .skip(page.offset())
+            .limit(page.limit.into())
             .await
             .map_err(map_err)?;
         Ok(collect(cursor).await?.into_iter().map(Into::into).collect())

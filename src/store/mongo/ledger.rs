@@ -41,7 +41,7 @@ impl LedgerStore for MongoStore {
         &self,
         account: &Account,
         currency: Currency,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
         let filter = doc! {"account": account.to_string(), "currency": currency.code()};
         let entries = self.projected().await?;
@@ -50,7 +50,7 @@ impl LedgerStore for MongoStore {
             .await
             .map_err(map_err)?;
         let cursor = entries
-            .find(filter)
+            .find(super::keyset_filter(filter, "at", page))
             .sort(doc! {"at": -1, "_id": -1})
             .skip(page.offset())
             .limit(page.limit.into())

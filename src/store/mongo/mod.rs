@@ -454,6 +454,27 @@ impl Store for MongoStore {
     }
 }
 
+/// `filter` narrowed to a keyset page's rows: those strictly after the page's cursor in the
+/// newest-first order of `(at_field, _id)`. Unchanged for a numbered page.
+pub(super) fn keyset_filter(
+    filter: Document,
+    at_field: &str,
+    page: &crate::store::Page,
+) -> Document {
+    let Some(c) = &page.after else {
+        return filter;
+    };
+    let after = doc! {"$or": [
+        {at_field: {"$lt": c.at}},
+        {at_field: c.at, "_id": {"$lt": c.id.as_str()}},
+    ]};
+    if filter.is_empty() {
+        after
+    } else {
+        doc! {"$and": [filter, after]}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ impl ReviewStore for MongoStore {
     async fn reviews_for_freelancer(
         &self,
         freelancer: &UserId,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<ReviewPage> {
         let filter = doc! {"freelancerId": freelancer.as_str()};
         let pipeline = [
@@ -43,7 +43,7 @@ impl ReviewStore for MongoStore {
         let (count, total) = sums.first().map_or((0, 0), |s| (s.count, s.total));
         let cursor = self
             .reviews
-            .find(filter)
+            .find(super::keyset_filter(filter, "createdAt", page))
             .sort(doc! {"createdAt": -1, "_id": -1})
             .skip(page.offset())
             .limit(page.limit.into())

@@ -302,28 +302,41 @@ impl ContractStore for SqliteStore {
     async fn list_contracts(
         &self,
         filter: &ContractFilter,
-        page: Page,
-    ) -> StoreResult<(u64, Vec<Contract>)> {
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let (where_sql, args) = filter_sql(filter);
+        let numbered = page.count;
+        let (limit, offset) = (page.limit, page.offset() as i64);
+        let (after_at, after_id) = super::rows::keyset(page);
         let (count, docs) = self
             .with_conn(move |c| {
-                let args = || rusqlite::params_from_iter(args.iter());
-                let count: i64 = c
-                    .query_row(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"), args(), |r| r.get(0))
-                    .map_err(map_err)?;
+                let count = if numbered {
+                    let count: i64 = c
+                        .prepare_cached(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"))
+                        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
+                        .map_err(map_err)?;
+                    Some(count as u64)
+                } else {
+                    None
+                };
+                let n = args.len();
+                let keyset = super::rows::keyset_sql("created_at", "id", n + 1, n + 2);
                 let mut stmt = c
-                    .prepare(&format!(
-                        "SELECT doc FROM contracts WHERE {where_sql} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-                        page.limit,
-                        page.offset()
+                    .prepare_cached(&format!(
+                        "SELECT doc FROM contracts WHERE {where_sql} AND {keyset} ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+                        n + 3,
+                        n + 4
                     ))
                     .map_err(map_err)?;
+                let mut params: Vec<&dyn rusqlite::ToSql> =
+                    args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+                params.extend([&after_at as &dyn rusqlite::ToSql, &after_id, &limit, &offset]);
                 let docs = stmt
-                    .query_map(args(), |r| r.get::<_, String>(0))
+                    .query_map(params.as_slice(), |r| r.get::<_, String>(0))
                     .map_err(map_err)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(map_err)?;
-                Ok((count as u64, docs))
+                Ok((count, docs))
             })
             .await?;
         Ok((

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{EVENT_COLUMNS, event_from_row};
 use super::{SqliteStore, map_err};
 use crate::domain::EventId;
-use crate::store::{EventRecord, EventStore, StoreResult, WebhookEvent};
+use crate::store::{EventRecord, EventStore, Page, StoreResult, WebhookEvent};
 
 /// The upsert of [`EventStore::settle_event`], inside a write (also the event half of a
 /// webhook's one transaction).
@@ -72,13 +72,16 @@ impl EventStore for SqliteStore {
         self.write(move |tx| upsert_event(tx, &e)).await
     }
 
-    async fn list_events(&self, failed_only: bool, limit: u32) -> StoreResult<Vec<WebhookEvent>> {
+    async fn list_events(&self, failed_only: bool, page: &Page) -> StoreResult<Vec<WebhookEvent>> {
+        let (limit, offset) = (page.limit, page.offset() as i64);
+        let (after_at, after_id) = super::rows::keyset(page);
         self.with_conn(move |c| {
-            let filter = if failed_only { "WHERE status = 'failed'" } else { "" };
+            let failed = if failed_only { "status = 'failed' AND " } else { "" };
+            let keyset = super::rows::keyset_sql("received_at", "event_id", 3, 4);
             let mut stmt = c
-                .prepare(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events {filter} ORDER BY received_at DESC, event_id DESC LIMIT ?1"))
+                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events WHERE {failed}{keyset} ORDER BY received_at DESC, event_id DESC LIMIT ?1 OFFSET ?2"))
                 .map_err(map_err)?;
-            let rows = stmt.query_map([limit], event_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+            let rows = stmt.query_map(params![limit, offset, after_at, after_id], event_from_row).map_err(map_err)?.collect::<Result<Vec<_>, _>>().map_err(map_err)?;
             Ok(rows)
         })
         .await

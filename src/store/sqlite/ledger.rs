@@ -16,9 +16,11 @@ impl LedgerStore for SqliteStore {
         &self,
         account: &Account,
         currency: Currency,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
         let account = account.to_string();
+        let (limit, offset) = (page.limit, page.offset() as i64);
+        let (after_at, after_id) = super::rows::keyset(page);
         let (count, entries): (i64, Vec<LedgerEntry>) = self
             .with_conn(move |c| {
                 // The count is kept with the balance (migration 6).
@@ -28,9 +30,9 @@ impl LedgerStore for SqliteStore {
                     .map_err(map_err)?
                     .unwrap_or(0);
                 let rows = c
-                    .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = ?1 AND currency = ?2 ORDER BY at DESC, id DESC LIMIT ?3 OFFSET ?4"))
+                    .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = ?1 AND currency = ?2 AND {} ORDER BY at DESC, id DESC LIMIT ?3 OFFSET ?4", super::rows::keyset_sql("at", "id", 5, 6)))
                     .and_then(|mut s| {
-                        s.query_map(params![account, currency.code(), page.limit, page.offset() as i64], entry_from_row)?
+                        s.query_map(params![account, currency.code(), limit, offset, after_at, after_id], entry_from_row)?
                             .collect::<Result<Vec<_>, _>>()
                     })
                     .map_err(map_err)?;

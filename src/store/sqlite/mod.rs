@@ -264,10 +264,12 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = schema::open_connection(&path).unwrap();
         schema::migrate(&mut conn).unwrap();
-        for (freelancer, page) in [("a", 0), ("b", 20), ("a", 0)] {
+        for (freelancer, page, after) in [("a", 0, i64::MAX), ("b", 20, i64::MAX), ("a", 0, 7)] {
             let mut stmt = conn.prepare_cached(reviews::REVIEWS_PAGE_SQL).unwrap();
             let rows = stmt
-                .query_map(rusqlite::params![freelancer, 20, page], |_| Ok(()))
+                .query_map(rusqlite::params![freelancer, 20, page, after, "r"], |_| {
+                    Ok(())
+                })
                 .unwrap()
                 .count();
             assert_eq!(rows, 0);
@@ -361,7 +363,7 @@ mod tests {
         turn_back_to(&path, 2);
         let store = SqliteStore::open(&path).unwrap();
         let page = store
-            .reviews_for_freelancer(&freelancer, Page::new(1, 2))
+            .reviews_for_freelancer(&freelancer, &Page::new(1, 2))
             .await
             .unwrap();
         assert_eq!(
@@ -385,12 +387,12 @@ mod tests {
             .await
             .unwrap();
         let page = store
-            .reviews_for_freelancer(&freelancer, Page::default())
+            .reviews_for_freelancer(&freelancer, &Page::default())
             .await
             .unwrap();
         assert_eq!((page.count, page.rating_sum), (3, 3 + 4 + 1));
         let none = store
-            .reviews_for_freelancer(&UserId::generate(), Page::default())
+            .reviews_for_freelancer(&UserId::generate(), &Page::default())
             .await
             .unwrap();
         assert_eq!((none.count, none.rating_sum, none.reviews.len()), (0, 0, 0));

@@ -11,7 +11,10 @@ use crate::domain::{ContractId, Review, UserId};
 use crate::store::{Page, ReviewPage, ReviewStore, StoreError, StoreResult};
 
 /// A freelancer's reviews, newest first: `?1` freelancer, `?2` limit, `?3` offset.
-pub(super) const REVIEWS_PAGE_SQL: &str = "SELECT id, contract_id, client_id, freelancer_id, rating, description, created_at FROM reviews WHERE freelancer_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3";
+/// One page of a freelancer's reviews: `?1` the freelancer, `?2`/`?3` limit and offset, `?4`/`?5`
+/// the keyset bounds ([`super::rows::keyset`]). The `(freelancer_id, created_at DESC, id DESC)`
+/// index serves the order and the cursor alike.
+pub(super) const REVIEWS_PAGE_SQL: &str = "SELECT id, contract_id, client_id, freelancer_id, rating, description, created_at FROM reviews WHERE freelancer_id = ?1 AND created_at <= ?4 AND (created_at < ?4 OR id < ?5) ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3";
 
 #[async_trait]
 impl ReviewStore for SqliteStore {
@@ -47,9 +50,10 @@ impl ReviewStore for SqliteStore {
     async fn reviews_for_freelancer(
         &self,
         freelancer: &UserId,
-        page: Page,
+        page: &Page,
     ) -> StoreResult<ReviewPage> {
         let f = freelancer.as_str();
+        let (after_at, after_id) = super::rows::keyset(page);
         let (count, rating_sum, rows) = self.read_now(|c| {
             // One snapshot for the aggregate and the page.
             let tx = c.transaction().map_err(map_err)?;
@@ -63,7 +67,7 @@ impl ReviewStore for SqliteStore {
             let mut stmt = tx.prepare_cached(REVIEWS_PAGE_SQL).map_err(map_err)?;
             let rows = stmt
                 .query_map(
-                    params![f, page.limit, page.offset() as i64],
+                    params![f, page.limit, page.offset() as i64, after_at, after_id],
                     review_from_row,
                 )
                 .map_err(map_err)?

@@ -109,3 +109,18 @@ pub(super) fn wallet_of(account: &str) -> StoreResult<UserId> {
 pub(super) fn account_range(prefix: &str) -> (String, String) {
     (format!("{prefix}:"), format!("{prefix};"))
 }
+
+/// A keyset page's condition on a newest-first list sorted by `(at, id)`, for a `WHERE`: the
+/// index seeks to `at <= cursor` and the rest is a filter on the few rows that share its time.
+/// Its two parameters are [`keyset`]'s.
+pub(super) fn keyset_sql(at: &str, id: &str, at_param: usize, id_param: usize) -> String {
+    format!("{at} <= ?{at_param} AND ({at} < ?{at_param} OR {id} < ?{id_param})")
+}
+
+/// What [`keyset_sql`] binds: the page's cursor, or bounds every row is before (no cursor).
+pub(super) fn keyset(page: &crate::store::Page) -> (i64, String) {
+    match &page.after {
+        Some(c) => (c.at, c.id.clone()),
+        None => (i64::MAX, String::new()),
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::*;
 use escrow::service::UseCase;
-use escrow::store::{ContractStore, EventStore, LedgerStore, ReviewStore};
+use escrow::store::{ContractStore, Cursor, EventStore, LedgerStore, Page, ReviewStore};
 
 impl World {
     pub(super) fn check_reply(&self, op: &Op, expect: &Expect, got: &Got) -> Result<(), String> {
@@ -95,10 +95,21 @@ impl World {
             (self.last.contracts.clone(), self.last.entries.clone())
         };
         let events = if read.events {
-            let mut events = store
-                .list_events(false, 100_000)
-                .await
-                .map_err(|e| format!("read events: {e}"))?;
+            // Every event, a keyset page at a time: the pages must add up to the whole list.
+            let mut events = vec![];
+            let mut page = Page::after(None, 97);
+            loop {
+                let found = store
+                    .list_events(false, &page)
+                    .await
+                    .map_err(|e| format!("read events: {e}"))?;
+                let next = page.next(&found, Cursor::of_event);
+                events.extend(found);
+                match next {
+                    Some(cursor) => page = Page::after(Some(cursor), page.limit),
+                    None => break,
+                }
+            }
             events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
             Arc::new(events)
         } else {
@@ -107,11 +118,19 @@ impl World {
         let reviewed = if read.reviews {
             let mut reviewed = vec![];
             for f in &self.freelancers {
-                let page = store
-                    .reviews_for_freelancer(f, Page::new(1, Page::LIMIT_MAX))
-                    .await
-                    .map_err(|e| format!("read reviews: {e}"))?;
-                reviewed.extend(page.reviews.into_iter().map(|r| r.contract_id));
+                let mut page = Page::after(None, 7);
+                loop {
+                    let found = store
+                        .reviews_for_freelancer(f, &page)
+                        .await
+                        .map_err(|e| format!("read reviews: {e}"))?;
+                    let next = page.next(&found.reviews, Cursor::of_review);
+                    reviewed.extend(found.reviews.into_iter().map(|r| r.contract_id));
+                    match next {
+                        Some(cursor) => page = Page::after(Some(cursor), page.limit),
+                        None => break,
+                    }
+                }
             }
             reviewed.sort();
             Arc::new(reviewed)
