@@ -14,6 +14,10 @@ use super::error::Result;
 
 /// How often the task runs.
 pub const MAINTENANCE_INTERVAL_S: u64 = 30;
+/// How often it folds new ledger entries into the balances a store keeps apart from its money
+/// writes (MongoDB; see `Store::fold_kept`): a balance read sums what is not folded yet, so
+/// this bounds what a read costs.
+pub const FOLD_INTERVAL_MS: u64 = 500;
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +53,11 @@ impl Service {
         Ok(self.store.idempotency_purge(self.clock.now_ms()).await?)
     }
 
+    /// Folds new ledger entries into the store's kept balances; returns how many.
+    pub async fn fold_kept(&self) -> Result<u64> {
+        Ok(self.store.fold_kept().await?)
+    }
+
     /// One pass of the maintenance task. A failing step is logged and the next still runs.
     pub async fn maintain(&self) -> Pass {
         let mut pass = Pass::default();
@@ -76,10 +85,20 @@ impl Service {
 pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Future<Output = ()>) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fold = tokio::time::interval(Duration::from_millis(FOLD_INTERVAL_MS));
+    fold.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = fold.tick() => {
+                match service.fold_kept().await {
+                    Ok(n) if n >= 100_000 => tracing::info!(entries = n, "kept balances: folded"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e.chain(), "folding kept balances failed"),
+                }
+                continue;
+            }
             () = &mut shutdown => return,
         }
         let pass = service.maintain().await;

@@ -506,6 +506,13 @@ pub trait Store:
         None
     }
 
+    /// Brings the balances this store keeps apart from its money writes up to date; returns
+    /// how many entries it took in. A no-op (0) for a store that keeps them in the same write
+    /// as the entries (SQLite). The maintenance task calls it often.
+    async fn fold_kept(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+
     /// [`ContractStore::save_contract`] together with the final state of the webhook event
     /// that caused it ([`EventStore::settle_event`]). SQLite writes both in one transaction, so
     /// a webhook is one durable write. The default (MongoDB, where they are two documents)

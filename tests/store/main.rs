@@ -140,6 +140,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_kept_balances_fold_each_entry_once() {
+                crate::on_mongodb(crate::checks::mongo::check_kept_balances_fold_each_entry_once).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn check_a_stale_job_claim_is_taken_over() {
                 crate::on_mongodb(crate::checks::mongo::check_stale_claims_are_taken_over).await;
             }

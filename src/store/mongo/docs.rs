@@ -89,16 +89,20 @@ pub(super) struct RecordOnly {
 #[serde(rename_all = "camelCase")]
 pub(super) struct EntryDoc {
     #[serde(rename = "_id")]
-    id: String,
+    pub(super) id: String,
     transfer_id: String,
     contract_id: ContractId,
-    kind: TransferKind,
-    account: Account,
+    pub(super) kind: TransferKind,
+    pub(super) account: Account,
     account_type: String,
-    amount: MinorUnits,
-    currency: Currency,
-    at: i64,
+    pub(super) amount: MinorUnits,
+    pub(super) currency: Currency,
+    pub(super) at: i64,
     month: String,
+    /// 1 once the kept balances took this entry (`kept`); a number, as the emulator stores
+    /// a boolean. Entries of an older database have none until the store opens.
+    #[serde(default)]
+    folded: i64,
 }
 
 pub(super) fn month_of(at_ms: i64) -> String {
@@ -130,6 +134,7 @@ impl From<&LedgerEntry> for EntryDoc {
             currency: e.currency,
             at: e.at,
             month: month_of(e.at),
+            folded: 0,
         }
     }
 }

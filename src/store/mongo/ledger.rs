@@ -2,12 +2,12 @@
 //! finishes any projection a crash interrupted ([`MongoStore::repair_projection`]).
 
 use async_trait::async_trait;
-use bson::{Bson, Document, doc};
+use bson::{Document, doc};
 use mongodb::Collection;
 
-use super::docs::{EntryDoc, KeyedTotal, MonthGroup, Total};
+use super::docs::{EntryDoc, KeyedTotal, MonthGroup};
 use super::{MongoStore, collect, map_err};
-use crate::domain::{Account, Currency, LedgerEntry, MinorUnits, UserId};
+use crate::domain::{Account, Currency, KeptBalances, LedgerEntry, MinorUnits, UserId};
 use crate::store::{LedgerStore, MonthRow, Page, StoreError, StoreResult};
 
 impl MongoStore {
@@ -17,66 +17,9 @@ impl MongoStore {
         Ok(&self.entries)
     }
 
-    async fn sum(&self, filter: Document) -> StoreResult<MinorUnits> {
-        let pipeline = [
-            doc! {"$match": filter},
-            doc! {"$group": {"_id": Bson::Null, "total": {"$sum": "$amount"}}},
-        ];
-        let cursor = self
-            .projected()
-            .await?
-            .aggregate(pipeline)
-            .with_type::<Total>()
-            .await
-            .map_err(map_err)?;
-        Ok(MinorUnits::new(
-            collect(cursor).await?.first().map_or(0, |t| t.total),
-        ))
-    }
-}
-
-#[async_trait]
-impl LedgerStore for MongoStore {
-    async fn entries_for_account(
-        &self,
-        account: &Account,
-        currency: Currency,
-        page: &Page,
-    ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
-        let filter = doc! {"account": account.to_string(), "currency": currency.code()};
-        let entries = self.projected().await?;
-        let count = entries
-            .count_documents(filter.clone())
-            .await
-            .map_err(map_err)?;
-        let cursor = entries
-            .find(super::keyset_filter(filter, "at", page))
-            .sort(doc! {"at": -1, "_id": -1})
-            .skip(page.offset())
-            .limit(page.limit.into())
-            .await
-            .map_err(map_err)?;
-        Ok((
-            count,
-            collect(cursor).await?.into_iter().map(Into::into).collect(),
-        ))
-    }
-
-    async fn account_balance(
-        &self,
-        account: &Account,
-        currency: Currency,
-    ) -> StoreResult<MinorUnits> {
-        self.sum(doc! {"account": account.to_string(), "currency": currency.code()})
-            .await
-    }
-
-    async fn escrow_held(&self, currency: Currency) -> StoreResult<MinorUnits> {
-        self.sum(doc! {"accountType": "escrow", "currency": currency.code()})
-            .await
-    }
-
-    async fn sales_by_month(
+    /// Released escrows per month of release within `[from_ms, to_ms)`, summed from the
+    /// entries (what the kept months do not cover: the cut first and last month of a range).
+    async fn months_from_entries(
         &self,
         currency: Currency,
         from_ms: Option<i64>,
@@ -125,6 +68,87 @@ impl LedgerStore for MongoStore {
             })
             .collect())
     }
+}
+
+#[async_trait]
+impl LedgerStore for MongoStore {
+    async fn entries_for_account(
+        &self,
+        account: &Account,
+        currency: Currency,
+        page: &Page,
+    ) -> StoreResult<(u64, Vec<LedgerEntry>)> {
+        let filter = doc! {"account": account.to_string(), "currency": currency.code()};
+        let entries = self.projected().await?;
+        let count = entries
+            .count_documents(filter.clone())
+            .await
+            .map_err(map_err)?;
+        let cursor = entries
+            .find(super::keyset_filter(filter, "at", page))
+            .sort(doc! {"at": -1, "_id": -1})
+            .skip(page.offset())
+            .limit(page.limit.into())
+            .await
+            .map_err(map_err)?;
+        Ok((
+            count,
+            collect(cursor).await?.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    async fn account_balance(
+        &self,
+        account: &Account,
+        currency: Currency,
+    ) -> StoreResult<MinorUnits> {
+        self.account_kept(account, currency).await
+    }
+
+    async fn escrow_held(&self, currency: Currency) -> StoreResult<MinorUnits> {
+        self.kind_kept("escrow", currency).await
+    }
+
+    async fn sales_by_month(
+        &self,
+        currency: Currency,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> StoreResult<Vec<MonthRow>> {
+        // The whole months of the range from the kept months, the cut first and last month
+        // (a range of days) from their own entries, as SQLite does.
+        let (from, to) = (from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX));
+        let full: Vec<_> = self
+            .kept_months(currency)
+            .await?
+            .into_iter()
+            .filter(|m| m.starts_at >= from && m.ends_at <= to && m.totals != [0; 4])
+            .collect();
+        let (first, last) = match (full.first(), full.last()) {
+            (Some(f), Some(l)) => (f.starts_at, l.ends_at),
+            _ => (to, to),
+        };
+        let mut rows = if from < first {
+            self.months_from_entries(currency, from_ms, Some(first))
+                .await?
+        } else {
+            vec![]
+        };
+        rows.extend(full.into_iter().map(|m| MonthRow {
+            month: m.month,
+            gross: MinorUnits::new(m.totals[0]),
+            platform_fee: MinorUnits::new(m.totals[1]),
+            freelancer_earning: MinorUnits::new(m.totals[2]),
+            count: m.totals[3],
+        }));
+        if last < to {
+            rows.extend(
+                self.months_from_entries(currency, Some(last), to_ms)
+                    .await?,
+            );
+        }
+        Ok(rows)
+    }
 
     async fn entries_after(
         &self,
@@ -170,6 +194,10 @@ impl LedgerStore for MongoStore {
                 ))),
             })
             .collect()
+    }
+
+    async fn kept_balances(&self) -> StoreResult<Option<KeptBalances>> {
+        Ok(Some(self.all_kept().await?))
     }
 
     async fn count_entries(&self) -> StoreResult<u64> {

@@ -10,6 +10,9 @@
 //! - `ledger_entries`: a projection of every contract's `ledger`, one document per entry with
 //!   its deterministic id (`<contractId>:<seq>:<line>`) as `_id`, for the reports and wallet
 //!   balances (aggregations over all contracts). Rebuildable from `contracts` at any time.
+//! - `kept_balances`: every account's balance and entry count, each account kind's total and
+//!   each month of the sales report, folded from `ledger_entries` once per entry in numbered
+//!   batches, plus the fold's checkpoint (`_id: "fold"`); see `kept`.
 //! - `webhook_events`: `_id` = the provider's event id, so the `_id` unique index deduplicates
 //!   deliveries; a duplicate insert is recognised by error code 11000, never by its text.
 //! - `reviews`: `_id` = the review id, with a unique index on `contractId` (one per contract).
@@ -23,7 +26,7 @@
 //! This file: connecting, the deployment, indexes, error mapping. `docs`: the documents and
 //! their conversions. One file per entity store: `contracts` (the compare-and-set and the
 //! ledger projection), `ledger`, `events`, `reviews`, `idempotency`; `claims` keeps one live
-//! contract per job.
+//! contract per job; `kept` folds the entries into kept balances.
 //!
 //! # Money transitions: one document, one compare-and-set
 //!
@@ -165,6 +168,8 @@ mod contracts;
 mod docs;
 mod events;
 mod idempotency;
+mod kept;
+pub use kept::FoldStage;
 mod ledger;
 mod reviews;
 
@@ -185,6 +190,7 @@ const CONTRACTS: &str = "contracts";
 const LEDGER_ENTRIES: &str = "ledger_entries";
 const WEBHOOK_EVENTS: &str = "webhook_events";
 const REVIEWS: &str = "reviews";
+const KEPT_BALANCES: &str = "kept_balances";
 
 /// What kind of deployment the store is connected to, from the server's `hello` reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,11 +286,14 @@ pub struct MongoStore {
     db: Database,
     contracts: Collection<ContractDoc>,
     entries: Collection<EntryDoc>,
+    kept: Collection<kept::KeptDoc>,
     events: Collection<EventDoc>,
     reviews: Collection<ReviewDoc>,
     deployment: Deployment,
     /// See `claims::CLAIM_GRACE_MS`.
     claim_grace_ms: i64,
+    /// Most entries in one fold batch (see `kept`).
+    fold_batch: i64,
     /// The driver's connection pool size (`maxPoolSize`, which the driver never lets be 0).
     pool_size: u32,
 }
@@ -327,11 +336,13 @@ impl MongoStore {
         let store = MongoStore {
             contracts: durable_collection(&db, CONTRACTS),
             entries: durable_collection(&db, LEDGER_ENTRIES),
+            kept: durable_collection(&db, KEPT_BALANCES),
             events: durable_collection(&db, WEBHOOK_EVENTS),
             reviews: durable_collection(&db, REVIEWS),
             db,
             deployment,
             claim_grace_ms: claims::CLAIM_GRACE_MS,
+            fold_batch: kept::FOLD_BATCH,
             pool_size,
         };
         if store.deployment == Deployment::Standalone && production {
@@ -348,6 +359,23 @@ impl MongoStore {
             tracing::info!(
                 contracts = backfilled,
                 "gave live contracts of an older database their job claims"
+            );
+        }
+        // Entries of a database from before kept balances: mark them for the fold (which
+        // then builds their balances in the maintenance task, progress in the log).
+        let unmarked = store
+            .entries
+            .update_many(
+                doc! {"folded": {"$exists": false}},
+                doc! {"$set": {"folded": 0_i64}},
+            )
+            .await
+            .map_err(map_err)?
+            .modified_count;
+        if unmarked > 0 {
+            tracing::info!(
+                entries = unmarked,
+                "kept balances: entries of an older database will be folded in"
             );
         }
         let repaired = store.repair_projection().await?;
@@ -411,7 +439,13 @@ impl MongoStore {
                 index(doc! {"accountType": 1, "currency": 1}),
                 index(doc! {"kind": 1, "currency": 1, "at": 1}),
                 index(doc! {"contractId": 1}),
+                index(doc! {"folded": 1, "account": 1, "currency": 1}),
+                index(doc! {"folded": 1, "accountType": 1, "currency": 1}),
             ])
+            .await
+            .map_err(map_err)?;
+        self.kept
+            .create_indexes([index(doc! {"scope": 1})])
             .await
             .map_err(map_err)?;
         self.events
@@ -451,6 +485,21 @@ impl Store for MongoStore {
     /// each of their operations, all advancing a step at a time (see `http::admission`).
     fn requests_at_once(&self) -> Option<usize> {
         Some(self.pool_size.max(1) as usize)
+    }
+
+    /// Folds every projected entry not yet in the kept balances (see `kept`).
+    async fn fold_kept(&self) -> StoreResult<u64> {
+        let mut folded = 0u64;
+        loop {
+            let n = self.fold_step().await?;
+            if n == 0 {
+                return Ok(folded);
+            }
+            folded += n;
+            if folded.is_multiple_of(100_000) {
+                tracing::info!(entries = folded, "kept balances: folding");
+            }
+        }
     }
 }
 
