@@ -2,7 +2,11 @@
 //! the tests. Fed incrementally (entries and contracts in any order), so a caller can stream a
 //! large store and show progress.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Verify hashes every entry's account and transfer: FxHash, not SipHash (no untrusted keys
+// here, and SipHash was a tenth of a whole-store check).
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -45,7 +49,7 @@ impl Report {
 
 #[derive(Default)]
 pub struct Verifier {
-    balances: BTreeMap<(Account, Currency), i128>,
+    balances: HashMap<(Account, Currency), i128>,
     /// How many entries each account has (checked against a store's kept count).
     entry_counts: HashMap<(Account, Currency), u64>,
     transfers: HashMap<String, (i128, String)>,
@@ -55,6 +59,9 @@ pub struct Verifier {
     kept: Option<KeptBalances>,
     /// Per currency and month: gross, fee, earning and releases, from the release entries.
     months: BTreeMap<(Currency, String), [i64; 4]>,
+    /// The month of the last release entry seen, with its bounds (Unix ms): entries come by
+    /// contract, so the next one is most likely in it.
+    last_month: Option<(i64, i64, String)>,
     counts: Counts,
 }
 
@@ -73,24 +80,35 @@ impl Verifier {
 
     pub fn add_entry(&mut self, e: &LedgerEntry) {
         self.counts.entries += 1;
-        *self
-            .balances
-            .entry((e.account.clone(), e.currency))
-            .or_insert(0) += e.amount.get() as i128;
-        *self
-            .entry_counts
-            .entry((e.account.clone(), e.currency))
-            .or_insert(0) += 1;
-        let t = self
-            .transfers
-            .entry(e.transfer_id.clone())
-            .or_insert((0, e.contract_id.to_string()));
-        t.0 += e.amount.get() as i128;
+        // Keys are cloned only the first time they are seen: a million contracts bring
+        // millions of entries, and most of them hit a key already there.
+        let key = (e.account.clone(), e.currency);
+        match self.balances.get_mut(&key) {
+            Some(b) => *b += e.amount.get() as i128,
+            None => {
+                self.balances.insert(key.clone(), e.amount.get() as i128);
+            }
+        }
+        *self.entry_counts.entry(key).or_insert(0) += 1;
+        match self.transfers.get_mut(&e.transfer_id) {
+            Some(t) => t.0 += e.amount.get() as i128,
+            None => {
+                self.transfers.insert(
+                    e.transfer_id.clone(),
+                    (e.amount.get() as i128, e.contract_id.to_string()),
+                );
+            }
+        }
         if e.kind == TransferKind::Release {
-            let m = self
-                .months
-                .entry((e.currency, KeptMonth::month_of(e.at)))
-                .or_default();
+            let month = match &self.last_month {
+                Some((start, end, month)) if (*start..*end).contains(&e.at) => month.clone(),
+                _ => {
+                    let (month, start, end) = KeptMonth::bounds_of(e.at);
+                    self.last_month = Some((start, end, month.clone()));
+                    month
+                }
+            };
+            let m = self.months.entry((e.currency, month)).or_default();
             KeptMonth::add_release(m, e);
         }
         if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
@@ -160,25 +178,31 @@ impl Verifier {
                 });
             }
         }
-        let mut transfer_ids: Vec<_> = self.transfers.iter().collect();
-        transfer_ids.sort();
-        for (id, (sum, contract)) in transfer_ids {
-            if *sum != 0 {
-                v.push(Violation {
-                    rule: "transfer_balances",
-                    ids: vec![id.clone(), contract.clone()],
-                    detail: format!("transfer sums to {sum}"),
-                });
-            }
+        let mut unbalanced: Vec<_> = self
+            .transfers
+            .iter()
+            .filter(|(_, (sum, _))| *sum != 0)
+            .collect();
+        unbalanced.sort();
+        for (id, (sum, contract)) in unbalanced {
+            v.push(Violation {
+                rule: "transfer_balances",
+                ids: vec![id.clone(), contract.clone()],
+                detail: format!("transfer sums to {sum}"),
+            });
         }
-        for ((account, cur), b) in &self.balances {
-            if matches!(account, Account::Escrow(_)) && *b < 0 {
-                v.push(Violation {
-                    rule: "escrow_not_negative",
-                    ids: vec![account.to_string()],
-                    detail: format!("balance {b} {cur}"),
-                });
-            }
+        let mut negative: Vec<_> = self
+            .balances
+            .iter()
+            .filter(|((account, _), b)| matches!(account, Account::Escrow(_)) && **b < 0)
+            .collect();
+        negative.sort();
+        for ((account, cur), b) in negative {
+            v.push(Violation {
+                rule: "escrow_not_negative",
+                ids: vec![account.to_string()],
+                detail: format!("balance {b} {cur}"),
+            });
         }
         for c in &self.contracts {
             let escrow_balance = self
@@ -284,7 +308,7 @@ impl Verifier {
 /// not sum to zero has one, and so for the totals per kind.
 fn kept_balances_match(
     kept: &KeptBalances,
-    sums: &BTreeMap<(Account, Currency), i128>,
+    sums: &HashMap<(Account, Currency), i128>,
     counts: &HashMap<(Account, Currency), u64>,
     v: &mut Vec<Violation>,
 ) {
@@ -305,15 +329,20 @@ fn kept_balances_match(
         }
     }
     let mut kind_sums: BTreeMap<(&str, Currency), i128> = BTreeMap::new();
+    let mut unkept = vec![];
     for ((account, cur), sum) in sums {
         *kind_sums.entry((account.kind(), *cur)).or_insert(0) += sum;
         if *sum != 0 && !seen.contains(&(account, *cur)) {
-            v.push(Violation {
-                rule: "kept_balance_is_sum_of_entries",
-                ids: vec![account.to_string()],
-                detail: format!("no kept balance, entries sum to {sum} {cur}"),
-            });
+            unkept.push((account, *cur, *sum));
         }
+    }
+    unkept.sort();
+    for (account, cur, sum) in unkept {
+        v.push(Violation {
+            rule: "kept_balance_is_sum_of_entries",
+            ids: vec![account.to_string()],
+            detail: format!("no kept balance, entries sum to {sum} {cur}"),
+        });
     }
     let mut kinds_seen = std::collections::HashSet::new();
     for (kind, cur, balance) in &kept.kinds {

@@ -7,7 +7,7 @@ use crate::store::{Cursor, Page, StoreResult, WebhookEvent};
 
 use super::Service;
 use super::access::{Permit, UseCase};
-use super::error::Result;
+use super::error::{Error, Result};
 
 /// A page of webhook events, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,10 @@ impl Service {
         let mut v = Verifier::new();
         let mut seen = 0u64;
         scan(
-            async |after: Option<String>| store.entries_after(after.as_deref(), SCAN_PAGE).await,
+            |after: Option<String>| {
+                let store = store.clone();
+                async move { store.entries_after(after.as_deref(), SCAN_PAGE).await }
+            },
             |e: &LedgerEntry| e.id.clone(),
             |e| v.add_entry(e),
             |n| progress(seen + n),
@@ -63,8 +66,9 @@ impl Service {
         .await
         .map(|n| seen += n)?;
         scan(
-            async |after: Option<ContractId>| {
-                store.contracts_after(after.as_ref(), SCAN_PAGE).await
+            |after: Option<ContractId>| {
+                let store = store.clone();
+                async move { store.contracts_after(after.as_ref(), SCAN_PAGE).await }
             },
             |c: &Contract| c.id.clone(),
             |c| v.add_contract(c),
@@ -85,20 +89,28 @@ impl Service {
 
 /// Reads a whole table a page at a time, each page after the last record of the one before
 /// (so the cost of a page never grows with how far in it is); `each` sees every record and
-/// `progress` how many were read so far. Returns how many there were.
-async fn scan<T, K>(
-    mut page: impl AsyncFnMut(Option<K>) -> StoreResult<Vec<T>>,
+/// `progress` how many were read so far. Returns how many there were. The next page is read
+/// (on its own task) while `each` goes through this one.
+async fn scan<T, K, F>(
+    page: impl Fn(Option<K>) -> F,
     key: impl Fn(&T) -> K,
     mut each: impl FnMut(&T),
     mut progress: impl FnMut(u64),
-) -> Result<u64> {
-    let (mut after, mut read) = (None, 0u64);
+) -> Result<u64>
+where
+    T: Send + 'static,
+    F: Future<Output = StoreResult<Vec<T>>> + Send + 'static,
+{
+    let mut read = 0u64;
+    let mut next = tokio::spawn(page(None));
     loop {
-        let batch = page(after.take()).await?;
+        let batch = next
+            .await
+            .map_err(|e| Error::internal(format!("a verification read failed: {e}")))??;
         let Some(last) = batch.last() else {
             return Ok(read);
         };
-        after = Some(key(last));
+        next = tokio::spawn(page(Some(key(last))));
         batch.iter().for_each(&mut each);
         read += batch.len() as u64;
         progress(read);

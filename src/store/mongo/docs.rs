@@ -241,12 +241,6 @@ impl TryFrom<ReviewDoc> for Review {
     }
 }
 
-/// `{ _id: null, total: <sum> }` from a `$group`.
-#[derive(Debug, Deserialize)]
-pub(super) struct Total {
-    pub(super) total: i64,
-}
-
 #[derive(Debug, Deserialize)]
 pub(super) struct KeyedTotal {
     #[serde(rename = "_id")]

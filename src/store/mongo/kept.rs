@@ -45,7 +45,7 @@ use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::docs::{EntryDoc, Total};
+use super::docs::EntryDoc;
 use super::{MongoStore, collect, is_duplicate_key, map_err};
 use crate::domain::ledger::KeptMonth;
 use crate::domain::{Account, Currency, KeptBalances, LedgerEntry, MinorUnits, TransferKind};
@@ -56,6 +56,13 @@ pub(super) const FOLD_BATCH: i64 = 1_000;
 const CHECKPOINT: &str = "fold";
 /// How often a read starts over because a fold moved the checkpoint under it, at most.
 const READ_TRIES: usize = 20;
+
+/// A `$group` sum; null when the emulator sums nothing (seen while a fold marks entries).
+#[derive(Debug, Deserialize)]
+struct Sum {
+    #[serde(default, deserialize_with = "null_as_zero")]
+    total: i64,
+}
 
 /// Where [`MongoStore::fold_then_crash`] stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +81,7 @@ pub enum FoldStage {
 pub(super) struct Checkpoint {
     #[serde(rename = "_id")]
     id: String,
+    #[serde(default, deserialize_with = "null_as_zero")]
     seq: i64,
     batch: Vec<String>,
     plan: Vec<PlanLine>,
@@ -416,7 +424,7 @@ impl MongoStore {
             let rest = collect(
                 self.entries
                     .aggregate(pipeline)
-                    .with_type::<Total>()
+                    .with_type::<Sum>()
                     .await
                     .map_err(map_err)?,
             )

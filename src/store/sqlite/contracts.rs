@@ -372,20 +372,20 @@ impl ContractStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Contract>> {
         let after = after.map(|a| a.to_string()).unwrap_or_default();
-        let docs: Vec<String> = self
-            .with_conn(move |c| {
-                let mut stmt = c
-                    .prepare("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
-                    .map_err(map_err)?;
-                let rows = stmt
-                    .query_map(params![after, limit], |r| r.get(0))
-                    .map_err(map_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(map_err)?;
-                Ok(rows)
-            })
-            .await?;
-        docs.into_iter().map(contract_from_doc).collect()
+        // Parsed on the connection's thread: a whole-store scan (verify) then decodes one
+        // page while the caller checks the one before.
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(map_err)?;
+            let docs = stmt
+                .query_map(params![after, limit], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)?;
+            docs.into_iter().map(contract_from_doc).collect()
+        })
+        .await
     }
 
     async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>> {
