@@ -196,10 +196,11 @@ async fn main() {
         next: AtomicUsize::new(0),
     });
     let store = match &args.database_url {
-        Some(url) => format!(
+        Some(url) if url.starts_with("mongodb") => format!(
             "{} (the nx-27017 emulator when run here)",
             url.split('?').next().unwrap_or(url)
         ),
+        Some(url) => url.clone(),
         None => "embedded SQLite".into(),
     };
     println!(
