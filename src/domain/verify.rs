@@ -147,6 +147,14 @@ impl Verifier {
         });
     }
 
+    /// The contracts another verifier took (one that read the contracts while this one read
+    /// the entries).
+    pub fn add_contracts_of(&mut self, other: Verifier) {
+        self.counts.contracts += other.counts.contracts;
+        self.counts.escrows += other.counts.escrows;
+        self.contracts.extend(other.contracts);
+    }
+
     /// A wallet balance as the store reports it (for the "balance = sum of entries" rule).
     pub fn add_wallet_balance(&mut self, user_id: &str, currency: Currency, balance: MinorUnits) {
         self.wallets.push((user_id.to_string(), currency, balance));

@@ -52,30 +52,41 @@ impl Service {
     ) -> Result<Report> {
         permit.expect(UseCase::Operate);
         let store = &self.store;
-        let mut v = Verifier::new();
-        let mut seen = 0u64;
-        scan(
-            |after: Option<String>| {
-                let store = store.clone();
-                async move { store.entries_after(after.as_deref(), SCAN_PAGE).await }
-            },
-            |e: &LedgerEntry| e.id.clone(),
-            |e| v.add_entry(e),
-            |n| progress(seen + n),
-        )
-        .await
-        .map(|n| seen += n)?;
-        scan(
-            |after: Option<ContractId>| {
-                let store = store.clone();
-                async move { store.contracts_after(after.as_ref(), SCAN_PAGE).await }
-            },
-            |c: &Contract| c.id.clone(),
-            |c| v.add_contract(c),
-            |n| progress(seen + n),
-        )
-        .await
-        .map(|n| seen += n)?;
+        // Entries and contracts are read at once (each scan on its own connection and task),
+        // into two verifiers whose contract facts are then joined: reading and decoding, not
+        // checking, is most of a whole-store verify.
+        let (mut v, mut contracts) = (Verifier::new(), Verifier::new());
+        let read = std::cell::Cell::new((0u64, 0u64));
+        let progress = std::cell::RefCell::new(&mut progress);
+        let (entries_read, contracts_read) = tokio::join!(
+            scan(
+                |after: Option<String>| {
+                    let store = store.clone();
+                    async move { store.entries_after(after.as_deref(), SCAN_PAGE).await }
+                },
+                |e: &LedgerEntry| e.id.clone(),
+                |e| v.add_entry(e),
+                |n| {
+                    read.set((n, read.get().1));
+                    (progress.borrow_mut())(n + read.get().1)
+                },
+            ),
+            scan(
+                |after: Option<ContractId>| {
+                    let store = store.clone();
+                    async move { store.contracts_after(after.as_ref(), SCAN_PAGE).await }
+                },
+                |c: &Contract| c.id.clone(),
+                |c| contracts.add_contract(c),
+                |n| {
+                    read.set((read.get().0, n));
+                    (progress.borrow_mut())(read.get().0 + n)
+                },
+            ),
+        );
+        entries_read?;
+        contracts_read?;
+        v.add_contracts_of(contracts);
         let cur = self.settings.currency;
         for (user, balance) in store.wallet_balances(cur).await? {
             v.add_wallet_balance(user.as_str(), cur, balance);
