@@ -177,6 +177,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         } else {
             &bytes
         };
+        // Every body of this API is an object (or null where it is optional); serde would
+        // also read a struct from an array of its fields in order, so `[]` would pass as an
+        // empty body.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(error(
+                ErrorCode::ValidationBody,
+                "the body must be a JSON object",
+            ));
+        }
         serde_json::from_slice(bytes)
             .map(ApiJson)
             .map_err(|e| match e.classify() {
