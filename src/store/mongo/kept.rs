@@ -303,19 +303,13 @@ impl MongoStore {
         Ok(())
     }
 
-    /// One step of the fold: finishes the batch in flight and folds up to [`FOLD_BATCH`]
-    /// more entries. Returns how many this call folded (0: nothing was left, or another
-    /// server started the next batch first).
-    pub(super) async fn fold_step(&self) -> StoreResult<u64> {
-        self.fold_step_until(FoldStage::Done).await
-    }
-
-    /// [`MongoStore::fold_step`] that stops where a process that died there would have: after
+    /// One step of the fold that stops where a process that died there would have: after
     /// starting its batch, or after applying it but before marking its entries. For the crash
     /// tests only.
     #[doc(hidden)]
     pub async fn fold_then_crash(&self, stage: FoldStage) -> StoreResult<u64> {
-        self.fold_step_until(stage).await
+        self.repair_projection().await?;
+        self.fold_step(stage).await
     }
 
     /// The same store with another fold batch size (tests: small batches make many).
@@ -325,8 +319,10 @@ impl MongoStore {
         self
     }
 
-    async fn fold_step_until(&self, stage: FoldStage) -> StoreResult<u64> {
-        self.repair_projection().await?;
+    /// One step of the fold: finishes the batch in flight and folds up to [`FOLD_BATCH`]
+    /// more projected entries (up to `stage`). Returns how many this call folded (0: nothing
+    /// was left, or another server started the next batch first).
+    async fn fold_step(&self, stage: FoldStage) -> StoreResult<u64> {
         let current = self.checkpoint().await?;
         self.finish(&current).await?;
         let next: Vec<EntryDoc> = collect(
@@ -381,12 +377,20 @@ impl MongoStore {
     }
 
     /// Folds until nothing is left; returns how many entries were folded.
+    /// (Finishes any interrupted projection first, once: the fold takes projected entries.)
     pub(super) async fn fold_all(&self) -> StoreResult<u64> {
+        const PROGRESS_EVERY: u64 = 100_000;
+        self.repair_projection().await?;
         let mut folded = 0;
         loop {
-            match self.fold_step().await? {
+            match self.fold_step(FoldStage::Done).await? {
                 0 => return Ok(folded),
-                n => folded += n,
+                n => {
+                    if (folded + n) / PROGRESS_EVERY > folded / PROGRESS_EVERY {
+                        tracing::info!(entries = folded + n, "kept balances: folding");
+                    }
+                    folded += n;
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ impl MongoStore {
 
     /// Released escrows per month of release within `[from_ms, to_ms)`, summed from the
     /// entries (what the kept months do not cover: the cut first and last month of a range).
+    /// Call it after [`MongoStore::kept_months`], which repairs the projection.
     async fn months_from_entries(
         &self,
         currency: Currency,
@@ -49,9 +50,9 @@ impl MongoStore {
             }},
             doc! {"$sort": {"_id": 1}},
         ];
+        // Only after `kept_months`, which finished any interrupted projection already.
         let cursor = self
-            .projected()
-            .await?
+            .entries
             .aggregate(pipeline)
             .with_type::<MonthGroup>()
             .await

@@ -489,17 +489,7 @@ impl Store for MongoStore {
 
     /// Folds every projected entry not yet in the kept balances (see `kept`).
     async fn fold_kept(&self) -> StoreResult<u64> {
-        let mut folded = 0u64;
-        loop {
-            let n = self.fold_step().await?;
-            if n == 0 {
-                return Ok(folded);
-            }
-            folded += n;
-            if folded.is_multiple_of(100_000) {
-                tracing::info!(entries = folded, "kept balances: folding");
-            }
-        }
+        self.fold_all().await
     }
 }
 

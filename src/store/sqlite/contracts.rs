@@ -305,12 +305,12 @@ impl ContractStore for SqliteStore {
         page: &Page,
     ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let (where_sql, args) = filter_sql(filter);
-        let numbered = page.count;
+        let counted = page.count;
         let (limit, offset) = (page.limit, page.offset() as i64);
         let (after_at, after_id) = super::rows::keyset(page);
         let (count, docs) = self
             .with_conn(move |c| {
-                let count = if numbered {
+                let count = if counted {
                     let count: i64 = c
                         .prepare_cached(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"))
                         .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))

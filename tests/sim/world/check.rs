@@ -96,20 +96,13 @@ impl World {
         };
         let events = if read.events {
             // Every event, a keyset page at a time: the pages must add up to the whole list.
-            let mut events = vec![];
-            let mut page = Page::after(None, 97);
-            loop {
-                let found = store
-                    .list_events(false, &page)
+            let mut events = walk(97, Cursor::of_event, async |page| {
+                store
+                    .list_events(false, page)
                     .await
-                    .map_err(|e| format!("read events: {e}"))?;
-                let next = page.next(&found, Cursor::of_event);
-                events.extend(found);
-                match next {
-                    Some(cursor) => page = Page::after(Some(cursor), page.limit),
-                    None => break,
-                }
-            }
+                    .map_err(|e| format!("read events: {e}"))
+            })
+            .await?;
             events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
             Arc::new(events)
         } else {
@@ -118,19 +111,15 @@ impl World {
         let reviewed = if read.reviews {
             let mut reviewed = vec![];
             for f in &self.freelancers {
-                let mut page = Page::after(None, 7);
-                loop {
-                    let found = store
-                        .reviews_for_freelancer(f, &page)
+                let reviews = walk(7, Cursor::of_review, async |page| {
+                    store
+                        .reviews_for_freelancer(f, page)
                         .await
-                        .map_err(|e| format!("read reviews: {e}"))?;
-                    let next = page.next(&found.reviews, Cursor::of_review);
-                    reviewed.extend(found.reviews.into_iter().map(|r| r.contract_id));
-                    match next {
-                        Some(cursor) => page = Page::after(Some(cursor), page.limit),
-                        None => break,
-                    }
-                }
+                        .map(|found| found.reviews)
+                        .map_err(|e| format!("read reviews: {e}"))
+                })
+                .await?;
+                reviewed.extend(reviews.into_iter().map(|r| r.contract_id));
             }
             reviewed.sort();
             Arc::new(reviewed)
@@ -508,5 +497,23 @@ impl World {
             }
         }
         Ok(())
+    }
+}
+
+/// A whole list, read a keyset page of `limit` rows at a time by following each page's cursor.
+async fn walk<T>(
+    limit: u32,
+    key: fn(&T) -> Cursor,
+    mut fetch: impl AsyncFnMut(&Page) -> Result<Vec<T>, String>,
+) -> Result<Vec<T>, String> {
+    let (mut page, mut all) = (Page::after(None, limit), vec![]);
+    loop {
+        let rows = fetch(&page).await?;
+        let next = page.next(&rows, key);
+        all.extend(rows);
+        match next {
+            Some(cursor) => page = Page::after(Some(cursor), limit),
+            None => return Ok(all),
+        }
     }
 }
