@@ -66,7 +66,7 @@ fn the_scale_benchmark_fills_a_store_and_times_every_read() {
         .collect();
     assert_eq!(rows.len(), 2, "{stdout}");
     assert!(
-        rows.iter().all(|r| r.matches('|').count() == 10),
+        rows.iter().all(|r| r.matches('|').count() == 11),
         "{stdout}"
     );
 }

@@ -83,6 +83,16 @@ pub struct KeptBalances {
     pub kinds: Vec<(String, Currency, MinorUnits)>,
     /// The sales report's months, when the store keeps them.
     pub months: Option<Vec<KeptMonth>>,
+    /// The kept counts of every contract and of those with an escrow, when the store keeps
+    /// them (the `count` of the contract and transaction lists).
+    pub lists: Option<KeptLists>,
+}
+
+/// How many contracts a store says it holds, and how many of them have an escrow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeptLists {
+    pub contracts: u64,
+    pub escrows: u64,
 }
 
 /// One month (UTC, "YYYY-MM") of releases in one currency, as a store keeps it: the gross

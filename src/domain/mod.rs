@@ -19,6 +19,6 @@ pub use ids::{
     ContractId, ContractRef, EventId, IdempotencyKey, JobId, PaymentRef, RefundRef, RequestTag,
     ReviewId, UserId,
 };
-pub use ledger::{Account, KeptBalances, LedgerEntry, Transfer, TransferKind};
+pub use ledger::{Account, KeptBalances, KeptLists, LedgerEntry, Transfer, TransferKind};
 pub use money::{Currency, FeeBps, MinorUnits, Money};
 pub use review::{Rating, Review};

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::contract::Contract;
 use super::escrow::EscrowStatus;
+use super::ids::ContractId;
 use super::ledger::{Account, KeptBalances, KeptMonth, LedgerEntry, TransferKind};
 use super::money::{Currency, MinorUnits};
 
@@ -49,11 +50,16 @@ impl Report {
 
 #[derive(Default)]
 pub struct Verifier {
-    balances: HashMap<(Account, Currency), i128>,
-    /// How many entries each account has (checked against a store's kept count).
-    entry_counts: HashMap<(Account, Currency), u64>,
-    transfers: HashMap<String, (i128, String)>,
-    funds_per_contract: HashMap<String, u32>,
+    /// Each account's sum of entries and how many entries it has (checked against a store's
+    /// kept balance and count).
+    balances: HashMap<(Account, Currency), (i128, u64)>,
+    /// The transfer whose entries are being read: its id, sum and contract. Entries come in id
+    /// order and an entry's id is `<transfer id>:<n>`, so a transfer's entries come together
+    /// and only this one is held; see [`Verifier::add_entry`].
+    transfer: Option<(String, i128, ContractId)>,
+    /// Transfers whose entries did not come together and did not sum to zero (yet).
+    split_transfers: HashMap<String, (i128, ContractId)>,
+    funds_per_contract: HashMap<ContractId, u32>,
     contracts: Vec<ContractFacts>,
     wallets: Vec<(String, Currency, MinorUnits)>,
     kept: Option<KeptBalances>,
@@ -65,12 +71,97 @@ pub struct Verifier {
     counts: Counts,
 }
 
-struct ContractFacts {
-    id: String,
-    escrow: Option<(EscrowStatus, MinorUnits)>,
-    /// What the refund account must hold: owed and not yet confirmed by the provider.
-    refund_owed: MinorUnits,
+/// What verification needs of a contract: its id and currency, its escrow's status and amount,
+/// and what its refund account must hold (owed and not yet confirmed by the provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractFacts {
+    pub id: ContractId,
+    pub escrow: Option<(EscrowStatus, MinorUnits)>,
+    pub refund_owed: MinorUnits,
+    pub currency: Currency,
+}
+
+impl ContractFacts {
+    pub fn of(c: &Contract) -> ContractFacts {
+        let escrow = c.escrow.as_ref();
+        ContractFacts {
+            id: c.id.clone(),
+            escrow: escrow.map(|e| (e.status, e.amount)),
+            refund_owed: refund_owed(
+                c.extra_payments
+                    .iter()
+                    .filter(|p| p.provider_refund_id.is_none())
+                    .map(|p| p.amount),
+                escrow.map(|e| (e.status, e.refund.as_ref().map(|r| r.client_share))),
+            ),
+            currency: c.currency,
+        }
+    }
+
+    /// The facts straight from a contract's serialized form (its serde JSON: a store's
+    /// document), reading only the fields they come from: a whole-store verify reads a
+    /// million of them, and decoding each whole contract was most of its cost.
+    pub fn from_json(doc: &str) -> serde_json::Result<ContractFacts> {
+        let d: FactsDoc = serde_json::from_str(doc)?;
+        let escrow = d.escrow.as_ref();
+        Ok(ContractFacts {
+            refund_owed: refund_owed(
+                d.extra_payments
+                    .iter()
+                    .filter(|p| p.provider_refund_id.is_none())
+                    .map(|p| p.amount),
+                escrow.map(|e| (e.status, e.refund.as_ref().map(|r| r.client_share))),
+            ),
+            escrow: escrow.map(|e| (e.status, e.amount)),
+            id: d.id,
+            currency: d.currency,
+        })
+    }
+}
+
+/// Extra payments not yet refunded, plus the client's share of a refund the provider has not
+/// confirmed (an escrow `refund_pending`).
+fn refund_owed(
+    unrefunded_extra: impl Iterator<Item = MinorUnits>,
+    escrow: Option<(EscrowStatus, Option<MinorUnits>)>,
+) -> MinorUnits {
+    let pending = match escrow {
+        Some((EscrowStatus::RefundPending, share)) => share.unwrap_or(MinorUnits::ZERO),
+        _ => MinorUnits::ZERO,
+    };
+    unrefunded_extra.sum::<MinorUnits>() + pending
+}
+
+/// The fields of [`Contract`]'s serialized form that [`ContractFacts`] come from (same names:
+/// `from_json` and `of` agree, a test checks it on contracts of every kind).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FactsDoc {
+    id: ContractId,
     currency: Currency,
+    escrow: Option<FactsEscrow>,
+    extra_payments: Vec<FactsExtraPayment>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FactsEscrow {
+    status: EscrowStatus,
+    amount: MinorUnits,
+    refund: Option<FactsRefund>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FactsRefund {
+    client_share: MinorUnits,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FactsExtraPayment {
+    amount: MinorUnits,
+    provider_refund_id: Option<serde::de::IgnoredAny>,
 }
 
 impl Verifier {
@@ -78,25 +169,34 @@ impl Verifier {
         Verifier::default()
     }
 
+    /// Entries may come in any order; in id order (as the stores scan them) a transfer's
+    /// entries come together, so a transfer is checked as soon as the next one starts and no
+    /// table of every transfer is built. Out of order, a transfer that does not sum to zero
+    /// when the next one starts waits in a table for the rest of its entries; the sums are the
+    /// same either way, only `counts.transfers` then counts each run of a transfer's entries.
     pub fn add_entry(&mut self, e: &LedgerEntry) {
         self.counts.entries += 1;
+        let amount = e.amount.get() as i128;
         // Keys are cloned only the first time they are seen: a million contracts bring
         // millions of entries, and most of them hit a key already there.
         let key = (e.account.clone(), e.currency);
         match self.balances.get_mut(&key) {
-            Some(b) => *b += e.amount.get() as i128,
+            Some(b) => {
+                b.0 += amount;
+                b.1 += 1;
+            }
             None => {
-                self.balances.insert(key.clone(), e.amount.get() as i128);
+                self.balances.insert(key, (amount, 1));
             }
         }
-        *self.entry_counts.entry(key).or_insert(0) += 1;
-        match self.transfers.get_mut(&e.transfer_id) {
-            Some(t) => t.0 += e.amount.get() as i128,
-            None => {
-                self.transfers.insert(
-                    e.transfer_id.clone(),
-                    (e.amount.get() as i128, e.contract_id.to_string()),
-                );
+        match &mut self.transfer {
+            Some((id, sum, _)) if *id == e.transfer_id => *sum += amount,
+            current => {
+                let done = current.replace((e.transfer_id.clone(), amount, e.contract_id.clone()));
+                self.counts.transfers += 1;
+                if let Some(done) = done {
+                    self.close_transfer(done);
+                }
             }
         }
         if e.kind == TransferKind::Release {
@@ -114,37 +214,33 @@ impl Verifier {
         if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
             *self
                 .funds_per_contract
-                .entry(e.contract_id.to_string())
+                .entry(e.contract_id.clone())
                 .or_insert(0) += 1;
         }
     }
 
+    /// A run of one transfer's entries has ended: it must sum to zero, with the rest of its
+    /// entries if some come later.
+    fn close_transfer(&mut self, (id, sum, contract): (String, i128, ContractId)) {
+        match self.split_transfers.get_mut(&id) {
+            Some(t) => t.0 += sum,
+            None if sum != 0 => {
+                self.split_transfers.insert(id, (sum, contract));
+            }
+            None => {}
+        }
+    }
+
     pub fn add_contract(&mut self, c: &Contract) {
+        self.add_facts(ContractFacts::of(c));
+    }
+
+    pub fn add_facts(&mut self, facts: ContractFacts) {
         self.counts.contracts += 1;
-        let escrow = c.escrow.as_ref().map(|e| (e.status, e.amount));
-        if escrow.is_some() {
+        if facts.escrow.is_some() {
             self.counts.escrows += 1;
         }
-        let mut refund_owed: MinorUnits = c
-            .extra_payments
-            .iter()
-            .filter(|p| p.provider_refund_id.is_none())
-            .map(|p| p.amount)
-            .sum();
-        if let Some(e) = &c.escrow
-            && e.status == EscrowStatus::RefundPending
-        {
-            refund_owed += e
-                .refund
-                .as_ref()
-                .map_or(MinorUnits::ZERO, |r| r.client_share);
-        }
-        self.contracts.push(ContractFacts {
-            id: c.id.to_string(),
-            escrow,
-            refund_owed,
-            currency: c.currency,
-        });
+        self.contracts.push(facts);
     }
 
     /// The contracts another verifier took (one that read the contracts while this one read
@@ -166,15 +262,17 @@ impl Verifier {
         self.kept = Some(kept);
     }
 
-    pub fn finish(self) -> Report {
+    pub fn finish(mut self) -> Report {
+        if let Some(last) = self.transfer.take() {
+            self.close_transfer(last);
+        }
         let mut v = Vec::new();
         let mut counts = self.counts;
-        counts.transfers = self.transfers.len() as u64;
         counts.accounts = self.balances.len() as u64;
         counts.wallets = self.wallets.len() as u64;
 
         let mut per_currency: BTreeMap<Currency, i128> = BTreeMap::new();
-        for ((_, cur), b) in &self.balances {
+        for ((_, cur), (b, _)) in &self.balances {
             *per_currency.entry(*cur).or_insert(0) += b;
         }
         for (cur, sum) in per_currency {
@@ -187,7 +285,7 @@ impl Verifier {
             }
         }
         let mut unbalanced: Vec<_> = self
-            .transfers
+            .split_transfers
             .iter()
             .filter(|(_, (sum, _))| *sum != 0)
             .collect();
@@ -195,54 +293,50 @@ impl Verifier {
         for (id, (sum, contract)) in unbalanced {
             v.push(Violation {
                 rule: "transfer_balances",
-                ids: vec![id.clone(), contract.clone()],
+                ids: vec![id.clone(), contract.to_string()],
                 detail: format!("transfer sums to {sum}"),
             });
         }
         let mut negative: Vec<_> = self
             .balances
             .iter()
-            .filter(|((account, _), b)| matches!(account, Account::Escrow(_)) && **b < 0)
+            .filter(|((account, _), (b, _))| matches!(account, Account::Escrow(_)) && *b < 0)
             .collect();
         negative.sort();
         for ((account, cur), b) in negative {
             v.push(Violation {
                 rule: "escrow_not_negative",
                 ids: vec![account.to_string()],
-                detail: format!("balance {b} {cur}"),
+                detail: format!("balance {} {cur}", b.0),
             });
         }
-        for c in &self.contracts {
-            let escrow_balance = self
-                .balances
-                .get(&(
-                    Account::Escrow(c.id.parse().expect("contract ids are valid")),
-                    c.currency,
-                ))
-                .copied()
-                .unwrap_or(0);
-            let refund_balance = self
-                .balances
-                .get(&(
-                    Account::Refund(c.id.parse().expect("contract ids are valid")),
-                    c.currency,
-                ))
-                .copied()
-                .unwrap_or(0);
-            let funds = self.funds_per_contract.get(&c.id).copied().unwrap_or(0);
+        for c in std::mem::take(&mut self.contracts) {
+            // The contract's id moves into each key and back out: no id is copied.
+            let sum_of = |key: &(Account, Currency)| self.balances.get(key).map_or(0, |b| b.0);
+            let key = (Account::Escrow(c.id), c.currency);
+            let escrow_balance = sum_of(&key);
+            let Account::Escrow(id) = key.0 else {
+                unreachable!()
+            };
+            let key = (Account::Refund(id), c.currency);
+            let refund_balance = sum_of(&key);
+            let Account::Refund(id) = key.0 else {
+                unreachable!()
+            };
+            let funds = self.funds_per_contract.get(&id).copied().unwrap_or(0);
             match c.escrow {
                 None => {
                     if escrow_balance != 0 {
                         v.push(Violation {
                             rule: "unfunded_escrow_is_empty",
-                            ids: vec![c.id.clone()],
+                            ids: vec![id.to_string()],
                             detail: format!("escrow account holds {escrow_balance} with no escrow"),
                         });
                     }
                     if funds != 0 {
                         v.push(Violation {
                             rule: "one_payment_per_funded_escrow",
-                            ids: vec![c.id.clone()],
+                            ids: vec![id.to_string()],
                             detail: format!("{funds} funding transfers for an unfunded contract"),
                         });
                     }
@@ -251,7 +345,7 @@ impl Verifier {
                     if funds != 1 {
                         v.push(Violation {
                             rule: "one_payment_per_funded_escrow",
-                            ids: vec![c.id.clone()],
+                            ids: vec![id.to_string()],
                             detail: format!("{funds} funding transfers, expected exactly 1"),
                         });
                     }
@@ -268,7 +362,7 @@ impl Verifier {
                         };
                         v.push(Violation {
                             rule,
-                            ids: vec![c.id.clone()],
+                            ids: vec![id.to_string()],
                             detail: format!(
                                 "escrow {} holds {escrow_balance}, expected {expected}",
                                 status.as_str()
@@ -280,7 +374,7 @@ impl Verifier {
             if refund_balance != c.refund_owed.get() as i128 {
                 v.push(Violation {
                     rule: "refund_account_matches_owed",
-                    ids: vec![c.id.clone()],
+                    ids: vec![id.to_string()],
                     detail: format!(
                         "refund account holds {refund_balance}, owed {}",
                         c.refund_owed
@@ -290,7 +384,7 @@ impl Verifier {
         }
         for (user, cur, reported) in &self.wallets {
             let account = Account::Wallet(user.parse().expect("wallet ids are valid"));
-            let sum = self.balances.get(&(account, *cur)).copied().unwrap_or(0);
+            let sum = self.balances.get(&(account, *cur)).map_or(0, |b| b.0);
             if sum != reported.get() as i128 {
                 v.push(Violation {
                     rule: "wallet_balance_is_sum_of_entries",
@@ -299,10 +393,24 @@ impl Verifier {
                 });
             }
         }
-        if let Some(kept) = &self.kept {
-            kept_balances_match(kept, &self.balances, &self.entry_counts, &mut v);
+        if let Some(mut kept) = self.kept {
+            let accounts = std::mem::take(&mut kept.accounts);
+            kept_balances_match(accounts, &kept.kinds, self.balances, &mut v);
             if let Some(months) = &kept.months {
                 kept_months_match(months, &self.months, &mut v);
+            }
+            if let Some(lists) = kept.lists {
+                let read = (counts.contracts, counts.escrows);
+                if (lists.contracts, lists.escrows) != read {
+                    v.push(Violation {
+                        rule: "kept_count_is_count_of_contracts",
+                        ids: vec![],
+                        detail: format!(
+                            "kept {} contracts, {} with an escrow; read {} and {}",
+                            lists.contracts, lists.escrows, read.0, read.1
+                        ),
+                    });
+                }
             }
         }
         Report {
@@ -313,20 +421,22 @@ impl Verifier {
 }
 
 /// Every kept balance equals the sum of its account's entries, every account whose entries do
-/// not sum to zero has one, and so for the totals per kind.
+/// not sum to zero has one, and so for the totals per kind. Takes both lists: each kept
+/// account's name moves into the key that finds (and removes) its sum, so none is copied,
+/// and what is left are the accounts without a kept balance.
 fn kept_balances_match(
-    kept: &KeptBalances,
-    sums: &HashMap<(Account, Currency), i128>,
-    counts: &HashMap<(Account, Currency), u64>,
+    accounts: Vec<(Account, Currency, MinorUnits, u64)>,
+    kinds: &[(String, Currency, MinorUnits)],
+    mut sums: HashMap<(Account, Currency), (i128, u64)>,
     v: &mut Vec<Violation>,
 ) {
-    let mut seen = std::collections::HashSet::new();
-    for (account, cur, balance, entries) in &kept.accounts {
-        let key = (account.clone(), *cur);
-        let sum = sums.get(&key).copied().unwrap_or(0);
-        let count = counts.get(&key).copied().unwrap_or(0);
-        seen.insert((account, *cur));
-        if sum != balance.get() as i128 || count != *entries {
+    let mut kind_sums: BTreeMap<(&str, Currency), i128> = BTreeMap::new();
+    for (account, cur, balance, entries) in accounts {
+        let key = (account, cur);
+        let (sum, count) = sums.remove(&key).unwrap_or((0, 0));
+        let account = key.0;
+        *kind_sums.entry((account.kind(), cur)).or_insert(0) += sum;
+        if sum != balance.get() as i128 || count != entries {
             v.push(Violation {
                 rule: "kept_balance_is_sum_of_entries",
                 ids: vec![account.to_string()],
@@ -336,12 +446,11 @@ fn kept_balances_match(
             });
         }
     }
-    let mut kind_sums: BTreeMap<(&str, Currency), i128> = BTreeMap::new();
     let mut unkept = vec![];
-    for ((account, cur), sum) in sums {
-        *kind_sums.entry((account.kind(), *cur)).or_insert(0) += sum;
-        if *sum != 0 && !seen.contains(&(account, *cur)) {
-            unkept.push((account, *cur, *sum));
+    for ((account, cur), (sum, _)) in sums {
+        *kind_sums.entry((account.kind(), cur)).or_insert(0) += sum;
+        if sum != 0 {
+            unkept.push((account, cur, sum));
         }
     }
     unkept.sort();
@@ -353,7 +462,7 @@ fn kept_balances_match(
         });
     }
     let mut kinds_seen = std::collections::HashSet::new();
-    for (kind, cur, balance) in &kept.kinds {
+    for (kind, cur, balance) in kinds {
         let sum = kind_sums.get(&(kind.as_str(), *cur)).copied().unwrap_or(0);
         kinds_seen.insert((kind.as_str(), *cur));
         if sum != balance.get() as i128 {

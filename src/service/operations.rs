@@ -1,8 +1,8 @@
 //! What operators look at: the webhook events received, and the ledger invariants checked over
 //! the whole store.
 
-use crate::domain::verify::{Report, Verifier};
-use crate::domain::{Contract, ContractId, LedgerEntry};
+use crate::domain::verify::{ContractFacts, Report, Verifier};
+use crate::domain::{ContractId, LedgerEntry};
 use crate::store::{Cursor, Page, StoreResult, WebhookEvent};
 
 use super::Service;
@@ -65,7 +65,7 @@ impl Service {
                     async move { store.entries_after(after.as_deref(), SCAN_PAGE).await }
                 },
                 |e: &LedgerEntry| e.id.clone(),
-                |e| v.add_entry(e),
+                |e| v.add_entry(&e),
                 |n| {
                     read.set((n, read.get().1));
                     (progress.borrow_mut())(n + read.get().1)
@@ -74,10 +74,10 @@ impl Service {
             scan(
                 |after: Option<ContractId>| {
                     let store = store.clone();
-                    async move { store.contracts_after(after.as_ref(), SCAN_PAGE).await }
+                    async move { store.contract_facts_after(after.as_ref(), SCAN_PAGE).await }
                 },
-                |c: &Contract| c.id.clone(),
-                |c| contracts.add_contract(c),
+                |c: &ContractFacts| c.id.clone(),
+                |c| contracts.add_facts(c),
                 |n| {
                     read.set((read.get().0, n));
                     (progress.borrow_mut())(read.get().0 + n)
@@ -105,7 +105,7 @@ impl Service {
 async fn scan<T, K, F>(
     page: impl Fn(Option<K>) -> F,
     key: impl Fn(&T) -> K,
-    mut each: impl FnMut(&T),
+    mut each: impl FnMut(T),
     mut progress: impl FnMut(u64),
 ) -> Result<u64>
 where
@@ -122,8 +122,8 @@ where
             return Ok(read);
         };
         next = tokio::spawn(page(Some(key(last))));
-        batch.iter().for_each(&mut each);
         read += batch.len() as u64;
+        batch.into_iter().for_each(&mut each);
         progress(read);
     }
 }

@@ -27,6 +27,7 @@ pub use idempotency::{Begin, Claim, Holder, Scope, StoredResponse};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::verify::ContractFacts;
 use crate::domain::{
     Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, EventId, JobId,
     KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Review, UserId,
@@ -272,6 +273,38 @@ impl ContractFilter {
     }
 }
 
+impl ContractQuery {
+    /// The name of the count a store keeps for exactly the contracts this query matches, when
+    /// it keeps one: every contract, those with an escrow (the transactions list), one
+    /// client's, one freelancer's, one freelancer's completed work. Other queries (an
+    /// operator's status filters) are counted when a numbered page asks.
+    pub fn kept_count(&self) -> Option<String> {
+        let ContractQuery {
+            escrow_status: None,
+            release_requested: false,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        match (
+            self.has_escrow,
+            self.contract_status,
+            &self.client,
+            &self.freelancer,
+        ) {
+            (false, None, None, None) => Some("contracts".into()),
+            (true, None, None, None) => Some("escrows".into()),
+            (false, None, Some(c), None) => Some(format!("client:{c}")),
+            (false, None, None, Some(f)) => Some(format!("freelancer:{f}")),
+            (false, Some(ContractStatus::Completed), None, Some(f)) => {
+                Some(format!("completed:{f}"))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A received webhook event, as recorded for deduplication and audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -384,6 +417,20 @@ pub trait ContractStore: Send + Sync {
         after: Option<&ContractId>,
         limit: u32,
     ) -> StoreResult<Vec<Contract>>;
+    /// What verification needs of every contract after `after`, in id order; at most
+    /// `limit`. A store may read only those fields instead of whole contracts.
+    async fn contract_facts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ContractFacts>> {
+        Ok(self
+            .contracts_after(after, limit)
+            .await?
+            .iter()
+            .map(ContractFacts::of)
+            .collect())
+    }
     async fn count_contracts(&self) -> StoreResult<u64>;
     /// The contract with this number ([`Contract::number`]), if any.
     async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>>;

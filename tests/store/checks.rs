@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use escrow::domain::review::Rating;
-use escrow::domain::verify::{Report, Verifier};
+use escrow::domain::verify::{ContractFacts, Report, Verifier};
 use escrow::domain::{
     Account, Action, Contract, ContractId, ContractStatus, Currency, DomainError, Entity,
     EscrowStatus, EventId, FeeBps, FundOutcome, JobId, LedgerEntry, MinorUnits, Money, Party,
@@ -1110,6 +1110,143 @@ async fn walk<T>(
         }
     }
     panic!("a walk that never ends: a cursor does not move past its row");
+}
+
+/// What `verify` reads of each contract (a store may read only those fields of its document)
+/// is what the whole contract says, for contracts of every kind: unfunded, funded, released,
+/// refunded, a refund owed to the client, a duplicate payment owed back.
+pub async fn check_contract_facts_are_those_of_the_contracts(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    a_ledger_of_every_kind(store).await;
+    let owed = funded(store, &UserId::generate(), 7_000, now).await;
+    step(store, &owed, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 1)
+    })
+    .await;
+    assert_eq!(
+        load(store, &owed).await.escrow_status(),
+        Some(EscrowStatus::RefundPending)
+    );
+    let (mut facts, mut contracts) = (vec![], vec![]);
+    let mut after: Option<ContractId> = None;
+    loop {
+        let batch = store.contract_facts_after(after.as_ref(), 2).await.unwrap();
+        assert!(batch.len() <= 2);
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        facts.extend(batch);
+    }
+    let mut after: Option<ContractId> = None;
+    loop {
+        let batch = store.contracts_after(after.as_ref(), 3).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        contracts.extend(batch);
+    }
+    let want: Vec<_> = contracts.iter().map(ContractFacts::of).collect();
+    assert_eq!(facts, want);
+    assert!(
+        want.iter().any(|f| !f.refund_owed.is_zero()),
+        "some refund is owed: {want:#?}"
+    );
+}
+
+/// The `count` of a numbered page is how many rows its list has, for every list a route counts
+/// (the store may keep these counts) and for an operator's filter (counted when asked), as
+/// contracts are created, funded, worked through to Completed, released and canceled.
+pub async fn check_every_list_count_is_the_number_of_its_rows(store: &dyn Store) {
+    let now = JAN_2026_MS;
+    let (a, b) = (UserId::generate(), UserId::generate());
+    let plain = new_contract(&a, 1_000, now);
+    let client = plain.client_id.clone();
+    inserted(store, &plain).await;
+    inserted(store, &new_contract(&b, 1_000, now + 1)).await;
+    funded(store, &a, 1_000, now + 2).await;
+    requested(store, &a, 1_000, now + 3).await;
+    let completed = released(store, &b, 1_000, now + 4).await;
+    let canceled = funded(store, &a, 1_000, now + 5).await;
+    step(store, &canceled, |c| {
+        c.move_to(ContractStatus::Started, Party::Freelancer, now + 6)
+            .map(|_| vec![])
+    })
+    .await;
+    step(store, &canceled, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 7)
+    })
+    .await;
+    assert_eq!(
+        load(store, &canceled).await.status,
+        ContractStatus::Canceled
+    );
+    let filters = [
+        ("every contract", ContractFilter::default(), 6),
+        (
+            "the transactions (with an escrow)",
+            ContractFilter {
+                funded_only: true,
+                ..Default::default()
+            },
+            4,
+        ),
+        (
+            "one client's",
+            ContractFilter {
+                client: Some(client),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            "freelancer a's",
+            ContractFilter {
+                freelancer: Some(a.clone()),
+                ..Default::default()
+            },
+            4,
+        ),
+        (
+            "freelancer a's completed work",
+            ContractFilter {
+                freelancer: Some(a.clone()),
+                contract_status: Some(ContractStatus::Completed),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            "freelancer b's completed work",
+            ContractFilter {
+                freelancer: Some(b.clone()),
+                contract_status: Some(ContractStatus::Completed),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            "released escrows (an operator's filter)",
+            ContractFilter {
+                escrow_status: Some(EscrowStatus::Released),
+                ..Default::default()
+            },
+            1,
+        ),
+    ];
+    for (what, filter, rows) in filters {
+        let (_, all) = store
+            .list_contracts(&filter, &Page::new(1, Page::LIMIT_MAX))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), rows, "{what}");
+        for page in [Page::new(1, 1), Page::new(3, 1)] {
+            let (count, _) = store.list_contracts(&filter, &page).await.unwrap();
+            assert_eq!(count, Some(rows as u64), "{what}, page {}", page.page);
+        }
+    }
+    assert!(
+        load(store, &completed).await.status == ContractStatus::Completed,
+        "a release keeps the contract Completed"
+    );
+    assert_verified(store).await;
 }
 
 pub async fn check_keyset_pages_walk_every_list_exactly_once(store: &dyn Store) {

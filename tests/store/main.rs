@@ -177,6 +177,8 @@ conformance!(
     check_a_job_has_at_most_one_live_contract,
     check_pages_are_newest_first_without_gaps,
     check_keyset_pages_walk_every_list_exactly_once,
+    check_every_list_count_is_the_number_of_its_rows,
+    check_contract_facts_are_those_of_the_contracts,
     check_report_sums_are_exact_beyond_2_pow_53,
     check_a_wallet_balance_is_the_sum_of_its_entries,
     check_a_contract_is_found_by_every_payment_reference,
@@ -269,6 +271,26 @@ mod sqlite_kept_balances {
     }
 
     #[tokio::test]
+    async fn a_kept_count_that_differs_from_the_contracts_fails_verification() {
+        let b = crate::sqlite();
+        checks::a_ledger_of_every_kind(b.store.as_ref()).await;
+        for sql in [
+            "UPDATE list_counts SET n = n + 1 WHERE list = 'escrows'",
+            "UPDATE list_counts SET n = n - 1 WHERE list = 'escrows';
+             UPDATE list_counts SET n = n - 1 WHERE list = 'contracts'",
+            "UPDATE list_counts SET n = n + 1 WHERE list = 'contracts';
+             DELETE FROM list_counts WHERE list = 'escrows'",
+        ] {
+            let report = tampered(&b, sql).await;
+            assert_eq!(
+                rules(&report),
+                ["kept_count_is_count_of_contracts"],
+                "{sql}: {report:#?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_kept_month_that_differs_from_its_releases_fails_verification() {
         let b = crate::sqlite();
         checks::a_ledger_of_every_kind(b.store.as_ref()).await;
@@ -291,7 +313,7 @@ mod sqlite_kept_balances {
     }
 
     #[tokio::test]
-    async fn a_version_5_file_gets_its_kept_balances_and_months_at_open() {
+    async fn a_version_5_file_gets_its_kept_balances_months_and_counts_at_open() {
         let b = crate::sqlite();
         checks::a_ledger_of_every_kind(b.store.as_ref()).await;
         let path = b.store.path().to_path_buf();
@@ -305,10 +327,19 @@ mod sqlite_kept_balances {
             "3 escrows, a refund, a wallet, fees, Stripe"
         );
         assert_eq!(kept.months.as_ref().map(Vec::len), Some(1), "{kept:?}");
+        assert_eq!(
+            kept.lists,
+            Some(escrow::domain::KeptLists {
+                contracts: 3,
+                escrows: 3
+            })
+        );
         raw(
             &path,
             "DROP TABLE account_balances; DROP TABLE kind_balances;
-             DROP TABLE sales_months;
+             DROP TABLE sales_months; DROP TABLE list_counts;
+             DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
+             DROP TRIGGER list_counts_completed;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

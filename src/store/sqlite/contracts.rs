@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{ENTRY_COLUMNS, contract_doc, contract_from_doc, entry_from_row};
 use super::{SqliteStore, events, map_err};
 use crate::domain::ledger::KeptMonth;
+use crate::domain::verify::ContractFacts;
 use crate::domain::{Account, Contract, ContractId, JobId, LedgerEntry, PaymentRef, TransferKind};
 use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult, WebhookEvent};
 
@@ -306,18 +307,24 @@ impl ContractStore for SqliteStore {
     ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let (where_sql, args) = filter_sql(filter);
         let counted = page.count;
+        let kept = filter.query().and_then(|q| q.kept_count());
         let (limit, offset) = (page.limit, page.offset() as i64);
         let (after_at, after_id) = super::rows::keyset(page);
         let (count, docs) = self
             .with_conn(move |c| {
-                let count = if counted {
-                    let count: i64 = c
-                        .prepare_cached(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"))
-                        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
-                        .map_err(map_err)?;
-                    Some(count as u64)
-                } else {
-                    None
+                let count = match (counted, &kept) {
+                    (false, _) => None,
+                    (true, Some(list)) => Some(
+                        c.prepare_cached("SELECT n FROM list_counts WHERE list = ?1")
+                            .and_then(|mut s| s.query_row([list], |r| r.get::<_, i64>(0)).optional())
+                            .map_err(map_err)?
+                            .unwrap_or(0) as u64,
+                    ),
+                    (true, None) => Some(
+                        c.prepare_cached(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"))
+                            .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0)))
+                            .map_err(map_err)? as u64,
+                    ),
                 };
                 let n = args.len();
                 let keyset = super::rows::keyset_sql("created_at", "id", n + 1, n + 2);
@@ -384,6 +391,33 @@ impl ContractStore for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(map_err)?;
             docs.into_iter().map(contract_from_doc).collect()
+        })
+        .await
+    }
+
+    async fn contract_facts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ContractFacts>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(map_err)?;
+            let mut rows = stmt.query(params![after, limit]).map_err(map_err)?;
+            let mut facts = Vec::with_capacity(limit as usize);
+            while let Some(row) = rows.next().map_err(map_err)? {
+                let doc = row
+                    .get_ref(0)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(map_err)?;
+                facts.push(
+                    ContractFacts::from_json(doc)
+                        .map_err(|e| super::rows::corrupt("contract document", e))?,
+                );
+            }
+            Ok(facts)
         })
         .await
     }

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use super::rows::{ENTRY_COLUMNS, account_range, entry_from_row, parsed, wallet_of};
 use super::{SqliteStore, map_err};
 use crate::domain::ledger::KeptMonth;
-use crate::domain::{Account, Currency, KeptBalances, LedgerEntry, MinorUnits, UserId};
+use crate::domain::{Account, Currency, KeptBalances, KeptLists, LedgerEntry, MinorUnits, UserId};
 use crate::store::{LedgerStore, MonthRow, Page, StoreResult};
 
 #[async_trait]
@@ -194,10 +194,25 @@ impl LedgerStore for SqliteStore {
                     .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(map_err)?;
+            let lists = c
+                .query_row(
+                    "SELECT COALESCE(SUM(n) FILTER (WHERE list = 'contracts'), 0),
+                        COALESCE(SUM(n) FILTER (WHERE list = 'escrows'), 0)
+                     FROM list_counts WHERE list IN ('contracts', 'escrows')",
+                    [],
+                    |r| {
+                        Ok(KeptLists {
+                            contracts: r.get::<_, i64>(0)? as u64,
+                            escrows: r.get::<_, i64>(1)? as u64,
+                        })
+                    },
+                )
+                .map_err(map_err)?;
             Ok(Some(KeptBalances {
                 accounts,
                 kinds,
                 months: Some(months),
+                lists: Some(lists),
             }))
         })
         .await

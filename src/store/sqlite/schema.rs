@@ -191,6 +191,48 @@ INSERT INTO sales_months
     FROM ledger_entries WHERE kind = 'release' GROUP BY 1, 2;
 "#,
     ),
+    (
+        8,
+        // Kept counts of the lists that carry one (`count` on a numbered page): every contract,
+        // those with an escrow (the transactions list), each client's and each freelancer's,
+        // and each freelancer's completed work. Moved by triggers on the contract row, which
+        // fire once per contract written (a count moves only when a row is inserted or its
+        // status or escrow status changes), so a count is read, never counted. Built once from
+        // the contracts a version-7 file holds; `verify` checks the totals.
+        r#"
+CREATE TABLE list_counts (
+    list TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO list_counts SELECT 'contracts', COUNT(*) FROM contracts WHERE 1;
+INSERT INTO list_counts SELECT 'escrows', COUNT(*) FROM contracts WHERE escrow_status IS NOT NULL;
+INSERT INTO list_counts SELECT 'client:' || client_id, COUNT(*) FROM contracts GROUP BY client_id;
+INSERT INTO list_counts SELECT 'freelancer:' || freelancer_id, COUNT(*) FROM contracts GROUP BY freelancer_id;
+INSERT INTO list_counts SELECT 'completed:' || freelancer_id, COUNT(*) FROM contracts
+    WHERE status = 'Completed' GROUP BY freelancer_id;
+CREATE TRIGGER list_counts_insert AFTER INSERT ON contracts BEGIN
+    INSERT INTO list_counts VALUES ('contracts', 1) ON CONFLICT(list) DO UPDATE SET n = n + 1;
+    INSERT INTO list_counts VALUES ('client:' || NEW.client_id, 1)
+        ON CONFLICT(list) DO UPDATE SET n = n + 1;
+    INSERT INTO list_counts VALUES ('freelancer:' || NEW.freelancer_id, 1)
+        ON CONFLICT(list) DO UPDATE SET n = n + 1;
+    INSERT INTO list_counts SELECT 'escrows', 1 WHERE NEW.escrow_status IS NOT NULL
+        ON CONFLICT(list) DO UPDATE SET n = n + 1;
+    INSERT INTO list_counts SELECT 'completed:' || NEW.freelancer_id, 1 WHERE NEW.status = 'Completed'
+        ON CONFLICT(list) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER list_counts_escrow AFTER UPDATE OF escrow_status ON contracts
+    WHEN (OLD.escrow_status IS NULL) != (NEW.escrow_status IS NULL) BEGIN
+    INSERT INTO list_counts VALUES ('escrows', IIF(NEW.escrow_status IS NULL, -1, 1))
+        ON CONFLICT(list) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER list_counts_completed AFTER UPDATE OF status ON contracts
+    WHEN (OLD.status = 'Completed') != (NEW.status = 'Completed') BEGIN
+    INSERT INTO list_counts VALUES ('completed:' || NEW.freelancer_id, IIF(NEW.status = 'Completed', 1, -1))
+        ON CONFLICT(list) DO UPDATE SET n = n + excluded.n;
+END;
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {
