@@ -188,6 +188,16 @@ async fn main() {
         clock.clone(),
         Arc::new(escrow::metrics::Metrics::new()),
     ));
+    // The server's maintenance task runs beside the fill, as in the server (on MongoDB it
+    // folds new entries into the kept balances; on SQLite they are kept as written).
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(escrow::service::maintenance::run(
+        service.clone(),
+        std::time::Duration::from_secs(escrow::service::maintenance::MAINTENANCE_INTERVAL_S),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let fill = Arc::new(Fill {
         service: service.clone(),
         clock,
@@ -233,6 +243,8 @@ async fn main() {
         for t in tasks {
             t.await.expect("fill task");
         }
+        // Whatever the maintenance task has not folded yet, so the store is at rest.
+        while service.fold_kept().await.expect("fold") > 0 {}
         let fill_s = t.elapsed().as_secs_f64();
         filled = filled.max(size);
         let s = &service;
@@ -323,4 +335,6 @@ async fn main() {
             f(wallet),
         );
     }
+    let _ = stop.send(());
+    maintenance.await.expect("maintenance task");
 }

@@ -7,9 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{ENTRY_COLUMNS, contract_doc, contract_from_doc, entry_from_row};
 use super::{SqliteStore, events, map_err};
-use crate::domain::ledger::KeptMonth;
 use crate::domain::verify::ContractFacts;
-use crate::domain::{Account, Contract, ContractId, JobId, LedgerEntry, PaymentRef, TransferKind};
+use crate::domain::{Contract, ContractId, JobId, LedgerEntry, PaymentRef};
 use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult, WebhookEvent};
 
 impl SqliteStore {
@@ -141,67 +140,7 @@ fn compare_and_set(
             ])
             .map_err(map_err)?;
     }
-    keep_balances(tx, entries)
-}
-
-/// Moves the kept balances (migration 6) and sales months (migration 7) by `entries`, in the
-/// transaction that inserts them: one upsert per account, one for the escrow total and one per
-/// month of releases, whatever the number of entries.
-fn keep_balances(tx: &Connection, entries: &[LedgerEntry]) -> StoreResult<()> {
-    use std::collections::BTreeMap;
-    let mut accounts: BTreeMap<(String, &str), (i64, i64)> = BTreeMap::new();
-    let mut held: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut months: BTreeMap<(&str, String), ([i64; 4], i64, i64)> = BTreeMap::new();
-    for e in entries {
-        let cur = e.currency.code();
-        let a = accounts.entry((e.account.to_string(), cur)).or_default();
-        a.0 += e.amount.get();
-        a.1 += 1;
-        if matches!(e.account, Account::Escrow(_)) {
-            *held.entry(cur).or_default() += e.amount.get();
-        }
-        if e.kind == TransferKind::Release {
-            let (month, starts, ends) = KeptMonth::bounds_of(e.at);
-            let m = &mut months
-                .entry((cur, month))
-                .or_insert(([0; 4], starts, ends))
-                .0;
-            KeptMonth::add_release(m, e);
-        }
-    }
-    let mut account = tx
-        .prepare_cached(
-            "INSERT INTO account_balances (account, currency, balance, entries) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (account, currency) DO UPDATE SET
-                 balance = balance + excluded.balance, entries = entries + excluded.entries",
-        )
-        .map_err(map_err)?;
-    for ((name, cur), (delta, count)) in &accounts {
-        account
-            .execute(params![name, cur, delta, count])
-            .map_err(map_err)?;
-    }
-    for (cur, delta) in held {
-        tx.prepare_cached(
-            "INSERT INTO kind_balances (kind, currency, balance) VALUES ('escrow', ?1, ?2)
-             ON CONFLICT (kind, currency) DO UPDATE SET balance = balance + excluded.balance",
-        )
-        .and_then(|mut s| s.execute(params![cur, delta]))
-        .map_err(map_err)?;
-    }
-    for ((cur, month), (m, starts, ends)) in months {
-        tx.prepare_cached(
-            "INSERT INTO sales_months VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (currency, month) DO UPDATE SET
-                 gross = gross + excluded.gross,
-                 platform_fee = platform_fee + excluded.platform_fee,
-                 freelancer_earning = freelancer_earning + excluded.freelancer_earning,
-                 releases = releases + excluded.releases",
-        )
-        .and_then(|mut s| s.execute(params![cur, month, starts, ends, m[0], m[1], m[2], m[3]]))
-        .map_err(map_err)?;
-    }
-    Ok(())
+    super::kept::keep_balances(tx, entries)
 }
 
 /// The `WHERE` clause of a filter (see [`ContractFilter::query`]) and its arguments.

@@ -16,6 +16,7 @@
 mod contracts;
 mod events;
 mod idempotency;
+mod kept;
 mod ledger;
 mod reviews;
 mod rows;
@@ -104,7 +105,7 @@ impl SqliteStore {
         let mut conn = schema::open_connection(&path)?;
         schema::migrate(&mut conn)?;
         let commits = Arc::new(AtomicU64::new(0));
-        let writer = writer::start(schema::open_connection(&path)?, options, commits.clone())?;
+        let writer = writer::start(schema::open_writer(&path)?, options, commits.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
@@ -295,7 +296,71 @@ mod tests {
         ),
         (6, "DROP TABLE account_balances; DROP TABLE kind_balances;"),
         (7, "DROP TABLE sales_months;"),
+        (
+            8,
+            "DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
+             DROP TRIGGER list_counts_completed; DROP TABLE list_counts;",
+        ),
     ];
+
+    /// The kept rows every write moves are written once per batch: a write that fails after
+    /// moving them drops its share with its savepoint, whatever else its batch carries.
+    #[tokio::test]
+    async fn a_failed_write_moves_no_kept_balance() {
+        use crate::domain::{Account, Currency, LedgerEntry, MinorUnits, TransferKind};
+        use crate::store::LedgerStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let contract = ContractId::generate();
+        let entry = |i: u32, account: Account, amount: i64| LedgerEntry {
+            id: format!("{contract}:1:{i}"),
+            transfer_id: format!("{contract}:1"),
+            contract_id: contract.clone(),
+            kind: TransferKind::Fund,
+            account,
+            amount: MinorUnits::new(amount),
+            currency: Currency::Inr,
+            at: 1,
+        };
+        let entries = vec![
+            entry(0, Account::ExternalStripe, -500),
+            entry(1, Account::Escrow(contract.clone()), 500),
+        ];
+        let writes: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, entries) = (store.clone(), entries.clone());
+                tokio::spawn(async move {
+                    store
+                        .write(move |tx| {
+                            kept::keep_balances(tx, &entries)?;
+                            if i % 2 == 0 {
+                                Err(StoreError::other("this write fails"))
+                            } else {
+                                Ok(())
+                            }
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for w in writes {
+            failed += w.await.unwrap().is_err() as i32;
+        }
+        assert_eq!(failed, 4);
+        assert_eq!(
+            store.escrow_held(Currency::Inr).await.unwrap(),
+            MinorUnits::new(4 * 500),
+            "four writes succeeded"
+        );
+        let kept = store.kept_balances().await.unwrap().unwrap();
+        let stripe = kept
+            .accounts
+            .iter()
+            .find(|a| a.0 == Account::ExternalStripe)
+            .unwrap();
+        assert_eq!((stripe.2, stripe.3), (MinorUnits::new(-4 * 500), 4));
+    }
 
     /// Turns the file at `path` back into schema `version`, as an older binary left it.
     fn turn_back_to(path: &Path, version: i64) {

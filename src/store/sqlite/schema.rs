@@ -265,6 +265,18 @@ pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// The writer's connection. Each write of a batch runs in its own savepoint, so a page that
+/// an earlier write of the batch changed is copied to the statement journal before a later
+/// write changes it again (every write moves the same few kept-balance pages): that journal
+/// is kept in memory, not in a temporary file. The page cache holds a whole batch's pages, so
+/// a batch never spills into the WAL before it commits.
+pub(super) fn open_writer(path: &Path) -> StoreResult<Connection> {
+    let conn = open_connection(path)?;
+    conn.execute_batch("PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
+        .map_err(map_err)?;
+    Ok(conn)
+}
+
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)

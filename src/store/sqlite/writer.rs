@@ -82,6 +82,7 @@ fn writer_loop(
         }
         let mut results: Vec<WriteResult> = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
+        super::kept::batch_started();
         let committed = (|| -> StoreResult<()> {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -104,8 +105,10 @@ fn writer_loop(
                     run("ROLLBACK TO write")?;
                 }
                 run("RELEASE write")?;
+                super::kept::write_ended(outcome.is_ok());
                 results.push(outcome);
             }
+            super::kept::batch_committing(&tx)?;
             if !options.commit_delay.is_zero() {
                 std::thread::sleep(options.commit_delay);
             }
