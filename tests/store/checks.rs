@@ -1859,6 +1859,39 @@ pub mod mongo {
         assert_verified(store).await;
     }
 
+    /// `verify` folds everything before it checks, while servers fold beside it: when its
+    /// fold loses the race to start a batch, it must finish that batch (not stop, leaving it
+    /// in flight), so its check never sees a batch half folded. Run in rounds, as it is a race.
+    pub async fn check_verify_folds_everything_while_servers_fold(b: &MongoBackend) {
+        use escrow::store::mongo::FoldStage;
+        let store: &dyn Store = b.store.as_ref();
+        let now = JAN_2026_MS;
+        let freelancer = UserId::generate();
+        let verifier = b.reopen().await.with_fold_batch(2);
+        let servers = [
+            b.reopen().await.with_fold_batch(2),
+            b.reopen().await.with_fold_batch(3),
+        ];
+        for round in 0..6 {
+            for i in 0..4 {
+                released(store, &freelancer, 1_000 + i, now + round * 10 + i).await;
+            }
+            // The servers start batches and die before finishing them, over and over: each
+            // start can beat the verifier's, and leaves a batch in flight.
+            let fold = join_all(servers.iter().map(|s| async move {
+                for _ in 0..40 {
+                    s.fold_then_crash(FoldStage::Started).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }));
+            let check = async {
+                let report = verify(&verifier).await;
+                assert!(report.ok(), "round {round}: {report:#?}");
+            };
+            tokio::join!(fold, check);
+        }
+    }
+
     pub async fn check_crash_repair(b: &MongoBackend) {
         let store: &dyn Store = b.store.as_ref();
         let now = JAN_2026_MS;

@@ -145,6 +145,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_verify_folds_everything_while_servers_fold() {
+                crate::on_mongodb(crate::checks::mongo::check_verify_folds_everything_while_servers_fold).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn check_a_stale_job_claim_is_taken_over() {
                 crate::on_mongodb(crate::checks::mongo::check_stale_claims_are_taken_over).await;
             }

@@ -255,6 +255,16 @@ fn plan(entries: &[EntryDoc]) -> Vec<PlanLine> {
     lines.into_values().collect()
 }
 
+/// What one step of the fold did.
+enum Step {
+    /// Started (and, at [`FoldStage::Done`], finished) a batch of this many entries.
+    Folded(u64),
+    /// Another folder started the next batch first.
+    Lost,
+    /// Nothing was left to fold.
+    Nothing,
+}
+
 impl MongoStore {
     async fn checkpoint(&self) -> StoreResult<Checkpoint> {
         Ok(self
@@ -309,7 +319,10 @@ impl MongoStore {
     #[doc(hidden)]
     pub async fn fold_then_crash(&self, stage: FoldStage) -> StoreResult<u64> {
         self.repair_projection().await?;
-        self.fold_step(stage).await
+        Ok(match self.fold_step(stage).await? {
+            Step::Folded(n) => n,
+            Step::Lost | Step::Nothing => 0,
+        })
     }
 
     /// The same store with another fold batch size (tests: small batches make many).
@@ -320,9 +333,8 @@ impl MongoStore {
     }
 
     /// One step of the fold: finishes the batch in flight and folds up to [`FOLD_BATCH`]
-    /// more projected entries (up to `stage`). Returns how many this call folded (0: nothing
-    /// was left, or another server started the next batch first).
-    async fn fold_step(&self, stage: FoldStage) -> StoreResult<u64> {
+    /// more projected entries (up to `stage`).
+    async fn fold_step(&self, stage: FoldStage) -> StoreResult<Step> {
         let current = self.checkpoint().await?;
         self.finish(&current).await?;
         let next: Vec<EntryDoc> = collect(
@@ -335,7 +347,7 @@ impl MongoStore {
         )
         .await?;
         if next.is_empty() {
-            return Ok(0);
+            return Ok(Step::Nothing);
         }
         let started = Checkpoint {
             id: CHECKPOINT.into(),
@@ -366,17 +378,20 @@ impl MongoStore {
                 == 1
         };
         if !won {
-            return Ok(0);
+            return Ok(Step::Lost);
         }
         match stage {
             FoldStage::Started => {}
             FoldStage::Applied => self.apply(started.seq, &started.plan).await?,
             FoldStage::Done => self.finish(&started).await?,
         }
-        Ok(next.len() as u64)
+        Ok(Step::Folded(next.len() as u64))
     }
 
-    /// Folds until nothing is left; returns how many entries were folded.
+    /// Folds until nothing is left; returns how many entries were folded. A step that loses
+    /// the race to start a batch goes on: the next step finishes the winner's batch itself,
+    /// so when this returns every entry projected before it was called is folded, whoever
+    /// else is folding (`verify` relies on it while servers fold beside it).
     /// (Finishes any interrupted projection first, once: the fold takes projected entries.)
     pub(super) async fn fold_all(&self) -> StoreResult<u64> {
         const PROGRESS_EVERY: u64 = 100_000;
@@ -384,8 +399,9 @@ impl MongoStore {
         let mut folded = 0;
         loop {
             match self.fold_step(FoldStage::Done).await? {
-                0 => return Ok(folded),
-                n => {
+                Step::Nothing => return Ok(folded),
+                Step::Lost => {}
+                Step::Folded(n) => {
                     if (folded + n) / PROGRESS_EVERY > folded / PROGRESS_EVERY {
                         tracing::info!(entries = folded + n, "kept balances: folding");
                     }

@@ -292,7 +292,20 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .map_err(map_err)?;
     for (version, sql) in MIGRATIONS {
         if *version > current {
+            // A migration that builds kept rows reads the whole file once: on a large store
+            // that takes seconds, so the log says what the start is waiting for.
+            let started = std::time::Instant::now();
+            if current > 0 {
+                tracing::info!(version, "schema migration: applying");
+            }
             tx.execute_batch(sql).map_err(map_err)?;
+            if current > 0 {
+                tracing::info!(
+                    version,
+                    ms = started.elapsed().as_millis() as u64,
+                    "schema migration: applied"
+                );
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![version, chrono::Utc::now().timestamp_millis()],
