@@ -83,19 +83,21 @@ pub struct ContractFacts {
 
 impl ContractFacts {
     pub fn of(c: &Contract) -> ContractFacts {
-        let escrow = c.escrow.as_ref();
-        ContractFacts {
-            id: c.id.clone(),
-            escrow: escrow.map(|e| (e.status, e.amount)),
-            refund_owed: refund_owed(
-                c.extra_payments
-                    .iter()
-                    .filter(|p| p.provider_refund_id.is_none())
-                    .map(|p| p.amount),
-                escrow.map(|e| (e.status, e.refund.as_ref().map(|r| r.client_share))),
-            ),
-            currency: c.currency,
-        }
+        ContractFacts::new(
+            c.id.clone(),
+            c.currency,
+            c.escrow.as_ref().map(|e| {
+                (
+                    e.status,
+                    e.amount,
+                    e.refund.as_ref().map(|r| r.client_share),
+                )
+            }),
+            c.extra_payments
+                .iter()
+                .filter(|p| p.provider_refund_id.is_none())
+                .map(|p| p.amount),
+        )
     }
 
     /// The facts straight from a contract's serialized form (its serde JSON: a store's
@@ -103,33 +105,38 @@ impl ContractFacts {
     /// million of them, and decoding each whole contract was most of its cost.
     pub fn from_json(doc: &str) -> serde_json::Result<ContractFacts> {
         let d: FactsDoc = serde_json::from_str(doc)?;
-        let escrow = d.escrow.as_ref();
-        Ok(ContractFacts {
-            refund_owed: refund_owed(
-                d.extra_payments
-                    .iter()
-                    .filter(|p| p.provider_refund_id.is_none())
-                    .map(|p| p.amount),
-                escrow.map(|e| (e.status, e.refund.as_ref().map(|r| r.client_share))),
-            ),
-            escrow: escrow.map(|e| (e.status, e.amount)),
-            id: d.id,
-            currency: d.currency,
-        })
+        Ok(ContractFacts::new(
+            d.id,
+            d.currency,
+            d.escrow
+                .map(|e| (e.status, e.amount, e.refund.map(|r| r.client_share))),
+            d.extra_payments
+                .iter()
+                .filter(|p| p.provider_refund_id.is_none())
+                .map(|p| p.amount),
+        ))
     }
-}
 
-/// Extra payments not yet refunded, plus the client's share of a refund the provider has not
-/// confirmed (an escrow `refund_pending`).
-fn refund_owed(
-    unrefunded_extra: impl Iterator<Item = MinorUnits>,
-    escrow: Option<(EscrowStatus, Option<MinorUnits>)>,
-) -> MinorUnits {
-    let pending = match escrow {
-        Some((EscrowStatus::RefundPending, share)) => share.unwrap_or(MinorUnits::ZERO),
-        _ => MinorUnits::ZERO,
-    };
-    unrefunded_extra.sum::<MinorUnits>() + pending
+    /// `escrow`: its status, amount and the client's share of its refund decision, if any.
+    /// What the refund account must hold: the extra payments not yet refunded, plus the
+    /// client's share of a refund the provider has not confirmed (an escrow `refund_pending`).
+    fn new(
+        id: ContractId,
+        currency: Currency,
+        escrow: Option<(EscrowStatus, MinorUnits, Option<MinorUnits>)>,
+        unrefunded_extra: impl Iterator<Item = MinorUnits>,
+    ) -> ContractFacts {
+        let pending = match escrow {
+            Some((EscrowStatus::RefundPending, _, share)) => share.unwrap_or(MinorUnits::ZERO),
+            _ => MinorUnits::ZERO,
+        };
+        ContractFacts {
+            id,
+            escrow: escrow.map(|(status, amount, _)| (status, amount)),
+            refund_owed: unrefunded_extra.sum::<MinorUnits>() + pending,
+            currency,
+        }
+    }
 }
 
 /// The fields of [`Contract`]'s serialized form that [`ContractFacts`] come from (same names:

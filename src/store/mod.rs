@@ -273,38 +273,6 @@ impl ContractFilter {
     }
 }
 
-impl ContractQuery {
-    /// The name of the count a store keeps for exactly the contracts this query matches, when
-    /// it keeps one: every contract, those with an escrow (the transactions list), one
-    /// client's, one freelancer's, one freelancer's completed work. Other queries (an
-    /// operator's status filters) are counted when a numbered page asks.
-    pub fn kept_count(&self) -> Option<String> {
-        let ContractQuery {
-            escrow_status: None,
-            release_requested: false,
-            ..
-        } = self
-        else {
-            return None;
-        };
-        match (
-            self.has_escrow,
-            self.contract_status,
-            &self.client,
-            &self.freelancer,
-        ) {
-            (false, None, None, None) => Some("contracts".into()),
-            (true, None, None, None) => Some("escrows".into()),
-            (false, None, Some(c), None) => Some(format!("client:{c}")),
-            (false, None, None, Some(f)) => Some(format!("freelancer:{f}")),
-            (false, Some(ContractStatus::Completed), None, Some(f)) => {
-                Some(format!("completed:{f}"))
-            }
-            _ => None,
-        }
-    }
-}
-
 /// A received webhook event, as recorded for deduplication and audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -147,6 +147,22 @@ async fn released(store: &dyn Store, freelancer: &UserId, amount: i64, now: i64)
     id
 }
 
+/// Funded at `at`, Started, then canceled by an admin with the kill fee of a started contract
+/// (the client's share owed back through the provider).
+async fn killed(store: &dyn Store, freelancer: &UserId, amount: i64, at: i64) -> ContractId {
+    let id = funded(store, freelancer, amount, at).await;
+    step(store, &id, |c| {
+        c.move_to(ContractStatus::Started, Party::Freelancer, at + 1)
+            .map(|_| vec![])
+    })
+    .await;
+    step(store, &id, |c| {
+        c.decide_refund("admin:a", Party::Admin, "", "", None, at + 2)
+    })
+    .await;
+    id
+}
+
 /// Every ledger invariant over the whole store, read the way `escrowctl verify` reads it.
 async fn verify(store: &dyn Store) -> Report {
     let mut v = Verifier::new();
@@ -185,16 +201,7 @@ pub async fn a_ledger_of_every_kind(store: &dyn Store) {
     let freelancer = UserId::generate();
     released(store, &freelancer, 10_001, now).await;
     funded(store, &freelancer, 25_000, now + 1).await;
-    let killed = funded(store, &freelancer, 40_000, now + 2).await;
-    step(store, &killed, |c| {
-        c.move_to(ContractStatus::Started, Party::Freelancer, now + 3)
-            .map(|_| vec![])
-    })
-    .await;
-    step(store, &killed, |c| {
-        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 4)
-    })
-    .await;
+    killed(store, &freelancer, 40_000, now + 2).await;
     assert_verified(store).await;
 }
 
@@ -1164,16 +1171,7 @@ pub async fn check_every_list_count_is_the_number_of_its_rows(store: &dyn Store)
     funded(store, &a, 1_000, now + 2).await;
     requested(store, &a, 1_000, now + 3).await;
     let completed = released(store, &b, 1_000, now + 4).await;
-    let canceled = funded(store, &a, 1_000, now + 5).await;
-    step(store, &canceled, |c| {
-        c.move_to(ContractStatus::Started, Party::Freelancer, now + 6)
-            .map(|_| vec![])
-    })
-    .await;
-    step(store, &canceled, |c| {
-        c.decide_refund("admin:a", Party::Admin, "", "", None, now + 7)
-    })
-    .await;
+    let canceled = killed(store, &a, 1_000, now + 5).await;
     assert_eq!(
         load(store, &canceled).await.status,
         ContractStatus::Canceled

@@ -5,11 +5,13 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{ENTRY_COLUMNS, contract_doc, contract_from_doc, entry_from_row};
+use super::rows::{ENTRY_COLUMNS, contract_doc, contract_from_doc, entry_from_row, facts_from_doc};
 use super::{SqliteStore, events, map_err};
 use crate::domain::verify::ContractFacts;
-use crate::domain::{Contract, ContractId, JobId, LedgerEntry, PaymentRef};
-use crate::store::{ContractFilter, ContractStore, Page, StoreError, StoreResult, WebhookEvent};
+use crate::domain::{Contract, ContractId, ContractStatus, JobId, LedgerEntry, PaymentRef};
+use crate::store::{
+    ContractFilter, ContractQuery, ContractStore, Page, StoreError, StoreResult, WebhookEvent,
+};
 
 impl SqliteStore {
     /// The compare-and-set write, with the webhook event that caused it when there is one.
@@ -143,6 +145,58 @@ fn compare_and_set(
     super::kept::keep_balances(tx, entries)
 }
 
+/// The row of `list_counts` (migration 8, whose triggers name the rows the same way) that
+/// counts exactly the contracts `q` matches, when one is kept: every contract, those with an
+/// escrow (the transactions list), one client's, one freelancer's, one freelancer's completed
+/// work. Other queries (an operator's status filters) are counted when a numbered page asks.
+fn kept_count(q: &ContractQuery) -> Option<String> {
+    let ContractQuery {
+        escrow_status: None,
+        release_requested: false,
+        ..
+    } = q
+    else {
+        return None;
+    };
+    match (q.has_escrow, q.contract_status, &q.client, &q.freelancer) {
+        (false, None, None, None) => Some("contracts".into()),
+        (true, None, None, None) => Some("escrows".into()),
+        (false, None, Some(c), None) => Some(format!("client:{c}")),
+        (false, None, None, Some(f)) => Some(format!("freelancer:{f}")),
+        (false, Some(ContractStatus::Completed), None, Some(f)) => Some(format!("completed:{f}")),
+        _ => None,
+    }
+}
+
+/// Every contract after `after` in id order (at most `limit`), each decoded from its document
+/// by `decode` on the connection's thread: a whole-store scan (verify) then decodes one page
+/// while the caller checks the one before.
+async fn docs_after<T: Send + 'static>(
+    store: &SqliteStore,
+    after: Option<&ContractId>,
+    limit: u32,
+    decode: fn(&str) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let after = after.map(|a| a.to_string()).unwrap_or_default();
+    store
+        .with_conn(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(map_err)?;
+            let mut rows = stmt.query(params![after, limit]).map_err(map_err)?;
+            let mut found = Vec::with_capacity(limit as usize);
+            while let Some(row) = rows.next().map_err(map_err)? {
+                let doc = row
+                    .get_ref(0)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(map_err)?;
+                found.push(decode(doc)?);
+            }
+            Ok(found)
+        })
+        .await
+}
+
 /// The `WHERE` clause of a filter (see [`ContractFilter::query`]) and its arguments.
 fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
     let Some(q) = f.query() else {
@@ -183,7 +237,7 @@ impl SqliteStore {
                 .and_then(|mut s| s.query_row([arg], |r| r.get(0)).optional())
                 .map_err(map_err)
         })?;
-        doc.map(contract_from_doc).transpose()
+        doc.as_deref().map(contract_from_doc).transpose()
     }
 }
 
@@ -246,7 +300,7 @@ impl ContractStore for SqliteStore {
     ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let (where_sql, args) = filter_sql(filter);
         let counted = page.count;
-        let kept = filter.query().and_then(|q| q.kept_count());
+        let kept = filter.query().and_then(|q| kept_count(&q));
         let (limit, offset) = (page.limit, page.offset() as i64);
         let (after_at, after_id) = super::rows::keyset(page);
         let (count, docs) = self
@@ -288,7 +342,7 @@ impl ContractStore for SqliteStore {
         Ok((
             count,
             docs.into_iter()
-                .map(contract_from_doc)
+                .map(|d| contract_from_doc(&d))
                 .collect::<StoreResult<_>>()?,
         ))
     }
@@ -317,21 +371,7 @@ impl ContractStore for SqliteStore {
         after: Option<&ContractId>,
         limit: u32,
     ) -> StoreResult<Vec<Contract>> {
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
-        // Parsed on the connection's thread: a whole-store scan (verify) then decodes one
-        // page while the caller checks the one before.
-        self.with_conn(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
-                .map_err(map_err)?;
-            let docs = stmt
-                .query_map(params![after, limit], |r| r.get::<_, String>(0))
-                .map_err(map_err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_err)?;
-            docs.into_iter().map(contract_from_doc).collect()
-        })
-        .await
+        docs_after(self, after, limit, contract_from_doc).await
     }
 
     async fn contract_facts_after(
@@ -339,26 +379,7 @@ impl ContractStore for SqliteStore {
         after: Option<&ContractId>,
         limit: u32,
     ) -> StoreResult<Vec<ContractFacts>> {
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
-        self.with_conn(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM contracts WHERE id > ?1 ORDER BY id LIMIT ?2")
-                .map_err(map_err)?;
-            let mut rows = stmt.query(params![after, limit]).map_err(map_err)?;
-            let mut facts = Vec::with_capacity(limit as usize);
-            while let Some(row) = rows.next().map_err(map_err)? {
-                let doc = row
-                    .get_ref(0)
-                    .and_then(|v| v.as_str().map_err(Into::into))
-                    .map_err(map_err)?;
-                facts.push(
-                    ContractFacts::from_json(doc)
-                        .map_err(|e| super::rows::corrupt("contract document", e))?,
-                );
-            }
-            Ok(facts)
-        })
-        .await
+        docs_after(self, after, limit, facts_from_doc).await
     }
 
     async fn contract_by_number(&self, number: u64) -> StoreResult<Option<ContractId>> {

@@ -3,6 +3,7 @@
 
 use rusqlite::Row;
 
+use crate::domain::verify::ContractFacts;
 use crate::domain::{
     Account, Contract, ContractId, Currency, EventId, LedgerEntry, MinorUnits, Rating, Review,
     ReviewId, TransferKind, UserId,
@@ -13,8 +14,13 @@ pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::other(format!("corrupt {what}: {e}"))
 }
 
-pub(super) fn contract_from_doc(doc: String) -> StoreResult<Contract> {
-    serde_json::from_str(&doc).map_err(|e| corrupt("contract document", e))
+pub(super) fn contract_from_doc(doc: &str) -> StoreResult<Contract> {
+    serde_json::from_str(doc).map_err(|e| corrupt("contract document", e))
+}
+
+/// What verification reads of a contract, from its document.
+pub(super) fn facts_from_doc(doc: &str) -> StoreResult<ContractFacts> {
+    ContractFacts::from_json(doc).map_err(|e| corrupt("contract document", e))
 }
 
 pub(super) fn contract_doc(c: &Contract) -> StoreResult<String> {
