@@ -25,6 +25,9 @@ _escrowctl() {
             escrowctl,escrow)
                 cmd="escrowctl__subcmd__escrow"
                 ;;
+            escrowctl,payouts)
+                cmd="escrowctl__subcmd__payouts"
+                ;;
             escrowctl,report)
                 cmd="escrowctl__subcmd__report"
                 ;;
@@ -58,6 +61,18 @@ _escrowctl() {
             escrowctl__subcmd__escrow,show)
                 cmd="escrowctl__subcmd__escrow__subcmd__show"
                 ;;
+            escrowctl__subcmd__payouts,create)
+                cmd="escrowctl__subcmd__payouts__subcmd__create"
+                ;;
+            escrowctl__subcmd__payouts,list)
+                cmd="escrowctl__subcmd__payouts__subcmd__list"
+                ;;
+            escrowctl__subcmd__payouts,retry)
+                cmd="escrowctl__subcmd__payouts__subcmd__retry"
+                ;;
+            escrowctl__subcmd__payouts,show)
+                cmd="escrowctl__subcmd__payouts__subcmd__show"
+                ;;
             escrowctl__subcmd__report,balance)
                 cmd="escrowctl__subcmd__report__subcmd__balance"
                 ;;
@@ -83,7 +98,7 @@ _escrowctl() {
 
     case "${cmd}" in
         escrowctl)
-            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report verify webhooks token completions"
+            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report payouts verify webhooks token completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,6 +322,152 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__escrow__subcmd__show)
+            opts="-h -V --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__payouts)
+            opts="-h -V --database-url --config --json --help --version list show create retry"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__payouts__subcmd__create)
+            opts="-y -h -V --user --amount --actor --yes --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__payouts__subcmd__list)
+            opts="-h -V --status --user --limit --page --after --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "requested pending paid failed reversed" -- "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__payouts__subcmd__retry)
+            opts="-y -h -V --actor --yes --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__payouts__subcmd__show)
             opts="-h -V --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

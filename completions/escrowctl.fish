@@ -34,6 +34,7 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "contract" -d 'C
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "reviews" -d 'List a freelancer\'s reviews (with the average) or the review of a contract'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "wallet" -d 'Show a wallet: balance and ledger entries'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "report" -d 'Funds held, platform revenue, monthly sales'
+complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "payouts" -d 'List, show, send and retry payouts (money out to freelancers\' connected accounts)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "verify" -d 'Check every ledger invariant over the whole store'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "webhooks" -d 'List received payment-provider webhook events'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "token" -d 'Mint an access token with the configured secret (development and tests only)'
@@ -118,7 +119,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fi
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show a user\'s wallet: balance and ledger entries, newest first'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and not __fish_seen_subcommand_from show" -f -a "show" -d 'Show a user\'s wallet: balance, payouts in flight and ledger entries, newest first'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l page -d 'Which page, from 1' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand wallet; and __fish_seen_subcommand_from show" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
@@ -152,6 +153,50 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand report; and __fish_s
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand report; and __fish_seen_subcommand_from sales" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand report; and __fish_seen_subcommand_from sales" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand report; and __fish_seen_subcommand_from sales" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -f -a "list" -d 'List payouts, newest first, by status and user'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -f -a "show" -d 'Show a payout: amount, destination, transfer, attempts and history'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -f -a "create" -d 'Send a freelancer\'s wallet (or part of it) to their connected account'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and not __fish_seen_subcommand_from list show create retry" -f -a "retry" -d 'Retry a failed payout: debit the wallet again and send it under a new attempt'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l status -d 'Only payouts in this status' -r -f -a "requested\t'Asked for; the wallet debit is being made'
+pending\t'Debited; the transfer is not confirmed yet (retried by the server)'
+paid\t'Sent to the connected account'
+failed\t'Refused by the provider; the money is back in the wallet'
+reversed\t'Paid, then reversed in full by the provider'"
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l user -d 'Only this user\'s payouts' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from show" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from show" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l user -d 'Whose wallet (the freelancer\'s user id)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l amount -d 'How much, in rupees ("250", "250.50"); default: the whole balance' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -s y -l yes -d 'Do not ask: act at once (required when stdin is not a terminal)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -s y -l yes -d 'Do not ask: act at once (required when stdin is not a terminal)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l json -d 'Print one JSON document on stdout instead of tables'

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::domain::{Currency, FeeBps};
+use crate::domain::{Currency, FeeBps, MinorUnits, Money};
 
 /// A secret value: `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,6 +66,15 @@ pub struct Config {
     pub refresh_secret: Option<Secret>,
     pub stripe_secret_key: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
+    /// Verifies `POST /webhook/connect` (`STRIPE_CONNECT_WEBHOOK_SECRET`: Stripe signs a
+    /// Connect endpoint's events with its own secret). Production without it has no money
+    /// out (its routes answer 503 `payout.unconfigured`).
+    pub stripe_connect_webhook_secret: Option<Secret>,
+    /// The smallest payout (`ESCROW_PAYOUT_MIN`, in major units, default 100).
+    pub payout_min: Money,
+    /// Where a release's earning goes (`ESCROW_PAYOUT_MODE`): the wallet (default), or
+    /// straight to the freelancer's connected account when it takes payouts (`on_release`).
+    pub payout_mode: PayoutMode,
     pub stripe_api_base: Option<String>,
     /// Bounds each Stripe API call (`STRIPE_TIMEOUT_S`).
     pub stripe_timeout_s: u64,
@@ -107,6 +116,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+pub use crate::service::PayoutMode;
 
 /// Where browsers may call the API from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,8 +296,35 @@ impl Config {
                     .into(),
             ));
         }
+        let currency: Currency = parse(s, "ESCROW_CURRENCY", Currency::Inr)?;
+        let payout_min = match s.get("ESCROW_PAYOUT_MIN") {
+            None => Money::new(MinorUnits::new(100 * 10i64.pow(currency.minor_digits())), currency),
+            Some(text) => Money::parse_major(text, currency)
+                .ok()
+                .filter(|m| m.minor.get() > 0)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "ESCROW_PAYOUT_MIN must be a positive amount in {currency} like 100 or 99.50, not {text:?}"
+                    ))
+                })?,
+        };
+        let payout_mode = match s.get("ESCROW_PAYOUT_MODE").unwrap_or("wallet") {
+            "wallet" => PayoutMode::Wallet,
+            "on_release" => PayoutMode::OnRelease,
+            other => {
+                return Err(ConfigError(format!(
+                    "ESCROW_PAYOUT_MODE must be wallet or on_release, not {other:?}"
+                )));
+            }
+        };
         let config = Config {
             mode,
+            stripe_connect_webhook_secret: s
+                .get("STRIPE_CONNECT_WEBHOOK_SECRET")
+                .filter(|v| !v.is_empty())
+                .map(Secret::new),
+            payout_min,
+            payout_mode,
             cors_origins,
             database,
             mongodb_database: s
@@ -340,7 +378,7 @@ impl Config {
             stripe_api_base: s.get("STRIPE_API_BASE").map(str::to_string),
             stripe_timeout_s: parse(s, "STRIPE_TIMEOUT_S", 15)?,
             client_url,
-            currency: parse(s, "ESCROW_CURRENCY", Currency::Inr)?,
+            currency,
             fee,
             cloudinary,
             cloudinary_api_base: s.get("CLOUDINARY_API_BASE").map(str::to_string),
@@ -450,6 +488,22 @@ impl Config {
         match &self.jwt_secret {
             Some(s) => Ok(s.clone()),
             None => dev_secret(self, "jwt-secret", "JWT_SECRET", ""),
+        }
+    }
+
+    /// The Connect endpoint's signing secret: configured, or (development only) generated
+    /// once; `None` in production without it (no money out).
+    pub fn connect_webhook_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        match (&self.stripe_connect_webhook_secret, self.mode) {
+            (Some(s), _) => Ok(Some(s.clone())),
+            (None, Mode::Production) => Ok(None),
+            (None, Mode::Development) => dev_secret(
+                self,
+                "connect-webhook-secret",
+                "STRIPE_CONNECT_WEBHOOK_SECRET",
+                "whsec_",
+            )
+            .map(Some),
         }
     }
 

@@ -135,6 +135,12 @@ pub fn settings(config: &Config) -> Result<Settings, StartError> {
         fee: config.fee,
         client_url: config.client_url.clone(),
         webhook_secret: config.webhook_secret()?.expose().to_string(),
+        connect_webhook_secret: config
+            .connect_webhook_secret()?
+            .map(|s| s.expose().to_string()),
+        payout_min: config.payout_min,
+        payout_mode: config.payout_mode,
+        debit_grace_ms: (config.request_timeout_s.saturating_add(5) as i64).saturating_mul(1000),
         spool_dir: config.media_dir.join(".incoming"),
         upload_bytes_max: config.upload_bytes_max,
         uploads_per_user_max: config.uploads_per_user_max,

@@ -12,8 +12,15 @@
 //!   ends where its script leads (a write retried to a definite answer happened exactly once);
 //! - the request that released or refunded is answered 2xx, even when a kill cut off the try
 //!   that moved the money and only a retry got an answer (not "already released");
-//! - each freelancer's wallet holds exactly what its one release or refund gave it;
+//! - each freelancer then withdraws the whole wallet (a payout, retried with its key like the
+//!   rest): what the release or refund gave is paid out or still in the wallet, never both and
+//!   never twice; every paid payout has exactly one transfer at Stripe, even when a kill landed
+//!   between the wallet debit and the transfer (the maintenance task sends it again with the
+//!   same idempotency key, and Stripe replays the first);
 //! - `escrowctl --json verify`, the real binary as a process, finds no violation.
+//!
+//! The server talks to a fake Stripe API in this process (`providers/fake_stripe.rs`): refunds
+//! and transfers are made there, where they can be counted.
 //!
 //! Liveness is checked too: every request must get its definite answer within
 //! `DEFINITE_ANSWER_WITHIN`, so the server must answer some of what is in flight in the short
@@ -29,6 +36,9 @@
 //! with 24, as the emulator is one Python process serving a few thousand operations a second:
 //! its two seeds took 8 s on an idle 2-core machine, about 20 s with both cores kept busy).
 
+#[allow(dead_code)]
+#[path = "providers/fake_stripe.rs"]
+mod fake_stripe;
 #[allow(dead_code)]
 #[path = "hostile/process.rs"]
 mod process;
@@ -53,6 +63,7 @@ use process::{Server, escrowctl_verify, payment_event, signature, token};
 
 const JWT_SECRET: &str = "crash-test-jwt-secret-0123456789";
 const WEBHOOK_SECRET: &str = "whsec_crash_test_secret";
+const CONNECT_SECRET: &str = "whsec_crash_test_connect";
 /// A request with no definite answer after this long fails the run (the server is stuck).
 const DEFINITE_ANSWER_WITHIN: Duration = Duration::from_secs(90);
 /// The server runs this long (uniformly drawn) between two kills.
@@ -81,6 +92,8 @@ enum Step {
     Refund {
         by_client: bool,
     },
+    /// The freelancer withdraws the whole wallet.
+    Payout,
 }
 
 impl Step {
@@ -91,6 +104,7 @@ impl Step {
             Step::RequestRelease { .. } => "request_release",
             Step::Release => "release",
             Step::Refund { .. } => "refund",
+            Step::Payout => "payout",
         }
     }
 }
@@ -123,6 +137,8 @@ struct Deal {
     end: End,
     /// Distinct payment events in the script (the first to land funds; the rest are refunded).
     payments: usize,
+    /// The freelancer's connected account at the fake Stripe.
+    account: String,
 }
 
 /// What one step finally got (after its retries).
@@ -164,6 +180,10 @@ struct Totals {
     /// Retries the server recognised as a request that had already changed its contract
     /// before a kill cut it off (its log says so).
     recognised: u64,
+    /// Payouts paid, and those of them whose transfer a restart's maintenance task sent (a
+    /// kill had cut off the request between the wallet debit and the transfer).
+    payouts: u64,
+    payouts_resent: u64,
 }
 
 fn seeds(default: usize) -> Vec<u64> {
@@ -315,7 +335,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
             // Every start and every answer is logged, so the log kept from a failed run shows
             // what the server answered and how fast.
             let log = std::env::var("ESCROW_CRASH_RUST_LOG").unwrap_or_else(|_| {
-                "warn,escrow_server=info,escrow::http=info,escrow::service::transition=info".into()
+                "warn,escrow_server=info,escrow::http=info,escrow::service::transition=info,escrow::service::payouts=info,escrow::service::maintenance=info".into()
             });
             env.push(("RUST_LOG".into(), log));
             let contracts = if backend.name == "mongodb" { 24 } else { 80 };
@@ -329,7 +349,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         }
     }
     let line = format!(
-        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, every move answered as done to the request that made it ({} retries recognised as a request whose cut-off try had moved the contract), escrowctl verify clean after every seed ({:.0} s)",
+        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, every move answered as done to the request that made it ({} retries recognised as a request whose cut-off try had moved the contract), {} payouts paid with exactly one Stripe transfer each ({} sent again by the maintenance task after a kill or a Stripe timeout between debit and transfer), escrowctl verify clean after every seed ({:.0} s)",
         totals.seeds.len(),
         totals.seeds.join(", "),
         totals.crashes,
@@ -339,6 +359,8 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         totals.refused,
         totals.acknowledged,
         totals.recognised,
+        totals.payouts,
+        totals.payouts_resent,
         started.elapsed().as_secs_f64()
     );
     process::figures("crash", &line);
@@ -351,6 +373,21 @@ async fn run_seed(
     contracts: usize,
     totals: &mut Totals,
 ) {
+    let stripe = fake_stripe::FakeStripe::start().await;
+    let mut env = env.to_vec();
+    env.extend([
+        (
+            "STRIPE_SECRET_KEY".to_string(),
+            fake_stripe::SECRET_KEY.to_string(),
+        ),
+        ("STRIPE_API_BASE".to_string(), stripe.base.clone()),
+        ("STRIPE_TIMEOUT_S".to_string(), "2".to_string()),
+        (
+            "STRIPE_CONNECT_WEBHOOK_SECRET".to_string(),
+            CONNECT_SECRET.to_string(),
+        ),
+        ("ESCROW_PAYOUT_MIN".to_string(), "0.01".to_string()),
+    ]);
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let server = Server::start(dir, &env_refs);
     let http = reqwest::Client::builder()
@@ -363,7 +400,7 @@ async fn run_seed(
     // Contracts created and approved before the crashes start.
     let mut deals = Vec::with_capacity(contracts);
     for i in 0..contracts {
-        deals.push(prepare(&http, &server.base, i, &mut rng).await);
+        deals.push(prepare(&http, &server.base, &stripe, i, &mut rng).await);
     }
 
     let live = Arc::new(Live {
@@ -385,6 +422,13 @@ async fn run_seed(
         }
     };
 
+    // Some transfers hang past the server's Stripe timeout after Stripe made them: the request
+    // is cut off (by the timeout or a kill) between the wallet debit and recording the
+    // transfer, and the transfer must be sent again with its key and made once.
+    stripe.fail_transfers(vec![
+        fake_stripe::Fault::Hang(Duration::from_secs(3));
+        contracts / 8
+    ]);
     let deals = Arc::new(deals);
     let answers = Arc::new(Mutex::new(Vec::<Answer>::new()));
     let admin = Arc::new(admin);
@@ -414,12 +458,18 @@ async fn run_seed(
         t.await.expect("a script task failed");
     }
     let (mut server, crashes) = killer.stop();
+    // One more start: what a kill left pending (a refund, a payout's transfer) is sent by the
+    // maintenance pass every start makes, rather than the next periodic one.
+    server.restart();
     let base = server.base.clone();
 
     let answers = answers.lock().unwrap().clone();
-    let acknowledged = check(&http, &base, &admin, &deals, &answers, &server).await;
+    let acknowledged = check(&http, &base, &admin, &deals, &answers, &server, &stripe).await;
 
     totals.recognised += server.log().matches(RECOGNISED).count() as u64;
+    let (payouts, resent) = payout_counts(&server.log());
+    totals.payouts += payouts;
+    totals.payouts_resent += resent;
     server.kill9();
     let (code, report, out) = escrowctl_verify(dir, &env_refs);
     assert_eq!(code, 0, "escrowctl --json verify failed:\n{out}");
@@ -489,7 +539,13 @@ fn killer(mut server: Server, live: Arc<Live>, seed: u64) -> (Server, u64) {
     }
 }
 
-async fn prepare(http: &reqwest::Client, base: &str, i: usize, rng: &mut StdRng) -> Deal {
+async fn prepare(
+    http: &reqwest::Client,
+    base: &str,
+    stripe: &fake_stripe::FakeStripe,
+    i: usize,
+    rng: &mut StdRng,
+) -> Deal {
     let (client, freelancer, job) = (UserId::generate(), UserId::generate(), JobId::generate());
     let client_token = token(JWT_SECRET, Role::Client, &client);
     let freelancer_token = token(JWT_SECRET, Role::Freelancer, &freelancer);
@@ -517,6 +573,41 @@ async fn prepare(http: &reqwest::Client, base: &str, i: usize, rng: &mut StdRng)
         .await
         .unwrap();
     assert_eq!(approved.status(), 200);
+    // The freelancer onboards for payouts: Stripe makes the account, the freelancer finishes
+    // its onboarding, Stripe says so on the Connect endpoint.
+    let onboarding: Value = http
+        .post(format!("{base}/api/freelancer/payouts/onboarding"))
+        .bearer_auth(&freelancer_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = onboarding["accountId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("onboarding: {onboarding}"))
+        .to_string();
+    stripe.enable_account(&account);
+    let updated = crate::support::stripe::account_updated(
+        &format!("evt_acct_{i}"),
+        &account,
+        true,
+        &[],
+        chrono::Utc::now().timestamp(),
+    );
+    let r = http
+        .post(format!("{base}/webhook/connect"))
+        .header("stripe-signature", signature(&updated, CONNECT_SECRET))
+        .body(updated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Stripe took the payments the script will report, so it can refund them.
+    for n in 1..=2 {
+        stripe.add_payment_intent(&format!("pi_{contract}_{n}"), rupees * 100);
+    }
 
     let fund = |n: usize| {
         Node::Step(Step::Fund {
@@ -599,6 +690,13 @@ async fn prepare(http: &reqwest::Client, base: &str, i: usize, rng: &mut StdRng)
     } else {
         script
     };
+    // Then the freelancer withdraws what the wallet holds (clicking once or twice).
+    let payouts = Node::Par(
+        (0..rng.random_range(1..=2))
+            .map(|_| Node::Step(Step::Payout))
+            .collect(),
+    );
+    let script = Node::Seq(vec![script, payouts]);
     Deal {
         client,
         client_token,
@@ -609,6 +707,7 @@ async fn prepare(http: &reqwest::Client, base: &str, i: usize, rng: &mut StdRng)
         script,
         end,
         payments,
+        account,
     }
 }
 
@@ -706,6 +805,10 @@ impl Ctx {
                         self.admin.as_str()
                     })
                     .json(&json!({"cancelReason": "crash test", "cancelReasonDescription": "refund under fire"})),
+                Step::Payout => self
+                    .http
+                    .post(format!("{base}/api/freelancer/payouts"))
+                    .bearer_auth(&d.freelancer_token),
             };
             let request = match step {
                 Step::Fund { .. } => request,
@@ -769,6 +872,7 @@ async fn check(
     deals: &[Deal],
     answers: &[Answer],
     server: &Server,
+    stripe: &fake_stripe::FakeStripe,
 ) -> u64 {
     let mut acknowledged = 0;
     let mut by_deal: BTreeMap<usize, Vec<&Answer>> = BTreeMap::new();
@@ -938,14 +1042,76 @@ async fn check(
             }
         }
 
-        // The freelancer's wallet holds exactly what the one release or refund gave it.
-        let wallet = get(format!("{base}/api/admin/wallet/{}", d.freelancer)).await;
-        let expected = if status == "released" {
+        // What the one release or refund gave the freelancer is paid out or in the wallet:
+        // once the payouts a kill left between the wallet debit and the transfer are sent by
+        // the maintenance task (and, on MongoDB, a debit cut off between its steps is finished
+        // after its grace period), none is in flight.
+        let given = if status == "released" {
             minor(&escrow["freelancerEarning"])
         } else {
             minor(&escrow["refund"]["freelancerShare"])
         };
-        assert_eq!(minor(&wallet["balance"]), expected, "{what}\n{wallet}");
+        let started = Instant::now();
+        let payouts = loop {
+            let r = http
+                .get(format!("{base}/api/freelancer/payouts?limit=1000"))
+                .bearer_auth(&d.freelancer_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            let list = v["data"].as_array().cloned().unwrap_or_default();
+            let in_flight = list
+                .iter()
+                .any(|p| p["status"] == "pending" || p["status"] == "requested");
+            if !in_flight {
+                break list;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(150),
+                "payouts still in flight: {what}\n{v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let wallet = get(format!("{base}/api/admin/wallet/{}", d.freelancer)).await;
+        let paid: Vec<&Value> = payouts.iter().filter(|p| p["status"] == "paid").collect();
+        let paid_sum: i64 = paid.iter().map(|p| minor(&p["amount"])).sum();
+        assert_eq!(
+            minor(&wallet["balance"]) + paid_sum,
+            given,
+            "paid out and kept add up to what was given: {what}\n{wallet}\n{payouts:#?}"
+        );
+        let payout_acks = acked("payout").count();
+        if payout_acks > 0 && given > 0 {
+            assert_eq!(
+                minor(&wallet["balance"]),
+                0,
+                "an acknowledged payout left money behind: {what}\n{payouts:#?}"
+            );
+        }
+        acknowledged += payout_acks as u64;
+        // Each paid payout has exactly one transfer at Stripe, of its amount; nothing else was
+        // sent to this freelancer's account.
+        let transfers: Vec<Value> = stripe
+            .transfers()
+            .into_iter()
+            .filter(|t| t["destination"] == d.account.as_str())
+            .collect();
+        assert_eq!(
+            transfers.len(),
+            paid.len(),
+            "{what}\n{transfers:#?}\n{payouts:#?}"
+        );
+        for p in &paid {
+            let mine: Vec<&Value> = transfers
+                .iter()
+                .filter(|t| t["transfer_group"] == p["id"])
+                .collect();
+            assert_eq!(mine.len(), 1, "{what}\n{transfers:#?}");
+            assert_eq!(mine[0]["amount"].as_i64(), Some(minor(&p["amount"])));
+            assert_eq!(mine[0]["id"], p["transferId"]);
+        }
     }
     assert!(
         !server.log().contains("panicked"),
@@ -953,4 +1119,38 @@ async fn check(
         server.log()
     );
     acknowledged
+}
+
+/// From the server's log: payouts paid, and those paid by the maintenance task (a request that
+/// debited the wallet was cut off before its transfer's answer was recorded).
+fn payout_counts(log: &str) -> (u64, u64) {
+    // The log's fields are coloured: drop the escape sequences first.
+    let mut plain = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let log = plain.as_str();
+    let paid = log.matches("payout paid").count() as u64;
+    let resent = log
+        .lines()
+        .filter(|l| l.contains("recovery: payout transfers"))
+        .filter_map(|l| {
+            l.split("done=")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    (paid, resent)
 }

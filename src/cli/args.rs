@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::UserId;
+use crate::domain::{PayoutId, UserId};
 use crate::store::{Cursor, Page};
 
 /// Examples at the end of `escrowctl --help`, after the exit codes.
@@ -95,6 +95,9 @@ pub enum Command {
     /// Funds held, platform revenue, monthly sales.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// List, show, send and retry payouts (money out to freelancers' connected accounts).
+    #[command(subcommand)]
+    Payouts(PayoutsCommand),
     /// Check every ledger invariant over the whole store.
     #[command(
         after_long_help = "Examples:\n  escrowctl verify\n  escrowctl --json verify | jq .violations"
@@ -304,7 +307,7 @@ pub struct ReviewsListArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum WalletCommand {
-    /// Show a user's wallet: balance and ledger entries, newest first.
+    /// Show a user's wallet: balance, payouts in flight and ledger entries, newest first.
     #[command(
         after_long_help = "Examples:\n  escrowctl wallet show 65f1c0ffee0123456789abce\n  escrowctl --json wallet show 65f1c0ffee0123456789abce | jq .balance"
     )]
@@ -318,6 +321,103 @@ pub struct WalletShowArgs {
     pub user_id: UserId,
     #[command(flatten)]
     pub page: PageArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PayoutsCommand {
+    /// List payouts, newest first, by status and user.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl payouts list --status failed\n  escrowctl payouts list --user 65f1c0ffee0123456789abce"
+    )]
+    List(PayoutListArgs),
+    /// Show a payout: amount, destination, transfer, attempts and history.
+    #[command(after_long_help = "Examples:\n  escrowctl payouts show 65f1c0ffee0123456789abcf")]
+    Show(PayoutShowArgs),
+    /// Send a freelancer's wallet (or part of it) to their connected account.
+    ///
+    /// What the freelancer's own request does (POST /api/freelancer/payouts): refused without a
+    /// connected account that takes payouts, under ESCROW_PAYOUT_MIN or over the balance. Asks
+    /// first; --yes skips the question and is required without a terminal.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl payouts create --user 65f1c0ffee0123456789abce\n  escrowctl payouts create --user 65f1c0ffee0123456789abce --amount 250.50 --yes"
+    )]
+    Create(PayoutCreateArgs),
+    /// Retry a failed payout: debit the wallet again and send it under a new attempt.
+    ///
+    /// Only a failed payout (the provider refused it and its money went back to the wallet).
+    /// The wallet must still hold the amount. Asks first; --yes skips the question.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl payouts retry 65f1c0ffee0123456789abcf\n  escrowctl payouts retry 65f1c0ffee0123456789abcf --yes"
+    )]
+    Retry(PayoutRetryArgs),
+}
+
+/// Payout statuses, as the API writes them.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutStatusArg {
+    /// Asked for; the wallet debit is being made.
+    Requested,
+    /// Debited; the transfer is not confirmed yet (retried by the server).
+    Pending,
+    /// Sent to the connected account.
+    Paid,
+    /// Refused by the provider; the money is back in the wallet.
+    Failed,
+    /// Paid, then reversed in full by the provider.
+    Reversed,
+}
+
+impl From<PayoutStatusArg> for crate::domain::PayoutStatus {
+    fn from(s: PayoutStatusArg) -> crate::domain::PayoutStatus {
+        use crate::domain::PayoutStatus as S;
+        match s {
+            PayoutStatusArg::Requested => S::Requested,
+            PayoutStatusArg::Pending => S::Pending,
+            PayoutStatusArg::Paid => S::Paid,
+            PayoutStatusArg::Failed => S::Failed,
+            PayoutStatusArg::Reversed => S::Reversed,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PayoutListArgs {
+    /// Only payouts in this status.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Option<PayoutStatusArg>,
+    /// Only this user's payouts.
+    #[arg(long, value_name = "USER_ID", value_parser = parse_user_id)]
+    pub user: Option<UserId>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PayoutShowArgs {
+    /// The payout id (24 hex characters).
+    #[arg(value_name = "PAYOUT_ID", value_parser = parse_payout_id)]
+    pub payout_id: PayoutId,
+}
+
+#[derive(Args, Debug)]
+pub struct PayoutCreateArgs {
+    /// Whose wallet (the freelancer's user id).
+    #[arg(long, value_name = "USER_ID", value_parser = parse_user_id)]
+    pub user: UserId,
+    /// How much, in rupees ("250", "250.50"); default: the whole balance.
+    #[arg(long, value_name = "AMOUNT")]
+    pub amount: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PayoutRetryArgs {
+    /// The payout id (24 hex characters).
+    #[arg(value_name = "PAYOUT_ID", value_parser = parse_payout_id)]
+    pub payout_id: PayoutId,
+    #[command(flatten)]
+    pub act: ActArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -434,6 +534,10 @@ pub fn parse_ttl(text: &str) -> Result<TtlSeconds, String> {
 
 pub fn parse_user_id(text: &str) -> Result<UserId, String> {
     UserId::parse(text).map_err(|_| format!("{text:?} is not a 24-character hex id"))
+}
+
+pub fn parse_payout_id(text: &str) -> Result<PayoutId, String> {
+    PayoutId::parse(text).map_err(|_| format!("{text:?} is not a 24-character hex id"))
 }
 
 pub fn parse_cursor(text: &str) -> Result<Cursor, String> {

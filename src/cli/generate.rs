@@ -111,6 +111,18 @@ const SERVER_ENVIRONMENT: &[(&str, &str)] = &[
         "whsec_… secret that verifies POST /webhook (development: generated).",
     ),
     (
+        "STRIPE_CONNECT_WEBHOOK_SECRET",
+        "whsec_… secret that verifies POST /webhook/connect, Stripe's Connect endpoint (development: generated; production without it: no money out).",
+    ),
+    (
+        "ESCROW_PAYOUT_MIN",
+        "The smallest payout, in major units (default 100).",
+    ),
+    (
+        "ESCROW_PAYOUT_MODE",
+        "wallet (default: releases credit the wallet) or on_release (a release pays the earning straight to an onboarded connected account).",
+    ),
+    (
         "STRIPE_API_BASE",
         "Stripe base URL override (tests point it at a local fake).",
     ),

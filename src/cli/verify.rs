@@ -108,6 +108,7 @@ fn print_tables(out: &Output, report: &Report) -> Result<(), CliError> {
         ("Transfers", c.transfers.to_string()),
         ("Accounts", c.accounts.to_string()),
         ("Wallets", c.wallets.to_string()),
+        ("Payouts", c.payouts.to_string()),
         ("Kept balances", c.kept_balances.to_string()),
     ]))?;
     if report.ok() {
@@ -119,7 +120,8 @@ fn print_tables(out: &Output, report: &Report) -> Result<(), CliError> {
         return out.line(&format!(
             "OK: accounts sum to zero, every transfer balances, no escrow is negative, closed \
              escrows are empty, wallets equal their entries, every funded escrow has one \
-             payment{kept}"
+             payment, no wallet is negative, every payout's account matches its state and every \
+             paid payout has one transfer{kept}"
         ));
     }
     let mut t = out.new_table(&["Rule".into(), "Ids".into(), "Detail".into()]);

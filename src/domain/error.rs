@@ -9,6 +9,7 @@ use super::contract::ContractStatus;
 pub enum Entity {
     Contract,
     Escrow,
+    Payout,
 }
 
 impl Entity {
@@ -16,6 +17,7 @@ impl Entity {
         match self {
             Entity::Contract => "contract",
             Entity::Escrow => "escrow",
+            Entity::Payout => "payout",
         }
     }
 }
@@ -31,6 +33,10 @@ pub enum Action {
     SettleRefund,
     SettleDuplicate,
     Review,
+    DebitWallet,
+    SettlePayout,
+    RetryPayout,
+    ReversePayout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +80,10 @@ impl fmt::Display for Action {
             Action::SettleRefund => f.write_str("settle the refund"),
             Action::SettleDuplicate => f.write_str("settle a duplicate payment"),
             Action::Review => f.write_str("review"),
+            Action::DebitWallet => f.write_str("debit the wallet"),
+            Action::SettlePayout => f.write_str("settle the payout"),
+            Action::RetryPayout => f.write_str("retry the payout"),
+            Action::ReversePayout => f.write_str("reverse the payout"),
         }
     }
 }

@@ -97,6 +97,7 @@ object_id!(ContractId, "contract id");
 object_id!(JobId, "job id");
 object_id!(UserId, "user id");
 object_id!(ReviewId, "review id");
+object_id!(PayoutId, "payout id");
 
 /// How a request names a contract: by its id, or by the human id the original app shows and
 /// its clients send back ("CON00000042", [`crate::domain::Contract::human_id`]). The response

@@ -6,7 +6,12 @@
 //! - `wallet:<userId>` — a freelancer's (or client's) internal balance;
 //! - `platform:fees` — the platform's revenue;
 //! - `refund:<contractId>` — money decided to go back to the client and not yet confirmed sent
-//!   by the payment provider; zero once the provider's refund is recorded.
+//!   by the payment provider; zero once the provider's refund is recorded;
+//! - `payout:<payoutId>` — money taken out of a wallet for a payout and not yet confirmed sent
+//!   (or given back); zero once the payout is paid or failed.
+//!
+//! Every transfer belongs to the record whose transition wrote it ([`Owner`]): a contract or
+//! a payout.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,7 +19,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ContractId, UserId};
+use super::ids::{ContractId, PayoutId, UserId};
 use super::money::{Currency, MinorUnits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +29,7 @@ pub enum Account {
     Wallet(UserId),
     PlatformFees,
     Refund(ContractId),
+    Payout(PayoutId),
 }
 
 impl fmt::Display for Account {
@@ -34,6 +40,7 @@ impl fmt::Display for Account {
             Account::Wallet(u) => write!(f, "wallet:{u}"),
             Account::PlatformFees => f.write_str("platform:fees"),
             Account::Refund(c) => write!(f, "refund:{c}"),
+            Account::Payout(p) => write!(f, "payout:{p}"),
         }
     }
 }
@@ -52,6 +59,7 @@ impl FromStr for Account {
                 .map(Account::Refund)
                 .map_err(|_| bad()),
             Some(("wallet", id)) => UserId::parse(id).map(Account::Wallet).map_err(|_| bad()),
+            Some(("payout", id)) => PayoutId::parse(id).map(Account::Payout).map_err(|_| bad()),
             _ => Err(bad()),
         }
     }
@@ -59,7 +67,7 @@ impl FromStr for Account {
 
 impl Account {
     /// The kind of account, the part of its name before the colon: `external`, `escrow`,
-    /// `wallet`, `platform` or `refund`. Stores keep a total per kind (all money held in
+    /// `wallet`, `platform`, `refund` or `payout`. Stores keep a total per kind (all money held in
     /// escrow is the `escrow` total).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -68,7 +76,71 @@ impl Account {
             Account::Wallet(_) => "wallet",
             Account::PlatformFees => "platform",
             Account::Refund(_) => "refund",
+            Account::Payout(_) => "payout",
         }
+    }
+}
+
+/// The record a transfer belongs to: the contract or the payout whose transition wrote it.
+/// Stored as the contract's id, or `payout:` and the payout's id (the field a store already
+/// had for the contract, so older entries read as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    Contract(ContractId),
+    Payout(PayoutId),
+}
+
+impl Owner {
+    /// The contract, when a contract owns it.
+    pub fn contract(&self) -> Option<&ContractId> {
+        match self {
+            Owner::Contract(c) => Some(c),
+            Owner::Payout(_) => None,
+        }
+    }
+
+    /// The payout, when a payout owns it.
+    pub fn payout(&self) -> Option<&PayoutId> {
+        match self {
+            Owner::Payout(p) => Some(p),
+            Owner::Contract(_) => None,
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Owner, String> {
+        match s.strip_prefix("payout:") {
+            Some(p) => PayoutId::parse(p).map(Owner::Payout),
+            None => ContractId::parse(s).map(Owner::Contract),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Contract(c) => write!(f, "{c}"),
+            Owner::Payout(p) => write!(f, "payout:{p}"),
+        }
+    }
+}
+
+impl From<ContractId> for Owner {
+    fn from(c: ContractId) -> Owner {
+        Owner::Contract(c)
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Owner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Owner::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -179,16 +251,28 @@ pub enum TransferKind {
     DuplicatePayment,
     /// The provider confirmed a duplicate payment was refunded.
     DuplicatePaymentRefunded,
+    /// A payout took money out of a wallet (`wallet` → `payout`).
+    Payout,
+    /// The provider took the payout's transfer (`payout` → `external:stripe`).
+    PayoutSent,
+    /// The provider refused the payout for good: back to the wallet.
+    PayoutFailed,
+    /// The provider reversed (part of) a paid payout's transfer: back to the wallet.
+    PayoutReversed,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 6] = [
+    pub const ALL: [TransferKind; 10] = [
         TransferKind::Fund,
         TransferKind::Release,
         TransferKind::Refund,
         TransferKind::RefundSettled,
         TransferKind::DuplicatePayment,
         TransferKind::DuplicatePaymentRefunded,
+        TransferKind::Payout,
+        TransferKind::PayoutSent,
+        TransferKind::PayoutFailed,
+        TransferKind::PayoutReversed,
     ];
 
     /// The stored and serialised name (`fund`, `refund_settled`, …).
@@ -200,6 +284,10 @@ impl TransferKind {
             TransferKind::RefundSettled => "refund_settled",
             TransferKind::DuplicatePayment => "duplicate_payment",
             TransferKind::DuplicatePaymentRefunded => "duplicate_payment_refunded",
+            TransferKind::Payout => "payout",
+            TransferKind::PayoutSent => "payout_sent",
+            TransferKind::PayoutFailed => "payout_failed",
+            TransferKind::PayoutReversed => "payout_reversed",
         }
     }
 
@@ -212,10 +300,12 @@ impl TransferKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
-    /// Deterministic: `<contractId>:<transfer seq>:<line>`, so writing an entry twice is a no-op.
+    /// Deterministic: `<owner>:<transfer seq>:<line>`, so writing an entry twice is a no-op.
     pub id: String,
     pub transfer_id: String,
-    pub contract_id: ContractId,
+    /// The record whose transition wrote it (stored under the name it always had).
+    #[serde(rename = "contractId")]
+    pub owner: Owner,
     pub kind: TransferKind,
     pub account: Account,
     pub amount: MinorUnits,
@@ -228,7 +318,7 @@ pub struct LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
     pub id: String,
-    pub contract_id: ContractId,
+    pub owner: Owner,
     pub kind: TransferKind,
     pub currency: Currency,
     pub at: i64,
@@ -240,7 +330,7 @@ impl Transfer {
     /// transfer is a bug in this crate, never a consequence of input.
     pub fn new(
         id: String,
-        contract_id: ContractId,
+        owner: impl Into<Owner>,
         kind: TransferKind,
         currency: Currency,
         at: i64,
@@ -251,7 +341,7 @@ impl Transfer {
         let lines = lines.into_iter().filter(|(_, a)| !a.is_zero()).collect();
         Transfer {
             id,
-            contract_id,
+            owner: owner.into(),
             kind,
             currency,
             at,
@@ -266,7 +356,7 @@ impl Transfer {
             .map(|(i, (account, amount))| LedgerEntry {
                 id: format!("{}:{i}", self.id),
                 transfer_id: self.id.clone(),
-                contract_id: self.contract_id.clone(),
+                owner: self.owner.clone(),
                 kind: self.kind,
                 account: account.clone(),
                 amount: *amount,
@@ -330,6 +420,7 @@ mod tests {
             Account::Escrow(c.clone()),
             Account::Refund(c),
             Account::Wallet(u),
+            Account::Payout(PayoutId::generate()),
         ] {
             assert_eq!(a.to_string().parse::<Account>().unwrap(), a);
         }

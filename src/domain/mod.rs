@@ -9,6 +9,7 @@ pub mod ids;
 pub mod ledger;
 pub mod media;
 pub mod money;
+pub mod payout;
 pub mod review;
 pub mod verify;
 
@@ -16,9 +17,10 @@ pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus, 
 pub use error::{Action, DomainError, Entity};
 pub use escrow::{Escrow, EscrowStatus, FundOutcome, HistoryEntry, Payment, RefundSplit};
 pub use ids::{
-    ContractId, ContractRef, EventId, IdempotencyKey, JobId, PaymentRef, RefundRef, RequestTag,
-    ReviewId, UserId,
+    ContractId, ContractRef, EventId, IdempotencyKey, JobId, PaymentRef, PayoutId, RefundRef,
+    RequestTag, ReviewId, UserId,
 };
-pub use ledger::{Account, KeptBalances, KeptLists, LedgerEntry, Transfer, TransferKind};
+pub use ledger::{Account, KeptBalances, KeptLists, LedgerEntry, Owner, Transfer, TransferKind};
 pub use money::{Currency, FeeBps, MinorUnits, Money};
+pub use payout::{ConnectedAccount, Payout, PayoutStatus};
 pub use review::{Rating, Review};

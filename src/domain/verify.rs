@@ -12,9 +12,10 @@ use serde::Serialize;
 
 use super::contract::Contract;
 use super::escrow::EscrowStatus;
-use super::ids::ContractId;
-use super::ledger::{Account, KeptBalances, KeptMonth, LedgerEntry, TransferKind};
+use super::ids::{ContractId, PayoutId};
+use super::ledger::{Account, KeptBalances, KeptMonth, LedgerEntry, Owner, TransferKind};
 use super::money::{Currency, MinorUnits};
+use super::payout::{Payout, PayoutStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -34,6 +35,7 @@ pub struct Counts {
     pub wallets: u64,
     /// Balances the store keeps (per account and per kind), each checked against the entries.
     pub kept_balances: u64,
+    pub payouts: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -56,11 +58,14 @@ pub struct Verifier {
     /// The transfer whose entries are being read: its id, sum and contract. Entries come in id
     /// order and an entry's id is `<transfer id>:<n>`, so a transfer's entries come together
     /// and only this one is held; see [`Verifier::add_entry`].
-    transfer: Option<(String, i128, ContractId)>,
+    transfer: Option<(String, i128, Owner)>,
     /// Transfers whose entries did not come together and did not sum to zero (yet).
-    split_transfers: HashMap<String, (i128, ContractId)>,
+    split_transfers: HashMap<String, (i128, Owner)>,
     funds_per_contract: HashMap<ContractId, u32>,
+    /// How many `payout_sent` transfers each payout has.
+    sends_per_payout: HashMap<PayoutId, u32>,
     contracts: Vec<ContractFacts>,
+    payouts: Vec<PayoutFacts>,
     wallets: Vec<(String, Currency, MinorUnits)>,
     kept: Option<KeptBalances>,
     /// Per currency and month: gross, fee, earning and releases, from the release entries.
@@ -73,6 +78,29 @@ pub struct Verifier {
 
 /// What verification needs of a contract: its id and currency, its escrow's status and amount,
 /// and what its refund account must hold (owed and not yet confirmed by the provider).
+/// What verification needs of a payout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutFacts {
+    pub id: PayoutId,
+    pub status: PayoutStatus,
+    pub currency: Currency,
+    /// What its account must hold ([`Payout::holds`]).
+    pub holds: MinorUnits,
+    pub transfer_id: Option<String>,
+}
+
+impl PayoutFacts {
+    pub fn of(p: &Payout) -> PayoutFacts {
+        PayoutFacts {
+            id: p.id.clone(),
+            status: p.status,
+            currency: p.currency,
+            holds: p.holds(),
+            transfer_id: p.transfer_id.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractFacts {
     pub id: ContractId,
@@ -199,7 +227,7 @@ impl Verifier {
         match &mut self.transfer {
             Some((id, sum, _)) if *id == e.transfer_id => *sum += amount,
             current => {
-                let done = current.replace((e.transfer_id.clone(), amount, e.contract_id.clone()));
+                let done = current.replace((e.transfer_id.clone(), amount, e.owner.clone()));
                 self.counts.transfers += 1;
                 if let Some(done) = done {
                     self.close_transfer(done);
@@ -218,17 +246,23 @@ impl Verifier {
             let m = self.months.entry((e.currency, month)).or_default();
             KeptMonth::add_release(m, e);
         }
-        if e.kind == TransferKind::Fund && matches!(e.account, Account::Escrow(_)) {
-            *self
-                .funds_per_contract
-                .entry(e.contract_id.clone())
-                .or_insert(0) += 1;
+        if e.kind == TransferKind::Fund
+            && matches!(e.account, Account::Escrow(_))
+            && let Some(c) = e.owner.contract()
+        {
+            *self.funds_per_contract.entry(c.clone()).or_insert(0) += 1;
+        }
+        if e.kind == TransferKind::PayoutSent
+            && matches!(e.account, Account::Payout(_))
+            && let Some(p) = e.owner.payout()
+        {
+            *self.sends_per_payout.entry(p.clone()).or_insert(0) += 1;
         }
     }
 
     /// A run of one transfer's entries has ended: it must sum to zero, with the rest of its
     /// entries if some come later.
-    fn close_transfer(&mut self, (id, sum, contract): (String, i128, ContractId)) {
+    fn close_transfer(&mut self, (id, sum, contract): (String, i128, Owner)) {
         match self.split_transfers.get_mut(&id) {
             Some(t) => t.0 += sum,
             None if sum != 0 => {
@@ -236,6 +270,11 @@ impl Verifier {
             }
             None => {}
         }
+    }
+
+    pub fn add_payout(&mut self, p: &Payout) {
+        self.counts.payouts += 1;
+        self.payouts.push(PayoutFacts::of(p));
     }
 
     pub fn add_contract(&mut self, c: &Contract) {
@@ -274,7 +313,7 @@ impl Verifier {
             self.close_transfer(last);
         }
         let mut v = Vec::new();
-        let mut counts = self.counts;
+        let mut counts = std::mem::take(&mut self.counts);
         counts.accounts = self.balances.len() as u64;
         counts.wallets = self.wallets.len() as u64;
 
@@ -389,6 +428,7 @@ impl Verifier {
                 });
             }
         }
+        self.check_payouts(&mut v);
         for (user, cur, reported) in &self.wallets {
             let account = Account::Wallet(user.parse().expect("wallet ids are valid"));
             let sum = self.balances.get(&(account, *cur)).map_or(0, |b| b.0);
@@ -423,6 +463,87 @@ impl Verifier {
         Report {
             counts,
             violations: v,
+        }
+    }
+}
+
+impl Verifier {
+    /// No wallet below zero; every payout's account holds what its status says (its amount
+    /// while pending, nothing otherwise), every payout account belongs to a payout, and every
+    /// paid payout has exactly one transfer behind it (one `payout_sent`, and a provider
+    /// transfer no other payout names).
+    fn check_payouts(&mut self, v: &mut Vec<Violation>) {
+        let mut negative: Vec<_> = self
+            .balances
+            .iter()
+            .filter(|((account, _), (b, _))| matches!(account, Account::Wallet(_)) && *b < 0)
+            .map(|((account, cur), (b, _))| (account.to_string(), *cur, *b))
+            .collect();
+        negative.sort();
+        for (account, cur, b) in negative {
+            v.push(Violation {
+                rule: "wallet_not_negative",
+                ids: vec![account],
+                detail: format!("balance {b} {cur}"),
+            });
+        }
+        let mut known = std::collections::HashSet::new();
+        let mut transfers: HashMap<&str, &PayoutId> = HashMap::default();
+        for p in &self.payouts {
+            known.insert(p.id.clone());
+            let key = (Account::Payout(p.id.clone()), p.currency);
+            let held = self.balances.get(&key).map_or(0, |b| b.0);
+            if held != p.holds.get() as i128 {
+                v.push(Violation {
+                    rule: "payout_account_matches_status",
+                    ids: vec![p.id.to_string()],
+                    detail: format!(
+                        "payout {} holds {held}, expected {}",
+                        p.status.as_str(),
+                        p.holds
+                    ),
+                });
+            }
+            let sends = self.sends_per_payout.get(&p.id).copied().unwrap_or(0);
+            let paid = matches!(p.status, PayoutStatus::Paid | PayoutStatus::Reversed);
+            if sends != u32::from(paid) || (paid && p.transfer_id.is_none()) {
+                v.push(Violation {
+                    rule: "paid_payout_has_one_transfer",
+                    ids: vec![p.id.to_string()],
+                    detail: format!(
+                        "payout {} has {sends} sent transfers and provider transfer {:?}",
+                        p.status.as_str(),
+                        p.transfer_id
+                    ),
+                });
+            }
+            if let Some(t) = p.transfer_id.as_deref()
+                && let Some(other) = transfers.insert(t, &p.id)
+            {
+                v.push(Violation {
+                    rule: "paid_payout_has_one_transfer",
+                    ids: vec![p.id.to_string(), other.to_string()],
+                    detail: format!("two payouts name provider transfer {t}"),
+                });
+            }
+        }
+        let mut orphans: Vec<_> = self
+            .balances
+            .iter()
+            .filter_map(|((account, cur), (b, _))| match account {
+                Account::Payout(id) if !known.contains(id) && *b != 0 => {
+                    Some((id.to_string(), *cur, *b))
+                }
+                _ => None,
+            })
+            .collect();
+        orphans.sort();
+        for (id, cur, b) in orphans {
+            v.push(Violation {
+                rule: "payout_account_matches_status",
+                ids: vec![id],
+                detail: format!("holds {b} {cur} and no payout has it"),
+            });
         }
     }
 }

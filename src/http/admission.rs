@@ -25,7 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::PaymentRef;
 use crate::payment::{
-    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+    AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
+    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
 };
 
 /// The places; cheap to clone (all clones are one line).
@@ -128,6 +129,27 @@ impl PaymentProvider for OutsideLine {
         session: &PaymentRef,
     ) -> Result<Option<PaymentRef>, PaymentError> {
         outside(self.0.intent_of_session(session)).await
+    }
+
+    async fn create_connected_account(
+        &self,
+        request: &AccountRequest,
+    ) -> Result<String, PaymentError> {
+        outside(self.0.create_connected_account(request)).await
+    }
+
+    async fn create_account_link(
+        &self,
+        request: &AccountLinkRequest,
+    ) -> Result<String, PaymentError> {
+        outside(self.0.create_account_link(request)).await
+    }
+
+    async fn create_transfer(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<TransferResult, PaymentError> {
+        outside(self.0.create_transfer(request)).await
     }
 }
 

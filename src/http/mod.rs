@@ -19,6 +19,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod openapi;
 pub mod original;
+pub mod payouts;
 pub mod review_pages;
 pub mod routes;
 pub mod sandbox;
@@ -145,6 +146,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/freelancer/wallet", get(routes::my_wallet))
         .route("/api/admin/wallet/{userId}", get(routes::user_wallet))
         .route(
+            "/api/freelancer/payouts/onboarding",
+            post(payouts::onboarding),
+        )
+        .route("/api/freelancer/payouts/account", get(payouts::account))
+        .route(
+            "/api/freelancer/payouts",
+            post(payouts::request).get(payouts::mine),
+        )
+        .route("/api/admin/payouts", get(payouts::all))
+        .route("/api/payouts/{payoutId}", get(payouts::one))
+        .route(
             "/api/client/review/rate-freelancer/{clientId}",
             post(routes::rate_freelancer),
         )
@@ -169,6 +181,14 @@ pub fn router(state: AppState) -> Router {
     let unqueued = Router::new()
         .route("/sandbox/checkout/{sessionId}", get(sandbox::page))
         .route("/sandbox/checkout/{sessionId}/pay", post(sandbox::pay))
+        .route(
+            "/sandbox/onboarding/{accountId}",
+            get(sandbox::onboarding_page),
+        )
+        .route(
+            "/sandbox/onboarding/{accountId}/complete",
+            post(sandbox::complete_onboarding),
+        )
         .route("/media/{name}", get(routes::media_file))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
@@ -195,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let webhook = Router::new()
         .route("/webhook", post(routes::webhook))
+        .route("/webhook/connect", post(payouts::connect_webhook))
         .route_layer(middleware::from_fn_with_state(
             admission(WEBHOOK_BODY_BYTES_MAX),
             admit,

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::idempotency::OpenApiDoc as IdempotencyKey;
-use super::{original, routes};
+use super::{original, payouts, routes};
 
 struct Bearer;
 
@@ -222,6 +222,8 @@ impl Modify for UploadTypes {
         original::completed_works, original::all_contracts, original::cancel_contract,
         original::admin_cancel_contract, original::earnings, original::wallet_transactions,
         original::wallet_sales_report,
+        payouts::onboarding, payouts::account, payouts::request, payouts::mine, payouts::all,
+        payouts::one, payouts::connect_webhook,
     ),
 )]
 pub struct ApiDoc;

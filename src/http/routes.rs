@@ -158,12 +158,19 @@ pub async fn webhook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<WebhookReply>> {
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
     Ok(Json(
-        s.service.handle_webhook(&body, signature).await?.into(),
+        s.service
+            .handle_webhook(&body, stripe_signature(&headers))
+            .await?
+            .into(),
     ))
+}
+
+/// The `Stripe-Signature` header of a webhook delivery, when it is there and readable.
+pub(super) fn stripe_signature(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
 }
 
 #[utoipa::path(patch, path = "/api/client/contract/release-fund/{contractId}", tag = "escrow",

@@ -1,3 +1,8 @@
+//! The sandbox onboarding page (money out): `GET /sandbox/onboarding/{accountId}` shows the
+//! account and a "Complete onboarding" button; `POST …/complete` signs the `account.updated`
+//! Stripe would send (payouts enabled) and posts it to this server's own `/webhook/connect`,
+//! then redirects to the front end's return URL.
+//!
 //! The sandbox checkout page. `GET /sandbox/checkout/{id}` shows the order and a Pay button (a
 //! plain form post, so curl can press it too); `POST …/pay` signs a
 //! `checkout.session.completed` event exactly as Stripe would and posts it to this server's own
@@ -94,6 +99,78 @@ pub async fn pay(State(s): State<AppState>, Path(session): Path<String>) -> Resp
             (
                 StatusCode::BAD_GATEWAY,
                 Html("<p>Payment could not be recorded. Try again.</p>".to_string()),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn onboarding_page(State(s): State<AppState>, Path(account): Path<String>) -> Response {
+    let a = match s.service.sandbox_account(&account).await {
+        Ok(a) => a,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let status = if a.payouts_enabled {
+        "<p id=\"enabled\">Payouts are enabled for this account.</p>"
+    } else {
+        ""
+    };
+    let account = escape(&a.account_id);
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox onboarding · {account}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
+.card{{border:1px solid #ccc;border-radius:8px;padding:1.5rem}} code{{word-break:break-all}}
+button{{font-size:1.1rem;padding:.6rem 1.4rem;background:#635bff;color:#fff;border:0;border-radius:6px;cursor:pointer}}
+small{{color:#666}}</style></head>
+<body><div class="card">
+<small>SANDBOX — no real account is verified</small>
+<h1>Payout onboarding</h1>
+<p>Connected account <code id="account">{account}</code> of user <code>{user}</code>.</p>
+{status}
+<form method="post" action="/sandbox/onboarding/{account}/complete"><button id="complete" type="submit">Complete onboarding</button></form>
+</div></body></html>"#,
+        user = escape(a.user.as_str()),
+    ))
+    .into_response()
+}
+
+pub async fn complete_onboarding(
+    State(s): State<AppState>,
+    Path(account): Path<String>,
+) -> Response {
+    let done = match s.service.sandbox_onboarding(&account).await {
+        Ok(x) => x,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let sent = s
+        .http_client
+        .post(format!("{}/webhook/connect", s.self_url))
+        .header("content-type", "application/json")
+        .header("stripe-signature", done.signature)
+        .body(done.body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            Redirect::to(&s.service.onboarding_return_url()).into_response()
+        }
+        Ok(r) => {
+            let status = r.status();
+            tracing::error!(%status, "the sandbox account.updated delivery was refused");
+            (
+                StatusCode::BAD_GATEWAY,
+                Html(format!(
+                    "<p>Onboarding could not be recorded (webhook answered {status}). Try again.</p>"
+                )),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the sandbox account.updated delivery failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                Html("<p>Onboarding could not be recorded. Try again.</p>".to_string()),
             )
                 .into_response()
         }

@@ -1,4 +1,5 @@
-//! Payment providers. [`PaymentProvider`] creates checkout sessions and refunds; webhook events
+//! Payment providers. [`PaymentProvider`] creates checkout sessions and refunds, and for money
+//! out connected accounts, their onboarding links and transfers; webhook events
 //! come back through [`webhook::verify_and_parse`], the same code for every provider (the
 //! sandbox signs its events exactly as Stripe does).
 
@@ -9,7 +10,9 @@ pub mod webhook;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ContractId, IdempotencyKey, JobId, Money, PaymentRef, RefundRef, UserId};
+use crate::domain::{
+    ContractId, IdempotencyKey, JobId, Money, PaymentRef, PayoutId, RefundRef, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
@@ -47,6 +50,45 @@ pub struct RefundResult {
     pub id: RefundRef,
 }
 
+/// A freelancer's connected account to create (a Stripe Express account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRequest {
+    pub user: UserId,
+    /// Made from the user id: a second call for one user returns the same account.
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// A hosted onboarding link for a connected account (`account_onboarding`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLinkRequest {
+    pub account_id: String,
+    /// Where the provider sends the freelancer when the link expired or was used.
+    pub refresh_url: String,
+    /// Where the provider sends the freelancer when onboarding is left or done.
+    pub return_url: String,
+}
+
+/// A transfer of a payout to a connected account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    pub payout_id: PayoutId,
+    pub user: UserId,
+    /// The connected account (`acct_…`).
+    pub destination: String,
+    pub amount: Money,
+    /// The charge that funds it (a payout at release), so it never waits on the platform's
+    /// available balance.
+    pub source_transaction: Option<String>,
+    /// The same on every call of one attempt of the payout.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferResult {
+    /// The provider's transfer (`tr_…`).
+    pub id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
     /// The provider could not be reached or answered 5xx/timeout: try again later.
@@ -71,4 +113,21 @@ pub trait PaymentProvider: Send + Sync + 'static {
         &self,
         session: &PaymentRef,
     ) -> Result<Option<PaymentRef>, PaymentError>;
+    /// Creates the user's connected account (once: the idempotency key); its id (`acct_…`).
+    async fn create_connected_account(
+        &self,
+        request: &AccountRequest,
+    ) -> Result<String, PaymentError>;
+    /// A fresh onboarding link for a connected account; its URL.
+    async fn create_account_link(
+        &self,
+        request: &AccountLinkRequest,
+    ) -> Result<String, PaymentError>;
+    /// Sends a payout's money to its connected account. `Rejected` is a definitive refusal
+    /// (the payout fails and its money goes back to the wallet); `Unavailable` is asked again
+    /// later with the same key.
+    async fn create_transfer(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<TransferResult, PaymentError>;
 }

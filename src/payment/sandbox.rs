@@ -2,6 +2,11 @@
 //! serves; paying there makes the server send itself a `checkout.session.completed` event,
 //! signed exactly as Stripe signs, to its own `/webhook`, so the sandbox runs the production
 //! code path. Refunds succeed at once with `re_sandbox_…` ids.
+//!
+//! Money out the same way: a connected account is `acct_sandbox_<user>_<tag>` (keyed like a
+//! session id), its onboarding link a page of this server whose "Complete onboarding" button
+//! makes the server send itself a signed `account.updated` (payouts enabled) to its own
+//! `/webhook/connect`; transfers succeed at once with `tr_sandbox_…` ids.
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -9,11 +14,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{
-    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+    AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
+    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
 };
-use crate::domain::{Contract, ContractId, EventId, MinorUnits, PaymentRef, RefundRef};
+use crate::domain::{Contract, ContractId, EventId, MinorUnits, PaymentRef, RefundRef, UserId};
 
 pub const SESSION_PREFIX: &str = "cs_sandbox_";
+pub const ACCOUNT_PREFIX: &str = "acct_sandbox_";
 /// Bytes of a session id's tag (hex-encoded in the id).
 const TAG_BYTES: usize = 16;
 
@@ -45,6 +52,29 @@ impl SessionKey {
             "{SESSION_PREFIX}{contract}_{amount}_{}",
             hex::encode(&tag[..TAG_BYTES])
         )
+    }
+
+    fn account_mac(&self, user: &UserId) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"connected account ");
+        mac.update(user.as_str().as_bytes());
+        mac
+    }
+
+    /// The sandbox connected account of `user`: the same on every call, and not one anyone
+    /// without the key can make (its onboarding page enables payouts).
+    pub fn account_id(&self, user: &UserId) -> String {
+        let tag = self.account_mac(user).finalize().into_bytes();
+        format!("{ACCOUNT_PREFIX}{user}_{}", hex::encode(&tag[..TAG_BYTES]))
+    }
+
+    /// The user a sandbox account id names, when this deployment made it.
+    pub fn check_account(&self, account_id: &str) -> Option<UserId> {
+        let (user, tag) = account_id.strip_prefix(ACCOUNT_PREFIX)?.split_once('_')?;
+        let user = UserId::parse(user).ok()?;
+        let tag = hex::decode(tag).ok().filter(|t| t.len() == TAG_BYTES)?;
+        self.account_mac(&user).verify_truncated_left(&tag).ok()?;
+        Some(user)
     }
 
     /// The contract and amount a session id names, when this deployment made it; `None` for
@@ -117,6 +147,78 @@ impl PaymentProvider for SandboxProvider {
             .starts_with(SESSION_PREFIX)
             .then(|| intent_of(session.as_str())))
     }
+
+    async fn create_connected_account(
+        &self,
+        request: &AccountRequest,
+    ) -> Result<String, PaymentError> {
+        Ok(self.key.account_id(&request.user))
+    }
+
+    async fn create_account_link(
+        &self,
+        request: &AccountLinkRequest,
+    ) -> Result<String, PaymentError> {
+        Ok(format!(
+            "{}/sandbox/onboarding/{}",
+            self.public_url, request.account_id
+        ))
+    }
+
+    async fn create_transfer(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<TransferResult, PaymentError> {
+        Ok(TransferResult {
+            id: format!("tr_sandbox_{}", short_hash(&request.idempotency_key)),
+        })
+    }
+}
+
+/// The `account.updated` event a real Stripe sends to a Connect endpoint when an Express
+/// account finishes onboarding: details submitted, payouts enabled, nothing due. Every field
+/// async-stripe's typed parser requires is present.
+pub fn account_updated_event(
+    account_id: &str,
+    user: &UserId,
+    event_id: &EventId,
+    now_s: i64,
+) -> String {
+    json!({
+        "id": event_id.as_str(),
+        "object": "event",
+        "account": account_id,
+        "api_version": "2026-09-30.endive",
+        "created": now_s,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "type": "account.updated",
+        "data": {
+            "object": {
+                "id": account_id,
+                "object": "account",
+                "type": "express",
+                "charges_enabled": true,
+                "payouts_enabled": true,
+                "details_submitted": true,
+                "country": "IN",
+                "default_currency": "inr",
+                "created": now_s,
+                "metadata": {"userId": user.as_str()},
+                "requirements": {
+                    "alternatives": [],
+                    "current_deadline": null,
+                    "currently_due": [],
+                    "disabled_reason": null,
+                    "errors": [],
+                    "eventually_due": [],
+                    "past_due": [],
+                    "pending_verification": []
+                }
+            }
+        }
+    })
+    .to_string()
 }
 
 /// The payment intent of a sandbox session: derived from it, as the paid event names it.

@@ -20,12 +20,16 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, ProductData, RetrieveCheckoutSession,
 };
+use stripe_connect::account::{CreateAccount, CreateAccountType};
+use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_connect::transfer::CreateTransfer;
 use stripe_core::refund::CreateRefund;
 
 use crate::domain::{PaymentRef, RefundRef};
 
 use super::{
-    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+    AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
+    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
 };
 
 /// Stripe's API host; `STRIPE_API_BASE` overrides it (tests point it at a local fake).
@@ -207,6 +211,39 @@ pub fn checkout_session_request(request: &CheckoutRequest) -> CreateCheckoutSess
         .cancel_url(request.cancel_url.clone())
 }
 
+/// The connected account of DESIGN's money out: an Express account (hosted onboarding, Stripe
+/// collects the requirements), tagged with the user.
+pub fn account_request(request: &AccountRequest) -> CreateAccount {
+    CreateAccount::new()
+        .type_(CreateAccountType::Express)
+        .metadata(HashMap::from([(
+            "userId".to_string(),
+            request.user.to_string(),
+        )]))
+}
+
+/// The transfer of a payout: its amount to the connected account, grouped and tagged by the
+/// payout, funded from the charge when one is named.
+pub fn transfer_request(request: &TransferRequest) -> CreateTransfer {
+    let currency = request
+        .amount
+        .currency
+        .code()
+        .parse::<stripe_types::Currency>()
+        .unwrap_or_else(|never| match never {});
+    let mut transfer = CreateTransfer::new(currency, request.destination.clone())
+        .amount(request.amount.minor.get())
+        .transfer_group(request.payout_id.to_string())
+        .metadata(HashMap::from([
+            ("payoutId".to_string(), request.payout_id.to_string()),
+            ("userId".to_string(), request.user.to_string()),
+        ]));
+    if let Some(charge) = &request.source_transaction {
+        transfer = transfer.source_transaction(charge.clone());
+    }
+    transfer
+}
+
 #[async_trait]
 impl PaymentProvider for StripeProvider {
     fn name(&self) -> &'static str {
@@ -297,6 +334,67 @@ impl PaymentProvider for StripeProvider {
             .session_intent(session.as_str())
             .await?
             .map(PaymentRef::new))
+    }
+
+    async fn create_connected_account(
+        &self,
+        request: &AccountRequest,
+    ) -> Result<String, PaymentError> {
+        let got = self
+            .send(
+                &account_request(request),
+                request.idempotency_key.as_str(),
+                "connected account",
+                |a: stripe_connect::Account| Minimal {
+                    id: a.id.as_str().to_string(),
+                    url: None,
+                    payment_intent: None,
+                },
+            )
+            .await?;
+        tracing::info!(user = %request.user, account = %got.id, "Stripe connected account created");
+        Ok(got.id)
+    }
+
+    async fn create_account_link(
+        &self,
+        request: &AccountLinkRequest,
+    ) -> Result<String, PaymentError> {
+        // A fresh link every time (a link is single-use and expires): no idempotency key.
+        let link = CreateAccountLink::new(
+            request.account_id.clone(),
+            CreateAccountLinkType::AccountOnboarding,
+        )
+        .refresh_url(request.refresh_url.clone())
+        .return_url(request.return_url.clone())
+        .send(&self.client)
+        .await
+        .map_err(classify)?;
+        Ok(link.url)
+    }
+
+    async fn create_transfer(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<TransferResult, PaymentError> {
+        assert!(
+            request.amount.minor.get() > 0,
+            "a transfer is for a positive amount"
+        );
+        let got = self
+            .send(
+                &transfer_request(request),
+                &request.idempotency_key,
+                "transfer",
+                |t: stripe_connect::Transfer| Minimal {
+                    id: t.id.as_str().to_string(),
+                    url: None,
+                    payment_intent: None,
+                },
+            )
+            .await?;
+        tracing::info!(payout = %request.payout_id, transfer = %got.id, amount = request.amount.minor.get(), "Stripe transfer created");
+        Ok(TransferResult { id: got.id })
     }
 }
 

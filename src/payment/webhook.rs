@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
+use crate::domain::payout::AccountState;
 use crate::domain::{Currency, EventId, MinorUnits, Payment, PaymentRef};
 
 /// Largest webhook body accepted (Stripe's events are a few KiB).
@@ -53,6 +54,15 @@ pub enum EventKind {
         charge_id: Option<PaymentRef>,
         amount_refunded: MinorUnits,
         contract_id: Option<String>,
+    },
+    /// A connected account changed (Connect endpoint).
+    AccountUpdated(AccountState),
+    /// A transfer to a connected account was reversed, `amount_reversed` of it so far.
+    TransferReversed {
+        transfer_id: String,
+        /// The payout it was for (`transfer_group`, or `metadata.payoutId`).
+        payout_id: Option<String>,
+        amount_reversed: MinorUnits,
     },
     /// Anything else: recorded, not acted on.
     Other,
@@ -168,6 +178,24 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
             amount_refunded: MinorUnits::new(ch.amount_refunded),
             contract_id: ch.metadata.get("contractId").cloned(),
         },
+        EventObject::AccountUpdated(a) => EventKind::AccountUpdated(AccountState {
+            account_id: a.id.as_str().to_string(),
+            payouts_enabled: a.payouts_enabled.unwrap_or(false),
+            details_submitted: a.details_submitted.unwrap_or(false),
+            requirements_due: a
+                .requirements
+                .and_then(|r| r.currently_due)
+                .unwrap_or_default(),
+            described_at: event.created,
+        }),
+        EventObject::TransferReversed(t) => EventKind::TransferReversed {
+            transfer_id: t.id.as_str().to_string(),
+            payout_id: t
+                .transfer_group
+                .clone()
+                .or_else(|| t.metadata.get("payoutId").cloned()),
+            amount_reversed: MinorUnits::new(t.amount_reversed),
+        },
         _ => EventKind::Other,
     };
     ParsedEvent {
@@ -252,6 +280,36 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                     .unwrap_or(0),
             ),
             contract_id: metadata.get("contractId").cloned(),
+        },
+        "account.updated" => EventKind::AccountUpdated(AccountState {
+            account_id: s("id")?,
+            payouts_enabled: o
+                .get("payouts_enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            details_submitted: o
+                .get("details_submitted")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            requirements_due: o
+                .pointer("/requirements/currently_due")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            described_at: v.get("created").and_then(Value::as_i64).unwrap_or(0),
+        }),
+        "transfer.reversed" => EventKind::TransferReversed {
+            transfer_id: s("id")?,
+            payout_id: s("transfer_group").or_else(|| metadata.get("payoutId").cloned()),
+            amount_reversed: MinorUnits::new(
+                o.get("amount_reversed")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+            ),
         },
         _ => EventKind::Other,
     };
@@ -415,9 +473,61 @@ mod tests {
                     EventKind::Payment { payment, .. } => {
                         assert_eq!(payment.charge_id, Some(PaymentRef::new("ch_1")));
                     }
-                    EventKind::Other => panic!("{kind} not read"),
+                    other => panic!("{kind} not read: {other:?}"),
                 }
             }
+        }
+    }
+
+    /// The Connect events a sandbox or Stripe sends pass the typed parser and read as what
+    /// they say: an account's state, a transfer's reversal with its payout.
+    #[test]
+    fn connect_events_are_read() {
+        let user = crate::domain::UserId::generate();
+        let body = crate::payment::sandbox::account_updated_event(
+            "acct_1",
+            &user,
+            &EventId::new("evt_a"),
+            100,
+        );
+        let header = sign(body.as_bytes(), "whsec_c", 100);
+        assert!(Webhook::construct_event_with_timestamp(&body, &header, "whsec_c", 100).is_ok());
+        match verify_and_parse(body.as_bytes(), Some(&header), "whsec_c", 100)
+            .unwrap()
+            .kind
+        {
+            EventKind::AccountUpdated(s) => {
+                assert_eq!(s.account_id, "acct_1");
+                assert!(s.payouts_enabled && s.details_submitted);
+                assert!(s.requirements_due.is_empty());
+                assert_eq!(s.described_at, 100);
+            }
+            other => panic!("not read: {other:?}"),
+        }
+        let transfer = serde_json::json!({
+            "id": "tr_1", "object": "transfer", "amount": 5000, "amount_reversed": 2000,
+            "balance_transaction": null, "created": 1, "currency": "inr", "description": null,
+            "destination": "acct_1", "destination_payment": null, "livemode": false,
+            "metadata": {"payoutId": "p"}, "reversals": {"object": "list", "data": [], "has_more": false, "url": "/v1/transfers/tr_1/reversals"},
+            "reversed": false, "source_transaction": null, "source_type": "card", "transfer_group": "6b0a5453a5d89cc3dd000002"
+        });
+        let body = event("transfer.reversed", transfer);
+        let header = sign(body.as_bytes(), "whsec_c", 100);
+        assert!(Webhook::construct_event_with_timestamp(&body, &header, "whsec_c", 100).is_ok());
+        match verify_and_parse(body.as_bytes(), Some(&header), "whsec_c", 100)
+            .unwrap()
+            .kind
+        {
+            EventKind::TransferReversed {
+                transfer_id,
+                payout_id,
+                amount_reversed,
+            } => {
+                assert_eq!(transfer_id, "tr_1");
+                assert_eq!(payout_id.as_deref(), Some("6b0a5453a5d89cc3dd000002"));
+                assert_eq!(amount_reversed, MinorUnits::new(2000));
+            }
+            other => panic!("not read: {other:?}"),
         }
     }
 }

@@ -110,6 +110,12 @@ pub enum UseCase<'a> {
     },
     /// Cancel a contract no money is held for: its client, or an admin.
     CancelContract,
+    /// `owner`: whose connected account and payouts (a freelancer's own; an admin's any).
+    Payouts {
+        owner: &'a UserId,
+    },
+    /// Every payout, and retrying a failed one: admins.
+    OperatePayouts,
 }
 
 impl UseCase<'_> {
@@ -127,6 +133,8 @@ impl UseCase<'_> {
             | UseCase::Upload
             | UseCase::ListContracts { .. } => &[Client, Freelancer, Admin],
             UseCase::CancelContract => &[Client, Admin],
+            UseCase::Payouts { .. } => &[Freelancer, Admin],
+            UseCase::OperatePayouts => &[Admin],
         }
     }
 }
@@ -157,6 +165,11 @@ impl<'a> Permit<'a> {
                 if !caller.is_admin() && me.is_some_and(|p| &p.id != owner) =>
             {
                 return not_owner("this wallet is not yours");
+            }
+            UseCase::Payouts { owner }
+                if !caller.is_admin() && me.is_some_and(|p| &p.id != owner) =>
+            {
+                return not_owner("these payouts are not yours");
             }
             UseCase::ListContracts { owner }
                 if !caller.is_admin() && me.is_some_and(|p| &p.id != owner) =>

@@ -131,6 +131,15 @@ error_codes! {
     ConflictConcurrent = "conflict.concurrent", Conflict;
     /// Lost too many races in a row: try again (never kept for an idempotency key).
     ConflictBusy = "conflict.busy", Conflict;
+    // ---- money out ----
+    /// Production without `STRIPE_CONNECT_WEBHOOK_SECRET`: no money out.
+    PayoutUnconfigured = "payout.unconfigured", Unavailable;
+    PayoutNotFound = "payout.not_found", NotFound;
+    PayoutNoAccount = "payout.no_account", Conflict;
+    PayoutNotEnabled = "payout.not_enabled", Conflict;
+    PayoutInsufficientBalance = "payout.insufficient_balance", Conflict;
+    PayoutWrongState = "payout.wrong_state", Conflict;
+    PayoutBelowMinimum = "payout.below_minimum", Validation;
     // ---- invalid input ----
     ValidationAmount = "validation.amount", Validation;
     ValidationTitle = "validation.title", Validation;
@@ -283,6 +292,13 @@ impl From<DomainError> for Error {
                 (Action::Release | Action::Refund, _) => ErrorCode::EscrowWrongState,
                 (Action::MoveTo(_), None) => ErrorCode::ContractInvalidTransition,
                 (Action::Review, _) => ErrorCode::ReviewContractNotCompleted,
+                (
+                    Action::DebitWallet
+                    | Action::SettlePayout
+                    | Action::RetryPayout
+                    | Action::ReversePayout,
+                    _,
+                ) => ErrorCode::PayoutWrongState,
                 _ => ErrorCode::StateConflict,
             },
             DomainError::AmountMismatch(_) => ErrorCode::AmountMismatch,

@@ -120,6 +120,7 @@ impl Service {
             .await?;
         if !repeat {
             tracing::info!(contract = %c.id, actor = %actor, "escrow released");
+            self.pay_out_release(&c.id).await;
         }
         Ok(c)
     }

@@ -1,5 +1,6 @@
-//! The background task every server runs: refunds owed to the payment provider (left pending
-//! by a crash or an outage) are sent again, expired idempotency keys are purged, and spool
+//! The background task every server runs: refunds owed to the payment provider and payout
+//! transfers (left pending by a crash or an outage) are sent again, wallet debits a crash cut
+//! off are finished, expired idempotency keys are purged, and spool
 //! files that no upload owns any more (a process died mid-upload) are deleted. It runs
 //! once at start and then every [`MAINTENANCE_INTERVAL_S`], until its shutdown signal fires
 //! (as mini-redis keeps its purge task beside its state). Safe to run on many servers at once:
@@ -18,6 +19,9 @@ pub const MAINTENANCE_INTERVAL_S: u64 = 30;
 /// writes (MongoDB; see `Store::fold_kept`): a balance read sums what is not folded yet, so
 /// this bounds what a read costs.
 pub const FOLD_INTERVAL_MS: u64 = 500;
+/// How often it finishes wallet debits a crash cut off between their steps (MongoDB): a
+/// freelancer whose debit was cut off waits at most the grace period and this.
+pub const DEBIT_REPAIR_INTERVAL_MS: u64 = 5_000;
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,6 +34,10 @@ pub struct Pass {
     pub purged: u64,
     /// Spool files left by uploads that ended without cleaning up (a process that died).
     pub spool_swept: usize,
+    /// Payouts sent (paid or refused for good) by this pass.
+    pub payouts_settled: usize,
+    /// Payouts whose transfer still waits (the provider did not answer).
+    pub payouts_waiting: usize,
 }
 
 impl Service {
@@ -65,6 +73,12 @@ impl Service {
             Ok((settled, waiting)) => (pass.settled, pass.waiting) = (settled, waiting),
             Err(e) => tracing::warn!(error = %e.chain(), "recovery step failed"),
         }
+        match self.recover_payouts().await {
+            Ok((settled, waiting)) => {
+                (pass.payouts_settled, pass.payouts_waiting) = (settled, waiting)
+            }
+            Err(e) => tracing::warn!(error = %e.chain(), "payout recovery step failed"),
+        }
         match self.purge_idempotency_keys().await {
             Ok(n) => pass.purged = n,
             Err(e) => tracing::warn!(error = %e.chain(), "purging expired idempotency keys failed"),
@@ -87,10 +101,18 @@ pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Futur
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut fold = tokio::time::interval(Duration::from_millis(FOLD_INTERVAL_MS));
     fold.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut repair = tokio::time::interval(Duration::from_millis(DEBIT_REPAIR_INTERVAL_MS));
+    repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = repair.tick() => {
+                if let Err(e) = service.repair_debits().await {
+                    tracing::warn!(error = %e.chain(), "finishing interrupted wallet debits failed");
+                }
+                continue;
+            }
             _ = fold.tick() => {
                 match service.fold_kept().await {
                     Ok(n) if n >= 100_000 => tracing::info!(entries = n, "kept balances: folded"),
@@ -107,6 +129,13 @@ pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Futur
                 done = pass.settled,
                 waiting = pass.waiting,
                 "recovery: provider refunds"
+            );
+        }
+        if pass.payouts_settled + pass.payouts_waiting > 0 {
+            tracing::info!(
+                done = pass.payouts_settled,
+                waiting = pass.payouts_waiting,
+                "recovery: payout transfers"
             );
         }
         if pass.purged > 0 {

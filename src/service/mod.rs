@@ -9,7 +9,8 @@
 //! - `transition` — the compare-and-set loop every change of a contract goes through;
 //! - one module per group of use cases: [`contracts`], [`checkout`] (and the sandbox's Pay
 //!   button), [`webhooks`] (applying provider events), [`escrow`] (release, refund, provider
-//!   settlement), [`reports`], [`wallets`], [`reviews`], [`media`], [`operations`] (webhook
+//!   settlement), [`payouts`] (money out), [`reports`], [`wallets`], [`reviews`], [`media`],
+//!   [`operations`] (webhook
 //!   events, verification), [`maintenance`] (the background task).
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod input;
 pub mod maintenance;
 pub mod media;
 pub mod operations;
+pub mod payouts;
 pub mod reports;
 pub mod reviews;
 mod transition;
@@ -54,6 +56,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// Where a release's earning goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayoutMode {
+    /// To the freelancer's wallet, to be withdrawn by a payout.
+    #[default]
+    Wallet,
+    /// Straight to the freelancer's connected account when it takes payouts (a payout made
+    /// at release, funded by the escrow's charge); to the wallet otherwise.
+    OnRelease,
+}
+
 /// Settings the use cases need (see `config` for where they come from).
 #[derive(Clone)]
 pub struct Settings {
@@ -62,6 +75,14 @@ pub struct Settings {
     /// The front end: checkout success/cancel URLs are built from it.
     pub client_url: String,
     pub webhook_secret: String,
+    /// Verifies the Connect endpoint's events; `None`: no money out (production without
+    /// `STRIPE_CONNECT_WEBHOOK_SECRET`).
+    pub connect_webhook_secret: Option<String>,
+    pub payout_min: crate::domain::Money,
+    pub payout_mode: PayoutMode,
+    /// How long a wallet debit cut off between its steps (MongoDB) is left to the request that
+    /// started it before the repair step finishes it: longer than any request runs.
+    pub debit_grace_ms: i64,
     /// Where uploads are spooled while they are checked.
     pub spool_dir: PathBuf,
     pub upload_bytes_max: u64,

@@ -2,7 +2,7 @@
 //! the whole store.
 
 use crate::domain::verify::{ContractFacts, Report, Verifier};
-use crate::domain::{ContractId, LedgerEntry};
+use crate::domain::{ContractId, LedgerEntry, Payout, PayoutId};
 use crate::store::{Cursor, Page, StoreResult, WebhookEvent};
 
 use super::Service;
@@ -87,6 +87,16 @@ impl Service {
         entries_read?;
         contracts_read?;
         v.add_contracts_of(contracts);
+        scan(
+            |after: Option<PayoutId>| {
+                let store = store.clone();
+                async move { store.payouts_after(after.as_ref(), SCAN_PAGE).await }
+            },
+            |p: &Payout| p.id.clone(),
+            |p| v.add_payout(&p),
+            |_| {},
+        )
+        .await?;
         let cur = self.settings.currency;
         for (user, balance) in store.wallet_balances(cur).await? {
             v.add_wallet_balance(user.as_str(), cur, balance);

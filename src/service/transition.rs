@@ -116,6 +116,10 @@ impl Service {
             TransferKind::RefundSettled => "refunded",
             TransferKind::DuplicatePayment => "duplicate_received",
             TransferKind::DuplicatePaymentRefunded => "duplicate_refunded",
+            TransferKind::Payout => "payout_debited",
+            TransferKind::PayoutSent => "paid_out",
+            TransferKind::PayoutFailed => "payout_failed",
+            TransferKind::PayoutReversed => "payout_reversed",
         };
         let moved: i64 = t
             .lines

@@ -67,7 +67,7 @@ impl Service {
         let mut ids: Vec<ContractId> = wallet
             .entries
             .iter()
-            .map(|e| e.contract_id.clone())
+            .filter_map(|e| e.owner.contract().cloned())
             .collect();
         ids.sort();
         ids.dedup();

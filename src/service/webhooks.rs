@@ -3,7 +3,8 @@
 //! as the event's record where the store allows), and record what every event came to.
 
 use crate::domain::{
-    Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, PaymentRef, UserId,
+    Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, PaymentRef, PayoutId,
+    UserId,
 };
 use crate::payment::webhook::{
     EventKind, ParsedEvent, PaymentRefs, SignatureError, verify_and_parse,
@@ -77,13 +78,34 @@ impl Service {
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<Delivery> {
+        self.handle_delivery(payload, signature, &self.settings.webhook_secret)
+            .await
+    }
+
+    /// Handles one delivery to the Connect endpoint (events about connected accounts, signed
+    /// with their own secret), by the same rules as [`Service::handle_webhook`].
+    pub async fn handle_connect_webhook(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Delivery> {
+        self.payouts_configured()?;
+        let secret = self
+            .settings
+            .connect_webhook_secret
+            .clone()
+            .unwrap_or_default();
+        self.handle_delivery(payload, signature, &secret).await
+    }
+
+    async fn handle_delivery(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+        secret: &str,
+    ) -> Result<Delivery> {
         let now = self.clock.now_ms();
-        let event = match verify_and_parse(
-            payload,
-            signature,
-            &self.settings.webhook_secret,
-            now / 1000,
-        ) {
+        let event = match verify_and_parse(payload, signature, secret, now / 1000) {
             Ok(e) => e,
             Err(e) => {
                 self.metrics.webhook("rejected_signature");
@@ -154,6 +176,47 @@ impl Service {
         record: &EventRecorder<'_>,
     ) -> Result<Applied> {
         match &event.kind {
+            EventKind::AccountUpdated(state) => Ok(match self.describe_account(state).await? {
+                Some(_) => Applied::apart(EventStatus::Applied, None, None),
+                None => Applied::apart(
+                    EventStatus::Failed,
+                    Some(format!(
+                        "connected account {} is not one of this platform's",
+                        state.account_id
+                    )),
+                    None,
+                ),
+            }),
+            EventKind::TransferReversed {
+                transfer_id,
+                payout_id,
+                amount_reversed,
+            } => {
+                let Some(id) = payout_id.as_deref().and_then(|p| PayoutId::parse(p).ok()) else {
+                    return Ok(Applied::apart(
+                        EventStatus::Failed,
+                        Some(format!(
+                            "transfer {transfer_id} names no payout (transfer_group)"
+                        )),
+                        None,
+                    ));
+                };
+                match self
+                    .reverse_payout(&id, transfer_id, *amount_reversed)
+                    .await
+                {
+                    Ok(_) => Ok(Applied::apart(EventStatus::Applied, None, None)),
+                    Err(e)
+                        if matches!(
+                            e.code,
+                            ErrorCode::PayoutNotFound | ErrorCode::PayoutWrongState
+                        ) =>
+                    {
+                        Ok(Applied::apart(EventStatus::Failed, Some(e.message), None))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             EventKind::Other => Ok(Applied::apart(
                 EventStatus::Ignored,
                 Some(format!("unhandled event type {}", event.event_type)),

@@ -1,7 +1,7 @@
 //! Storage behind object-safe traits, one per entity, that every backend implements:
 //! [`ContractStore`] (contracts and the ledger entries their transitions write),
 //! [`LedgerStore`] (reads over the whole ledger), [`EventStore`] (webhook deliveries),
-//! [`ReviewStore`] and [`IdempotencyStore`]. [`Store`] is all of them plus what concerns the
+//! [`ReviewStore`], [`IdempotencyStore`] and [`PayoutStore`] (money out). [`Store`] is all of them plus what concerns the
 //! backend as a whole; the service holds one `Arc<dyn Store>`. Backends translate their driver
 //! errors into [`StoreError`] inside themselves (keeping the driver's error as the source); no
 //! rusqlite or mongodb type crosses this boundary.
@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::verify::ContractFacts;
 use crate::domain::{
-    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, EventId, JobId,
-    KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Review, UserId,
+    Account, ConnectedAccount, Contract, ContractId, ContractStatus, Currency, EscrowStatus,
+    EventId, JobId, KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Payout, PayoutId,
+    PayoutStatus, Review, UserId,
 };
 
 /// A driver's error, kept as the source of a [`StoreError`].
@@ -153,6 +154,11 @@ impl Cursor {
     /// Where a list of reviews continues after `r`.
     pub fn of_review(r: &Review) -> Cursor {
         Cursor::new(r.created_at, r.id.as_str())
+    }
+
+    /// Where a list of payouts continues after `p` (they are sorted by creation).
+    pub fn of_payout(p: &Payout) -> Cursor {
+        Cursor::new(p.created_at, p.id.as_str())
     }
 
     /// Where a list of webhook events continues after `e` (they are sorted by receipt).
@@ -447,6 +453,85 @@ pub trait LedgerStore: Send + Sync {
     async fn count_entries(&self) -> StoreResult<u64>;
 }
 
+/// Which payouts a list means.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayoutFilter {
+    pub user: Option<UserId>,
+    pub status: Option<PayoutStatus>,
+}
+
+/// What a wallet debit found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Debit {
+    /// The wallet held the amount: the payout is saved `pending`, with its debit's entries.
+    Done(Box<Payout>),
+    /// The wallet holds less than the amount (`available`, as the debit saw it): nothing is
+    /// written, and the payout is as it was before the debit.
+    Insufficient { available: MinorUnits },
+}
+
+/// Payouts, the wallet debits behind them, and freelancers' connected accounts.
+///
+/// A wallet debit is the one money move guarded by what *other* records wrote (the credits of
+/// every contract released to the wallet): [`PayoutStore::debit_payout`] refuses it unless the
+/// wallet holds the amount, atomically with respect to every other debit of the same wallet,
+/// so no wallet ever goes below zero. Every other payout move is a compare-and-set on the
+/// payout's own record, as a contract's are.
+#[async_trait]
+pub trait PayoutStore: Send + Sync {
+    /// Debits the wallet for `payout` (status `requested`; [`Payout::debit`]) unless it holds
+    /// less than the amount. `expected_version`: `None` records a new payout (`Duplicate`
+    /// when its id exists), `Some(v)` moves a stored one (a retry) with a compare-and-set from
+    /// version `v` (`Conflict` when it lost).
+    async fn debit_payout(
+        &self,
+        payout: &Payout,
+        expected_version: Option<i64>,
+        now: i64,
+    ) -> StoreResult<Debit>;
+    /// Compare-and-set: stores `payout` (its `version` must be `expected_version + 1`) with its
+    /// entries, only if the stored version is still `expected_version`.
+    async fn save_payout(
+        &self,
+        payout: &Payout,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()>;
+    async fn get_payout(&self, id: &PayoutId) -> StoreResult<Option<Payout>>;
+    /// Newest first (`createdAt`, then id, descending), with the count when the page asks.
+    async fn list_payouts(
+        &self,
+        filter: &PayoutFilter,
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Payout>)>;
+    /// Pending payouts (the provider still has to be asked), oldest change first.
+    async fn payouts_with_provider_work(&self) -> StoreResult<Vec<PayoutId>>;
+    /// Every payout in id order after `after`, at most `limit` (for verification).
+    async fn payouts_after(&self, after: Option<&PayoutId>, limit: u32)
+    -> StoreResult<Vec<Payout>>;
+    /// Finishes wallet debits a crash (or a request's timeout) cut off, those last moved
+    /// before `before_ms` (what it writes is stamped `now_ms`); how many. A no-op for a store
+    /// whose debit is one write (SQLite).
+    async fn repair_debits(&self, _before_ms: i64, _now_ms: i64) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    async fn connected_account(&self, user: &UserId) -> StoreResult<Option<ConnectedAccount>>;
+    async fn connected_account_by_id(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Option<ConnectedAccount>>;
+    /// Records a user's connected account; the one already recorded when the user has one
+    /// (whoever created it first wins; the provider's idempotency key made it the same).
+    async fn insert_connected_account(
+        &self,
+        account: &ConnectedAccount,
+    ) -> StoreResult<ConnectedAccount>;
+    /// Stores the account's described state unless a newer description is stored already
+    /// (`described_at`); whether it was stored.
+    async fn describe_connected_account(&self, account: &ConnectedAccount) -> StoreResult<bool>;
+}
+
 /// Webhook deliveries, deduplicated by the provider's event id.
 #[async_trait]
 pub trait EventStore: Send + Sync {
@@ -509,7 +594,7 @@ pub trait IdempotencyStore: Send + Sync {
 /// A whole backend: every entity store, and what concerns the backend as a whole.
 #[async_trait]
 pub trait Store:
-    ContractStore + LedgerStore + EventStore + ReviewStore + IdempotencyStore + 'static
+    ContractStore + LedgerStore + EventStore + ReviewStore + IdempotencyStore + PayoutStore + 'static
 {
     /// Storage reachable and writable enough to serve (`/readyz`).
     async fn ping(&self) -> StoreResult<()>;

@@ -16,12 +16,13 @@ use utoipa::ToSchema;
 use crate::domain::escrow::ExtraPayment;
 use crate::domain::media::MediaKind;
 use crate::domain::{
-    Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry, Money, Party,
-    ReleaseFundStatus, Review, TransferKind,
+    ConnectedAccount, Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry,
+    Money, Party, Payout, PayoutStatus, ReleaseFundStatus, Review, TransferKind,
 };
 use crate::payment::CheckoutSession as Session;
 use crate::service::contracts::ContractDetail as Detail;
 use crate::service::media::StoredMedia;
+use crate::service::payouts::{Onboarding, PayoutPage};
 use crate::service::reports::{EscrowPage as Escrows, SalesReport as Sales};
 use crate::service::reviews::Reviews;
 use crate::service::wallets::Wallet;
@@ -264,7 +265,12 @@ impl EscrowView {
 pub struct EntryView {
     pub id: String,
     pub transfer_id: String,
-    pub contract_id: String,
+    /// The contract whose transition wrote it (absent for a payout's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
+    /// The payout whose transition wrote it (absent for a contract's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
     pub kind: TransferKind,
     pub account: String,
     /// Signed: positive increases the account.
@@ -279,7 +285,8 @@ impl From<&LedgerEntry> for EntryView {
         EntryView {
             id: e.id.clone(),
             transfer_id: e.transfer_id.clone(),
-            contract_id: e.contract_id.to_string(),
+            contract_id: e.owner.contract().map(|c| c.to_string()),
+            payout_id: e.owner.payout().map(|p| p.to_string()),
             kind: e.kind,
             account: e.account.to_string(),
             amount: Amount::new(e.amount, e.currency),
@@ -582,6 +589,119 @@ impl From<Session> for CheckoutSession {
         CheckoutSession {
             id: s.id,
             url: s.url,
+        }
+    }
+}
+
+/// A freelancer's connected account at the payment provider.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutAccountView {
+    pub account_id: String,
+    pub payouts_enabled: bool,
+    pub details_submitted: bool,
+    /// What the provider still needs before payouts (its `currently_due`).
+    pub requirements_due: Vec<String>,
+    pub updated_at: String,
+}
+
+impl From<&ConnectedAccount> for PayoutAccountView {
+    fn from(a: &ConnectedAccount) -> PayoutAccountView {
+        PayoutAccountView {
+            account_id: a.account_id.clone(),
+            payouts_enabled: a.payouts_enabled,
+            details_submitted: a.details_submitted,
+            requirements_due: a.requirements_due.clone(),
+            updated_at: time(a.updated_at),
+        }
+    }
+}
+
+/// Where onboarding goes on: the account and a fresh link to the provider's hosted page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingView {
+    pub account_id: String,
+    pub url: String,
+}
+
+impl From<Onboarding> for OnboardingView {
+    fn from(o: Onboarding) -> OnboardingView {
+        OnboardingView {
+            account_id: o.account_id,
+            url: o.url,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutView {
+    pub id: String,
+    pub user_id: String,
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    pub currency: Currency,
+    /// `requested` (being debited), `pending` (debited, transfer not confirmed), `paid`,
+    /// `failed` (money back in the wallet), `reversed`.
+    pub status: PayoutStatus,
+    /// The connected account it goes to.
+    pub destination: String,
+    /// The provider's transfer, once made.
+    pub transfer_id: Option<String>,
+    /// Why the provider refused it (failed).
+    pub failure: Option<String>,
+    /// The last unanswered call to the provider (pending: it is retried).
+    pub last_error: Option<String>,
+    pub attempt: u32,
+    /// How much of it the provider reversed back to the wallet.
+    #[schema(value_type = f64)]
+    pub reversed: Amount,
+    /// The contract whose release made it (payouts at release).
+    pub contract_id: Option<String>,
+    pub history: Vec<HistoryView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Payout> for PayoutView {
+    fn from(p: &Payout) -> PayoutView {
+        PayoutView {
+            id: p.id.to_string(),
+            user_id: p.user.to_string(),
+            amount: Amount::new(p.amount, p.currency),
+            currency: p.currency,
+            status: p.status,
+            destination: p.destination.clone(),
+            transfer_id: p.transfer_id.clone(),
+            failure: p.failure.clone(),
+            last_error: p.last_error.clone(),
+            attempt: p.attempt,
+            reversed: Amount::new(p.reversed, p.currency),
+            contract_id: p.contract_id.as_ref().map(|c| c.to_string()),
+            history: p.history.iter().map(HistoryView::from).collect(),
+            created_at: time(p.created_at),
+            updated_at: time(p.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutPageView {
+    /// How many match in all (numbered pages only).
+    pub count: Option<u64>,
+    pub data: Vec<PayoutView>,
+    /// Send as `after` for the page that follows; null when there is none.
+    pub next: Option<String>,
+}
+
+impl From<&PayoutPage> for PayoutPageView {
+    fn from(p: &PayoutPage) -> PayoutPageView {
+        PayoutPageView {
+            count: p.count,
+            data: p.payouts.iter().map(PayoutView::from).collect(),
+            next: next(&p.next),
         }
     }
 }

@@ -336,6 +336,9 @@ fn wallet_description(kind: TransferKind) -> &'static str {
     match kind {
         TransferKind::Release => "Contract payment",
         TransferKind::Refund => "Partial payment for canceled contract",
+        TransferKind::Payout => "Withdrawal",
+        TransferKind::PayoutFailed => "Withdrawal failed: returned",
+        TransferKind::PayoutReversed => "Withdrawal reversed: returned",
         _ => "Contract transaction",
     }
 }
@@ -370,10 +373,15 @@ impl WalletTransaction {
                     "debit"
                 },
                 date: time(e.at),
-                contract_id: e.contract_id.to_string(),
-                client_name: a
-                    .clients
-                    .get(&e.contract_id)
+                contract_id: e
+                    .owner
+                    .contract()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                client_name: e
+                    .owner
+                    .contract()
+                    .and_then(|id| a.clients.get(id))
                     .map(|c| a.cards.user(c).name)
                     .unwrap_or_default(),
             })

@@ -10,7 +10,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::media::MediaKind;
 use crate::domain::{
-    ContractStatus, Currency, EscrowStatus, Party, ReleaseFundStatus, TransferKind,
+    ContractStatus, Currency, EscrowStatus, Party, PayoutStatus, ReleaseFundStatus, TransferKind,
 };
 
 /// A string schema whose values are `all`, written as serde writes them.
@@ -55,6 +55,7 @@ enum_schemas! {
     TransferKind => Some("What a transfer was for.");
     Currency => Some("The deployment's currency (lower-case ISO 4217, as Stripe writes it).");
     MediaKind => None;
+    PayoutStatus => None;
 }
 
 #[cfg(test)]
@@ -71,6 +72,14 @@ mod tests {
             values,
             ["funded", "released", "refund_pending", "refunded"].map(serde_json::Value::from)
         );
+    }
+
+    #[test]
+    fn payout_status_names_are_the_stored_ones() {
+        for s in PayoutStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(PayoutStatus::parse(s.as_str()), Some(s));
+        }
     }
 
     #[test]

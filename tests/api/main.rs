@@ -14,5 +14,6 @@ mod idempotency;
 mod media;
 mod operations;
 mod original;
+mod payouts;
 mod validation;
 mod webhooks;

@@ -23,6 +23,8 @@ pub const WEBHOOK_SECRET: &str = "whsec_cli_test_secret";
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub service: Arc<Service>,
+    /// Settings on top of the defaults, for the library and the binary alike.
+    env: Vec<(String, String)>,
 }
 
 /// One contract and its parties.
@@ -92,7 +94,17 @@ fn operator() -> Caller {
 
 impl Fixture {
     pub async fn new() -> Fixture {
+        Fixture::with(&[]).await
+    }
+
+    /// A fixture whose library and binary both run with `env` on top of the defaults (a
+    /// payment provider, say).
+    pub async fn with(env: &[(&str, &str)]) -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let values: HashMap<String, String> = [
             ("ESCROW_DATA_DIR", dir.path().to_string_lossy().to_string()),
             ("JWT_SECRET", JWT_SECRET.to_string()),
@@ -100,12 +112,13 @@ impl Fixture {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(env.iter().cloned())
         .collect();
         let config = Config::from_sources(&Sources::from_map(values)).expect("test config");
         let service = escrow::startup::build_service(&config, "http://127.0.0.1:9")
             .await
             .expect("service");
-        Fixture { dir, service }
+        Fixture { dir, service, env }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -122,6 +135,9 @@ impl Fixture {
             .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .args(args)
             .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 

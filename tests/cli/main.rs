@@ -6,9 +6,14 @@ mod support;
 
 mod helpers;
 
+#[allow(dead_code)]
+#[path = "../providers/fake_stripe.rs"]
+mod fake_stripe;
+
 mod contract;
 mod escrow;
 mod inspect;
 mod output;
+mod payouts;
 mod server;
 mod verify;

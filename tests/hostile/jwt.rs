@@ -494,6 +494,49 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             Body::None,
             &f,
         ),
+        // Money out.
+        route(
+            "POST",
+            "/api/freelancer/payouts/onboarding",
+            "/api/freelancer/payouts/onboarding".into(),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/payouts/account",
+            "/api/freelancer/payouts/account".into(),
+            Body::None,
+            &f,
+        ),
+        route(
+            "POST",
+            "/api/freelancer/payouts",
+            "/api/freelancer/payouts".into(),
+            Body::Json(json!({"amount": "100"})),
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/freelancer/payouts",
+            "/api/freelancer/payouts".into(),
+            Body::None,
+            &f,
+        ),
+        route(
+            "GET",
+            "/api/admin/payouts",
+            "/api/admin/payouts".into(),
+            Body::None,
+            &admin,
+        ),
+        route(
+            "GET",
+            "/api/payouts/{payoutId}",
+            format!("/api/payouts/{}", escrow::domain::PayoutId::generate()),
+            Body::None,
+            &f,
+        ),
     ];
 
     // The table covers every secured operation of the OpenAPI document, and nothing else.
@@ -562,6 +605,7 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         "/api/admin/wallet/{userId}",
         "/api/client/contract/all-contracts",
         "/api/admin/contract/cancel/{contractId}",
+        "/api/admin/payouts",
     ] {
         for (who, u) in [
             ("its client", &a),
@@ -615,6 +659,14 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         ),
         ("the freelancer reviewing".into(), find(rate), &f),
     ]);
+    // A client on a freelancer's money-out routes: the wrong role.
+    for template in [
+        "/api/freelancer/payouts/onboarding",
+        "/api/freelancer/payouts/account",
+        "/api/freelancer/payouts",
+    ] {
+        misdirected.push((format!("a client on {template}"), find(template), &a));
+    }
     misdirected.push((
         "another client reading someone's wallet by :userId".into(),
         with_path(
@@ -768,7 +820,46 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         "an attack changed something:\n{changed}"
     );
 
-    // The same routes do answer their owners: the refusals above were the tokens'.
+    // The same routes do answer their owners: the refusals above were the tokens'. Money
+    // out has something to read once the freelancer onboarded (on the sandbox) and withdrew.
+    let (_, onboarding) = w
+        .send(
+            "POST",
+            "/api/freelancer/payouts/onboarding",
+            Some(&f.token),
+            None,
+        )
+        .await;
+    let account = onboarding["accountId"].as_str().expect("an account");
+    let (status, _) = w
+        .send(
+            "POST",
+            &format!("/sandbox/onboarding/{account}/complete"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 303, "the sandbox's button redirects back");
+    let (status, _) = w
+        .send(
+            "PUT",
+            &format!("/api/admin/escrow/release-fund/{}", requested.contract),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, payout) = w
+        .send("POST", "/api/freelancer/payouts", Some(&f.token), None)
+        .await;
+    assert_eq!(status, 201, "{payout}");
+    let mut routes = routes;
+    for r in routes
+        .iter_mut()
+        .filter(|r| r.template == "/api/payouts/{payoutId}")
+    {
+        r.path = format!("/api/payouts/{}", payout["id"].as_str().unwrap());
+    }
     for r in routes.iter().filter(|r| r.method == "GET") {
         let (status, body) = call(&w, r, Some(&format!("Bearer {}", r.owner.token))).await;
         assert_eq!(status, 200, "{} {}: {body}", r.method, r.path);

@@ -38,6 +38,15 @@ async fn front_end() -> (String, Arc<Mutex<Vec<String>>>) {
         .route(
             "/client/jobs/home",
             get(|| async { Html("<h1>Checkout cancelled</h1>") }),
+        )
+        .route(
+            "/freelancer/payouts",
+            get(|| async {
+                Html(
+                    "<!doctype html><html><head><title>Payouts</title></head><body>\
+                     <h1 id=\"ok\">Onboarding done</h1></body></html>",
+                )
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -102,6 +111,84 @@ async fn paying_on_the_sandbox_page_in_chromium_funds_the_escrow_and_lands_on_th
     assert_eq!(detail["escrow"]["status"], "funded");
     assert_eq!(minor(&detail["escrow"]["amount"]), 150_050);
     assert_eq!(detail["escrow"]["checkoutSessionId"], id.as_str());
+    assert!(app.verify().await.ok());
+    app.stop().await;
+}
+
+/// Money out on the sandbox, clicked through: the onboarding link a real onboarding call
+/// returned, its "Complete onboarding" button, the front end's return page; the account then
+/// takes payouts and the freelancer withdraws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completing_sandbox_onboarding_in_chromium_enables_payouts() {
+    if tools::node_packages().is_err() {
+        return;
+    }
+    let Ok(chromium) = tools::chromium() else {
+        return;
+    };
+    let (front, _) = front_end().await;
+    let app = TestApp::spawn_with(&[("CLIENT_URL", &front)]).await;
+    let p = app.requested_contract().await;
+    assert_eq!(app.release(&p).await.status(), StatusCode::OK);
+    let r = app
+        .send(
+            "POST",
+            "/api/freelancer/payouts/onboarding",
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let (account, url) = (
+        v["accountId"].as_str().unwrap().to_string(),
+        v["url"].as_str().unwrap().to_string(),
+    );
+    let out = tools::output_dir("sandbox-onboarding-browser");
+    let back = format!("{front}/freelancer/payouts");
+    let input = json!({"url": url, "returnPrefix": back, "outDir": out});
+    eprintln!("browser: {}", chromium.display());
+    let result = tokio::task::spawn_blocking(move || tools::node("onboarding-browser.js", &input))
+        .await
+        .unwrap();
+    assert_eq!(result["account"], json!(account), "{result}");
+    assert_eq!(
+        result["landed"],
+        json!(format!("{back}?onboarding=return")),
+        "{result}"
+    );
+    assert!(
+        result["returnText"]
+            .as_str()
+            .unwrap()
+            .contains("Onboarding done")
+    );
+    for shot in result["screenshots"].as_array().unwrap() {
+        let meta = std::fs::metadata(shot.as_str().unwrap()).expect("screenshot saved");
+        assert!(meta.len() > 1000, "{shot} is too small to be a picture");
+    }
+    let state: Value = app
+        .send(
+            "GET",
+            "/api/freelancer/payouts/account",
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["payoutsEnabled"], json!(true), "{state}");
+    let r = app
+        .send(
+            "POST",
+            "/api/freelancer/payouts",
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], json!("paid"));
     assert!(app.verify().await.ok());
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! A fake Stripe API on 127.0.0.1:0 for the real async-stripe client. It answers
-//! `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` and `POST /v1/refunds` with
+//! `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, `POST /v1/refunds` and, for
+//! money out, `POST /v1/accounts`, `POST /v1/account_links` and `POST /v1/transfers` with
 //! the JSON shapes Stripe uses (every field async-stripe's strict decoder requires), keeps
 //! Stripe's idempotency rules (same key and same form → the saved answer, no second object;
 //! same key with another form → 400 `idempotency_error`), checks what Stripe checks (the
@@ -75,6 +76,11 @@ struct Inner {
     refunds: Vec<Value>,
     checkout_faults: VecDeque<Fault>,
     refund_faults: VecDeque<Fault>,
+    transfer_faults: VecDeque<Fault>,
+    /// Connected accounts: id → whether it takes transfers (onboarding complete).
+    accounts: HashMap<String, bool>,
+    /// Transfer objects actually created.
+    transfers: Vec<Value>,
     /// Answer sessions without fields async-stripe's pinned API version requires, as an
     /// account on another API version would.
     other_api_version: bool,
@@ -94,6 +100,9 @@ impl FakeStripe {
             .route("/v1/checkout/sessions", post(create_session))
             .route("/v1/checkout/sessions/{id}", get(get_session))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/accounts", post(create_account))
+            .route("/v1/account_links", post(create_account_link))
+            .route("/v1/transfers", post(create_transfer))
             .fallback(unknown)
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -137,6 +146,24 @@ impl FakeStripe {
             .into_iter()
             .filter(|r| r.path == path)
             .collect()
+    }
+
+    pub fn fail_transfers(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.inner.lock().unwrap().transfer_faults.extend(faults);
+    }
+
+    /// Marks a connected account onboarded: it takes transfers from now on.
+    pub fn enable_account(&self, id: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .accounts
+            .insert(id.to_string(), true);
+    }
+
+    /// Transfer objects actually created (a replayed answer creates none).
+    pub fn transfers(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().transfers.clone()
     }
 
     /// Refund objects actually created (a replayed answer creates none).
@@ -536,6 +563,158 @@ async fn create_refund(
         (form, key, index, hang, refund)
     };
     finish(&inner, index, key, path, form, hang, refund).await
+}
+
+fn missing(g: &mut Inner, index: usize, param: &str) -> Response {
+    g.requests[index].status = 400;
+    stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("parameter_missing"),
+        &format!("Missing required param: {param}."),
+    )
+}
+
+fn metadata_of(form: &[(String, String)]) -> serde_json::Map<String, Value> {
+    form.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|k| (k.to_string(), json!(v)))
+        })
+        .collect()
+}
+
+/// `POST /v1/accounts`: an Express account, not yet onboarded.
+async fn create_account(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/v1/accounts";
+    let (form, key, index, account) = {
+        let mut g = inner.lock().unwrap();
+        let (form, key, index) = match gate(&mut g, "POST", path, &headers, &body) {
+            Gate::Answer(r) => return r,
+            Gate::Proceed { form, key, index } => (form, key, index),
+        };
+        let get = |k: &str| form.iter().find(|(fk, _)| fk == k).map(|(_, v)| v.clone());
+        let id = next_id(&mut g, "acct");
+        g.accounts.insert(id.clone(), false);
+        let account = json!({
+            "id": id, "object": "account", "type": get("type"), "business_profile": null,
+            "charges_enabled": false, "payouts_enabled": false, "details_submitted": false,
+            "country": "IN", "created": chrono::Utc::now().timestamp(), "default_currency": "inr",
+            "email": null, "metadata": metadata_of(&form),
+            "requirements": {"alternatives": [], "current_deadline": null,
+                "currently_due": ["business_type", "external_account", "tos_acceptance.date"],
+                "disabled_reason": "requirements.past_due", "errors": [],
+                "eventually_due": ["business_type", "external_account"], "past_due": [], "pending_verification": []}
+        });
+        (form, key, index, account)
+    };
+    finish(&inner, index, key, path, form, None, account).await
+}
+
+/// `POST /v1/account_links`: a single-use onboarding link for a known account.
+async fn create_account_link(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/v1/account_links";
+    let (form, key, index, link) = {
+        let mut g = inner.lock().unwrap();
+        let (form, key, index) = match gate(&mut g, "POST", path, &headers, &body) {
+            Gate::Answer(r) => return r,
+            Gate::Proceed { form, key, index } => (form, key, index),
+        };
+        let get = |k: &str| form.iter().find(|(fk, _)| fk == k).map(|(_, v)| v.clone());
+        for required in ["account", "type"] {
+            if get(required).is_none() {
+                return missing(&mut g, index, required);
+            }
+        }
+        let account = get("account").unwrap();
+        if !g.accounts.contains_key(&account) {
+            g.requests[index].status = 400;
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("account_invalid"),
+                &format!("No such account: '{account}'"),
+            );
+        }
+        let now = chrono::Utc::now().timestamp();
+        let n = next_id(&mut g, "link");
+        let link = json!({
+            "object": "account_link", "created": now, "expires_at": now + 300,
+            "url": format!("https://connect.stripe.com/setup/e/{account}/{n}"),
+        });
+        (form, key, index, link)
+    };
+    finish(&inner, index, key, path, form, None, link).await
+}
+
+/// `POST /v1/transfers`: money to an onboarded connected account.
+async fn create_transfer(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/v1/transfers";
+    let (form, key, index, hang, transfer) = {
+        let mut g = inner.lock().unwrap();
+        let (form, key, index) = match gate(&mut g, "POST", path, &headers, &body) {
+            Gate::Answer(r) => return r,
+            Gate::Proceed { form, key, index } => (form, key, index),
+        };
+        let fault = take_fault(&mut g.transfer_faults);
+        if let Some(f) = &fault
+            && let Some(r) = fault_response(&mut g, index, f)
+        {
+            return r;
+        }
+        let get = |k: &str| form.iter().find(|(fk, _)| fk == k).map(|(_, v)| v.clone());
+        for required in ["amount", "currency", "destination"] {
+            if get(required).is_none() {
+                return missing(&mut g, index, required);
+            }
+        }
+        let destination = get("destination").unwrap();
+        if g.accounts.get(&destination) != Some(&true) {
+            g.requests[index].status = 400;
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("account_invalid"),
+                &format!(
+                    "Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments ({destination})"
+                ),
+            );
+        }
+        let amount: i64 = get("amount").unwrap().parse().expect("integer amount");
+        let id = next_id(&mut g, "tr");
+        let mut transfer = json!({
+            "id": id, "object": "transfer", "amount": amount, "amount_reversed": 0,
+            "balance_transaction": "txn_1", "created": chrono::Utc::now().timestamp(),
+            "currency": get("currency"), "description": null, "destination": destination,
+            "destination_payment": "py_1", "livemode": false, "metadata": metadata_of(&form),
+            "reversals": {"object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals")},
+            "reversed": false, "source_transaction": get("source_transaction"), "source_type": "card",
+            "transfer_group": get("transfer_group"),
+        });
+        if g.other_api_version {
+            transfer.as_object_mut().unwrap().remove("reversals");
+        }
+        g.transfers.push(transfer.clone());
+        let hang = match fault {
+            Some(Fault::Hang(d)) => Some(d),
+            _ => None,
+        };
+        (form, key, index, hang, transfer)
+    };
+    finish(&inner, index, key, path, form, hang, transfer).await
 }
 
 async fn unknown(State(inner): State<Arc<Mutex<Inner>>>, req: axum::extract::Request) -> Response {

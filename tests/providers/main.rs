@@ -15,6 +15,7 @@ mod tools;
 
 mod browser;
 mod cloudinary;
+mod payouts;
 mod process;
 mod signatures;
 mod stripe;

@@ -16,14 +16,14 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use escrow::domain::{
-    Account, Contract, ContractId, Currency, EventId, JobId, KeptBalances, LedgerEntry, MinorUnits,
-    PaymentRef, Review, UserId,
+    Account, ConnectedAccount, Contract, ContractId, Currency, EventId, JobId, KeptBalances,
+    LedgerEntry, MinorUnits, PaymentRef, Payout, PayoutId, Review, UserId,
 };
 use escrow::store::sqlite::SqliteStore;
 use escrow::store::{
     Begin, Claim, ContractFilter, ContractStore, EventRecord, EventStore, Holder, IdempotencyStore,
-    LedgerStore, MonthRow, Page, ReviewPage, ReviewStore, Store, StoreError, StoreResult,
-    StoredResponse, WebhookEvent,
+    LedgerStore, MonthRow, Page, PayoutFilter, PayoutStore, ReviewPage, ReviewStore, Store,
+    StoreError, StoreResult, StoredResponse, WebhookEvent,
 };
 
 use crate::fakes::crash;
@@ -109,6 +109,7 @@ impl CrashSwitch {
                     w.events = true;
                 }
                 "insert_review" => w.reviews = true,
+                "debit_payout" | "save_payout" => w.contracts = true,
                 _ => {}
             }
         }
@@ -436,5 +437,98 @@ impl IdempotencyStore for CrashStore {
     async fn idempotency_purge(&self, now_ms: i64) -> StoreResult<u64> {
         self.switch.count();
         self.inner.idempotency_purge(now_ms).await
+    }
+}
+
+#[async_trait]
+impl PayoutStore for CrashStore {
+    async fn debit_payout(
+        &self,
+        payout: &Payout,
+        expected_version: Option<i64>,
+        now: i64,
+    ) -> StoreResult<escrow::store::Debit> {
+        self.switch.count();
+        self.write(
+            "debit_payout",
+            self.inner.debit_payout(payout, expected_version, now),
+        )
+        .await
+    }
+
+    async fn save_payout(
+        &self,
+        payout: &Payout,
+        expected_version: i64,
+        entries: &[LedgerEntry],
+    ) -> StoreResult<()> {
+        self.switch.count();
+        self.write(
+            "save_payout",
+            self.inner.save_payout(payout, expected_version, entries),
+        )
+        .await
+    }
+
+    async fn get_payout(&self, id: &PayoutId) -> StoreResult<Option<Payout>> {
+        self.switch.count();
+        self.inner.get_payout(id).await
+    }
+
+    async fn list_payouts(
+        &self,
+        filter: &PayoutFilter,
+        page: &Page,
+    ) -> StoreResult<(Option<u64>, Vec<Payout>)> {
+        self.switch.count();
+        self.inner.list_payouts(filter, page).await
+    }
+
+    async fn payouts_with_provider_work(&self) -> StoreResult<Vec<PayoutId>> {
+        self.switch.count();
+        self.inner.payouts_with_provider_work().await
+    }
+
+    async fn payouts_after(
+        &self,
+        after: Option<&PayoutId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Payout>> {
+        self.switch.count();
+        self.inner.payouts_after(after, limit).await
+    }
+
+    async fn connected_account(&self, user: &UserId) -> StoreResult<Option<ConnectedAccount>> {
+        self.switch.count();
+        self.inner.connected_account(user).await
+    }
+
+    async fn connected_account_by_id(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Option<ConnectedAccount>> {
+        self.switch.count();
+        self.inner.connected_account_by_id(account_id).await
+    }
+
+    async fn insert_connected_account(
+        &self,
+        account: &ConnectedAccount,
+    ) -> StoreResult<ConnectedAccount> {
+        self.switch.count();
+        self.write(
+            "insert_connected_account",
+            self.inner.insert_connected_account(account),
+        )
+        .await
+    }
+
+    async fn describe_connected_account(&self, account: &ConnectedAccount) -> StoreResult<bool> {
+        self.switch.count();
+        self.write(
+            "describe_connected_account",
+            self.inner.describe_connected_account(account),
+        )
+        .await
     }
 }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 use escrow::domain::{ContractId, PaymentRef, RefundRef};
 use escrow::payment::{
-    CheckoutRequest, CheckoutSession, PaymentError, PaymentProvider, RefundRequest, RefundResult,
+    AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
+    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
 };
 use escrow::service::Clock;
 
@@ -97,6 +98,16 @@ pub struct ProviderRefund {
     pub amount: i64,
 }
 
+/// A transfer the provider made (money out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderTransfer {
+    pub id: String,
+    pub idempotency_key: String,
+    pub payout_id: String,
+    pub amount: i64,
+    pub destination: String,
+}
+
 #[derive(Default)]
 struct State {
     /// By idempotency key, as Stripe keeps them.
@@ -114,6 +125,11 @@ struct State {
     /// a refund of more than was paid, a refund of an unknown payment): must stay empty.
     misuse: Vec<String>,
     sessions: HashMap<String, String>,
+    /// Transfers made, by idempotency key: (transfer id, payout id, amount, destination).
+    transfers: BTreeMap<String, ProviderTransfer>,
+    /// What the next transfer calls do instead of simply succeeding.
+    transfer_faults: VecDeque<Fault>,
+    transfer_calls: u64,
     refund_calls: u64,
     faults_fired: u64,
 }
@@ -146,6 +162,10 @@ impl FakeProvider {
             .push_back(fault);
     }
 
+    pub fn is_out(&self) -> bool {
+        self.state().outage
+    }
+
     pub fn set_outage(&self, on: bool) {
         self.state().outage = on;
     }
@@ -173,6 +193,45 @@ impl FakeProvider {
         s.paid.insert(payment_intent.to_string(), amount);
         s.intents
             .insert(session.to_string(), payment_intent.to_string());
+    }
+
+    pub fn arm_transfer(&self, fault: Fault) {
+        self.state().transfer_faults.push_back(fault);
+    }
+
+    pub fn clear_transfer_faults(&self) {
+        self.state().transfer_faults.clear();
+    }
+
+    pub fn transfers(&self) -> Vec<ProviderTransfer> {
+        self.state().transfers.values().cloned().collect()
+    }
+
+    /// Makes a transfer as Stripe would: the same key returns the first answer; the same key
+    /// for another request is misuse.
+    fn transfer_now(s: &mut State, request: &TransferRequest) -> TransferResult {
+        let n = s.transfers.len() + 1;
+        let key = request.idempotency_key.clone();
+        let made = s
+            .transfers
+            .entry(key.clone())
+            .or_insert_with(|| ProviderTransfer {
+                id: format!("tr_sim_{n}"),
+                idempotency_key: key.clone(),
+                payout_id: request.payout_id.to_string(),
+                amount: request.amount.minor.get(),
+                destination: request.destination.clone(),
+            });
+        if made.payout_id != request.payout_id.as_str()
+            || made.amount != request.amount.minor.get()
+            || made.destination != request.destination
+        {
+            let text = format!("transfer key {key} reused for another request");
+            s.misuse.push(text);
+        }
+        TransferResult {
+            id: made.id.clone(),
+        }
     }
 
     pub fn refunds(&self) -> Vec<ProviderRefund> {
@@ -320,5 +379,74 @@ impl PaymentProvider for FakeProvider {
             Decision::Answer(a) => a,
             Decision::Crash(site) => crash(site),
         }
+    }
+
+    async fn create_connected_account(
+        &self,
+        request: &AccountRequest,
+    ) -> Result<String, PaymentError> {
+        Ok(format!("acct_sim_{}", request.user))
+    }
+
+    async fn create_account_link(
+        &self,
+        request: &AccountLinkRequest,
+    ) -> Result<String, PaymentError> {
+        Ok(format!("https://connect.sim/{}", request.account_id))
+    }
+
+    async fn create_transfer(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<TransferResult, PaymentError> {
+        let (answer, crash_site) = {
+            let mut s = self.state();
+            s.transfer_calls += 1;
+            let fault = if s.outage {
+                Some(Fault::Timeout)
+            } else {
+                s.transfer_faults.pop_front()
+            };
+            if fault.is_some() {
+                s.faults_fired += 1;
+            }
+            match fault {
+                None => (Ok(Self::transfer_now(&mut s, request)), None),
+                Some(Fault::Timeout) => (
+                    Err(PaymentError::Unavailable("simulated timeout".into())),
+                    None,
+                ),
+                Some(Fault::Reject) => (
+                    Err(PaymentError::Rejected(
+                        "simulated 400: the account cannot take transfers".into(),
+                    )),
+                    None,
+                ),
+                Some(Fault::LostAnswer) => {
+                    Self::transfer_now(&mut s, request);
+                    (
+                        Err(PaymentError::Unavailable(
+                            "simulated: connection reset after the transfer was sent".into(),
+                        )),
+                        None,
+                    )
+                }
+                Some(Fault::CrashBeforeCall) => (
+                    Err(PaymentError::Unavailable(String::new())),
+                    Some("provider: before the transfer call"),
+                ),
+                Some(Fault::CrashAfterCall) => {
+                    Self::transfer_now(&mut s, request);
+                    (
+                        Err(PaymentError::Unavailable(String::new())),
+                        Some("provider: after the transfer, before its answer was saved"),
+                    )
+                }
+            }
+        };
+        if let Some(site) = crash_site {
+            crash(site);
+        }
+        answer
     }
 }

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use escrow::domain::{
-    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, JobId, Party,
-    ReleaseFundStatus, UserId,
+    Account, Contract, ContractId, ContractStatus, Currency, EscrowStatus, JobId, Party, PayoutId,
+    PayoutStatus, ReleaseFundStatus, UserId,
 };
 use escrow::service::ErrorKind;
 
@@ -80,12 +80,25 @@ pub struct Slot {
     pub checkout_open: bool,
 }
 
+/// A payout the simulation asked for (money out of a freelancer's wallet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MPayout {
+    /// Learned from the store after the call that made it.
+    pub id: Option<PayoutId>,
+    pub freelancer: usize,
+    pub amount: i64,
+    pub status: PayoutStatus,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub fee_bps: i64,
     pub currency: Currency,
     pub jobs: Vec<JobId>,
     pub slots: Vec<Slot>,
+    /// Whether each freelancer's connected account takes payouts.
+    pub onboarded: Vec<bool>,
+    pub payouts: Vec<MPayout>,
 }
 
 /// What sending the owed refunds to the provider should do.
@@ -439,8 +452,31 @@ impl Model {
         })
     }
 
-    /// What every ledger account should hold, from the contracts' states alone (zero balances
-    /// left out).
+    /// What a freelancer's wallet holds: what releases and refunds gave it, less every payout
+    /// that took money out of it (debited and not given back).
+    pub fn wallet(&self, freelancer: usize) -> i64 {
+        let mut held = 0;
+        for s in self.slots.iter().filter(|s| s.freelancer == freelancer) {
+            if let Some(e) = &s.st.escrow {
+                match (e.status, &e.refund) {
+                    (EscrowStatus::Released, _) => held += e.earning,
+                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, Some(r)) => {
+                        held += r.freelancer_share
+                    }
+                    _ => {}
+                }
+            }
+        }
+        held - self
+            .payouts
+            .iter()
+            .filter(|p| p.freelancer == freelancer && p.status != PayoutStatus::Failed)
+            .map(|p| p.amount)
+            .sum::<i64>()
+    }
+
+    /// What every ledger account should hold, from the contracts' and payouts' states alone
+    /// (zero balances left out).
     pub fn expected_balances(&self, freelancers: &[UserId]) -> BTreeMap<Account, i128> {
         let mut b: BTreeMap<Account, i128> = BTreeMap::new();
         let mut add = |a: Account, v: i64| *b.entry(a).or_insert(0) += v as i128;
@@ -477,6 +513,29 @@ impl Model {
                     add(Account::ExternalStripe, x.amount);
                 } else {
                     add(refund.clone(), x.amount);
+                }
+            }
+        }
+        for p in &self.payouts {
+            let wallet = Account::Wallet(freelancers[p.freelancer].clone());
+            let Some(id) = &p.id else {
+                // A payout whose id the check has not learned yet: make it visible.
+                add(wallet, i64::MIN / 4);
+                continue;
+            };
+            match p.status {
+                PayoutStatus::Pending => {
+                    add(wallet, -p.amount);
+                    add(Account::Payout(id.clone()), p.amount);
+                }
+                PayoutStatus::Paid => {
+                    add(wallet, -p.amount);
+                    add(Account::ExternalStripe, p.amount);
+                }
+                PayoutStatus::Failed => {}
+                PayoutStatus::Requested | PayoutStatus::Reversed => {
+                    // Never reached in the simulation (SQLite debits in one write; no reversals).
+                    add(wallet, i64::MIN / 4);
                 }
             }
         }

@@ -85,6 +85,8 @@ pub struct Stats {
     pub released: u64,
     pub refunded: u64,
     pub duplicates_refunded: u64,
+    pub payouts_paid: u64,
+    pub payouts_failed: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -106,6 +108,8 @@ impl Stats {
         self.released += o.released;
         self.refunded += o.refunded;
         self.duplicates_refunded += o.duplicates_refunded;
+        self.payouts_paid += o.payouts_paid;
+        self.payouts_failed += o.payouts_failed;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -260,6 +264,17 @@ pub enum Op {
     Outage(bool),
     Recover,
     Restart,
+    /// A freelancer onboards for payouts: the connected account is made and the provider says
+    /// it takes payouts (a signed `account.updated` to the Connect endpoint).
+    Onboard {
+        freelancer: usize,
+    },
+    /// A freelancer withdraws (`None`: the whole wallet); `fault` is armed for its transfer.
+    Withdraw {
+        freelancer: usize,
+        amount: Option<i64>,
+        fault: Option<Fault>,
+    },
     Ghost {
         kind: GhostKind,
         malformed: bool,
@@ -332,6 +347,7 @@ enum Reply {
     Webhook(String),
     Escrow(EscrowStatus),
     Recovered(usize, usize),
+    Payout(escrow::domain::PayoutStatus),
 }
 
 type Got = Result<Result<Reply, escrow::service::Error>, String>;
@@ -344,6 +360,10 @@ struct Snapshot {
     entries: Arc<Vec<LedgerEntry>>,
     events: Arc<Vec<WebhookEvent>>,
     reviewed: Arc<Vec<ContractId>>,
+    /// Every payout, oldest first.
+    payouts: Arc<Vec<escrow::domain::Payout>>,
+    /// Whether each freelancer's connected account takes payouts.
+    onboarded: Arc<Vec<bool>>,
 }
 
 pub struct World {
@@ -362,6 +382,8 @@ pub struct World {
     admins: Vec<UserId>,
     model: Model,
     stripe: Stripe,
+    /// The Connect endpoint's events sent (onboarding): known to the store's event list.
+    connect_events: Vec<String>,
     last: Snapshot,
     step: usize,
     /// The end of the sequence: no more traps, so everything owed can be settled.
@@ -452,6 +474,10 @@ impl World {
             fee: FeeBps::new(fee_bps).expect("valid fee"),
             client_url: "http://front.sim".into(),
             webhook_secret: format!("whsec_sim_{seed:x}"),
+            connect_webhook_secret: Some(format!("whsec_sim_connect_{seed:x}")),
+            payout_min: escrow::domain::Money::new(escrow::domain::MinorUnits::new(1), currency),
+            payout_mode: escrow::service::PayoutMode::Wallet,
+            debit_grace_ms: 35_000,
             spool_dir: dir.path().join("spool"),
             upload_bytes_max: 1 << 20,
             uploads_per_user_max: 4,
@@ -480,8 +506,11 @@ impl World {
                 currency,
                 jobs: vec![],
                 slots: vec![],
+                onboarded: vec![false; FREELANCERS],
+                payouts: vec![],
             },
             stripe: Stripe::default(),
+            connect_events: vec![],
             last: Snapshot::default(),
             step: 0,
             draining: false,
@@ -638,9 +667,16 @@ impl World {
         {
             self.provider.arm(&self.model.slots[*slot].id, *f);
         }
+        if let Op::Withdraw { fault: Some(f), .. } = &op {
+            self.provider.arm_transfer(*f);
+        }
         // Money moves are where a crash matters most: trap them more often.
         let trap_percent = match op {
-            Op::Refund { .. } | Op::Release { .. } | Op::Recover | Op::Deliver { .. } => 14,
+            Op::Refund { .. }
+            | Op::Release { .. }
+            | Op::Recover
+            | Op::Deliver { .. }
+            | Op::Withdraw { .. } => 14,
             _ => 6,
         };
         let trap = if op.writes() && !self.draining && self.rng.percent(trap_percent) {
@@ -661,6 +697,9 @@ impl World {
         let mut next = self.model.clone();
         let expect = self.predict(&op, &mut next);
         let got = self.execute(&op).await;
+        // A transfer fault is for the withdrawal it was armed for: one that never reached the
+        // provider (refused first) must not fire on a later call.
+        self.provider.clear_transfer_faults();
         self.switch.disarm();
         let sprang = self.switch.take_sprang();
         let crashed = got.is_err();
@@ -712,7 +751,7 @@ impl World {
         }
         let exact = !crashed && !failed_write && !expect.masked;
         if exact {
-            self.check_reply(&op, &expect, &got)
+            self.check_reply(&op, &expect, &got, &next)
                 .map_err(|m| self.fail(&label, m))?;
         }
         self.record_delivery(&op, &got);
@@ -761,6 +800,18 @@ impl World {
             return Err(self.fail(
                 "drain",
                 format!("events never acknowledged: {undelivered:?}"),
+            ));
+        }
+        let in_flight: Vec<_> = self
+            .model
+            .payouts
+            .iter()
+            .filter(|p| p.status == escrow::domain::PayoutStatus::Pending)
+            .collect();
+        if !in_flight.is_empty() {
+            return Err(self.fail(
+                "drain",
+                format!("payouts still pending after recovery: {in_flight:?}"),
             ));
         }
         let owed: Vec<usize> = (0..self.model.slots.len())

@@ -19,7 +19,9 @@ use futures_util::future::join_all;
 use tokio::sync::Barrier;
 
 mod idempotency;
+pub mod payouts;
 pub use idempotency::*;
+pub use payouts::*;
 
 /// 2026-01-01T00:00:00Z.
 const JAN_2026_MS: i64 = 1_767_225_600_000;
@@ -179,6 +181,13 @@ async fn verify(store: &dyn Store) -> Report {
         let Some(last) = batch.last() else { break };
         after = Some(last.id.clone());
         batch.iter().for_each(|c| v.add_contract(c));
+    }
+    let mut after: Option<escrow::domain::PayoutId> = None;
+    loop {
+        let batch = store.payouts_after(after.as_ref(), 7).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id.clone());
+        batch.iter().for_each(|p| v.add_payout(p));
     }
     for (user, balance) in store.wallet_balances(Currency::Inr).await.unwrap() {
         v.add_wallet_balance(user.as_str(), Currency::Inr, balance);
@@ -2244,7 +2253,12 @@ pub async fn check_the_sales_report_over_any_range_sums_its_releases(store: &dyn
             match e.account {
                 Account::Escrow(_) => {
                     m.0 -= e.amount.get();
-                    m.3.insert(e.contract_id.clone());
+                    m.3.insert(
+                        e.owner
+                            .contract()
+                            .expect("a release belongs to a contract")
+                            .clone(),
+                    );
                 }
                 Account::PlatformFees => m.1 += e.amount.get(),
                 Account::Wallet(_) => m.2 += e.amount.get(),

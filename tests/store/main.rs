@@ -140,6 +140,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn check_an_interrupted_wallet_debit_is_finished_once() {
+                crate::on_mongodb(crate::checks::payouts::mongo::check_an_interrupted_wallet_debit_is_finished_once).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn check_kept_balances_fold_each_entry_once() {
                 crate::on_mongodb(crate::checks::mongo::check_kept_balances_fold_each_entry_once).await;
             }
@@ -173,6 +178,10 @@ macro_rules! conformance {
 }
 
 conformance!(
+    check_concurrent_payouts_of_a_whole_balance_debit_it_once,
+    check_a_payout_moves_through_its_states_with_balanced_entries,
+    check_a_retry_the_wallet_cannot_cover_is_refused,
+    check_connected_accounts_are_one_per_user_and_newer_states_win,
     check_every_transition_is_saved_with_its_entries,
     check_illegal_transitions_are_refused_and_change_nothing,
     check_a_compare_and_set_race_has_exactly_one_winner,
@@ -223,6 +232,75 @@ mod sqlite_kept_balances {
     async fn tampered(b: &crate::SqliteBackend, sql: &str) -> escrow::domain::verify::Report {
         raw(b.store.path(), sql);
         checks::verified(b.store.as_ref()).await
+    }
+
+    /// The payout rules of verify: a payout's account matches its status, a paid payout has
+    /// exactly one transfer behind it, no wallet is below zero. Each tampering is caught.
+    #[tokio::test]
+    async fn a_payout_or_wallet_changed_behind_the_services_back_fails_verification() {
+        let b = crate::sqlite();
+        let (user, [paid, pending, _]) =
+            checks::payouts::a_ledger_with_payouts(b.store.as_ref()).await;
+        // A paid payout said to be pending again: its account is empty, and a transfer is
+        // behind a payout that is not paid.
+        let report = tampered(
+            &b,
+            &format!(
+                "UPDATE payouts SET doc = json_set(doc, '$.status', 'pending') WHERE id = '{}'",
+                paid.id
+            ),
+        )
+        .await;
+        assert_eq!(
+            rules(&report),
+            [
+                "payout_account_matches_status",
+                "paid_payout_has_one_transfer"
+            ],
+            "{report:#?}"
+        );
+        let b = crate::sqlite();
+        let (user_b, [paid, pending_b, _]) =
+            checks::payouts::a_ledger_with_payouts(b.store.as_ref()).await;
+        // A second transfer out of a paid payout (balanced, kept balances moved with it).
+        let (p, amount) = (paid.id.as_str(), paid.amount.get());
+        let report = tampered(
+            &b,
+            &format!(
+                "INSERT INTO ledger_entries VALUES
+                    ('payout:{p}:9:0', 'payout:{p}:9', 'payout:{p}', 'payout_sent', 'payout:{p}', -{amount}, 'inr', 1),
+                    ('payout:{p}:9:1', 'payout:{p}:9', 'payout:{p}', 'payout_sent', 'external:stripe', {amount}, 'inr', 1);
+                 UPDATE account_balances SET balance = balance - {amount}, entries = entries + 1 WHERE account = 'payout:{p}';
+                 UPDATE account_balances SET balance = balance + {amount}, entries = entries + 1 WHERE account = 'external:stripe';"
+            ),
+        )
+        .await;
+        assert_eq!(
+            rules(&report),
+            [
+                "payout_account_matches_status",
+                "paid_payout_has_one_transfer"
+            ],
+            "{report:#?}"
+        );
+        // A pending payout that took more than the wallet held: the wallet is below zero.
+        let (q, w) = (pending_b.id.as_str(), user_b.as_str());
+        let report = tampered(
+            &b,
+            &format!(
+                "DELETE FROM ledger_entries WHERE id LIKE 'payout:{p}:9:%';
+                 UPDATE account_balances SET balance = balance + {amount}, entries = entries - 1 WHERE account = 'payout:{p}';
+                 UPDATE account_balances SET balance = balance - {amount}, entries = entries - 1 WHERE account = 'external:stripe';
+                 UPDATE ledger_entries SET amount = amount - 10000000 WHERE id = 'payout:{q}:1:0';
+                 UPDATE ledger_entries SET amount = amount + 10000000 WHERE id = 'payout:{q}:1:1';
+                 UPDATE account_balances SET balance = balance - 10000000 WHERE account = 'wallet:{w}';
+                 UPDATE account_balances SET balance = balance + 10000000 WHERE account = 'payout:{q}';
+                 UPDATE payouts SET doc = json_set(doc, '$.amount', 10020000) WHERE id = '{q}';"
+            ),
+        )
+        .await;
+        assert_eq!(rules(&report), ["wallet_not_negative"], "{report:#?}");
+        let _ = (user, pending);
     }
 
     #[tokio::test]
@@ -345,6 +423,7 @@ mod sqlite_kept_balances {
              DROP TABLE sales_months; DROP TABLE list_counts;
              DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
              DROP TRIGGER list_counts_completed;
+             DROP TABLE payouts; DROP TABLE connected_accounts;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

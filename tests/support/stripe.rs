@@ -107,3 +107,70 @@ pub fn charge_refunded(
 pub fn signature(body: &str, secret: &str) -> String {
     escrow::payment::webhook::sign(body.as_bytes(), secret, chrono::Utc::now().timestamp())
 }
+
+/// `account.updated` for connected account `account` (a Connect endpoint's event: it names
+/// the account), created at `created` (Unix seconds), as an Express account reports itself.
+pub fn account_updated(
+    event_id: &str,
+    account: &str,
+    payouts_enabled: bool,
+    currently_due: &[&str],
+    created: i64,
+) -> String {
+    json!({
+        "id": event_id, "object": "event", "account": account, "created": created,
+        "livemode": false, "pending_webhooks": 1, "type": "account.updated",
+        "data": {"object": {
+            "id": account, "object": "account", "type": "express", "charges_enabled": payouts_enabled,
+            "payouts_enabled": payouts_enabled, "details_submitted": payouts_enabled, "country": "IN",
+            "default_currency": "inr", "created": 1, "metadata": {},
+            "requirements": {"alternatives": [], "current_deadline": null, "currently_due": currently_due,
+                "disabled_reason": null, "errors": [], "eventually_due": currently_due, "past_due": [],
+                "pending_verification": []}
+        }}
+    })
+    .to_string()
+}
+
+/// A Transfer object as Stripe writes it (`transfer.created`, `transfer.reversed`, and the
+/// answer to `POST /v1/transfers`).
+pub fn transfer_object(
+    id: &str,
+    amount: i64,
+    amount_reversed: i64,
+    destination: &str,
+    transfer_group: &str,
+    metadata: Value,
+) -> Value {
+    json!({
+        "id": id, "object": "transfer", "amount": amount, "amount_reversed": amount_reversed,
+        "balance_transaction": "txn_1", "created": 1, "currency": "inr", "description": null,
+        "destination": destination, "destination_payment": "py_1", "livemode": false,
+        "metadata": metadata,
+        "reversals": {"object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals")},
+        "reversed": amount_reversed == amount, "source_transaction": null, "source_type": "card",
+        "transfer_group": transfer_group
+    })
+}
+
+/// `transfer.reversed` for a transfer of a payout (its `transfer_group`).
+pub fn transfer_reversed(
+    event_id: &str,
+    transfer: &str,
+    amount: i64,
+    amount_reversed: i64,
+    payout: &str,
+) -> String {
+    event(
+        event_id,
+        "transfer.reversed",
+        transfer_object(
+            transfer,
+            amount,
+            amount_reversed,
+            "acct_1",
+            payout,
+            json!({"payoutId": payout}),
+        ),
+    )
+}

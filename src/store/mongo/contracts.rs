@@ -46,8 +46,30 @@ impl MongoStore {
     /// Inserts `ledger[ledger_projected..]` into `ledger_entries` (duplicates ignored) and marks
     /// the document projected, if it is still that version.
     pub(super) async fn project(&self, d: &ContractDoc) -> StoreResult<()> {
-        let from = d.ledger_projected.clamp(0, d.ledger.len() as i64) as usize;
-        let docs: Vec<EntryDoc> = d.ledger[from..].iter().map(EntryDoc::from).collect();
+        self.project_ledger(
+            &self.contracts,
+            &d.id,
+            d.version,
+            &d.ledger,
+            d.ledger_projected,
+        )
+        .await
+    }
+
+    /// Inserts the entries of a record's embedded `ledger` past its first `projected` into
+    /// `ledger_entries` (an entry already there is skipped: its `_id` is deterministic), then
+    /// marks them projected on the record's document, only if it is still at `version` (the
+    /// document whose entries these are). Contracts and payouts alike.
+    pub(super) async fn project_ledger<T: Send + Sync>(
+        &self,
+        records: &mongodb::Collection<T>,
+        id: &str,
+        version: i64,
+        ledger: &[LedgerEntry],
+        projected: i64,
+    ) -> StoreResult<()> {
+        let from = projected.clamp(0, ledger.len() as i64) as usize;
+        let docs: Vec<EntryDoc> = ledger[from..].iter().map(EntryDoc::from).collect();
         if !docs.is_empty() {
             match self.entries.insert_many(docs).ordered(false).await {
                 Ok(_) => {}
@@ -55,10 +77,10 @@ impl MongoStore {
                 Err(e) => return Err(map_err(e)),
             }
         }
-        self.contracts
+        records
             .update_one(
-                doc! {"_id": &d.id, "version": d.version},
-                doc! {"$set": {"ledgerProjected": d.ledger.len() as i64, "ledgerUnprojected": 0_i64}},
+                doc! {"_id": id, "version": version},
+                doc! {"$set": {"ledgerProjected": ledger.len() as i64, "ledgerUnprojected": 0_i64}},
             )
             .await
             .map_err(map_err)?;
@@ -78,7 +100,7 @@ impl MongoStore {
         for d in &pending {
             self.project(d).await?;
         }
-        Ok(pending.len() as u64)
+        Ok(pending.len() as u64 + self.repair_payout_projection().await?)
     }
 
     /// The compare-and-set half of [`ContractStore::save_contract`] without the projection: what a

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Account, Contract, ContractId, Currency, EventId, LedgerEntry, MinorUnits, Rating, Review,
-    ReviewId, TransferKind, UserId,
+    Account, Contract, ContractId, Currency, EventId, LedgerEntry, MinorUnits, Owner, Rating,
+    Review, ReviewId, TransferKind, UserId,
 };
 use crate::store::{EventStatus, StoreError, StoreResult, WebhookEvent};
 
@@ -91,7 +91,8 @@ pub(super) struct EntryDoc {
     #[serde(rename = "_id")]
     pub(super) id: String,
     transfer_id: String,
-    contract_id: ContractId,
+    /// The owner ([`Owner`]): a contract's id, or `payout:` and a payout's.
+    contract_id: Owner,
     pub(super) kind: TransferKind,
     pub(super) account: Account,
     account_type: String,
@@ -118,6 +119,7 @@ fn account_type(a: &Account) -> &'static str {
         Account::Wallet(_) => "wallet",
         Account::PlatformFees => "platform",
         Account::Refund(_) => "refund",
+        Account::Payout(_) => "payout",
     }
 }
 
@@ -126,7 +128,7 @@ impl From<&LedgerEntry> for EntryDoc {
         EntryDoc {
             id: e.id.clone(),
             transfer_id: e.transfer_id.clone(),
-            contract_id: e.contract_id.clone(),
+            contract_id: e.owner.clone(),
             kind: e.kind,
             account_type: account_type(&e.account).into(),
             account: e.account.clone(),
@@ -144,7 +146,7 @@ impl From<EntryDoc> for LedgerEntry {
         LedgerEntry {
             id: d.id,
             transfer_id: d.transfer_id,
-            contract_id: d.contract_id,
+            owner: d.contract_id,
             kind: d.kind,
             account: d.account,
             amount: d.amount,

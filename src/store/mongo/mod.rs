@@ -20,6 +20,9 @@
 //!   (see `idempotency` below).
 //! - `job_claims`: one document per job that ever had a contract, `_id` = the job id, pointing
 //!   at the contract that holds the job (see "One live contract per job" below).
+//! - `payouts`, `wallet_debits`, `connected_accounts`: money out (see `payouts`: a payout
+//!   document is a contract document's twin, and a wallet debit is guarded by one document per
+//!   wallet).
 //!
 //! # Where things live
 //!
@@ -171,6 +174,7 @@ mod idempotency;
 mod kept;
 pub use kept::FoldStage;
 mod ledger;
+mod payouts;
 mod reviews;
 
 /// MongoDB's duplicate key error code.
@@ -463,6 +467,7 @@ impl MongoStore {
             .await
             .map_err(map_err)?;
         self.create_idempotency_indexes().await?;
+        self.create_payout_indexes().await?;
         Ok(())
     }
 }

@@ -123,6 +123,11 @@ fn compare_and_set(
         });
     }
     insert_payment_refs(tx, c)?;
+    insert_entries(tx, entries)
+}
+
+/// Inserts ledger entries and moves the kept balances by them.
+pub(super) fn insert_entries(tx: &Connection, entries: &[LedgerEntry]) -> StoreResult<()> {
     let mut insert = tx
         .prepare_cached(&format!(
             "INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
@@ -133,7 +138,7 @@ fn compare_and_set(
             .execute(params![
                 e.id,
                 e.transfer_id,
-                e.contract_id.as_str(),
+                e.owner.to_string(),
                 e.kind.as_str(),
                 e.account.to_string(),
                 e.amount.get(),
@@ -299,43 +304,25 @@ impl ContractStore for SqliteStore {
         page: &Page,
     ) -> StoreResult<(Option<u64>, Vec<Contract>)> {
         let (where_sql, args) = filter_sql(filter);
-        let counted = page.count;
         let kept = filter.query().and_then(|q| kept_count(&q));
-        let (limit, offset) = (page.limit, page.offset() as i64);
-        let (after_at, after_id) = super::rows::keyset(page);
+        let page = page.clone();
         let (count, docs) = self
             .with_conn(move |c| {
-                let count = match (counted, &kept) {
+                let count = match (page.count, &kept) {
                     (false, _) => None,
                     (true, Some(list)) => Some(
                         c.prepare_cached("SELECT n FROM list_counts WHERE list = ?1")
-                            .and_then(|mut s| s.query_row([list], |r| r.get::<_, i64>(0)).optional())
+                            .and_then(|mut s| {
+                                s.query_row([list], |r| r.get::<_, i64>(0)).optional()
+                            })
                             .map_err(map_err)?
                             .unwrap_or(0) as u64,
                     ),
-                    (true, None) => Some(
-                        c.prepare_cached(&format!("SELECT COUNT(*) FROM contracts WHERE {where_sql}"))
-                            .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0)))
-                            .map_err(map_err)? as u64,
-                    ),
+                    (true, None) => {
+                        Some(super::rows::count_where(c, "contracts", &where_sql, &args)?)
+                    }
                 };
-                let n = args.len();
-                let keyset = super::rows::keyset_sql("created_at", "id", n + 1, n + 2);
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT doc FROM contracts WHERE {where_sql} AND {keyset} ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
-                        n + 3,
-                        n + 4
-                    ))
-                    .map_err(map_err)?;
-                let mut params: Vec<&dyn rusqlite::ToSql> =
-                    args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-                params.extend([&after_at as &dyn rusqlite::ToSql, &after_id, &limit, &offset]);
-                let docs = stmt
-                    .query_map(params.as_slice(), |r| r.get::<_, String>(0))
-                    .map_err(map_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(map_err)?;
+                let docs = super::rows::doc_page(c, "contracts", &where_sql, &args, &page)?;
                 Ok((count, docs))
             })
             .await?;

@@ -107,7 +107,9 @@ pub(super) fn keep_balances(tx: &Connection, entries: &[LedgerEntry]) -> StoreRe
     for e in entries {
         let cur = e.currency.code();
         let to = match e.account {
-            Account::Escrow(_) | Account::Refund(_) | Account::Wallet(_) => &mut own,
+            Account::Escrow(_) | Account::Refund(_) | Account::Wallet(_) | Account::Payout(_) => {
+                &mut own
+            }
             Account::ExternalStripe | Account::PlatformFees => &mut shared,
         };
         let a = to.accounts.entry((e.account.to_string(), cur)).or_default();

@@ -9,7 +9,8 @@
 //!   commit, and each is acknowledged only once its batch is on disk;
 //! - `rows` — rows to domain records and back;
 //! - one file per entity store: `contracts` (the compare-and-set and its ledger entries),
-//!   `ledger`, `events`, `reviews`, `idempotency`.
+//!   `ledger`, `events`, `reviews`, `idempotency`, `payouts` (money out, and the wallet
+//!   debit checked in the same write).
 //!
 //! Reads never go through the writer: they use pooled WAL readers and never wait for it.
 
@@ -18,6 +19,7 @@ mod events;
 mod idempotency;
 mod kept;
 mod ledger;
+mod payouts;
 mod reviews;
 mod rows;
 mod schema;
@@ -301,6 +303,7 @@ mod tests {
             "DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
              DROP TRIGGER list_counts_completed; DROP TABLE list_counts;",
         ),
+        (9, "DROP TABLE payouts; DROP TABLE connected_accounts;"),
     ];
 
     /// The kept rows every write moves are written once per batch: a write that fails after
@@ -315,7 +318,7 @@ mod tests {
         let entry = |i: u32, account: Account, amount: i64| LedgerEntry {
             id: format!("{contract}:1:{i}"),
             transfer_id: format!("{contract}:1"),
-            contract_id: contract.clone(),
+            owner: contract.clone().into(),
             kind: TransferKind::Fund,
             account,
             amount: MinorUnits::new(amount),

@@ -5,8 +5,8 @@ use rusqlite::Row;
 
 use crate::domain::verify::ContractFacts;
 use crate::domain::{
-    Account, Contract, ContractId, Currency, EventId, LedgerEntry, MinorUnits, Rating, Review,
-    ReviewId, TransferKind, UserId,
+    Account, Contract, ContractId, Currency, EventId, LedgerEntry, MinorUnits, Owner, Rating,
+    Review, ReviewId, TransferKind, UserId,
 };
 use crate::store::{EventStatus, StoreError, StoreResult, WebhookEvent};
 
@@ -54,7 +54,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     Ok(LedgerEntry {
         id: r.get(0)?,
         transfer_id: r.get(1)?,
-        contract_id: parsed(r, 2, ContractId::try_from)?,
+        owner: parsed(r, 2, |o| Owner::parse(&o))?,
         kind: parsed(r, 3, |k| {
             TransferKind::parse(&k).ok_or(format!("transfer kind {k:?}"))
         })?,
@@ -129,4 +129,55 @@ pub(super) fn keyset(page: &crate::store::Page) -> (i64, String) {
         Some(c) => (c.at, c.id.clone()),
         None => (i64::MAX, String::new()),
     }
+}
+
+/// How many rows of `table` match `where_sql` (its `?n` bound to `args` in order).
+pub(super) fn count_where(
+    c: &rusqlite::Connection,
+    table: &str,
+    where_sql: &str,
+    args: &[String],
+) -> StoreResult<u64> {
+    c.prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"))
+        .and_then(|mut s| {
+            s.query_row(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .map(|n| n as u64)
+        .map_err(super::map_err)
+}
+
+/// One page of `table`'s documents matching `where_sql` (its `?n` bound to `args` in
+/// order), newest first by `created_at` then `id`: from the page's cursor, or its offset.
+pub(super) fn doc_page(
+    c: &rusqlite::Connection,
+    table: &str,
+    where_sql: &str,
+    args: &[String],
+    page: &crate::store::Page,
+) -> StoreResult<Vec<String>> {
+    let (limit, offset) = (page.limit, page.offset() as i64);
+    let (after_at, after_id) = keyset(page);
+    let n = args.len();
+    let keyset = keyset_sql("created_at", "id", n + 1, n + 2);
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT doc FROM {table} WHERE {where_sql} AND {keyset}
+             ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+            n + 3,
+            n + 4
+        ))
+        .map_err(super::map_err)?;
+    let mut params: Vec<&dyn rusqlite::ToSql> =
+        args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+    params.extend([
+        &after_at as &dyn rusqlite::ToSql,
+        &after_id,
+        &limit,
+        &offset,
+    ]);
+    stmt.query_map(params.as_slice(), |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(super::map_err)
 }

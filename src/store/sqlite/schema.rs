@@ -233,6 +233,34 @@ CREATE TRIGGER list_counts_completed AFTER UPDATE OF status ON contracts
 END;
 "#,
     ),
+    (
+        9,
+        // Money out: payouts (the record is the document, as for contracts) and the
+        // freelancers' connected accounts at the payment provider.
+        r#"
+CREATE TABLE payouts (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    provider_work INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX payouts_user ON payouts(user_id, created_at);
+CREATE INDEX payouts_status ON payouts(status, created_at);
+CREATE INDEX payouts_created ON payouts(created_at);
+CREATE INDEX payouts_provider_work ON payouts(provider_work) WHERE provider_work = 1;
+
+CREATE TABLE connected_accounts (
+    user_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL UNIQUE,
+    described_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {

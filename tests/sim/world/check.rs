@@ -4,10 +4,18 @@
 
 use super::*;
 use escrow::service::UseCase;
-use escrow::store::{ContractStore, Cursor, EventStore, LedgerStore, Page, ReviewStore};
+use escrow::store::{
+    ContractStore, Cursor, EventStore, LedgerStore, Page, PayoutFilter, PayoutStore, ReviewStore,
+};
 
 impl World {
-    pub(super) fn check_reply(&self, op: &Op, expect: &Expect, got: &Got) -> Result<(), String> {
+    pub(super) fn check_reply(
+        &self,
+        op: &Op,
+        expect: &Expect,
+        got: &Got,
+        next: &Model,
+    ) -> Result<(), String> {
         let got = match got {
             Ok(r) => r,
             Err(site) => return Err(format!("crashed at {site}")),
@@ -43,6 +51,12 @@ impl World {
             return Err(format!(
                 "recovery answered (done, waiting) = ({d}, {w}), expected {want:?}"
             ));
+        }
+        if let (Op::Withdraw { .. }, Ok(Reply::Payout(status))) = (op, got) {
+            let want = next.payouts.last().map(|p| p.status);
+            if want != Some(*status) {
+                return Err(format!("answered payout {status:?}, expected {want:?}"));
+            }
         }
         if let Ok(Reply::Escrow(status)) = got {
             let want = match op {
@@ -126,12 +140,143 @@ impl World {
         } else {
             self.last.reviewed.clone()
         };
+        let payouts = if read.contracts {
+            let mut payouts = walk(50, Cursor::of_payout, async |page| {
+                store
+                    .list_payouts(&PayoutFilter::default(), page)
+                    .await
+                    .map(|(_, rows)| rows)
+                    .map_err(|e| format!("read payouts: {e}"))
+            })
+            .await?;
+            payouts.reverse();
+            Arc::new(payouts)
+        } else {
+            self.last.payouts.clone()
+        };
+        let mut onboarded = vec![];
+        for f in &self.freelancers {
+            let account = store
+                .connected_account(f)
+                .await
+                .map_err(|e| format!("read connected accounts: {e}"))?;
+            onboarded.push(account.is_some_and(|a| a.payouts_enabled));
+        }
         Ok(Snapshot {
             contracts,
             entries,
             events,
             reviewed,
+            payouts,
+            onboarded: Arc::new(onboarded),
         })
+    }
+
+    /// The store's payouts and connected accounts against the model's: exactly after a step
+    /// that ran to its answer; after a crash or a failed write, each payout as before or as
+    /// predicted (a payout the step was making may be missing or still pending). The model
+    /// learns a new payout's id here.
+    fn check_payouts(
+        &self,
+        exact: bool,
+        pre: &Model,
+        next: &mut Model,
+        snap: &Snapshot,
+    ) -> Result<(), String> {
+        use escrow::domain::PayoutStatus;
+        if exact && *snap.onboarded != next.onboarded {
+            return Err(format!(
+                "connected accounts taking payouts: store {:?}, model {:?}",
+                snap.onboarded, next.onboarded
+            ));
+        }
+        next.onboarded = snap.onboarded.to_vec();
+        let mut unmatched: Vec<&escrow::domain::Payout> = snap.payouts.iter().collect();
+        let mut kept = vec![];
+        for (i, m) in next.payouts.iter().enumerate() {
+            let found = match &m.id {
+                Some(id) => unmatched.iter().position(|p| &p.id == id),
+                // The payout this step made: the one the model does not know yet.
+                None => unmatched
+                    .iter()
+                    .position(|p| !next.payouts.iter().any(|k| k.id.as_ref() == Some(&p.id))),
+            };
+            let Some(at) = found else {
+                if m.id.is_none() && !exact {
+                    // Cut off before its debit was written: never made.
+                    continue;
+                }
+                return Err(format!("payout {i} ({m:?}) is not in the store"));
+            };
+            let p = unmatched.remove(at);
+            if p.user != self.freelancers[m.freelancer] || p.amount.get() != m.amount {
+                return Err(format!("payout {i}: the store has {p:?}, the model {m:?}"));
+            }
+            let before = pre
+                .payouts
+                .get(i)
+                .filter(|b| b.id.is_some())
+                .map(|b| b.status);
+            // After a crash the restart's recovery pass sends what is pending: a payout the step
+            // left pending (or was making) may be paid by then.
+            let could_be_pending = m.status == PayoutStatus::Pending
+                || before == Some(PayoutStatus::Pending)
+                || before.is_none();
+            let allowed = if exact {
+                p.status == m.status
+            } else {
+                p.status == m.status
+                    || Some(p.status) == before
+                    || (before.is_none() && p.status == PayoutStatus::Pending)
+                    || (could_be_pending && p.status == PayoutStatus::Paid)
+            };
+            if !allowed {
+                return Err(format!(
+                    "payout {i}: the store has it {:?}, the model {:?} (before {before:?})",
+                    p.status, m.status
+                ));
+            }
+            kept.push(crate::model::MPayout {
+                id: Some(p.id.clone()),
+                status: p.status,
+                ..m.clone()
+            });
+        }
+        if let Some(p) = unmatched.first() {
+            return Err(format!("a payout nobody asked for is stored: {p:?}"));
+        }
+        next.payouts = kept;
+        // The provider's transfers: one per paid payout, of its amount, under its key; at most
+        // one for a pending payout (sent, its answer lost); none for a failed one.
+        let transfers = self.provider.transfers();
+        for t in &transfers {
+            if !snap.payouts.iter().any(|p| p.id.as_str() == t.payout_id) {
+                return Err(format!("a transfer for no stored payout: {t:?}"));
+            }
+        }
+        for p in snap.payouts.iter() {
+            let mine: Vec<_> = transfers
+                .iter()
+                .filter(|t| t.payout_id == p.id.as_str())
+                .collect();
+            let ok = match p.status {
+                PayoutStatus::Paid => {
+                    mine.len() == 1
+                        && mine[0].amount == p.amount.get()
+                        && mine[0].idempotency_key == p.transfer_key()
+                        && p.transfer_id.as_deref() == Some(mine[0].id.as_str())
+                }
+                PayoutStatus::Pending => mine.len() <= 1,
+                _ => mine.is_empty(),
+            };
+            if !ok {
+                return Err(format!(
+                    "payout {} ({:?}) has transfers {mine:?}",
+                    p.id, p.status
+                ));
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -278,6 +423,7 @@ impl World {
                 ));
             }
         }
+        self.check_payouts(exact, pre, &mut next, snap)?;
         self.stats.model_checks += 1;
         // 4. A refused call, and a call that changes nothing, leave the store as it was.
         if exact && expect.change == Change::No {
@@ -289,6 +435,9 @@ impl World {
             }
             if snap.reviewed != self.last.reviewed {
                 return Err("a refused or no-op call changed the reviews".into());
+            }
+            if snap.payouts != self.last.payouts {
+                return Err("a refused or no-op call changed a payout".into());
             }
             let webhook = matches!(op, Op::Deliver { .. });
             if !webhook && snap.events != self.last.events {
@@ -323,6 +472,21 @@ impl World {
     }
 
     pub(super) fn count_money(&mut self, pre: &Model, next: &Model) {
+        use escrow::domain::PayoutStatus;
+        for (i, p) in next.payouts.iter().enumerate() {
+            let was = pre
+                .payouts
+                .get(i)
+                .filter(|b| b.id == p.id)
+                .map(|b| b.status);
+            if was != Some(p.status) {
+                match p.status {
+                    PayoutStatus::Paid => self.stats.payouts_paid += 1,
+                    PayoutStatus::Failed => self.stats.payouts_failed += 1,
+                    _ => {}
+                }
+            }
+        }
         for (i, s) in next.slots.iter().enumerate() {
             let before = pre.slots.get(i).map(|p| p.st.clone());
             let was = before
@@ -490,7 +654,13 @@ impl World {
                 _ => {}
             }
         }
-        let known: Vec<&str> = self.stripe.events.iter().map(|e| e.id.as_str()).collect();
+        let known: Vec<&str> = self
+            .stripe
+            .events
+            .iter()
+            .map(|e| e.id.as_str())
+            .chain(self.connect_events.iter().map(String::as_str))
+            .collect();
         for s in snap.events.iter() {
             if !known.contains(&s.event_id.as_str()) {
                 return Err(format!("an event nobody sent is stored: {s:?}"));

@@ -247,7 +247,50 @@ impl World {
             }
             Op::Recover => {
                 let (done, waiting) = self.service().recover_provider_work().await?;
+                self.service().recover_payouts().await?;
                 Ok(Reply::Recovered(done, waiting))
+            }
+            Op::Onboard { freelancer } => {
+                let user = self.freelancers[*freelancer].clone();
+                let caller = self.caller(Who::Freelancer(*freelancer));
+                let permit = self
+                    .service()
+                    .permit(&caller, UseCase::Payouts { owner: &user })?;
+                let started = self.service().onboard(permit).await?;
+                // Known before it is sent: a crash may leave it stored.
+                let id = format!("evt_sim_{:x}_acct_{}", self.seed, self.connect_events.len());
+                self.connect_events.push(id.clone());
+                let now = self.clock_s();
+                let body = escrow::payment::sandbox::account_updated_event(
+                    &started.account_id,
+                    &user,
+                    &escrow::domain::EventId::new(&id),
+                    now,
+                );
+                let secret = self
+                    .settings
+                    .connect_webhook_secret
+                    .clone()
+                    .expect("the simulation has money out");
+                let signature = sign(body.as_bytes(), &secret, now);
+                let d = self
+                    .service()
+                    .handle_connect_webhook(body.as_bytes(), Some(&signature))
+                    .await?;
+                Ok(Reply::Webhook(d.outcome.as_str().to_string()))
+            }
+            Op::Withdraw {
+                freelancer, amount, ..
+            } => {
+                let user = self.freelancers[*freelancer].clone();
+                let caller = self.caller(Who::Freelancer(*freelancer));
+                let permit = self
+                    .service()
+                    .permit(&caller, UseCase::Payouts { owner: &user })?;
+                let amount =
+                    amount.map(|m| escrow::domain::Money::new(MinorUnits::new(m), currency));
+                let p = self.service().request_payout(permit, amount).await?;
+                Ok(Reply::Payout(p.status))
             }
             Op::Restart => {
                 // A crash between two steps; the restart below runs the startup recovery.
@@ -473,9 +516,13 @@ impl World {
             self.service = None;
             self.store = None;
             self.open()?;
-            let pass = std::panic::AssertUnwindSafe(self.service().recover_provider_work())
-                .catch_unwind()
-                .await;
+            // What a server's first maintenance pass does: refunds owed, then payouts pending.
+            let service = self.service();
+            let recovery = async move {
+                service.recover_provider_work().await?;
+                service.recover_payouts().await
+            };
+            let pass = std::panic::AssertUnwindSafe(recovery).catch_unwind().await;
             match pass {
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(e)) => return Err(format!("startup recovery failed: {e}")),

@@ -117,6 +117,12 @@ impl World {
             2,                                                 // crash between steps
             1,                                                 // unknown or malformed ids
             if funded.is_empty() { 0 } else { 1 },             // a refund from the Stripe dashboard
+            if self.model.onboarded.iter().all(|o| *o) {
+                1
+            } else {
+                3
+            }, // onboard for payouts
+            6,                                                 // withdraw
         ];
         match self.rng.weighted(&weights) {
             0 => self.gen_create(),
@@ -165,6 +171,10 @@ impl World {
             17 => Op::DashboardRefund {
                 slot: *self.rng.pick(&funded),
             },
+            18 => Op::Onboard {
+                freelancer: self.rng.index(FREELANCERS),
+            },
+            19 => self.gen_withdraw(),
             _ => Op::Ghost {
                 kind: *self.rng.pick(&[
                     GhostKind::Approve,
@@ -177,8 +187,46 @@ impl World {
         }
     }
 
+    /// A withdrawal, most often by a freelancer with money in the wallet: the whole wallet,
+    /// or an amount (sometimes more than it holds), now and then with a fault for its transfer.
+    pub(super) fn gen_withdraw(&mut self) -> Op {
+        let with_money: Vec<usize> = (0..FREELANCERS)
+            .filter(|f| self.model.wallet(*f) > 0)
+            .collect();
+        let freelancer = if !with_money.is_empty() && self.rng.percent(80) {
+            *self.rng.pick(&with_money)
+        } else {
+            self.rng.index(FREELANCERS)
+        };
+        let held = self.model.wallet(freelancer).max(0);
+        let amount = if self.rng.percent(50) {
+            None
+        } else if self.rng.percent(10) {
+            Some(held + self.rng.range(1, 1_000))
+        } else {
+            Some(self.rng.range(1, held.max(1)))
+        };
+        let fault = self.rng.percent(25).then(|| *self.rng.pick(&Fault::ALL));
+        Op::Withdraw {
+            freelancer,
+            amount,
+            fault,
+        }
+    }
+
     /// The step a well-behaved actor would take next for some open contract.
     pub(super) fn progress_op(&mut self) -> Option<Op> {
+        // A freelancer with money in the wallet onboards, then withdraws it.
+        let earning: Vec<usize> = (0..FREELANCERS)
+            .filter(|f| self.model.wallet(*f) > 0)
+            .collect();
+        if !earning.is_empty() && self.rng.percent(25) {
+            let freelancer = *self.rng.pick(&earning);
+            if !self.model.onboarded[freelancer] {
+                return Some(Op::Onboard { freelancer });
+            }
+            return Some(self.gen_withdraw());
+        }
         let pending = self.stripe.pending();
         if !pending.is_empty() && self.rng.percent(40) {
             return Some(Op::Deliver {

@@ -159,6 +159,59 @@ impl World {
                 Expect::ok(Change::Yes)
             }
             Op::Recover => self.predict_recovery(next),
+            Op::Onboard { freelancer } => {
+                next.onboarded[*freelancer] = true;
+                Expect {
+                    webhook: Some("applied"),
+                    ..Expect::ok(Change::Yes)
+                }
+            }
+            Op::Withdraw {
+                freelancer,
+                amount,
+                fault,
+            } => {
+                use escrow::domain::PayoutStatus;
+                if !next.onboarded[*freelancer] {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                let balance = next.wallet(*freelancer);
+                let asked = amount.unwrap_or(balance);
+                let min = self.settings.payout_min.minor.get();
+                if asked < min {
+                    // Nothing to withdraw is the wallet's state; a too small amount is input.
+                    return Expect::err(if amount.is_none() {
+                        ErrorKind::Conflict
+                    } else {
+                        ErrorKind::Validation
+                    });
+                }
+                if asked > balance {
+                    return Expect::err(ErrorKind::Conflict);
+                }
+                let (status, crash) = if self.provider.is_out() {
+                    (PayoutStatus::Pending, false)
+                } else {
+                    match fault {
+                        None => (PayoutStatus::Paid, false),
+                        Some(Fault::Timeout | Fault::LostAnswer) => (PayoutStatus::Pending, false),
+                        Some(Fault::Reject) => (PayoutStatus::Failed, false),
+                        Some(Fault::CrashBeforeCall | Fault::CrashAfterCall) => {
+                            (PayoutStatus::Pending, true)
+                        }
+                    }
+                };
+                next.payouts.push(crate::model::MPayout {
+                    id: None,
+                    freelancer: *freelancer,
+                    amount: asked,
+                    status,
+                });
+                Expect {
+                    crash,
+                    ..Expect::ok(Change::Yes)
+                }
+            }
             Op::Restart => {
                 // The restart absorbs crashes of its own recovery pass (it starts again).
                 let mut e = self.predict_recovery(next);
@@ -177,6 +230,19 @@ impl World {
 
     /// One recovery pass: each contract with work settles independently of the others.
     pub(super) fn predict_recovery(&self, next: &mut Model) -> Expect {
+        // Pending payouts are sent again (no transfer fault is armed outside a withdrawal).
+        let outage = self.provider.is_out();
+        let mut payouts_moved = false;
+        for p in next
+            .payouts
+            .iter_mut()
+            .filter(|p| p.status == escrow::domain::PayoutStatus::Pending)
+        {
+            payouts_moved = true;
+            if !outage {
+                p.status = escrow::domain::PayoutStatus::Paid;
+            }
+        }
         let (mut done, mut waiting, mut crash) = (0, 0, false);
         for s in next.slots.iter_mut().filter(|s| s.st.has_provider_work()) {
             let (faults, outage) = self.provider.preview(&s.id);
@@ -192,7 +258,7 @@ impl World {
             // A crash stops the pass at a point that depends on the store's order.
             masked: crash,
             recovered: Some((done, waiting)),
-            ..Expect::ok(if done + waiting > 0 {
+            ..Expect::ok(if done + waiting > 0 || payouts_moved {
                 Change::Yes
             } else {
                 Change::No
