@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('wallet', 'wallet', [CompletionResultType]::ParameterValue, 'Show a wallet: balance and ledger entries')
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Funds held, platform revenue, monthly sales')
             [CompletionResult]::new('payouts', 'payouts', [CompletionResultType]::ParameterValue, 'List, show, send and retry payouts (money out to freelancers'' connected accounts)')
+            [CompletionResult]::new('timers', 'timers', [CompletionResultType]::ParameterValue, 'List the durable timers: work scheduled to run at a time (payouts at release, …)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check every ledger invariant over the whole store')
             [CompletionResult]::new('webhooks', 'webhooks', [CompletionResultType]::ParameterValue, 'List received payment-provider webhook events')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Mint an access token with the configured secret (development and tests only)')
@@ -288,6 +289,29 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'escrowctl;timers' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the timers not done yet, soonest due first')
+            break
+        }
+        'escrowctl;timers;list' {
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many timers at most (1–1000)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('--due', '--due', [CompletionResultType]::ParameterName, 'Only timers due now')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -34,6 +34,9 @@ _escrowctl() {
             escrowctl,reviews)
                 cmd="escrowctl__subcmd__reviews"
                 ;;
+            escrowctl,timers)
+                cmd="escrowctl__subcmd__timers"
+                ;;
             escrowctl,token)
                 cmd="escrowctl__subcmd__token"
                 ;;
@@ -85,6 +88,9 @@ _escrowctl() {
             escrowctl__subcmd__reviews,list)
                 cmd="escrowctl__subcmd__reviews__subcmd__list"
                 ;;
+            escrowctl__subcmd__timers,list)
+                cmd="escrowctl__subcmd__timers__subcmd__list"
+                ;;
             escrowctl__subcmd__wallet,show)
                 cmd="escrowctl__subcmd__wallet__subcmd__show"
                 ;;
@@ -98,7 +104,7 @@ _escrowctl() {
 
     case "${cmd}" in
         escrowctl)
-            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report payouts verify webhooks token completions"
+            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report payouts timers verify webhooks token completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +637,54 @@ _escrowctl() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__timers)
+            opts="-h -V --database-url --config --json --help --version list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__timers__subcmd__list)
+            opts="-h -V --due --limit --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

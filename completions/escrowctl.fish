@@ -35,6 +35,7 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "reviews" -d 'Li
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "wallet" -d 'Show a wallet: balance and ledger entries'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "report" -d 'Funds held, platform revenue, monthly sales'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "payouts" -d 'List, show, send and retry payouts (money out to freelancers\' connected accounts)'
+complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "timers" -d 'List the durable timers: work scheduled to run at a time (payouts at release, …)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "verify" -d 'Check every ledger invariant over the whole store'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "webhooks" -d 'List received payment-provider webhook events'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "token" -d 'Mint an access token with the configured secret (development and tests only)'
@@ -197,6 +198,19 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand payouts; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List the timers not done yet, soonest due first'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -l limit -d 'How many timers at most (1–1000)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -l due -d 'Only timers due now'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand timers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand verify" -l json -d 'Print one JSON document on stdout instead of tables'

@@ -98,6 +98,9 @@ pub enum Command {
     /// List, show, send and retry payouts (money out to freelancers' connected accounts).
     #[command(subcommand)]
     Payouts(PayoutsCommand),
+    /// List the durable timers: work scheduled to run at a time (payouts at release, …).
+    #[command(subcommand)]
+    Timers(TimersCommand),
     /// Check every ledger invariant over the whole store.
     #[command(
         after_long_help = "Examples:\n  escrowctl verify\n  escrowctl --json verify | jq .violations"
@@ -418,6 +421,28 @@ pub struct PayoutRetryArgs {
     pub payout_id: PayoutId,
     #[command(flatten)]
     pub act: ActArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TimersCommand {
+    /// List the timers not done yet, soonest due first.
+    ///
+    /// A timer is claimed by one server at a time (its holder, until its lease ends), done
+    /// once, and put off with a growing delay when its work fails (attempts, last error).
+    #[command(
+        after_long_help = "Examples:\n  escrowctl timers list\n  escrowctl timers list --due"
+    )]
+    List(TimersListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TimersListArgs {
+    /// Only timers due now.
+    #[arg(long)]
+    pub due: bool,
+    /// How many timers at most (1–1000).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,7 +7,7 @@
 //! - [`exit`] — exit codes (DESIGN §9) and the one mapping from service errors to them.
 //! - [`output`] — comfy-table tables for people, one JSON document for scripts, error lines.
 //! - [`confirm`] — the audit actor and the question asked before money moves.
-//! - One module per command group: [`escrow`], [`reviews`], [`wallet`], [`report`], [`payouts`],
+//! - One module per command group: [`escrow`], [`reviews`], [`wallet`], [`report`], [`payouts`], [`timers`],
 //!   [`verify`], [`webhooks`], [`token`].
 //! - [`generate`] — completions and man pages (`completions/`, `man/`).
 //! - [`server_args`] — the command line of `escrow-server`, here so [`generate`] reaches it.
@@ -23,6 +23,7 @@ pub mod payouts;
 pub mod report;
 pub mod reviews;
 pub mod server_args;
+pub mod timers;
 pub mod token;
 pub mod verify;
 pub mod wallet;
@@ -91,6 +92,7 @@ async fn dispatch(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Wallet(c) => wallet::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Report(c) => report::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Payouts(c) => payouts::run(service_for(global).await?.as_ref(), out, c).await,
+        Command::Timers(c) => timers::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Verify(_) => verify::run(service_for(global).await?.as_ref(), out).await,
         Command::Webhooks(c) => webhooks::run(service_for(global).await?.as_ref(), out, c).await,
     }

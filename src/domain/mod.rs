@@ -11,6 +11,7 @@ pub mod media;
 pub mod money;
 pub mod payout;
 pub mod review;
+pub mod timer;
 pub mod verify;
 
 pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus, Title};
@@ -24,3 +25,4 @@ pub use ledger::{Account, KeptBalances, KeptLists, LedgerEntry, Owner, Transfer,
 pub use money::{Currency, FeeBps, MinorUnits, Money};
 pub use payout::{ConnectedAccount, Payout, PayoutStatus};
 pub use review::{Rating, Review};
+pub use timer::{Timer, TimerKind};

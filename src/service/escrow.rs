@@ -112,6 +112,10 @@ impl Service {
         }
         let actor = caller.actor();
         let force = release.force.as_ref().map(Reason::as_str);
+        // Paying out at release: the timer is stored before the release, so a server that
+        // dies between the two still pays out (the timer finds nothing to do if the release
+        // never happened).
+        let timer = self.schedule_release_payout(&release.contract).await?;
         let (repeat, c) = self
             .transition_for(permit.request(), &release.contract, |c, now| {
                 let transfers = c.release(&actor, force, now)?;
@@ -120,7 +124,14 @@ impl Service {
             .await?;
         if !repeat {
             tracing::info!(contract = %c.id, actor = %actor, "escrow released");
-            self.pay_out_release(&c.id).await;
+        }
+        if let Some(timer) = timer {
+            match self.pay_out_release(&c.id).await {
+                Ok(()) => self.finish_timer(&timer).await,
+                Err(e) => {
+                    tracing::warn!(contract = %c.id, error = %e.chain(), "payout at release failed: its timer will try again");
+                }
+            }
         }
         Ok(c)
     }

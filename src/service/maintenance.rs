@@ -19,8 +19,8 @@ pub const MAINTENANCE_INTERVAL_S: u64 = 30;
 /// writes (MongoDB; see `Store::fold_kept`): a balance read sums what is not folded yet, so
 /// this bounds what a read costs.
 pub const FOLD_INTERVAL_MS: u64 = 500;
-/// How often it finishes wallet debits a crash cut off between their steps (MongoDB): a
-/// freelancer whose debit was cut off waits at most the grace period and this.
+/// How often it finishes wallet debits a crash cut off between their steps (MongoDB), and runs
+/// the durable timers that fell due: a debit or a timer waits at most its due time and this.
 pub const DEBIT_REPAIR_INTERVAL_MS: u64 = 5_000;
 
 /// What one pass did.
@@ -110,6 +110,11 @@ pub async fn run(service: Arc<Service>, interval: Duration, shutdown: impl Futur
             _ = repair.tick() => {
                 if let Err(e) = service.repair_debits().await {
                     tracing::warn!(error = %e.chain(), "finishing interrupted wallet debits failed");
+                }
+                match service.run_due_timers().await {
+                    Ok(n) if n > 0 => tracing::info!(timers = n, "due timers run"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e.chain(), "running due timers failed"),
                 }
                 continue;
             }

@@ -10,7 +10,7 @@
 //! - one module per group of use cases: [`contracts`], [`checkout`] (and the sandbox's Pay
 //!   button), [`webhooks`] (applying provider events), [`escrow`] (release, refund, provider
 //!   settlement), [`payouts`] (money out), [`reports`], [`wallets`], [`reviews`], [`media`],
-//!   [`operations`] (webhook
+//!   [`timers`] (durable timers), [`operations`] (webhook
 //!   events, verification), [`maintenance`] (the background task).
 
 pub mod access;
@@ -25,6 +25,7 @@ pub mod operations;
 pub mod payouts;
 pub mod reports;
 pub mod reviews;
+pub mod timers;
 mod transition;
 pub mod wallets;
 pub mod webhooks;
@@ -111,6 +112,8 @@ pub struct Service {
     metrics: Arc<Metrics>,
     /// Uploads in flight per user (see [`media`]).
     uploads: media::UploadSlots,
+    /// Who this process is when it claims a timer (see [`timers`]).
+    holder: String,
 }
 
 impl Service {
@@ -129,6 +132,11 @@ impl Service {
             clock,
             metrics,
             uploads: Default::default(),
+            holder: format!(
+                "{}:{}",
+                std::process::id(),
+                hex::encode(rand::random::<[u8; 6]>())
+            ),
         }
     }
 

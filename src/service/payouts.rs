@@ -453,23 +453,24 @@ impl Service {
         .await
     }
 
+    /// Whether releases pay out at once (`ESCROW_PAYOUT_MODE=on_release`, with money out
+    /// configured).
+    pub(super) fn pays_out_on_release(&self) -> bool {
+        self.settings.payout_mode == super::PayoutMode::OnRelease
+            && self.settings.connect_webhook_secret.is_some()
+    }
+
     /// `ESCROW_PAYOUT_MODE=on_release`: a released contract's earning goes straight to the
     /// freelancer's connected account when it takes payouts, as a payout made once per
     /// release (its id comes from the contract's) and funded by the escrow's charge. Without
-    /// such an account it stays in the wallet. Errors are logged: the earning is in the wallet
-    /// either way, and a payout that was recorded is sent again by the maintenance task.
-    pub(super) async fn pay_out_release(&self, contract: &ContractId) {
-        if self.settings.payout_mode != super::PayoutMode::OnRelease
-            || self.settings.connect_webhook_secret.is_none()
-        {
-            return;
+    /// such an account it stays in the wallet. Idempotent; a contract not (or not yet)
+    /// released, or whose freelancer already withdrew the earning, needs nothing. The release
+    /// schedules a durable timer first (`TimerKind::ReleasePayout`), so a server that dies
+    /// between the release and this still pays out (see `timers`).
+    pub(super) async fn pay_out_release(&self, contract: &ContractId) -> Result<()> {
+        if !self.pays_out_on_release() {
+            return Ok(());
         }
-        if let Err(e) = self.try_pay_out_release(contract).await {
-            tracing::warn!(contract = %contract, error = %e.chain(), "the earning stays in the wallet: payout at release failed");
-        }
-    }
-
-    async fn try_pay_out_release(&self, contract: &ContractId) -> Result<()> {
         let c = self.load(contract).await?;
         let Some(e) = c.escrow.as_ref().filter(|e| e.released_at.is_some()) else {
             return Ok(());
@@ -499,6 +500,8 @@ impl Service {
             Ok(_) => {}
             // Made by a concurrent call for the same release.
             Err(e) if e.code == ErrorCode::ConflictDuplicate => return Ok(()),
+            // The freelancer withdrew it first: nothing left to pay out.
+            Err(e) if e.code == ErrorCode::PayoutInsufficientBalance => return Ok(()),
             Err(e) => return Err(e),
         }
         self.send_payout(&id).await?;

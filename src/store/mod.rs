@@ -1,7 +1,8 @@
 //! Storage behind object-safe traits, one per entity, that every backend implements:
 //! [`ContractStore`] (contracts and the ledger entries their transitions write),
 //! [`LedgerStore`] (reads over the whole ledger), [`EventStore`] (webhook deliveries),
-//! [`ReviewStore`], [`IdempotencyStore`] and [`PayoutStore`] (money out). [`Store`] is all of them plus what concerns the
+//! [`ReviewStore`], [`IdempotencyStore`], [`PayoutStore`] (money out) and [`TimerStore`]
+//! (durable timers). [`Store`] is all of them plus what concerns the
 //! backend as a whole; the service holds one `Arc<dyn Store>`. Backends translate their driver
 //! errors into [`StoreError`] inside themselves (keeping the driver's error as the source); no
 //! rusqlite or mongodb type crosses this boundary.
@@ -31,7 +32,7 @@ use crate::domain::verify::ContractFacts;
 use crate::domain::{
     Account, ConnectedAccount, Contract, ContractId, ContractStatus, Currency, EscrowStatus,
     EventId, JobId, KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Payout, PayoutId,
-    PayoutStatus, Review, UserId,
+    PayoutStatus, Review, Timer, UserId,
 };
 
 /// A driver's error, kept as the source of a [`StoreError`].
@@ -532,6 +533,40 @@ pub trait PayoutStore: Send + Sync {
     async fn describe_connected_account(&self, account: &ConnectedAccount) -> StoreResult<bool>;
 }
 
+/// Durable timers (see [`crate::domain::timer`]): stored, claimed with a lease so that with many
+/// servers on one store each runs once at a time, finished or put off by their holder.
+#[async_trait]
+pub trait TimerStore: Send + Sync {
+    /// Stores `timer` unless a timer with its id exists (then nothing changes); whether it was
+    /// stored.
+    async fn schedule_timer(&self, timer: &Timer) -> StoreResult<bool>;
+    /// Claims up to `limit` of the timers claimable at `now` ([`Timer::claimable`]), soonest
+    /// due first, for `holder` until `now + lease_ms`: of any number of callers at once, one
+    /// claims each timer.
+    async fn claim_timers(
+        &self,
+        now: i64,
+        holder: &str,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>>;
+    /// Marks the timer done (whoever did its work: the work is idempotent); a no-op when it is
+    /// done already or absent.
+    async fn finish_timer(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// `holder` gives its claim back: due again at `due_at`, its error kept. A no-op when
+    /// `holder` no longer holds it.
+    async fn defer_timer(
+        &self,
+        id: &str,
+        holder: &str,
+        due_at: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Timers not done, soonest due first (only those due by `due_by`, when given); at most
+    /// `limit`.
+    async fn list_timers(&self, due_by: Option<i64>, limit: u32) -> StoreResult<Vec<Timer>>;
+}
+
 /// Webhook deliveries, deduplicated by the provider's event id.
 #[async_trait]
 pub trait EventStore: Send + Sync {
@@ -594,7 +629,14 @@ pub trait IdempotencyStore: Send + Sync {
 /// A whole backend: every entity store, and what concerns the backend as a whole.
 #[async_trait]
 pub trait Store:
-    ContractStore + LedgerStore + EventStore + ReviewStore + IdempotencyStore + PayoutStore + 'static
+    ContractStore
+    + LedgerStore
+    + EventStore
+    + ReviewStore
+    + IdempotencyStore
+    + PayoutStore
+    + TimerStore
+    + 'static
 {
     /// Storage reachable and writable enough to serve (`/readyz`).
     async fn ping(&self) -> StoreResult<()>;

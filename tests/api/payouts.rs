@@ -529,3 +529,84 @@ async fn a_retried_payout_request_whose_answer_was_lost_pays_out_once() {
     assert!(report.ok(), "{:#?}", report.violations);
     app.stop().await;
 }
+
+/// `ESCROW_PAYOUT_MODE=on_release` stores a durable timer before each release, so a release
+/// whose payout was cut off (the server died between the two) is still paid out, once, when
+/// the timer falls due; a timer for a release that never happened does nothing.
+#[tokio::test]
+async fn a_release_whose_payout_was_cut_off_is_paid_out_by_its_timer() {
+    use escrow::domain::{ContractId, Timer, TimerKind};
+    use escrow::service::UseCase;
+    let app = TestApp::spawn_with(&[("ESCROW_PAYOUT_MODE", "on_release")]).await;
+    let service = &app.state.service;
+    let op = crate::helpers::operator();
+    let timers = || async {
+        let permit = service.permit(&op, UseCase::Operate).unwrap();
+        service.timers(permit, false, 100).await.unwrap()
+    };
+    // Onboarded before the release: paid out at once, the timer done.
+    let p = app.requested_contract().await;
+    onboarded(&app, &p).await;
+    assert_eq!(app.release(&p).await.status(), StatusCode::OK);
+    assert_eq!(balance(&app.wallet(&p, &p.freelancer).await), json!(0));
+    assert!(timers().await.is_empty(), "{:?}", timers().await);
+
+    // The cut-off case, as a server that died between the release and its payout leaves it:
+    // the timer stored, then the release saved (the same compare-and-set the release route
+    // makes), then nothing.
+    let q = app.requested_contract().await;
+    onboarded(&app, &q).await;
+    let now = service.now_ms();
+    let store = service.store();
+    store
+        .schedule_timer(&Timer::new(TimerKind::ReleasePayout, &q.contract, now, now))
+        .await
+        .unwrap();
+    let qid: ContractId = q.contract.parse().unwrap();
+    let mut c = store.get_contract(&qid).await.unwrap().unwrap();
+    let expected = c.version;
+    let transfers = c.release("admin:crashed", None, now).unwrap();
+    c.version = expected + 1;
+    let entries: Vec<_> = transfers.iter().flat_map(|t| t.entries()).collect();
+    store.save_contract(&c, expected, &entries).await.unwrap();
+    assert_eq!(balance(&app.wallet(&q, &q.freelancer).await), json!(900));
+    // And a timer whose release never happened (refused after its timer was stored).
+    let r = app.funded_contract().await;
+    store
+        .schedule_timer(&Timer::new(TimerKind::ReleasePayout, &r.contract, now, now))
+        .await
+        .unwrap();
+    assert_eq!(timers().await.len(), 2);
+    assert_eq!(service.run_due_timers().await.unwrap(), 2);
+    assert!(timers().await.is_empty());
+    assert_eq!(balance(&app.wallet(&q, &q.freelancer).await), json!(0));
+    let listed: Value = app
+        .send(
+            "GET",
+            "/api/freelancer/payouts",
+            Some(&q.freelancer_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["count"], json!(1), "{listed}");
+    assert_eq!(listed["data"][0]["status"], json!("paid"));
+    assert_eq!(listed["data"][0]["contractId"], json!(q.contract));
+    // Nothing is due any more, and running again pays nothing twice.
+    assert_eq!(service.run_due_timers().await.unwrap(), 0);
+    let id: ContractId = r.contract.parse().unwrap();
+    assert!(
+        store
+            .get_contract(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .escrow
+            .is_some()
+    );
+    let report = app.verify().await;
+    assert!(report.ok(), "{:#?}", report.violations);
+    app.stop().await;
+}

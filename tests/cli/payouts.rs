@@ -250,3 +250,57 @@ async fn an_admin_pays_out_a_wallet_through_stripe() {
     assert_eq!(f.wallet_balance(&freelancer).await, 0);
     f.ctl(&["verify"]).await.assert_code(0);
 }
+
+#[tokio::test]
+async fn timers_list_shows_what_is_scheduled_and_what_is_due() {
+    use escrow::domain::{Timer, TimerKind};
+    let f = Fixture::new().await;
+    let now = f.service.now_ms();
+    let store = f.service.store();
+    store
+        .schedule_timer(&Timer::new(
+            TimerKind::ReleasePayout,
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            now - 1_000,
+            now,
+        ))
+        .await
+        .unwrap();
+    store
+        .schedule_timer(&Timer::new(
+            TimerKind::ReleasePayout,
+            "bbbbbbbbbbbbbbbbbbbbbbbb",
+            now + 3_600_000,
+            now,
+        ))
+        .await
+        .unwrap();
+    let all = f.ctl(&["--json", "timers", "list"]).await;
+    all.assert_code(0);
+    let v = all.json();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{v}");
+    assert_eq!(
+        data[0]["id"],
+        json!("release_payout:aaaaaaaaaaaaaaaaaaaaaaaa")
+    );
+    assert_eq!(
+        (data[0]["due"].clone(), data[1]["due"].clone()),
+        (json!(true), json!(false))
+    );
+    let due = f.ctl(&["--json", "timers", "list", "--due"]).await;
+    assert_eq!(due.json()["data"].as_array().unwrap().len(), 1);
+    let table = f.ctl(&["timers", "list"]).await;
+    table.assert_code(0);
+    assert!(
+        table
+            .stdout
+            .contains("release_payout:aaaaaaaaaaaaaaaaaaaaaaaa")
+            && table.stdout.contains("(due)"),
+        "{}",
+        table.stdout
+    );
+    f.ctl(&["timers", "list", "--limit", "0"])
+        .await
+        .assert_code(2);
+}

@@ -23,7 +23,7 @@ use escrow::store::sqlite::SqliteStore;
 use escrow::store::{
     Begin, Claim, ContractFilter, ContractStore, EventRecord, EventStore, Holder, IdempotencyStore,
     LedgerStore, MonthRow, Page, PayoutFilter, PayoutStore, ReviewPage, ReviewStore, Store,
-    StoreError, StoreResult, StoredResponse, WebhookEvent,
+    StoreError, StoreResult, StoredResponse, TimerStore, WebhookEvent,
 };
 
 use crate::fakes::crash;
@@ -530,5 +530,59 @@ impl PayoutStore for CrashStore {
             self.inner.describe_connected_account(account),
         )
         .await
+    }
+}
+
+#[async_trait]
+impl TimerStore for CrashStore {
+    async fn schedule_timer(&self, timer: &escrow::domain::Timer) -> StoreResult<bool> {
+        self.switch.count();
+        self.write("schedule_timer", self.inner.schedule_timer(timer))
+            .await
+    }
+
+    async fn claim_timers(
+        &self,
+        now: i64,
+        holder: &str,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<escrow::domain::Timer>> {
+        self.switch.count();
+        self.write(
+            "claim_timers",
+            self.inner.claim_timers(now, holder, lease_ms, limit),
+        )
+        .await
+    }
+
+    async fn finish_timer(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.switch.count();
+        self.write("finish_timer", self.inner.finish_timer(id, now))
+            .await
+    }
+
+    async fn defer_timer(
+        &self,
+        id: &str,
+        holder: &str,
+        due_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.switch.count();
+        self.write(
+            "defer_timer",
+            self.inner.defer_timer(id, holder, due_at, error),
+        )
+        .await
+    }
+
+    async fn list_timers(
+        &self,
+        due_by: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<escrow::domain::Timer>> {
+        self.switch.count();
+        self.inner.list_timers(due_by, limit).await
     }
 }

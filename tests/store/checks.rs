@@ -20,8 +20,10 @@ use tokio::sync::Barrier;
 
 mod idempotency;
 pub mod payouts;
+mod timers;
 pub use idempotency::*;
 pub use payouts::*;
+pub use timers::*;
 
 /// 2026-01-01T00:00:00Z.
 const JAN_2026_MS: i64 = 1_767_225_600_000;

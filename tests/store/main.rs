@@ -178,6 +178,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    check_a_timer_is_claimed_by_one_caller_at_a_time,
     check_concurrent_payouts_of_a_whole_balance_debit_it_once,
     check_a_payout_moves_through_its_states_with_balanced_entries,
     check_a_retry_the_wallet_cannot_cover_is_refused,
@@ -423,7 +424,7 @@ mod sqlite_kept_balances {
              DROP TABLE sales_months; DROP TABLE list_counts;
              DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
              DROP TRIGGER list_counts_completed;
-             DROP TABLE payouts; DROP TABLE connected_accounts;
+             DROP TABLE payouts; DROP TABLE connected_accounts; DROP TABLE timers;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

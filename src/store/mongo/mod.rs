@@ -23,6 +23,7 @@
 //! - `payouts`, `wallet_debits`, `connected_accounts`: money out (see `payouts`: a payout
 //!   document is a contract document's twin, and a wallet debit is guarded by one document per
 //!   wallet).
+//! - `timers`: durable timers, claimed with a lease by compare-and-set (see `timers`).
 //!
 //! # Where things live
 //!
@@ -176,6 +177,7 @@ pub use kept::FoldStage;
 mod ledger;
 mod payouts;
 mod reviews;
+mod timers;
 
 /// MongoDB's duplicate key error code.
 const DUPLICATE_KEY: i32 = 11000;
@@ -468,6 +470,7 @@ impl MongoStore {
             .map_err(map_err)?;
         self.create_idempotency_indexes().await?;
         self.create_payout_indexes().await?;
+        self.create_timer_indexes().await?;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ mod payouts;
 mod reviews;
 mod rows;
 mod schema;
+mod timers;
 mod writer;
 
 use std::any::Any;
@@ -304,6 +305,7 @@ mod tests {
              DROP TRIGGER list_counts_completed; DROP TABLE list_counts;",
         ),
         (9, "DROP TABLE payouts; DROP TABLE connected_accounts;"),
+        (10, "DROP TABLE timers;"),
     ];
 
     /// The kept rows every write moves are written once per batch: a write that fails after

@@ -261,6 +261,20 @@ CREATE TABLE connected_accounts (
 ) STRICT;
 "#,
     ),
+    (
+        10,
+        // Durable timers: the claimable ones are found by (done, due_at).
+        r#"
+CREATE TABLE timers (
+    id TEXT PRIMARY KEY,
+    due_at INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX timers_due ON timers(done, due_at);
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {

@@ -1,0 +1,92 @@
+//! Durable timers: due work stored with its due time (see [`crate::domain::timer`]), claimed
+//! with a lease by whichever server's maintenance task gets there first, done once, put off
+//! with a growing delay when it fails. Time is the service clock, so tests and the simulation
+//! drive timers with a fake one.
+
+use crate::domain::{ContractId, Timer, TimerKind};
+
+use super::Service;
+use super::access::{Permit, UseCase};
+use super::error::Result;
+
+/// How long a claim holds a timer: longer than its work takes.
+pub const TIMER_LEASE_MS: i64 = 120_000;
+/// How many timers one pass claims at most.
+const CLAIM_BATCH: u32 = 100;
+/// The delay before a failed timer runs again, doubled per failure up to [`RETRY_MAX_MS`].
+const RETRY_FIRST_MS: i64 = 30_000;
+const RETRY_MAX_MS: i64 = 3_600_000;
+
+impl Service {
+    /// Stores the timer that pays a release out (on_release mode only), due once a request
+    /// could no longer be doing it itself; `None` when releases do not pay out.
+    pub(super) async fn schedule_release_payout(
+        &self,
+        contract: &ContractId,
+    ) -> Result<Option<Timer>> {
+        if !self.pays_out_on_release() {
+            return Ok(None);
+        }
+        let now = self.clock.now_ms();
+        let t = Timer::new(
+            TimerKind::ReleasePayout,
+            contract.as_str(),
+            now + self.settings.debit_grace_ms,
+            now,
+        );
+        self.store.schedule_timer(&t).await?;
+        Ok(Some(t))
+    }
+
+    /// Marks a timer done after its work was done inline; a failure only leaves it to run
+    /// (and find nothing to do) later.
+    pub(super) async fn finish_timer(&self, t: &Timer) {
+        if let Err(e) = self.store.finish_timer(&t.id, self.clock.now_ms()).await {
+            tracing::warn!(timer = %t.id, error = %e, "could not mark a timer done; it will run again and find nothing to do");
+        }
+    }
+
+    /// Runs every timer due now that no other server holds; how many ran to the end.
+    pub async fn run_due_timers(&self) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let claimed = self
+            .store
+            .claim_timers(now, &self.holder, TIMER_LEASE_MS, CLAIM_BATCH)
+            .await?;
+        let mut done = 0;
+        for t in claimed {
+            let outcome = match t.kind {
+                TimerKind::ReleasePayout => match ContractId::parse(&t.subject) {
+                    Ok(id) => self.pay_out_release(&id).await,
+                    Err(_) => Ok(()),
+                },
+            };
+            match outcome {
+                Ok(()) => {
+                    self.store.finish_timer(&t.id, self.clock.now_ms()).await?;
+                    done += 1;
+                }
+                Err(e) => {
+                    let delay = (RETRY_FIRST_MS << t.attempts.min(16)).min(RETRY_MAX_MS);
+                    tracing::warn!(timer = %t.id, attempts = t.attempts + 1, error = %e.chain(), "a timer failed; it runs again later");
+                    self.store
+                        .defer_timer(&t.id, &self.holder, self.clock.now_ms() + delay, &e.chain())
+                        .await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Timers not done yet, soonest first (`due_only`: those due now).
+    pub async fn timers(
+        &self,
+        permit: Permit<'_>,
+        due_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Timer>> {
+        permit.expect(UseCase::Operate);
+        let due_by = due_only.then(|| self.clock.now_ms());
+        Ok(self.store.list_timers(due_by, limit).await?)
+    }
+}
