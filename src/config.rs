@@ -75,6 +75,10 @@ pub struct Config {
     /// Where a release's earning goes (`ESCROW_PAYOUT_MODE`): the wallet (default), or
     /// straight to the freelancer's connected account when it takes payouts (`on_release`).
     pub payout_mode: PayoutMode,
+    /// `ESCROW_AUTO_RELEASE_AFTER` (`14d`, `36h`, `90m`, `30s`; unset: off).
+    pub auto_release_after_ms: Option<i64>,
+    /// `ESCROW_RELEASE_NEEDS_ADMIN` (`true`/`false`, default false).
+    pub release_needs_admin: bool,
     pub stripe_api_base: Option<String>,
     /// Bounds each Stripe API call (`STRIPE_TIMEOUT_S`).
     pub stripe_timeout_s: u64,
@@ -325,6 +329,23 @@ impl Config {
                 .map(Secret::new),
             payout_min,
             payout_mode,
+            auto_release_after_ms: match s.get("ESCROW_AUTO_RELEASE_AFTER") {
+                None | Some("") => None,
+                Some(text) => Some(parse_duration_ms(text).ok_or_else(|| {
+                    ConfigError(format!(
+                        "ESCROW_AUTO_RELEASE_AFTER must be a duration such as 14d, 36h, 90m or 30s (at most 365d), not {text:?}"
+                    ))
+                })?),
+            },
+            release_needs_admin: match s.get("ESCROW_RELEASE_NEEDS_ADMIN").unwrap_or("false") {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "ESCROW_RELEASE_NEEDS_ADMIN must be true or false, not {other:?}"
+                    )));
+                }
+            },
             cors_origins,
             database,
             mongodb_database: s
@@ -514,6 +535,39 @@ impl Config {
             None => dev_secret(self, "webhook-secret", "STRIPE_WEBHOOK_SECRET", "whsec_"),
         }
     }
+}
+
+/// A duration as `<n><unit>` with the unit `s`, `m`, `h` or `d`, more than 0 and at most a
+/// year; in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let scale = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+        .filter(|ms| *ms > 0 && *ms <= 365 * 86_400_000)
+}
+
+/// A duration in milliseconds as the largest whole unit that writes it exactly (`14d`, `90m`).
+pub fn format_duration_ms(ms: i64) -> String {
+    for (unit, scale) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms % scale == 0 && ms >= scale {
+            return format!("{}{unit}", ms / scale);
+        }
+    }
+    format!("{ms}ms")
 }
 
 fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
@@ -737,5 +791,37 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(c.webhook_secret().unwrap().expose().starts_with("whsec_"));
+    }
+
+    #[test]
+    fn durations_take_a_unit_and_stay_within_a_year() {
+        assert_eq!(parse_duration_ms("14d"), Some(14 * 86_400_000));
+        assert_eq!(parse_duration_ms(" 36h "), Some(36 * 3_600_000));
+        assert_eq!(parse_duration_ms("90m"), Some(90 * 60_000));
+        assert_eq!(parse_duration_ms("1s"), Some(1_000));
+        assert_eq!(parse_duration_ms("365d"), Some(365 * 86_400_000));
+        for bad in [
+            "",
+            "0s",
+            "14",
+            "d",
+            "2w",
+            "1.5d",
+            "-1d",
+            "366d",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_duration_ms(14 * 86_400_000), "14d");
+        assert_eq!(format_duration_ms(90 * 60_000), "90m");
+        assert_eq!(format_duration_ms(1_500), "1500ms");
+        let c = Config::from_sources(&Sources::from_map(
+            [("ESCROW_AUTO_RELEASE_AFTER", "2w")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ));
+        assert!(c.is_err());
     }
 }

@@ -330,3 +330,139 @@ fn metrics_are_served_only_where_and_to_whom_they_are_meant() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Two servers on one store, auto-release on with a short window: every completed contract
+/// is released once, by whichever server's timer pass claims it (the other finds it claimed or
+/// done), and nothing is released twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_store_auto_release_each_completed_contract_once() {
+    use escrow::auth::{JwtKeys, Principal, Role};
+    use escrow::domain::{JobId, UserId};
+    let dir = tempfile::tempdir().unwrap();
+    let (jwt, whsec) = ("two-servers-secret", "whsec_two_servers");
+    let env = [
+        ("JWT_SECRET", jwt),
+        ("STRIPE_WEBHOOK_SECRET", whsec),
+        ("ESCROW_AUTO_RELEASE_AFTER", "1s"),
+        ("RUST_LOG", "warn"),
+    ];
+    let (mut first, a) = start(dir.path(), &env);
+    let (mut second, b) = start(dir.path(), &env);
+    let http = reqwest::Client::new();
+    let keys = JwtKeys::new(jwt.as_bytes());
+    let now = chrono::Utc::now().timestamp() as u64;
+    let token = |id: &UserId, role| {
+        keys.mint(
+            &Principal {
+                id: id.clone(),
+                role,
+            },
+            now,
+            600,
+        )
+    };
+    let admin = token(&UserId::generate(), Role::Admin);
+    let mut contracts = vec![];
+    for i in 0..6 {
+        // Half the contracts go through one server, half through the other.
+        let base = format!("http://{}", if i % 2 == 0 { &a } else { &b });
+        let (client, freelancer) = (UserId::generate(), UserId::generate());
+        let (ct, ft) = (
+            token(&client, Role::Client),
+            token(&freelancer, Role::Freelancer),
+        );
+        let job = JobId::generate();
+        let v: serde_json::Value = http
+            .post(format!("{base}/api/client/contract/create-contract/{job}"))
+            .bearer_auth(&ct)
+            .json(&serde_json::json!({"freelancerId": freelancer.as_str(), "amount": 10}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = v["data"]["id"].as_str().unwrap().to_string();
+        let ok = |r: reqwest::Response| assert!(r.status().is_success(), "{}", r.status());
+        ok(http
+            .post(format!(
+                "{base}/api/freelancer/contract/approve-contract/{id}"
+            ))
+            .bearer_auth(&ft)
+            .send()
+            .await
+            .unwrap());
+        let body = support::stripe::checkout_completed(
+            &format!("evt_{id}"),
+            &format!("cs_{id}"),
+            Some(&format!("pi_{id}")),
+            1000,
+            serde_json::json!({"contractId": id}),
+        );
+        ok(http
+            .post(format!("{base}/webhook"))
+            .header("stripe-signature", support::stripe::signature(&body, whsec))
+            .body(body)
+            .send()
+            .await
+            .unwrap());
+        for s in ["Started", "Ongoing", "Completed"] {
+            ok(http
+                .put(format!("{base}/api/freelancer/contract/update-status/{id}"))
+                .bearer_auth(&ft)
+                .json(&serde_json::json!({"status": s}))
+                .send()
+                .await
+                .unwrap());
+        }
+        contracts.push(id);
+    }
+    // Each server runs its due timers every few seconds: wait for every release.
+    let started = Instant::now();
+    let details = loop {
+        let mut details = vec![];
+        for id in &contracts {
+            let v: serde_json::Value = http
+                .get(format!("http://{a}/api/contracts/{id}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            details.push(v);
+        }
+        if details.iter().all(|d| d["escrow"]["status"] == "released") {
+            break details;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not every contract was auto-released: {details:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for d in &details {
+        let releases: Vec<_> = d["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "release")
+            .map(|e| e["transferId"].as_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(releases.len(), 1, "released once: {d:#}");
+        let by_system = d["escrow"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["actor"] == "system:auto-release")
+            .count();
+        assert_eq!(by_system, 1, "{d:#}");
+    }
+    for child in [&mut first, &mut second] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -127,7 +127,14 @@ fn show_tables(out: &Output, d: &ContractDetail) -> Result<(), CliError> {
         return out.line("Escrow: not funded");
     };
     out.line("Escrow")?;
-    out.table(&out.fields(escrow_fields(e)))?;
+    let mut fields = escrow_fields(e);
+    if let Some(at) = &d.auto_release_at {
+        fields.push((
+            "Auto-release",
+            format!("{} (unless the client asks first)", short_time(at)),
+        ));
+    }
+    out.table(&out.fields(fields))?;
     out.line("History")?;
     let mut h = out.new_table(&[
         "At".into(),

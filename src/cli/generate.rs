@@ -123,6 +123,14 @@ const SERVER_ENVIRONMENT: &[(&str, &str)] = &[
         "wallet (default: releases credit the wallet) or on_release (a release pays the earning straight to an onboarded connected account).",
     ),
     (
+        "ESCROW_AUTO_RELEASE_AFTER",
+        "Release a completed contract's escrow this long after completion unless its client asks first (14d, 36h, 90m, 30s; unset: off); with it on, a client's release request is enough.",
+    ),
+    (
+        "ESCROW_RELEASE_NEEDS_ADMIN",
+        "true: with auto-release on, a client's release request still waits for an admin (default false).",
+    ),
+    (
         "STRIPE_API_BASE",
         "Stripe base URL override (tests point it at a local fake).",
     ),

@@ -15,14 +15,28 @@ pub enum TimerKind {
     /// (`ESCROW_PAYOUT_MODE=on_release`), in case the server died between the release and the
     /// payout. The subject is the contract id.
     ReleasePayout,
+    /// Release a completed contract's escrow whose client neither asked for the release nor
+    /// disputed within `ESCROW_AUTO_RELEASE_AFTER`. Stored when the work is completed; the
+    /// subject is the contract id.
+    AutoRelease,
+    /// Release an escrow whose client asked for it, when that is enough (auto-release on, no
+    /// admin required): stored before the request, in case the server dies between the
+    /// request and the release. The subject is the contract id.
+    RequestedRelease,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 1] = [TimerKind::ReleasePayout];
+    pub const ALL: [TimerKind; 3] = [
+        TimerKind::ReleasePayout,
+        TimerKind::AutoRelease,
+        TimerKind::RequestedRelease,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TimerKind::ReleasePayout => "release_payout",
+            TimerKind::AutoRelease => "auto_release",
+            TimerKind::RequestedRelease => "requested_release",
         }
     }
 

@@ -44,6 +44,9 @@ pub enum Side {
 pub struct ContractDetail {
     pub contract: Contract,
     pub entries: Vec<LedgerEntry>,
+    /// When the system releases its escrow unless the client asks first (auto-release on,
+    /// work completed, escrow still held): Unix ms.
+    pub auto_release_at: Option<i64>,
 }
 
 impl Service {
@@ -147,6 +150,16 @@ impl Service {
         to: ContractStatus,
     ) -> Result<Contract> {
         let caller = permit.expect(UseCase::UpdateStatus);
+        // Completing the work starts the auto-release window (when it is on): the timer is
+        // stored before the move, so it exists whatever happens after (it finds nothing to do
+        // if the move never happened). Only the contract's freelancer stores one.
+        if to == ContractStatus::Completed && self.settings.auto_release_after_ms.is_some() {
+            let c = self.load(id).await?;
+            if caller.party_in(&c) != Some(Party::Freelancer) {
+                return Err(not_party());
+            }
+            self.schedule_auto_release(id).await?;
+        }
         let (_, c) = self
             .transition(id, |c, now| {
                 if caller.party_in(c) != Some(Party::Freelancer) {
@@ -286,6 +299,18 @@ impl Service {
         let contract = self.load(id).await?;
         caller.party_in(&contract).ok_or_else(not_party)?;
         let entries = self.store.entries_for_contract(&contract.id).await?;
-        Ok(ContractDetail { contract, entries })
+        let held = contract
+            .escrow
+            .as_ref()
+            .is_some_and(|e| e.status == crate::domain::EscrowStatus::Funded);
+        let auto_release_at = match held {
+            true => self.auto_release_due(&contract.id).await?,
+            false => None,
+        };
+        Ok(ContractDetail {
+            contract,
+            entries,
+            auto_release_at,
+        })
     }
 }

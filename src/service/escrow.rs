@@ -3,7 +3,10 @@
 //! settling what is owed back through the payment provider. What a release or refund would
 //! move can be worked out first, on a copy, for an operator to confirm.
 
-use crate::domain::{Contract, ContractId, Currency, MinorUnits, Party, PaymentRef, UserId};
+use crate::domain::{
+    Contract, ContractId, ContractStatus, Currency, EscrowStatus, MinorUnits, Party, PaymentRef,
+    ReleaseFundStatus, TimerKind, UserId,
+};
 use crate::payment::RefundRequest;
 
 use super::Service;
@@ -85,11 +88,32 @@ impl MovePlan {
 
 /// The actor written into the throwaway copy a plan works on; never saved.
 const PLAN_ACTOR: &str = "plan";
+/// Who releases when a timer does (auto-release, or a client's request being enough).
+pub const AUTO_RELEASE_ACTOR: &str = "system:auto-release";
 
 impl Service {
-    /// The contract's client asks for the escrow to be released.
+    /// The contract's client asks for the escrow to be released. With auto-release on
+    /// (`ESCROW_AUTO_RELEASE_AFTER`) and no admin required (`ESCROW_RELEASE_NEEDS_ADMIN`), the
+    /// request is enough: the escrow is released at once, by the system. A timer stored before
+    /// the request makes the release happen even if the server dies in between.
     pub async fn request_release(&self, permit: Permit<'_>, id: &ContractId) -> Result<Contract> {
         let caller = permit.expect(UseCase::RequestRelease);
+        let timer = match self.request_releases() {
+            true => {
+                // Only the contract's client stores the timer.
+                let c = self.load(id).await?;
+                if caller.party_in(&c) != Some(Party::Client) {
+                    return Err(not_party());
+                }
+                // Due once the request could no longer be releasing it itself.
+                let grace = self.settings.debit_grace_ms;
+                Some(
+                    self.schedule_release(TimerKind::RequestedRelease, id, grace)
+                        .await?,
+                )
+            }
+            false => None,
+        };
         let (_, c) = self
             .transition(id, |c, now| {
                 if caller.party_in(c) != Some(Party::Client) {
@@ -98,6 +122,22 @@ impl Service {
                 Ok(((), vec![], c.request_release(now)?))
             })
             .await?;
+        if let Some(timer) = timer {
+            match self
+                .release_by_system(TimerKind::RequestedRelease, id)
+                .await
+            {
+                Ok(released) => {
+                    self.finish_timer(&timer).await;
+                    if let Some(released) = released {
+                        return Ok(released);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(contract = %id, error = %e.chain(), "release on request failed: its timer will try again");
+                }
+            }
+        }
         Ok(c)
     }
 
@@ -112,13 +152,25 @@ impl Service {
         }
         let actor = caller.actor();
         let force = release.force.as_ref().map(Reason::as_str);
+        self.release_as(permit.request(), &release.contract, &actor, force)
+            .await
+    }
+
+    /// The release itself, by whoever `actor` is (an admin, an operator, the system).
+    async fn release_as(
+        &self,
+        request: Option<&crate::domain::RequestTag>,
+        id: &ContractId,
+        actor: &str,
+        force: Option<&str>,
+    ) -> Result<Contract> {
         // Paying out at release: the timer is stored before the release, so a server that
         // dies between the two still pays out (the timer finds nothing to do if the release
         // never happened).
-        let timer = self.schedule_release_payout(&release.contract).await?;
+        let timer = self.schedule_release_payout(id).await?;
         let (repeat, c) = self
-            .transition_for(permit.request(), &release.contract, |c, now| {
-                let transfers = c.release(&actor, force, now)?;
+            .transition_for(request, id, |c, now| {
+                let transfers = c.release(actor, force, now)?;
                 Ok(((), transfers, Outcome::Changed))
             })
             .await?;
@@ -134,6 +186,45 @@ impl Service {
             }
         }
         Ok(c)
+    }
+
+    /// The system releases a contract when its timer says so: `AutoRelease` once the work
+    /// was completed and the client neither asked for the release nor disputed within the
+    /// window, `RequestedRelease` once the client asked (no admin needed). Nothing to do (a
+    /// contract refunded, canceled, moved back, already released, never funded): `None`.
+    pub(super) async fn release_by_system(
+        &self,
+        kind: TimerKind,
+        id: &ContractId,
+    ) -> Result<Option<Contract>> {
+        let Some(c) = self.store.get_contract(id).await? else {
+            return Ok(None);
+        };
+        let funded = c
+            .escrow
+            .as_ref()
+            .is_some_and(|e| e.status == EscrowStatus::Funded);
+        let requested = c.release_fund_status == ReleaseFundStatus::Requested;
+        let due = match kind {
+            TimerKind::AutoRelease => c.status == ContractStatus::Completed,
+            TimerKind::RequestedRelease => requested,
+            TimerKind::ReleasePayout => false,
+        };
+        if !funded || !due {
+            return Ok(None);
+        }
+        let window = self.settings.auto_release_after_ms.unwrap_or(0);
+        let reason = format!(
+            "the client neither requested the release nor disputed within {} of completion",
+            crate::config::format_duration_ms(window)
+        );
+        let force = (!requested).then_some(reason.as_str());
+        match self.release_as(None, id, AUTO_RELEASE_ACTOR, force).await {
+            Ok(c) => Ok(Some(c)),
+            // Released or refunded meanwhile by someone else: nothing left to do.
+            Err(e) if e.code == ErrorCode::EscrowWrongState => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// What [`Service::release`] would move now, checked exactly as it checks. Nothing is

@@ -84,6 +84,13 @@ pub struct Settings {
     /// How long a wallet debit cut off between its steps (MongoDB) is left to the request that
     /// started it before the repair step finishes it: longer than any request runs.
     pub debit_grace_ms: i64,
+    /// `ESCROW_AUTO_RELEASE_AFTER`: a completed contract's escrow is released by the system
+    /// this long after completion unless its client asked for the release first (then at
+    /// once, see `release_needs_admin`); `None`: off.
+    pub auto_release_after_ms: Option<i64>,
+    /// `ESCROW_RELEASE_NEEDS_ADMIN`: with auto-release on, a client's request still waits for
+    /// an admin's release.
+    pub release_needs_admin: bool,
     /// Where uploads are spooled while they are checked.
     pub spool_dir: PathBuf,
     pub upload_bytes_max: u64,

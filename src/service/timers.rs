@@ -38,6 +38,52 @@ impl Service {
         Ok(Some(t))
     }
 
+    /// Whether a client's release request is enough to release (auto-release on, and no
+    /// admin required).
+    pub(super) fn request_releases(&self) -> bool {
+        self.settings.auto_release_after_ms.is_some() && !self.settings.release_needs_admin
+    }
+
+    /// Stores a release timer for `contract`, due in `delay_ms`.
+    pub(super) async fn schedule_release(
+        &self,
+        kind: TimerKind,
+        contract: &ContractId,
+        delay_ms: i64,
+    ) -> Result<Timer> {
+        let now = self.clock.now_ms();
+        let t = Timer::new(kind, contract.as_str(), now + delay_ms, now);
+        self.store.schedule_timer(&t).await?;
+        Ok(t)
+    }
+
+    /// The auto-release timer of a contract whose work is about to be completed: stored
+    /// before the move, due when the window ends (the release finds nothing to do if the move
+    /// never happened). `None` without auto-release.
+    pub(super) async fn schedule_auto_release(
+        &self,
+        contract: &ContractId,
+    ) -> Result<Option<Timer>> {
+        match self.settings.auto_release_after_ms {
+            Some(window) => Ok(Some(
+                self.schedule_release(TimerKind::AutoRelease, contract, window)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// When a contract's auto-release is due, if it has one not done.
+    pub async fn auto_release_due(&self, contract: &ContractId) -> Result<Option<i64>> {
+        let id = format!("{}:{contract}", TimerKind::AutoRelease.as_str());
+        Ok(self
+            .store
+            .get_timer(&id)
+            .await?
+            .filter(|t| t.done_at.is_none())
+            .map(|t| t.due_at))
+    }
+
     /// Marks a timer done after its work was done inline; a failure only leaves it to run
     /// (and find nothing to do) later.
     pub(super) async fn finish_timer(&self, t: &Timer) {
@@ -55,11 +101,12 @@ impl Service {
             .await?;
         let mut done = 0;
         for t in claimed {
-            let outcome = match t.kind {
-                TimerKind::ReleasePayout => match ContractId::parse(&t.subject) {
-                    Ok(id) => self.pay_out_release(&id).await,
-                    Err(_) => Ok(()),
-                },
+            let outcome = match (t.kind, ContractId::parse(&t.subject)) {
+                (_, Err(_)) => Ok(()),
+                (TimerKind::ReleasePayout, Ok(id)) => self.pay_out_release(&id).await,
+                (TimerKind::AutoRelease | TimerKind::RequestedRelease, Ok(id)) => {
+                    self.release_by_system(t.kind, &id).await.map(|_| ())
+                }
             };
             match outcome {
                 Ok(()) => {

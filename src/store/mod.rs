@@ -562,6 +562,7 @@ pub trait TimerStore: Send + Sync {
         due_at: i64,
         error: &str,
     ) -> StoreResult<()>;
+    async fn get_timer(&self, id: &str) -> StoreResult<Option<Timer>>;
     /// Timers not done, soonest due first (only those due by `due_by`, when given); at most
     /// `limit`.
     async fn list_timers(&self, due_by: Option<i64>, limit: u32) -> StoreResult<Vec<Timer>>;

@@ -302,6 +302,10 @@ pub struct ContractDetail {
     pub contract: ContractView,
     pub escrow: Option<EscrowView>,
     pub ledger: Vec<EntryView>,
+    /// When the system releases the escrow unless the client asks first
+    /// (`ESCROW_AUTO_RELEASE_AFTER`); absent when nothing is scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_release_at: Option<String>,
 }
 
 impl From<&Detail> for ContractDetail {
@@ -310,6 +314,7 @@ impl From<&Detail> for ContractDetail {
             contract: ContractView::from(&d.contract),
             escrow: EscrowView::of(&d.contract),
             ledger: d.entries.iter().map(EntryView::from).collect(),
+            auto_release_at: d.auto_release_at.map(time),
         }
     }
 }

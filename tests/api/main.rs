@@ -5,6 +5,7 @@ mod support;
 
 mod helpers;
 
+mod auto_release;
 mod concurrency;
 mod cors;
 mod directory;

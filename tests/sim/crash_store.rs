@@ -577,6 +577,11 @@ impl TimerStore for CrashStore {
         .await
     }
 
+    async fn get_timer(&self, id: &str) -> StoreResult<Option<escrow::domain::Timer>> {
+        self.switch.count();
+        self.inner.get_timer(id).await
+    }
+
     async fn list_timers(
         &self,
         due_by: Option<i64>,

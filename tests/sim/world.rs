@@ -478,6 +478,8 @@ impl World {
             payout_min: escrow::domain::Money::new(escrow::domain::MinorUnits::new(1), currency),
             payout_mode: escrow::service::PayoutMode::Wallet,
             debit_grace_ms: 35_000,
+            auto_release_after_ms: None,
+            release_needs_admin: false,
             spool_dir: dir.path().join("spool"),
             upload_bytes_max: 1 << 20,
             uploads_per_user_max: 4,

@@ -158,6 +158,10 @@ impl TimerStore for MongoStore {
         self.cas_timer(&t, read).await.map(|_| ())
     }
 
+    async fn get_timer(&self, id: &str) -> StoreResult<Option<Timer>> {
+        self.timer(id).await
+    }
+
     async fn list_timers(&self, due_by: Option<i64>, limit: u32) -> StoreResult<Vec<Timer>> {
         let mut filter = doc! {"done": 0_i64};
         if let Some(by) = due_by {

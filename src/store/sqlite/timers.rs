@@ -135,6 +135,16 @@ impl TimerStore for SqliteStore {
         .await
     }
 
+    async fn get_timer(&self, id: &str) -> StoreResult<Option<Timer>> {
+        let id = id.to_string();
+        let doc: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT doc FROM timers WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+                .map_err(map_err)
+        })?;
+        doc.as_deref().map(timer_from_doc).transpose()
+    }
+
     async fn list_timers(&self, due_by: Option<i64>, limit: u32) -> StoreResult<Vec<Timer>> {
         let due_by = due_by.unwrap_or(i64::MAX);
         let docs: Vec<String> = self
