@@ -9,7 +9,9 @@
 //! unknown contracts, wrong amounts or unpaid sessions; the provider times out, refuses, or
 //! refunds and loses the answer; freelancers onboard and withdraw their wallets (transfers time
 //! out, are refused, or are made and their answer lost, and pending ones are sent again by the
-//! recovery pass); the service crashes between any two writes and restarts. After
+//! recovery pass); with auto-release on in some worlds, timer passes release what fell due
+//! (the clock jumps hours and days now and then); the service crashes between any two writes
+//! and restarts. After
 //! every step every DESIGN §4 invariant is verified and the store is compared with the model.
 //!
 //! Where things live: `world` (one sequence: its steps are chosen in `world::generate`,
@@ -85,7 +87,7 @@ fn report(f: &Failure) -> String {
 
 fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
     format!(
-        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet); {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
+        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet), {} escrows auto-released by a timer; {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
         stats.sequences,
         first + stats.sequences,
         stats.steps,
@@ -104,6 +106,7 @@ fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
         stats.duplicates_refunded,
         stats.payouts_paid,
         stats.payouts_failed,
+        stats.auto_released,
         stats.verifies,
         stats.model_checks,
     )

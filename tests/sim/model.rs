@@ -78,6 +78,11 @@ pub struct Slot {
     pub st: MState,
     /// A checkout session was handed to the client, so a payer may pay.
     pub checkout_open: bool,
+    /// The contract's auto-release timer: when it is due, whether it ran, and until when a
+    /// claim holds it (a server that died holding it; 0 otherwise).
+    pub auto_release: Option<(i64, bool, i64)>,
+    /// The timer a client's release request stores first (when the request is enough).
+    pub requested_release: Option<(i64, bool, i64)>,
 }
 
 /// A payout the simulation asked for (money out of a freelancer's wallet).

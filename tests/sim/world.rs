@@ -87,6 +87,8 @@ pub struct Stats {
     pub duplicates_refunded: u64,
     pub payouts_paid: u64,
     pub payouts_failed: u64,
+    /// Escrows released by a timer pass (auto-release, or a request's fallback).
+    pub auto_released: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -110,6 +112,7 @@ impl Stats {
         self.duplicates_refunded += o.duplicates_refunded;
         self.payouts_paid += o.payouts_paid;
         self.payouts_failed += o.payouts_failed;
+        self.auto_released += o.auto_released;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -264,6 +267,8 @@ pub enum Op {
     Outage(bool),
     Recover,
     Restart,
+    /// A server's timer pass: every due timer runs (auto-releases).
+    Tick,
     /// A freelancer onboards for payouts: the connected account is made and the provider says
     /// it takes payouts (a signed `account.updated` to the Connect endpoint).
     Onboard {
@@ -352,6 +357,10 @@ enum Reply {
 
 type Got = Result<Result<Reply, escrow::service::Error>, String>;
 
+/// Each contract's release timers as stored, by kind and contract: due when, done, and until
+/// when a claim holds it.
+type StoredTimers = HashMap<(&'static str, ContractId), (i64, bool, i64)>;
+
 /// Everything read back from the store after a step.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Snapshot {
@@ -364,6 +373,8 @@ struct Snapshot {
     payouts: Arc<Vec<escrow::domain::Payout>>,
     /// Whether each freelancer's connected account takes payouts.
     onboarded: Arc<Vec<bool>>,
+    /// Each contract's release timers as stored (by kind): due when, and done.
+    auto_release: Arc<StoredTimers>,
 }
 
 pub struct World {
@@ -469,6 +480,11 @@ impl World {
         std::fs::copy(template()?, &db).map_err(|e| format!("copy the template store: {e}"))?;
         let currency = *rng.pick(&[Currency::Inr, Currency::Inr, Currency::Usd, Currency::Jpy]);
         let fee_bps = *rng.pick(&[1_000u32, 1_000, 0, 1, 250, 333, 999, 5_000, 10_000]);
+        // Auto-release in some worlds, with a window the clock's jumps cross.
+        let auto_release_after_ms = rng
+            .percent(40)
+            .then(|| *rng.pick(&[30_000_i64, 90_000, 3_600_000]));
+        let release_needs_admin = rng.percent(30);
         let settings = Settings {
             currency,
             fee: FeeBps::new(fee_bps).expect("valid fee"),
@@ -478,8 +494,8 @@ impl World {
             payout_min: escrow::domain::Money::new(escrow::domain::MinorUnits::new(1), currency),
             payout_mode: escrow::service::PayoutMode::Wallet,
             debit_grace_ms: 35_000,
-            auto_release_after_ms: None,
-            release_needs_admin: false,
+            auto_release_after_ms,
+            release_needs_admin,
             spool_dir: dir.path().join("spool"),
             upload_bytes_max: 1 << 20,
             uploads_per_user_max: 4,

@@ -6,6 +6,7 @@ use super::*;
 use escrow::service::UseCase;
 use escrow::store::{
     ContractStore, Cursor, EventStore, LedgerStore, Page, PayoutFilter, PayoutStore, ReviewStore,
+    TimerStore,
 };
 
 impl World {
@@ -162,6 +163,24 @@ impl World {
                 .map_err(|e| format!("read connected accounts: {e}"))?;
             onboarded.push(account.is_some_and(|a| a.payouts_enabled));
         }
+        let mut auto_release = HashMap::new();
+        if self.settings.auto_release_after_ms.is_some() {
+            for c in contracts.iter() {
+                for kind in ["auto_release", "requested_release"] {
+                    let id = format!("{kind}:{}", c.id);
+                    if let Some(t) = store
+                        .get_timer(&id)
+                        .await
+                        .map_err(|e| format!("read timers: {e}"))?
+                    {
+                        auto_release.insert(
+                            (kind, c.id.clone()),
+                            (t.due_at, t.done_at.is_some(), t.lease_until),
+                        );
+                    }
+                }
+            }
+        }
         Ok(Snapshot {
             contracts,
             entries,
@@ -169,6 +188,7 @@ impl World {
             reviewed,
             payouts,
             onboarded: Arc::new(onboarded),
+            auto_release: Arc::new(auto_release),
         })
     }
 
@@ -338,6 +358,8 @@ impl World {
                         amount: amount.minor.expect("valid amount"),
                         st: MState::new(),
                         checkout_open: false,
+                        auto_release: None,
+                        requested_release: None,
                     };
                     next.slots.push(slot);
                 }
@@ -383,9 +405,21 @@ impl World {
                 // reached, with nothing the provider confirmed undone.
                 let m = actual.masked();
                 let answered_ok = matches!(got, Ok(Ok(_)));
+                // A request that is enough to release is two writes: cut off between them, it
+                // leaves the release requested (its timer finishes the release later).
+                let requested_only = matches!(op, Op::RequestRelease { .. })
+                    && before.is_some_and(|b| {
+                        let mut mid = b.clone();
+                        mid.release = ReleaseFundStatus::Requested;
+                        m == mid.masked()
+                    });
+                // A timer pass answers Ok even when a timer's work failed (it is put off), so
+                // its contracts may be as they were.
+                let may_be_before = !answered_ok || matches!(op, Op::Tick);
                 let allowed = m == s.st.masked()
-                    || (!answered_ok && before.is_some_and(|b| m == b.masked()))
-                    || (before.is_none() && m == MState::new().masked());
+                    || (may_be_before && before.is_some_and(|b| m == b.masked()))
+                    || (before.is_none() && m == MState::new().masked())
+                    || requested_only;
                 if !allowed {
                     return Err(format!(
                         "slot {i}: after a crash or fault the store has\n  {actual:?}\nallowed: before\n  {before:?}\nor after\n  {:?}",
@@ -424,6 +458,22 @@ impl World {
             }
         }
         self.check_payouts(exact, pre, &mut next, snap)?;
+        // Auto-release timers: as predicted, or (after a crash or a failed write) as stored.
+        for (i, s) in next.slots.iter_mut().enumerate() {
+            for kind in ["auto_release", "requested_release"] {
+                let stored = snap.auto_release.get(&(kind, s.id.clone())).copied();
+                let model = match kind {
+                    "auto_release" => &mut s.auto_release,
+                    _ => &mut s.requested_release,
+                };
+                if exact && stored != *model {
+                    return Err(format!(
+                        "slot {i}: {kind} timer stored {stored:?}, the model {model:?}"
+                    ));
+                }
+                *model = stored;
+            }
+        }
         self.stats.model_checks += 1;
         // 4. A refused call, and a call that changes nothing, leave the store as it was.
         if exact && expect.change == Change::No {
@@ -467,6 +517,18 @@ impl World {
         // 7. Webhook events: acknowledged ones keep their status; undelivered ones are unknown.
         self.check_events(snap)?;
         self.count_money(pre, &next);
+        if matches!(op, Op::Tick) {
+            let released = |m: &Model, i: usize| {
+                m.slots
+                    .get(i)
+                    .and_then(|s| s.st.escrow.as_ref())
+                    .map(|e| e.status)
+                    == Some(EscrowStatus::Released)
+            };
+            self.stats.auto_released += (0..next.slots.len())
+                .filter(|i| released(&next, *i) && !released(pre, *i))
+                .count() as u64;
+        }
         self.model = next;
         Ok(())
     }

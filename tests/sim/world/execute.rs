@@ -245,6 +245,10 @@ impl World {
                 self.provider.set_outage(*on);
                 Ok(Reply::Nothing)
             }
+            Op::Tick => {
+                self.service().run_due_timers().await?;
+                Ok(Reply::Nothing)
+            }
             Op::Recover => {
                 let (done, waiting) = self.service().recover_provider_work().await?;
                 self.service().recover_payouts().await?;

@@ -123,6 +123,11 @@ impl World {
                 3
             }, // onboard for payouts
             6,                                                 // withdraw
+            if self.settings.auto_release_after_ms.is_some() {
+                4
+            } else {
+                0
+            }, // timer pass
         ];
         match self.rng.weighted(&weights) {
             0 => self.gen_create(),
@@ -175,6 +180,7 @@ impl World {
                 freelancer: self.rng.index(FREELANCERS),
             },
             19 => self.gen_withdraw(),
+            20 => Op::Tick,
             _ => Op::Ghost {
                 kind: *self.rng.pick(&[
                     GhostKind::Approve,
@@ -216,6 +222,15 @@ impl World {
 
     /// The step a well-behaved actor would take next for some open contract.
     pub(super) fn progress_op(&mut self) -> Option<Op> {
+        // A timer pass now and then while an auto-release is waiting.
+        let waiting = self
+            .model
+            .slots
+            .iter()
+            .any(|s| matches!(s.auto_release, Some((_, false, _))));
+        if waiting && self.rng.percent(20) {
+            return Some(Op::Tick);
+        }
         // A freelancer with money in the wallet onboards, then withdraws it.
         let earning: Vec<usize> = (0..FREELANCERS)
             .filter(|f| self.model.wallet(*f) > 0)

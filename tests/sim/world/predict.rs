@@ -28,6 +28,11 @@ impl World {
                 Expect::from_want(s.st.approve())
             }
             Op::Move { slot, who, to } => {
+                let now = {
+                    use escrow::service::Clock;
+                    self.clock.now_ms()
+                };
+                let window = self.settings.auto_release_after_ms;
                 let s = &mut next.slots[*slot];
                 if !matches!(who, Who::Freelancer(_)) {
                     return Expect::err(ErrorKind::Forbidden);
@@ -38,7 +43,46 @@ impl World {
                 if *who != Who::Freelancer(s.freelancer) {
                     return Expect::err(ErrorKind::Forbidden);
                 }
+                // Completing stores the auto-release timer first (once), whether the move
+                // then succeeds or not.
+                if let (ContractStatus::Completed, Some(w), None) = (to, window, s.auto_release) {
+                    s.auto_release = Some((now + w, false, 0));
+                }
                 Expect::from_want(s.st.move_to(to))
+            }
+            Op::Tick => {
+                let now = {
+                    use escrow::service::Clock;
+                    self.clock.now_ms()
+                };
+                let mut change = Change::No;
+                for s in next.slots.iter_mut() {
+                    let funded = |s: &crate::model::Slot| {
+                        s.st.escrow.as_ref().map(|e| e.status) == Some(EscrowStatus::Funded)
+                    };
+                    // Runnable: due, not done, and no dead server's claim still holding it.
+                    if let Some((due, false, lease)) = s.auto_release
+                        && due <= now
+                        && lease <= now
+                    {
+                        s.auto_release = Some((due, true, 0));
+                        if funded(s) && s.st.status == ContractStatus::Completed {
+                            s.st.release(true).expect("a funded escrow releases");
+                            change = Change::Yes;
+                        }
+                    }
+                    if let Some((due, false, lease)) = s.requested_release
+                        && due <= now
+                        && lease <= now
+                    {
+                        s.requested_release = Some((due, true, 0));
+                        if funded(s) && s.st.release == ReleaseFundStatus::Requested {
+                            s.st.release(false).expect("a requested escrow releases");
+                            change = Change::Yes;
+                        }
+                    }
+                }
+                Expect::ok(change)
             }
             Op::Checkout {
                 slot,
@@ -88,7 +132,27 @@ impl World {
                 if *who != Who::Client(s.client) {
                     return Expect::err(ErrorKind::Forbidden);
                 }
-                Expect::from_want(s.st.request_release())
+                // With auto-release on and no admin required, the request is enough: its timer
+                // is stored first (once), then the release follows and finishes it.
+                let enough = self.settings.auto_release_after_ms.is_some()
+                    && !self.settings.release_needs_admin;
+                if enough && s.requested_release.is_none() {
+                    let now = {
+                        use escrow::service::Clock;
+                        self.clock.now_ms()
+                    };
+                    s.requested_release = Some((now + self.settings.debit_grace_ms, false, 0));
+                }
+                let asked = s.st.request_release();
+                if asked.is_ok() && enough {
+                    s.st.release(false)
+                        .expect("a requested, funded escrow releases");
+                    if let Some((due, _, _)) = s.requested_release {
+                        s.requested_release = Some((due, true, 0));
+                    }
+                    return Expect::ok(Change::Yes);
+                }
+                Expect::from_want(asked)
             }
             Op::Release { slot, how } => {
                 let s = &mut next.slots[*slot];
