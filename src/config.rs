@@ -337,15 +337,7 @@ impl Config {
                     ))
                 })?),
             },
-            release_needs_admin: match s.get("ESCROW_RELEASE_NEEDS_ADMIN").unwrap_or("false") {
-                "true" | "1" | "on" => true,
-                "false" | "0" | "off" => false,
-                other => {
-                    return Err(ConfigError(format!(
-                        "ESCROW_RELEASE_NEEDS_ADMIN must be true or false, not {other:?}"
-                    )));
-                }
-            },
+            release_needs_admin: switch(s, "ESCROW_RELEASE_NEEDS_ADMIN", false, "true or false")?,
             cors_origins,
             database,
             mongodb_database: s
@@ -377,15 +369,7 @@ impl Config {
                 .get("ESCROW_METRICS_TOKEN")
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
-            metrics_public: match s.get("ESCROW_METRICS_PUBLIC").unwrap_or("false") {
-                "true" | "1" | "on" => true,
-                "false" | "0" | "off" => false,
-                other => {
-                    return Err(ConfigError(format!(
-                        "ESCROW_METRICS_PUBLIC must be true or false, not {other:?}"
-                    )));
-                }
-            },
+            metrics_public: switch(s, "ESCROW_METRICS_PUBLIC", false, "true or false")?,
             public_url: s
                 .get("ESCROW_PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
@@ -439,15 +423,7 @@ impl Config {
                 n => n,
             },
             log_json: s.get("ESCROW_LOG_FORMAT") == Some("json"),
-            group_commit: match s.get("ESCROW_GROUP_COMMIT").unwrap_or("on") {
-                "on" | "true" | "1" => true,
-                "off" | "false" | "0" => false,
-                other => {
-                    return Err(ConfigError(format!(
-                        "ESCROW_GROUP_COMMIT must be on or off, not {other:?}"
-                    )));
-                }
-            },
+            group_commit: switch(s, "ESCROW_GROUP_COMMIT", true, "on or off")?,
             bench_commit_delay_ms: parse(s, "ESCROW_BENCH_COMMIT_DELAY_MS", 0)?,
             data_dir,
         };
@@ -534,6 +510,19 @@ impl Config {
             Some(s) => Ok(s.clone()),
             None => dev_secret(self, "webhook-secret", "STRIPE_WEBHOOK_SECRET", "whsec_"),
         }
+    }
+}
+
+/// A yes-or-no setting: `true`/`on`/`1` or `false`/`off`/`0` (`default` when unset); anything
+/// else is refused, naming the variable and `words` (how its documentation spells the two).
+fn switch(s: &Sources, name: &str, default: bool, words: &str) -> Result<bool, ConfigError> {
+    match s.get(name) {
+        None => Ok(default),
+        Some("true" | "on" | "1") => Ok(true),
+        Some("false" | "off" | "0") => Ok(false),
+        Some(other) => Err(ConfigError(format!(
+            "{name} must be {words}, not {other:?}"
+        ))),
     }
 }
 
