@@ -254,6 +254,22 @@ impl Payout {
         DomainError::refused(Entity::Payout, self.status.as_str(), action, reason)
     }
 
+    /// `action` needs the payout in `status`: refused otherwise.
+    fn require(&self, status: PayoutStatus, action: Action) -> Result<(), DomainError> {
+        if self.status == status {
+            return Ok(());
+        }
+        Err(self.refused(
+            action,
+            format!(
+                "payout {} is {}, not {}",
+                self.id,
+                self.status.as_str(),
+                status.as_str()
+            ),
+        ))
+    }
+
     fn transfer(
         &mut self,
         kind: TransferKind,
@@ -284,16 +300,7 @@ impl Payout {
     /// The wallet is debited (`requested` → `pending`): the amount moves from the wallet to
     /// the payout's account. The caller (a store) has checked the wallet holds it.
     pub fn debit(&mut self, token: &str, now: i64) -> Moved {
-        if self.status != PayoutStatus::Requested {
-            return Err(self.refused(
-                Action::DebitWallet,
-                format!(
-                    "payout {} is {}, not requested",
-                    self.id,
-                    self.status.as_str()
-                ),
-            ));
-        }
+        self.require(PayoutStatus::Requested, Action::DebitWallet)?;
         self.status = PayoutStatus::Pending;
         self.debit_token = token.to_string();
         self.tries = 0;
@@ -311,24 +318,12 @@ impl Payout {
     /// The provider took the transfer: the money leaves the platform. Already paid by this
     /// transfer: nothing to do.
     pub fn paid(&mut self, transfer_id: &str, now: i64) -> Moved {
-        match self.status {
-            PayoutStatus::Pending => {}
-            PayoutStatus::Paid | PayoutStatus::Reversed
-                if self.transfer_id.as_deref() == Some(transfer_id) =>
-            {
-                return Ok(vec![]);
-            }
-            _ => {
-                return Err(self.refused(
-                    Action::SettlePayout,
-                    format!(
-                        "payout {} is {}, not pending",
-                        self.id,
-                        self.status.as_str()
-                    ),
-                ));
-            }
+        if matches!(self.status, PayoutStatus::Paid | PayoutStatus::Reversed)
+            && self.transfer_id.as_deref() == Some(transfer_id)
+        {
+            return Ok(vec![]);
         }
+        self.require(PayoutStatus::Pending, Action::SettlePayout)?;
         self.status = PayoutStatus::Paid;
         self.transfer_id = Some(transfer_id.to_string());
         self.last_error = None;
@@ -343,16 +338,7 @@ impl Payout {
 
     /// The provider refused the transfer for good: the money goes back to the wallet.
     pub fn failed(&mut self, reason: &str, now: i64) -> Moved {
-        if self.status != PayoutStatus::Pending {
-            return Err(self.refused(
-                Action::SettlePayout,
-                format!(
-                    "payout {} is {}, not pending",
-                    self.id,
-                    self.status.as_str()
-                ),
-            ));
-        }
+        self.require(PayoutStatus::Pending, Action::SettlePayout)?;
         self.status = PayoutStatus::Failed;
         self.failure = Some(clip(reason));
         self.note("failed", "provider", clip(reason), now);

@@ -287,6 +287,21 @@ impl TestApp {
         self.post_webhook_with(body, Some(&header)).await
     }
 
+    /// An event delivered to the Connect endpoint, signed now with `secret`.
+    pub async fn post_connect(&self, body: &str, secret: &str) -> Response {
+        self.http
+            .post(self.url("/webhook/connect"))
+            .header("content-type", "application/json")
+            .header(
+                "stripe-signature",
+                crate::support::stripe::signature(body, secret),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("connect webhook")
+    }
+
     pub async fn post_webhook_with(&self, body: &str, header: Option<&str>) -> Response {
         let mut r = self
             .http

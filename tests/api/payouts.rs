@@ -18,17 +18,6 @@ fn connect_secret(app: &TestApp) -> String {
         .to_string()
 }
 
-async fn post_connect(app: &TestApp, body: &str, secret: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/webhook/connect"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", stripe::signature(body, secret))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
 /// A freelancer with a released escrow (900.00 in the wallet).
 async fn earned(app: &TestApp) -> Parties {
     let p = app.requested_contract().await;
@@ -343,13 +332,15 @@ async fn the_connect_endpoint_checks_its_own_signature_and_keeps_the_newest_stat
     let now = chrono::Utc::now().timestamp();
     // Signed with the platform's secret, or not at all: refused, nothing changes.
     let body = stripe::account_updated("evt_c1", &acct, false, &["external_account"], now + 5);
-    let r = post_connect(&app, &body, crate::helpers::WEBHOOK_SECRET).await;
+    let r = app
+        .post_connect(&body, crate::helpers::WEBHOOK_SECRET)
+        .await;
     assert_eq!(
         error_code(r).await,
         (StatusCode::BAD_REQUEST, "webhook.signature_invalid".into())
     );
     // Signed right: the account needs something again, and payouts stop.
-    let r = post_connect(&app, &body, &secret).await;
+    let r = app.post_connect(&body, &secret).await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = account(&app, &p.freelancer_token)
         .await
@@ -364,15 +355,11 @@ async fn the_connect_endpoint_checks_its_own_signature_and_keeps_the_newest_stat
         (StatusCode::CONFLICT, "payout.not_enabled")
     );
     // A redelivery is a duplicate; an older event does not undo a newer one.
-    let again: Value = post_connect(&app, &body, &secret)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = app.post_connect(&body, &secret).await.json().await.unwrap();
     assert_eq!(again["outcome"], json!("duplicate"), "{again}");
     let older = stripe::account_updated("evt_c0", &acct, true, &[], now - 60);
     assert_eq!(
-        post_connect(&app, &older, &secret).await.status(),
+        app.post_connect(&older, &secret).await.status(),
         StatusCode::OK
     );
     let v: Value = account(&app, &p.freelancer_token)
@@ -383,7 +370,8 @@ async fn the_connect_endpoint_checks_its_own_signature_and_keeps_the_newest_stat
     assert_eq!(v["payoutsEnabled"], json!(false), "{v}");
     // An account of another platform is recorded as failed.
     let foreign = stripe::account_updated("evt_c2", "acct_other", true, &[], now);
-    let v: Value = post_connect(&app, &foreign, &secret)
+    let v: Value = app
+        .post_connect(&foreign, &secret)
         .await
         .json()
         .await
@@ -464,7 +452,7 @@ async fn production_without_a_connect_secret_has_no_money_out() {
     );
     let body =
         stripe::account_updated("evt_p", "acct_1", true, &[], chrono::Utc::now().timestamp());
-    let r = post_connect(&app, &body, "whsec_any").await;
+    let r = app.post_connect(&body, "whsec_any").await;
     assert_eq!(
         error_code(r).await,
         (

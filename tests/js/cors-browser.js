@@ -5,20 +5,7 @@
 // on stdin; prints {"<name>": {balance, created, replayed}} where each call is
 // {ok, status, body, header} or {error} when the browser refused to give the page the answer.
 'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const { chromium } = require('playwright-core');
-
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const { withPage, runStdin } = require('./chromium');
 
 // Runs in the page.
 async function calls(req) {
@@ -52,34 +39,14 @@ async function calls(req) {
 }
 
 async function main(req) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'escrow-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: FLAGS,
-    timeout: 60000,
-  });
-  const out = {};
-  try {
-    const page = context.pages()[0] || (await context.newPage());
-    page.setDefaultTimeout(30000);
+  return withPage({}, async (page) => {
+    const out = {};
     for (const p of req.pages) {
       await page.goto(p.url, { waitUntil: 'load' });
       out[p.name] = await page.evaluate(calls, { ...req, name: p.name });
     }
     return out;
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => {
-  main(JSON.parse(input)).then(
-    (out) => { process.stdout.write(JSON.stringify(out) + '\n'); },
-    (e) => { process.stderr.write(`browser step failed: ${e && e.stack || e}\n`); process.exit(1); },
-  );
-});
+runStdin(main);

@@ -5,34 +5,12 @@
 // reason on stderr) if any step fails.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { chromium } = require('playwright-core');
-
-// As checkout-browser.js: no background networking on the closed network.
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const { withPage, runStdin } = require('./chromium');
 
 async function main(req) {
   fs.mkdirSync(req.outDir, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'escrow-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 700 },
-    timeout: 60000,
-  });
-  try {
-    const page = context.pages()[0] || (await context.newPage());
-    page.setDefaultTimeout(30000);
+  return withPage({ viewport: { width: 900, height: 700 } }, async (page) => {
     await page.goto(req.url, { waitUntil: 'load' });
     const account = (await page.textContent('#account')).trim();
     const before = path.join(req.outDir, 'sandbox-onboarding.png');
@@ -46,18 +24,7 @@ async function main(req) {
     const after = path.join(req.outDir, 'sandbox-onboarding-return.png');
     await page.screenshot({ path: after, fullPage: true });
     return { account, landed, returnText, screenshots: [before, after] };
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => {
-  main(JSON.parse(input)).then(
-    (out) => { process.stdout.write(JSON.stringify(out) + '\n'); },
-    (e) => { process.stderr.write(`browser step failed: ${e && e.stack || e}\n`); process.exit(1); },
-  );
-});
+runStdin(main);

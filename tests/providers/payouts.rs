@@ -67,14 +67,7 @@ async fn onboarded(app: &TestApp, fake: &FakeStripe, enable_at_stripe: bool) -> 
         &[],
         chrono::Utc::now().timestamp(),
     );
-    let r = app
-        .http
-        .post(app.url("/webhook/connect"))
-        .header("stripe-signature", stripe::signature(&body, CONNECT_SECRET))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_connect(&body, CONNECT_SECRET).await;
     assert_eq!(r.status(), StatusCode::OK);
     (p, acct)
 }
@@ -331,14 +324,7 @@ async fn on_release_the_earning_is_transferred_from_the_escrow_s_charge() {
     fake.enable_account(&acct);
     let body =
         stripe::account_updated("evt_acct", &acct, true, &[], chrono::Utc::now().timestamp());
-    let r = app
-        .http
-        .post(app.url("/webhook/connect"))
-        .header("stripe-signature", stripe::signature(&body, CONNECT_SECRET))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_connect(&body, CONNECT_SECRET).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Paid by a payment intent whose event names its charge.
     let metadata =

@@ -264,20 +264,7 @@ impl ContractStore for MongoStore {
     }
 
     async fn contracts_with_provider_work(&self) -> StoreResult<Vec<ContractId>> {
-        #[derive(Deserialize)]
-        struct IdOnly {
-            #[serde(rename = "_id")]
-            id: ContractId,
-        }
-        let cursor = self
-            .contracts
-            .clone_with_type::<IdOnly>()
-            .find(doc! {"providerWork": true})
-            .projection(doc! {"_id": 1})
-            .sort(doc! {"updatedAt": 1, "_id": 1})
-            .await
-            .map_err(map_err)?;
-        Ok(collect(cursor).await?.into_iter().map(|d| d.id).collect())
+        super::ids_with_provider_work(&self.contracts).await
     }
 
     async fn contracts_after(

@@ -295,6 +295,10 @@ pub struct MongoStore {
     kept: Collection<kept::KeptDoc>,
     events: Collection<EventDoc>,
     reviews: Collection<ReviewDoc>,
+    payouts: Collection<payouts::PayoutDoc>,
+    wallet_debits: Collection<payouts::WalletDebits>,
+    connected_accounts: Collection<payouts::AccountDoc>,
+    timers: Collection<timers::TimerDoc>,
     deployment: Deployment,
     /// See `claims::CLAIM_GRACE_MS`.
     claim_grace_ms: i64,
@@ -345,6 +349,10 @@ impl MongoStore {
             kept: durable_collection(&db, KEPT_BALANCES),
             events: durable_collection(&db, WEBHOOK_EVENTS),
             reviews: durable_collection(&db, REVIEWS),
+            payouts: durable_collection(&db, payouts::PAYOUTS),
+            wallet_debits: durable_collection(&db, payouts::WALLET_DEBITS),
+            connected_accounts: durable_collection(&db, payouts::CONNECTED_ACCOUNTS),
+            timers: durable_collection(&db, timers::TIMERS),
             db,
             deployment,
             claim_grace_ms: claims::CLAIM_GRACE_MS,
@@ -503,6 +511,28 @@ impl Store for MongoStore {
 
 /// `filter` narrowed to a keyset page's rows: those strictly after the page's cursor in the
 /// newest-first order of `(at_field, _id)`. Unchanged for a numbered page.
+/// The ids of a record collection's documents the provider still has work for
+/// (`providerWork`: a refund owed, a payout's transfer), oldest change first.
+pub(super) async fn ids_with_provider_work<T, I>(records: &Collection<T>) -> StoreResult<Vec<I>>
+where
+    T: Send + Sync,
+    I: serde::de::DeserializeOwned + Send + Sync,
+{
+    #[derive(serde::Deserialize)]
+    struct IdOnly<I> {
+        #[serde(rename = "_id")]
+        id: I,
+    }
+    let cursor = records
+        .clone_with_type::<IdOnly<I>>()
+        .find(doc! {"providerWork": true})
+        .projection(doc! {"_id": 1})
+        .sort(doc! {"updatedAt": 1, "_id": 1})
+        .await
+        .map_err(map_err)?;
+    Ok(collect(cursor).await?.into_iter().map(|d| d.id).collect())
+}
+
 pub(super) fn keyset_filter(
     filter: Document,
     at_field: &str,

@@ -107,7 +107,7 @@ struct Reservation {
 /// The guard of one wallet's debits (see the module's text).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WalletDebits {
+pub(super) struct WalletDebits {
     #[serde(rename = "_id")]
     id: String,
     version: i64,
@@ -152,21 +152,9 @@ enum Reserved {
 }
 
 impl MongoStore {
-    fn payouts(&self) -> mongodb::Collection<PayoutDoc> {
-        super::durable_collection(&self.db, PAYOUTS)
-    }
-
-    fn wallet_debits(&self) -> mongodb::Collection<WalletDebits> {
-        super::durable_collection(&self.db, WALLET_DEBITS)
-    }
-
-    fn accounts(&self) -> mongodb::Collection<AccountDoc> {
-        super::durable_collection(&self.db, CONNECTED_ACCOUNTS)
-    }
-
     pub(super) async fn create_payout_indexes(&self) -> StoreResult<()> {
         let index = |keys: Document| mongodb::IndexModel::builder().keys(keys).build();
-        self.payouts()
+        self.payouts
             .create_indexes([
                 index(doc! {"userId": 1, "createdAt": -1}),
                 index(doc! {"status": 1, "createdAt": -1}),
@@ -176,7 +164,7 @@ impl MongoStore {
             ])
             .await
             .map_err(map_err)?;
-        self.accounts()
+        self.connected_accounts
             .create_indexes([mongodb::IndexModel::builder()
                 .keys(doc! {"accountId": 1})
                 .options(
@@ -187,7 +175,7 @@ impl MongoStore {
                 .build()])
             .await
             .map_err(map_err)?;
-        self.wallet_debits()
+        self.wallet_debits
             .create_indexes([index(doc! {"inFlight.at": 1})])
             .await
             .map_err(map_err)?;
@@ -197,7 +185,7 @@ impl MongoStore {
     /// Inserts a payout's unprojected entries into `ledger_entries` and marks them projected.
     async fn project_payout(&self, d: &PayoutDoc) -> StoreResult<()> {
         self.project_ledger(
-            &self.payouts(),
+            &self.payouts,
             &d.id,
             d.version,
             &d.ledger,
@@ -210,7 +198,7 @@ impl MongoStore {
     /// runs before each ledger read).
     pub(super) async fn repair_payout_projection(&self) -> StoreResult<u64> {
         let pending = collect(
-            self.payouts()
+            self.payouts
                 .find(doc! {"ledgerUnprojected": {"$gt": 0_i64}})
                 .await
                 .map_err(map_err)?,
@@ -223,7 +211,7 @@ impl MongoStore {
     }
 
     async fn payout_doc(&self, id: &str) -> StoreResult<Option<PayoutDoc>> {
-        self.payouts()
+        self.payouts
             .find_one(doc! {"_id": id})
             .await
             .map_err(map_err)
@@ -256,7 +244,7 @@ impl MongoStore {
         }
         let next = PayoutDoc::new(p, ledger, current.ledger_projected);
         let replaced = self
-            .payouts()
+            .payouts
             .clone_with_type::<Document>()
             .find_one_and_replace(
                 doc! {"_id": p.id.as_str(), "version": expected},
@@ -300,7 +288,7 @@ impl MongoStore {
     /// Replaces the wallet document if it is still at `expected` (`None`: absent); whether it
     /// was.
     async fn cas_wallet(&self, next: &WalletDebits, expected: Option<i64>) -> StoreResult<bool> {
-        let coll = self.wallet_debits();
+        let coll = &self.wallet_debits;
         match expected {
             None => match coll.insert_one(next).await {
                 Ok(_) => Ok(true),
@@ -326,7 +314,7 @@ impl MongoStore {
         let key = wallet_key(p);
         for _ in 0..CAS_TRIES {
             let found = self
-                .wallet_debits()
+                .wallet_debits
                 .find_one(doc! {"_id": &key})
                 .await
                 .map_err(map_err)?;
@@ -363,7 +351,7 @@ impl MongoStore {
     async fn drop_reservation(&self, key: &str, token: &str, undo: bool) -> StoreResult<()> {
         for _ in 0..CAS_TRIES {
             let Some(mut w) = self
-                .wallet_debits()
+                .wallet_debits
                 .find_one(doc! {"_id": key})
                 .await
                 .map_err(map_err)?
@@ -434,7 +422,7 @@ impl MongoStore {
         now: i64,
     ) -> StoreResult<()> {
         if p.attempt <= 1 {
-            self.payouts()
+            self.payouts
                 .delete_one(doc! {"_id": p.id.as_str(), "version": version})
                 .await
                 .map_err(map_err)?;
@@ -476,7 +464,7 @@ impl MongoStore {
     pub async fn record_payout_then_crash(&self, payout: &Payout) -> StoreResult<()> {
         let mut p = payout.clone();
         p.version = 1;
-        self.payouts()
+        self.payouts
             .insert_one(PayoutDoc::new(&p, vec![], 0))
             .await
             .map_err(map_err)?;
@@ -507,11 +495,7 @@ impl PayoutStore for MongoStore {
         let version = match expected_version {
             None => {
                 p.version = 1;
-                match self
-                    .payouts()
-                    .insert_one(PayoutDoc::new(&p, vec![], 0))
-                    .await
-                {
+                match self.payouts.insert_one(PayoutDoc::new(&p, vec![], 0)).await {
                     Ok(_) => 1,
                     Err(e) if is_duplicate_key(&e) => {
                         return Err(StoreError::Duplicate(format!("payout {} exists", p.id)));
@@ -544,7 +528,7 @@ impl PayoutStore for MongoStore {
 
     async fn get_payout(&self, id: &PayoutId) -> StoreResult<Option<Payout>> {
         Ok(self
-            .payouts()
+            .payouts
             .clone_with_type::<RecordOnly>()
             .find_one(doc! {"_id": id.as_str()})
             .projection(doc! {"record": 1})
@@ -568,14 +552,14 @@ impl PayoutStore for MongoStore {
         let count = match page.count {
             false => None,
             true => Some(
-                self.payouts()
+                self.payouts
                     .count_documents(f.clone())
                     .await
                     .map_err(map_err)?,
             ),
         };
         let cursor = self
-            .payouts()
+            .payouts
             .clone_with_type::<RecordOnly>()
             .find(super::keyset_filter(f, "createdAt", page))
             .projection(doc! {"record": 1})
@@ -595,20 +579,7 @@ impl PayoutStore for MongoStore {
     }
 
     async fn payouts_with_provider_work(&self) -> StoreResult<Vec<PayoutId>> {
-        #[derive(Deserialize)]
-        struct IdOnly {
-            #[serde(rename = "_id")]
-            id: PayoutId,
-        }
-        let cursor = self
-            .payouts()
-            .clone_with_type::<IdOnly>()
-            .find(doc! {"providerWork": true})
-            .projection(doc! {"_id": 1})
-            .sort(doc! {"updatedAt": 1, "_id": 1})
-            .await
-            .map_err(map_err)?;
-        Ok(collect(cursor).await?.into_iter().map(|d| d.id).collect())
+        super::ids_with_provider_work(&self.payouts).await
     }
 
     async fn payouts_after(
@@ -621,7 +592,7 @@ impl PayoutStore for MongoStore {
             None => doc! {},
         };
         let cursor = self
-            .payouts()
+            .payouts
             .clone_with_type::<RecordOnly>()
             .find(filter)
             .projection(doc! {"record": 1})
@@ -640,7 +611,7 @@ impl PayoutStore for MongoStore {
         let mut repaired = 0;
         // Reservations left between steps 2 and 4.
         let wallets = collect(
-            self.wallet_debits()
+            self.wallet_debits
                 .find(doc! {"inFlight.at": {"$lt": before}})
                 .await
                 .map_err(map_err)?,
@@ -654,7 +625,7 @@ impl PayoutStore for MongoStore {
         }
         // Payouts left between steps 1 and 2.
         let stuck = collect(
-            self.payouts()
+            self.payouts
                 .find(
                     doc! {"status": PayoutStatus::Requested.as_str(), "updatedAt": {"$lt": before}},
                 )
@@ -679,7 +650,7 @@ impl PayoutStore for MongoStore {
 
     async fn connected_account(&self, user: &UserId) -> StoreResult<Option<ConnectedAccount>> {
         Ok(self
-            .accounts()
+            .connected_accounts
             .find_one(doc! {"_id": user.as_str()})
             .await
             .map_err(map_err)?
@@ -691,7 +662,7 @@ impl PayoutStore for MongoStore {
         account_id: &str,
     ) -> StoreResult<Option<ConnectedAccount>> {
         Ok(self
-            .accounts()
+            .connected_accounts
             .find_one(doc! {"accountId": account_id})
             .await
             .map_err(map_err)?
@@ -708,7 +679,7 @@ impl PayoutStore for MongoStore {
             described_at: account.described_at,
             record: account.clone(),
         };
-        match self.accounts().insert_one(&d).await {
+        match self.connected_accounts.insert_one(&d).await {
             Ok(_) => Ok(account.clone()),
             Err(e) if is_duplicate_key(&e) => {
                 self.connected_account(&account.user).await?.ok_or_else(|| {
@@ -730,7 +701,7 @@ impl PayoutStore for MongoStore {
             record: account.clone(),
         };
         Ok(self
-            .accounts()
+            .connected_accounts
             .clone_with_type::<Document>()
             .find_one_and_replace(
                 doc! {

@@ -15,7 +15,7 @@ pub(super) const TIMERS: &str = "timers";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TimerDoc {
+pub(super) struct TimerDoc {
     #[serde(rename = "_id")]
     id: String,
     due_at: i64,
@@ -37,12 +37,8 @@ impl TimerDoc {
 }
 
 impl MongoStore {
-    fn timers(&self) -> mongodb::Collection<TimerDoc> {
-        super::durable_collection(&self.db, TIMERS)
-    }
-
     pub(super) async fn create_timer_indexes(&self) -> StoreResult<()> {
-        self.timers()
+        self.timers
             .create_indexes([mongodb::IndexModel::builder()
                 .keys(doc! {"done": 1, "dueAt": 1})
                 .build()])
@@ -56,7 +52,7 @@ impl MongoStore {
         let next = bson::to_document(&TimerDoc::new(t))
             .map_err(|e| StoreError::other_from("cannot encode a timer", e))?;
         Ok(self
-            .timers()
+            .timers
             .clone_with_type::<Document>()
             .find_one_and_replace(doc! {"_id": &t.id, "leaseUntil": lease_until}, next)
             .projection(doc! {"_id": 1})
@@ -67,7 +63,7 @@ impl MongoStore {
 
     async fn timer(&self, id: &str) -> StoreResult<Option<Timer>> {
         Ok(self
-            .timers()
+            .timers
             .find_one(doc! {"_id": id})
             .await
             .map_err(map_err)?
@@ -81,7 +77,7 @@ const CAS_TRIES: usize = 32;
 #[async_trait]
 impl TimerStore for MongoStore {
     async fn schedule_timer(&self, timer: &Timer) -> StoreResult<bool> {
-        match self.timers().insert_one(TimerDoc::new(timer)).await {
+        match self.timers.insert_one(TimerDoc::new(timer)).await {
             Ok(_) => Ok(true),
             Err(e) if is_duplicate_key(&e) => Ok(false),
             Err(e) => Err(map_err(e)),
@@ -96,7 +92,7 @@ impl TimerStore for MongoStore {
         limit: u32,
     ) -> StoreResult<Vec<Timer>> {
         let candidates = collect(
-            self.timers()
+            self.timers
                 .find(doc! {"done": 0_i64, "dueAt": {"$lte": now}, "leaseUntil": {"$lte": now}})
                 .sort(doc! {"dueAt": 1, "_id": 1})
                 .limit(limit.into())
@@ -168,7 +164,7 @@ impl TimerStore for MongoStore {
             filter.insert("dueAt", doc! {"$lte": by});
         }
         Ok(collect(
-            self.timers()
+            self.timers
                 .find(filter)
                 .sort(doc! {"dueAt": 1, "_id": 1})
                 .limit(limit.into())

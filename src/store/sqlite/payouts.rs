@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::contracts::insert_entries;
 use super::rows::corrupt;
 use super::{SqliteStore, map_err};
 use crate::domain::{
@@ -79,11 +80,6 @@ fn write_payout(tx: &Connection, p: &Payout, expected: Option<i64>) -> StoreResu
     Ok(())
 }
 
-/// Writes a payout's entries and moves the kept balances by them.
-fn write_entries(tx: &Connection, entries: &[LedgerEntry]) -> StoreResult<()> {
-    super::contracts::insert_entries(tx, entries)
-}
-
 /// The wallet's balance as this write sees it.
 fn wallet_balance(tx: &Connection, p: &Payout) -> StoreResult<MinorUnits> {
     let balance: Option<i64> = tx
@@ -122,7 +118,7 @@ impl PayoutStore for SqliteStore {
             p.version = expected_version.map_or(1, |v| v + 1);
             write_payout(tx, &p, expected_version)?;
             let entries: Vec<_> = transfers.iter().flat_map(Transfer::entries).collect();
-            write_entries(tx, &entries)?;
+            insert_entries(tx, &entries)?;
             Ok(Debit::Done(Box::new(p)))
         })
         .await
@@ -143,7 +139,7 @@ impl PayoutStore for SqliteStore {
         let entries = entries.to_vec();
         self.write(move |tx| {
             write_payout(tx, &p, Some(expected_version))?;
-            write_entries(tx, &entries)
+            insert_entries(tx, &entries)
         })
         .await
     }
