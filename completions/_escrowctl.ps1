@@ -81,6 +81,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             break
         }
         'escrowctl;escrow;release' {
+            [CompletionResult]::new('--milestone', '--milestone', [CompletionResultType]::ParameterName, 'Release this milestone only (its number); without it, every held milestone whose release the client requested (every held one with --force)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why a forced release happens; recorded in the escrow history')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')

@@ -298,12 +298,16 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__escrow__subcmd__release)
-            opts="-y -h -V --force --reason --actor --yes --database-url --config --json --help --version"
+            opts="-y -h -V --milestone --force --reason --actor --yes --database-url --config --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --milestone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -74,6 +74,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --version 'Print version'
         }
         &'escrowctl;escrow;release'= {
+            cand --milestone 'Release this milestone only (its number); without it, every held milestone whose release the client requested (every held one with --force)'
             cand --reason 'Why a forced release happens; recorded in the escrow history'
             cand --actor 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'

@@ -67,6 +67,7 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_s
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from release" -l milestone -d 'Release this milestone only (its number); without it, every held milestone whose release the client requested (every held one with --force)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from release" -l reason -d 'Why a forced release happens; recorded in the escrow history' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from release" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from release" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r

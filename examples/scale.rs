@@ -88,6 +88,7 @@ impl Fill {
         let as_client = user(Role::Client, &client);
         let as_freelancer = user(Role::Freelancer, &freelancer);
         let new = NewContract {
+            milestones: None,
             job: JobId::generate(),
             freelancer: freelancer.clone(),
             amount: Money::new(escrow::domain::MinorUnits::new(amount), Currency::Inr),
@@ -124,9 +125,12 @@ impl Fill {
             s.update_status(permit, &c.id, to).await.expect("status");
         }
         let permit = s.permit(&as_client, UseCase::RequestRelease).unwrap();
-        s.request_release(permit, &c.id).await.expect("request");
+        s.request_release(permit, &c.id, None)
+            .await
+            .expect("request");
         let permit = s.permit(&self.admin, UseCase::Release).unwrap();
         let release = Release {
+            milestone: None,
             contract: c.id.clone(),
             force: None,
         };

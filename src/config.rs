@@ -40,6 +40,10 @@ pub enum DatabaseUrl {
     Mongo(String),
 }
 
+/// How long a claim holds a due timer unless `ESCROW_TIMER_LEASE` says otherwise: longer than a
+/// timer's work takes (a release and its payout's provider call).
+pub const DEFAULT_TIMER_LEASE_MS: i64 = 120_000;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
@@ -79,6 +83,8 @@ pub struct Config {
     pub auto_release_after_ms: Option<i64>,
     /// `ESCROW_RELEASE_NEEDS_ADMIN` (`true`/`false`, default false).
     pub release_needs_admin: bool,
+    /// `ESCROW_TIMER_LEASE` (default `120s`): how long a server's claim holds a due timer.
+    pub timer_lease_ms: i64,
     pub stripe_api_base: Option<String>,
     /// Bounds each Stripe API call (`STRIPE_TIMEOUT_S`).
     pub stripe_timeout_s: u64,
@@ -338,6 +344,14 @@ impl Config {
                 })?),
             },
             release_needs_admin: switch(s, "ESCROW_RELEASE_NEEDS_ADMIN", false, "true or false")?,
+            timer_lease_ms: match s.get("ESCROW_TIMER_LEASE") {
+                None | Some("") => DEFAULT_TIMER_LEASE_MS,
+                Some(text) => parse_duration_ms(text).filter(|ms| *ms >= 1_000).ok_or_else(|| {
+                    ConfigError(format!(
+                        "ESCROW_TIMER_LEASE must be a duration of at least 1s such as 120s or 5m, not {text:?}"
+                    ))
+                })?,
+            },
             cors_origins,
             database,
             mongodb_database: s
@@ -805,12 +819,16 @@ mod tests {
         assert_eq!(format_duration_ms(14 * 86_400_000), "14d");
         assert_eq!(format_duration_ms(90 * 60_000), "90m");
         assert_eq!(format_duration_ms(1_500), "1500ms");
-        let c = Config::from_sources(&Sources::from_map(
-            [("ESCROW_AUTO_RELEASE_AFTER", "2w")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ));
-        assert!(c.is_err());
+        let with = |k: &str, v: &str| {
+            Config::from_sources(&Sources::from_map(
+                [(k.to_string(), v.to_string())].into_iter().collect(),
+            ))
+        };
+        assert!(with("ESCROW_AUTO_RELEASE_AFTER", "2w").is_err());
+        let lease = |v: &str| with("ESCROW_TIMER_LEASE", v).map(|c| c.timer_lease_ms);
+        assert_eq!(lease("").unwrap(), DEFAULT_TIMER_LEASE_MS);
+        assert_eq!(lease("5m").unwrap(), 300_000);
+        let e = lease("500ms").unwrap_err().to_string();
+        assert!(e.contains("ESCROW_TIMER_LEASE"), "{e}");
     }
 }

@@ -143,6 +143,7 @@ pub fn settings(config: &Config) -> Result<Settings, StartError> {
         debit_grace_ms: (config.request_timeout_s.saturating_add(5) as i64).saturating_mul(1000),
         auto_release_after_ms: config.auto_release_after_ms,
         release_needs_admin: config.release_needs_admin,
+        timer_lease_ms: config.timer_lease_ms,
         spool_dir: config.media_dir.join(".incoming"),
         upload_bytes_max: config.upload_bytes_max,
         uploads_per_user_max: config.uploads_per_user_max,

@@ -4,6 +4,10 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "providers/fake_stripe.rs"]
+mod fake_stripe;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -235,7 +239,7 @@ async fn every_acknowledged_webhook_survives_kill_9_right_after_it() {
             .await
             .unwrap()
             .unwrap();
-        assert!(c.escrow.is_some(), "acknowledged funding of {id} was lost");
+        assert!(c.escrow_paid(), "acknowledged funding of {id} was lost");
     }
     assert_eq!(
         store.count_entries().await.unwrap(),
@@ -465,4 +469,208 @@ async fn two_servers_on_one_store_auto_release_each_completed_contract_once() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
+}
+
+/// A server killed while it holds a timer's lease: the other server on the store leaves the
+/// timer alone while the lease lasts, then takes it over and finishes it; the money moved once.
+/// The first server dies inside the timer's work: the auto-release released the escrow and its
+/// payout's transfer hangs at Stripe when the server is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_holding_a_timer_lease_leaves_it_to_another_after_the_lease() {
+    use escrow::auth::{JwtKeys, Principal, Role};
+    use escrow::domain::{JobId, UserId};
+    use escrow::store::{ContractStore, PayoutStore, TimerStore};
+    let stripe = fake_stripe::FakeStripe::start().await;
+    stripe.fail_transfers([fake_stripe::Fault::Hang(Duration::from_secs(60))]);
+    let dir = tempfile::tempdir().unwrap();
+    let (jwt, whsec, connect) = ("lease-secret", "whsec_lease", "whsec_lease_connect");
+    let env = [
+        ("JWT_SECRET", jwt),
+        ("STRIPE_WEBHOOK_SECRET", whsec),
+        ("STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+        ("STRIPE_TIMEOUT_S", "60"),
+        ("STRIPE_CONNECT_WEBHOOK_SECRET", connect),
+        ("ESCROW_PAYOUT_MODE", "on_release"),
+        ("ESCROW_AUTO_RELEASE_AFTER", "1s"),
+        ("ESCROW_TIMER_LEASE", "6s"),
+        ("RUST_LOG", "warn"),
+    ];
+    let (mut first, a) = start(dir.path(), &env);
+    let http = reqwest::Client::new();
+    let keys = JwtKeys::new(jwt.as_bytes());
+    let now = chrono::Utc::now().timestamp() as u64;
+    let token = |id: &UserId, role| {
+        keys.mint(
+            &Principal {
+                id: id.clone(),
+                role,
+            },
+            now,
+            600,
+        )
+    };
+    let (client, freelancer) = (UserId::generate(), UserId::generate());
+    let (ct, ft) = (
+        token(&client, Role::Client),
+        token(&freelancer, Role::Freelancer),
+    );
+    let base = format!("http://{a}");
+    let ok = |r: reqwest::Response| assert!(r.status().is_success(), "{}", r.status());
+    // The freelancer onboards: Stripe makes the account and says it takes payouts.
+    let onboarding: serde_json::Value = http
+        .post(format!("{base}/api/freelancer/payouts/onboarding"))
+        .bearer_auth(&ft)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = onboarding["accountId"].as_str().unwrap().to_string();
+    stripe.enable_account(&account);
+    let updated = support::stripe::account_updated(
+        "evt_acct_lease",
+        &account,
+        true,
+        &[],
+        chrono::Utc::now().timestamp(),
+    );
+    ok(http
+        .post(format!("{base}/webhook/connect"))
+        .header(
+            "stripe-signature",
+            support::stripe::signature(&updated, connect),
+        )
+        .body(updated)
+        .send()
+        .await
+        .unwrap());
+    // A contract funded and completed: its auto-release falls due a second later.
+    let job = JobId::generate();
+    let v: serde_json::Value = http
+        .post(format!("{base}/api/client/contract/create-contract/{job}"))
+        .bearer_auth(&ct)
+        .json(&serde_json::json!({"freelancerId": freelancer.as_str(), "amount": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    ok(http
+        .post(format!(
+            "{base}/api/freelancer/contract/approve-contract/{id}"
+        ))
+        .bearer_auth(&ft)
+        .send()
+        .await
+        .unwrap());
+    let body = support::stripe::checkout_completed(
+        &format!("evt_{id}"),
+        &format!("cs_{id}"),
+        Some(&format!("pi_{id}")),
+        1000,
+        serde_json::json!({"contractId": id}),
+    );
+    ok(http
+        .post(format!("{base}/webhook"))
+        .header("stripe-signature", support::stripe::signature(&body, whsec))
+        .body(body)
+        .send()
+        .await
+        .unwrap());
+    for s in ["Started", "Ongoing", "Completed"] {
+        ok(http
+            .put(format!("{base}/api/freelancer/contract/update-status/{id}"))
+            .bearer_auth(&ft)
+            .json(&serde_json::json!({"status": s}))
+            .send()
+            .await
+            .unwrap());
+    }
+    // The first server's timer pass claims the auto-release, releases, and hangs on the
+    // payout's transfer: it is killed there, holding the lease.
+    let started = Instant::now();
+    while stripe.requests_to("/v1/transfers").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no transfer was tried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed_at = Instant::now();
+    let timer_id = format!("auto_release:{id}");
+    let store =
+        escrow::store::sqlite::SqliteStore::open(dir.path().join("escrow-data/escrow.db")).unwrap();
+    let held = store.get_timer(&timer_id).await.unwrap().expect("stored");
+    assert!(held.holder.is_some() && held.done_at.is_none(), "{held:?}");
+    // The second server starts on the same store: while the dead server's lease lasts, the
+    // timer is left alone; after it, the second server finishes it.
+    let (mut second, _) = start(dir.path(), &env);
+    let done = loop {
+        let t = store.get_timer(&timer_id).await.unwrap().unwrap();
+        if t.done_at.is_some() {
+            break t;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(60),
+            "never taken over: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let taken_after = killed_at.elapsed();
+    assert!(
+        taken_after >= Duration::from_secs(3),
+        "taken over {taken_after:?} after the kill, inside the dead server's 6 s lease"
+    );
+    assert_ne!(done.holder, held.holder, "another server finished it");
+    // The payout's own timer pays it out once: one transfer, however often it was sent.
+    let started = Instant::now();
+    let c = loop {
+        let c = store
+            .get_contract(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let paid = store
+            .payouts_after(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.status == escrow::domain::PayoutStatus::Paid);
+        if paid {
+            break c;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the payout was never paid"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        c.escrow_status(),
+        Some(escrow::domain::EscrowStatus::Released)
+    );
+    let keys: std::collections::BTreeSet<_> = stripe
+        .requests_to("/v1/transfers")
+        .into_iter()
+        .filter_map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 1, "one payout, one idempotency key: {keys:?}");
+    assert_eq!(stripe.transfers().len(), 1, "one transfer made");
+    let releases = store
+        .entries_for_contract(&c.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == escrow::domain::TransferKind::Release)
+        .map(|e| e.transfer_id)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(releases.len(), 1, "released once");
+    second.kill().unwrap();
+    second.wait().unwrap();
 }

@@ -255,6 +255,10 @@ pub struct ReleaseArgs {
     /// The contract: its id (24 hex characters) or its human id (CON00000042).
     #[arg(value_name = "CONTRACT_ID")]
     pub contract_id: String,
+    /// Release this milestone only (its number); without it, every held milestone whose
+    /// release the client requested (every held one with --force).
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u8).range(1..=50))]
+    pub milestone: Option<u8>,
     /// Release even though the client has not requested it (needs --reason).
     #[arg(long, requires = "reason")]
     pub force: bool,

@@ -9,7 +9,7 @@ use super::output::{
     Output, money_cell, money_header, money_with_code, short_minute, short_time, wire_name, yes_no,
 };
 use crate::domain::money::MoneyError;
-use crate::domain::{ContractId, Currency, EscrowStatus, MinorUnits, Money};
+use crate::domain::{ContractId, Currency, EscrowStatus, MilestoneId, MinorUnits, Money};
 use crate::service::escrow::{MovePlan, PlanAction, Refund, Release};
 use crate::service::input::{self, Reason};
 use crate::service::{ErrorCode, Service, UseCase};
@@ -135,6 +135,29 @@ fn show_tables(out: &Output, d: &ContractDetail) -> Result<(), CliError> {
         ));
     }
     out.table(&out.fields(fields))?;
+    out.line("Milestones")?;
+    let mut ms = out.new_table(&[
+        "#".into(),
+        "Title".into(),
+        money_header("Amount", cur),
+        "State".into(),
+        "Auto-release".into(),
+    ]);
+    for m in &c.milestones {
+        ms.add_row(vec![
+            Cell::new(m.id),
+            Cell::new(&m.title),
+            money_cell(m.amount, cur),
+            Cell::new(m.state.as_str()),
+            Cell::new(
+                m.auto_release_at
+                    .as_deref()
+                    .map(short_minute)
+                    .unwrap_or_default(),
+            ),
+        ]);
+    }
+    out.table(&ms)?;
     out.line("History")?;
     let mut h = out.new_table(&[
         "At".into(),
@@ -271,6 +294,9 @@ fn plan_table(out: &Output, p: &MovePlan) -> comfy_table::Table {
 async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), CliError> {
     let release = Release {
         contract: contract_id(service, &a.contract_id).await?,
+        milestone: a
+            .milestone
+            .map(|m| MilestoneId::new(m as usize).expect("clap checked the range")),
         force: a
             .reason
             .as_deref()

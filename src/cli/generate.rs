@@ -124,7 +124,11 @@ const SERVER_ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "ESCROW_AUTO_RELEASE_AFTER",
-        "Release a completed contract's escrow this long after completion unless its client asks first (14d, 36h, 90m, 30s; unset: off); with it on, a client's release request is enough.",
+        "Release a submitted milestone this long after its submission unless its client asks first (completing the work submits every funded one; 14d, 36h, 90m, 30s; unset: off); with it on, a client's release request is enough.",
+    ),
+    (
+        "ESCROW_TIMER_LEASE",
+        "How long a server's claim holds a due timer (default 120s): a server that dies holding one leaves it to the others this long after its claim.",
     ),
     (
         "ESCROW_RELEASE_NEEDS_ADMIN",

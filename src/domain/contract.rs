@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{Action, DomainError, Entity};
 use super::escrow::{Escrow, EscrowStatus, ExtraPayment};
 use super::ids::{ContractId, JobId, PaymentRef, RequestTag, UserId};
+use super::milestone::{Milestone, MilestoneId, MilestonePlan, MilestoneRef, plan_milestones};
 use super::money::{Currency, MinorUnits, Money};
 
 /// Longest title kept (the product name shown on the checkout page).
@@ -142,8 +143,10 @@ pub struct StatusChange {
     pub at: i64,
 }
 
+// `remote = "Self"`: the derived (de)serializers become inherent functions, wrapped by the
+// trait impls below so that a record stored before milestones reads as a one-milestone one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct Contract {
     pub id: ContractId,
     /// The contract's number, from the store's counter: its human id is "CON" and this, at
@@ -166,7 +169,13 @@ pub struct Contract {
     /// The status the contract was in when it was canceled: decides the kill fee of a refund.
     pub canceled_from: Option<ContractStatus>,
     pub status_history: Vec<StatusChange>,
-    pub escrow: Option<Escrow>,
+    /// Its milestones, at least one, in order (see [`super::milestone`]); each holds its own
+    /// escrow.
+    #[serde(default)]
+    pub milestones: Vec<Milestone>,
+    /// The one escrow of a record stored before milestones: read into its one milestone.
+    #[serde(default, rename = "escrow", skip_serializing)]
+    legacy_escrow: Option<Escrow>,
     /// Payments that arrived for this contract after it was already funded (or canceled).
     pub extra_payments: Vec<ExtraPayment>,
     /// Number of ledger transfers written for this contract: the next transfer's sequence.
@@ -184,7 +193,46 @@ pub struct Contract {
 /// How many of the requests that changed a contract it remembers ([`Contract::requests`]).
 pub const REQUESTS_KEPT: usize = 16;
 
+impl Serialize for Contract {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Contract::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Contract {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Contract, D::Error> {
+        let mut c = Contract::deserialize(d)?;
+        c.upgrade();
+        Ok(c)
+    }
+}
+
 impl Contract {
+    /// A record stored before milestones has none: it gets its one milestone of the whole
+    /// amount, holding its escrow, submitted if the work was completed, its release requested
+    /// if the client had asked.
+    fn upgrade(&mut self) {
+        if !self.milestones.is_empty() {
+            return;
+        }
+        let title = self.title.as_ref().map_or("", Title::as_str).to_string();
+        let mut m = Milestone::new(MilestoneId::FIRST, title, self.amount);
+        m.escrow = self.legacy_escrow.take();
+        if m.escrow.is_some() {
+            let completed = self
+                .status_history
+                .iter()
+                .rev()
+                .find(|h| h.status == ContractStatus::Completed)
+                .map(|h| h.at);
+            m.submitted_at = completed;
+            if self.release_fund_status == ReleaseFundStatus::Requested {
+                m.release_requested_at = Some(self.updated_at);
+            }
+        }
+        self.milestones.push(m);
+    }
+
     pub fn new(
         id: ContractId,
         job_id: JobId,
@@ -192,6 +240,30 @@ impl Contract {
         freelancer_id: UserId,
         amount: Money,
         title: Option<Title>,
+        now: i64,
+    ) -> Result<Contract, DomainError> {
+        Contract::with_milestones(
+            id,
+            job_id,
+            client_id,
+            freelancer_id,
+            amount,
+            title,
+            None,
+            now,
+        )
+    }
+
+    /// A contract paid by milestones (`None`: one milestone of the whole amount).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_milestones(
+        id: ContractId,
+        job_id: JobId,
+        client_id: UserId,
+        freelancer_id: UserId,
+        amount: Money,
+        title: Option<Title>,
+        milestones: Option<&[MilestonePlan]>,
         now: i64,
     ) -> Result<Contract, DomainError> {
         if client_id == freelancer_id {
@@ -204,6 +276,11 @@ impl Contract {
                 "amount must be greater than zero".into(),
             ));
         }
+        let milestones = plan_milestones(
+            milestones,
+            amount.minor,
+            title.as_ref().map_or("", Title::as_str),
+        )?;
         Ok(Contract {
             id,
             number: None,
@@ -224,7 +301,8 @@ impl Contract {
                 status: ContractStatus::Pending,
                 at: now,
             }],
-            escrow: None,
+            milestones,
+            legacy_escrow: None,
             extra_payments: Vec::new(),
             transfer_seq: 0,
             created_at: now,
@@ -259,12 +337,29 @@ impl Contract {
         Money::new(self.amount, self.currency)
     }
 
+    /// Whether any milestone was ever funded.
     pub fn escrow_paid(&self) -> bool {
-        self.escrow.is_some()
+        self.milestones.iter().any(|m| m.escrow.is_some())
     }
 
+    /// The escrow's status, for a contract as a whole: `funded` while any milestone's money
+    /// is held, else `refund_pending` while a refund is owed, else `released` if any was
+    /// released, else `refunded`; `None` before any funding. A one-milestone contract's is its
+    /// milestone's.
     pub fn escrow_status(&self) -> Option<EscrowStatus> {
-        self.escrow.as_ref().map(|e| e.status)
+        let statuses: Vec<EscrowStatus> = self
+            .milestones
+            .iter()
+            .filter_map(Milestone::escrow_status)
+            .collect();
+        [
+            EscrowStatus::Funded,
+            EscrowStatus::RefundPending,
+            EscrowStatus::Released,
+            EscrowStatus::Refunded,
+        ]
+        .into_iter()
+        .find(|s| statuses.contains(s))
     }
 
     /// The escrow's state name for an error: its status, or `unfunded`.
@@ -273,13 +368,108 @@ impl Contract {
             .map_or("unfunded", EscrowStatus::as_str)
     }
 
+    /// The whole contract's escrow as one (what the original's views show): a one-milestone
+    /// contract's own; for several, the funded milestones' amounts, fees, earnings and refund
+    /// shares added up, their histories merged, the first one's payment. `None` before any
+    /// funding.
+    pub fn escrow(&self) -> Option<Escrow> {
+        let mut funded = self.milestones.iter().filter_map(|m| m.escrow.as_ref());
+        let mut sum = funded.next()?.clone();
+        sum.status = self.escrow_status().expect("one is funded");
+        for e in funded {
+            sum.amount += e.amount;
+            sum.platform_fee += e.platform_fee;
+            sum.freelancer_earning += e.freelancer_earning;
+            sum.history.extend(e.history.iter().cloned());
+            sum.funded_at = sum.funded_at.min(e.funded_at);
+            sum.released_at = sum.released_at.max(e.released_at);
+            sum.refunded_at = sum.refunded_at.max(e.refunded_at);
+            match (&mut sum.refund, &e.refund) {
+                (Some(a), Some(b)) => {
+                    a.client_share += b.client_share;
+                    a.freelancer_share += b.freelancer_share;
+                    a.platform_fee += b.platform_fee;
+                    a.attempts += b.attempts;
+                    if a.provider_refund_id.is_some() || b.provider_refund_id.is_none() {
+                        a.provider_refund_id.clone_from(&b.provider_refund_id);
+                    }
+                    if b.last_error.is_some() {
+                        a.last_error.clone_from(&b.last_error);
+                    }
+                }
+                (a @ None, Some(b)) => *a = Some(b.clone()),
+                _ => {}
+            }
+        }
+        sum.history.sort_by_key(|h| h.at);
+        Some(sum)
+    }
+
+    /// The milestone `id`.
+    pub fn milestone(&self, id: MilestoneId) -> Result<&Milestone, DomainError> {
+        self.milestones
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or(DomainError::MilestoneNotFound(id))
+    }
+
+    pub(crate) fn milestone_mut(&mut self, id: MilestoneId) -> Result<&mut Milestone, DomainError> {
+        self.milestones
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or(DomainError::MilestoneNotFound(id))
+    }
+
+    /// The stored name of one of its milestones.
+    pub fn milestone_ref(&self, id: MilestoneId) -> MilestoneRef {
+        MilestoneRef::new(self.id.clone(), id)
+    }
+
+    /// The ids of the milestones whose escrow holds money.
+    pub fn held_milestones(&self) -> Vec<MilestoneId> {
+        self.milestones
+            .iter()
+            .filter(|m| m.is_held())
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// Keeps the contract's release fund status (what the original's views and lists read)
+    /// in step with its milestones: `Requested` while a held milestone's release is asked
+    /// for; `Approved` once nothing is held and every milestone is settled (released or
+    /// refunded) or the contract is canceled; else `NotRequested`.
+    pub(crate) fn sync_release_fund_status(&mut self) {
+        let requested = self
+            .milestones
+            .iter()
+            .any(|m| m.is_held() && m.release_requested_at.is_some());
+        let settled = self.milestones.iter().all(|m| {
+            matches!(
+                m.escrow_status(),
+                Some(EscrowStatus::Released | EscrowStatus::RefundPending | EscrowStatus::Refunded)
+            ) || (self.status == ContractStatus::Canceled && m.escrow.is_none())
+        });
+        let any_decided = self
+            .milestones
+            .iter()
+            .any(|m| m.escrow.is_some() && !m.is_held());
+        self.release_fund_status = if requested {
+            ReleaseFundStatus::Requested
+        } else if settled && any_decided {
+            ReleaseFundStatus::Approved
+        } else {
+            ReleaseFundStatus::NotRequested
+        };
+    }
+
     /// Every payment reference that belongs to this contract (the escrow's payment and
     /// session, and every extra payment), each once: what a store indexes to find the
     /// contract a provider event names.
     pub fn payment_refs(&self) -> Vec<&PaymentRef> {
         let mut refs: Vec<&PaymentRef> = self
-            .escrow
+            .milestones
             .iter()
+            .filter_map(|m| m.escrow.as_ref())
             .flat_map(|e| e.refs().into_iter().flatten())
             .chain(
                 self.extra_payments
@@ -344,6 +534,12 @@ impl Contract {
                 ));
             }
         }
+        if to == Completed {
+            // Completing the work delivers every funded milestone not yet submitted.
+            for m in self.milestones.iter_mut().filter(|m| m.is_held()) {
+                m.submitted_at.get_or_insert(now);
+            }
+        }
         if to == Canceled {
             self.canceled_by = Some(by);
             self.canceled_from = Some(from);
@@ -369,13 +565,14 @@ impl Contract {
         if self.status == ContractStatus::Canceled {
             return Ok(Outcome::Unchanged);
         }
-        if self.escrow.is_some() {
+        if self.escrow_status() == Some(EscrowStatus::Funded) {
             return Err(self.refused(
                 Action::MoveTo(ContractStatus::Canceled),
                 "a funded contract is refunded, not canceled",
             ));
         }
         self.move_to(ContractStatus::Canceled, by, now)?;
+        self.sync_release_fund_status();
         let reason = reason.trim();
         self.cancel_reason = if reason.is_empty() {
             format!("Canceled by {}", by.as_str())
@@ -385,8 +582,8 @@ impl Contract {
         Ok(Outcome::Changed)
     }
 
-    /// The client asks for the escrow to be released. Asking again changes nothing; a
-    /// released escrow never goes back to requested.
+    /// The client asks for the escrow to be released: every held milestone's. Asking again
+    /// changes nothing; a released escrow never goes back to requested.
     pub fn request_release(&mut self, now: i64) -> Result<Outcome, DomainError> {
         let action = Action::RequestRelease;
         if self.status != ContractStatus::Completed {
@@ -395,17 +592,92 @@ impl Contract {
                 "release can be requested only after the work is completed",
             ));
         }
+        if self.escrow_status() == Some(EscrowStatus::Released) {
+            return Err(self.refused(action, "the funds were already released"));
+        }
         self.require_funded_escrow(action)?;
-        match self.release_fund_status {
-            ReleaseFundStatus::Requested => Ok(Outcome::Unchanged),
-            ReleaseFundStatus::Approved => {
-                Err(self.refused(action, "the funds were already released"))
+        let mut outcome = Outcome::Unchanged;
+        for m in self.milestones.iter_mut().filter(|m| m.is_held()) {
+            if m.release_requested_at.is_none() {
+                m.release_requested_at = Some(now);
+                outcome = Outcome::Changed;
             }
-            ReleaseFundStatus::NotRequested => {
-                self.release_fund_status = ReleaseFundStatus::Requested;
-                self.updated_at = now;
-                Ok(Outcome::Changed)
-            }
+        }
+        if outcome == Outcome::Changed {
+            self.sync_release_fund_status();
+            self.updated_at = now;
+        }
+        Ok(outcome)
+    }
+
+    /// The freelancer delivers a funded milestone: its inspection window starts. Submitting
+    /// again changes nothing.
+    pub fn submit_milestone(&mut self, id: MilestoneId, now: i64) -> Result<Outcome, DomainError> {
+        let action = Action::Submit;
+        if !matches!(
+            self.status,
+            ContractStatus::Started | ContractStatus::Ongoing | ContractStatus::Completed
+        ) {
+            return Err(self.refused(action, "milestones are submitted once the work has started"));
+        }
+        self.require_held_milestone(id, action)?;
+        let m = self.milestone_mut(id)?;
+        if m.submitted_at.is_some() {
+            return Ok(Outcome::Unchanged);
+        }
+        m.submitted_at = Some(now);
+        self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// The client asks for one milestone's release: once it was submitted (or the work
+    /// completed). Asking again changes nothing.
+    pub fn request_milestone_release(
+        &mut self,
+        id: MilestoneId,
+        now: i64,
+    ) -> Result<Outcome, DomainError> {
+        let action = Action::RequestRelease;
+        self.require_held_milestone(id, action)?;
+        let m = self.milestone(id)?;
+        if m.submitted_at.is_none() {
+            return Err(DomainError::refused(
+                Entity::Milestone,
+                m.state().as_str(),
+                action,
+                format!("milestone {id} has not been submitted"),
+            ));
+        }
+        if m.release_requested_at.is_some() {
+            return Ok(Outcome::Unchanged);
+        }
+        self.milestone_mut(id)?.release_requested_at = Some(now);
+        self.sync_release_fund_status();
+        self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// Refuses `action` unless milestone `id`'s escrow holds its money.
+    pub(crate) fn require_held_milestone(
+        &self,
+        id: MilestoneId,
+        action: Action,
+    ) -> Result<(), DomainError> {
+        let m = self.milestone(id)?;
+        match m.escrow_status() {
+            Some(EscrowStatus::Funded) => Ok(()),
+            None => Err(DomainError::refused(
+                Entity::Escrow,
+                "unfunded",
+                action,
+                format!("milestone {id} is not funded"),
+            )),
+            Some(s) => Err(DomainError::refused(
+                Entity::Escrow,
+                s.as_str(),
+                action,
+                format!("milestone {id} is already {}", s.as_str()),
+            )),
         }
     }
 
@@ -570,7 +842,8 @@ pub(crate) mod tests {
         c.status = ContractStatus::Completed;
         assert_eq!(c.request_release(4), Ok(Outcome::Changed));
         assert_eq!(c.request_release(5), Ok(Outcome::Unchanged));
-        c.release_fund_status = ReleaseFundStatus::Approved;
+        c.release("admin", None, 6).unwrap();
+        assert_eq!(c.release_fund_status, ReleaseFundStatus::Approved);
         assert!(c.request_release(6).is_err());
         assert_eq!(c.release_fund_status, ReleaseFundStatus::Approved);
         let mut unfunded = contract();

@@ -9,6 +9,7 @@ use super::contract::ContractStatus;
 pub enum Entity {
     Contract,
     Escrow,
+    Milestone,
     Payout,
 }
 
@@ -17,6 +18,7 @@ impl Entity {
         match self {
             Entity::Contract => "contract",
             Entity::Escrow => "escrow",
+            Entity::Milestone => "milestone",
             Entity::Payout => "payout",
         }
     }
@@ -28,6 +30,7 @@ pub enum Action {
     Approve,
     MoveTo(ContractStatus),
     RequestRelease,
+    Submit,
     Release,
     Refund,
     SettleRefund,
@@ -57,6 +60,8 @@ pub enum DomainError {
     /// The input itself is wrong (a 422).
     #[error("{0}")]
     Validation(String),
+    #[error("the contract has no milestone {0}")]
+    MilestoneNotFound(super::milestone::MilestoneId),
 }
 
 fn invalid_transition_text(from: &str, action: Action, reason: Option<&str>) -> String {
@@ -75,6 +80,7 @@ impl fmt::Display for Action {
             Action::Approve => f.write_str("approve"),
             Action::MoveTo(s) => write!(f, "move to {}", s.as_str()),
             Action::RequestRelease => f.write_str("request release"),
+            Action::Submit => f.write_str("submit"),
             Action::Release => f.write_str("release"),
             Action::Refund => f.write_str("refund"),
             Action::SettleRefund => f.write_str("settle the refund"),

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::contract::{Contract, ContractStatus, Party, REASON_CHARS_MAX, ReleaseFundStatus};
+use super::contract::{Contract, ContractStatus, Party, REASON_CHARS_MAX};
 use super::error::{Action, DomainError, Entity};
 use super::ids::{EventId, IdempotencyKey, PaymentRef, RefundRef};
 use super::ledger::{Account, Transfer, TransferKind};
+use super::milestone::MilestoneId;
 use super::money::{Currency, FeeBps, MinorUnits, fee_split, mul_div_half_up};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,6 +64,10 @@ pub struct Payment {
     pub charge_id: Option<PaymentRef>,
     pub amount: MinorUnits,
     pub currency: Currency,
+    /// The milestones it pays for, as its checkout session named them (`None`: every
+    /// unfunded one; what a session made before milestones pays for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestones: Option<Vec<MilestoneId>>,
 }
 
 /// Fills `slot` from `from` when it is empty and `from` is not; whether it did.
@@ -104,6 +109,7 @@ impl Payment {
             charge_id: None,
             amount: c.amount,
             currency: c.currency,
+            milestones: None,
         }
     }
 }
@@ -232,55 +238,84 @@ fn clip(s: &str) -> String {
 }
 
 impl Contract {
-    fn push_history(&mut self, action: &str, actor: Actor<'_>, now: i64, detail: String) {
-        if let Some(e) = self.escrow.as_mut() {
-            e.history.push(HistoryEntry {
-                action: action.into(),
-                actor: actor.into(),
-                at: now,
-                detail,
-            });
+    /// Adds a history entry to each of the milestones `ids` that has an escrow.
+    fn push_history_to(
+        &mut self,
+        ids: &[MilestoneId],
+        action: &str,
+        actor: Actor<'_>,
+        now: i64,
+        detail: &str,
+    ) {
+        for m in self.milestones.iter_mut().filter(|m| ids.contains(&m.id)) {
+            if let Some(e) = m.escrow.as_mut() {
+                e.history.push(HistoryEntry {
+                    action: action.into(),
+                    actor: actor.into(),
+                    at: now,
+                    detail: detail.to_string(),
+                });
+            }
         }
     }
 
-    /// The escrow, which `action` needs to be funded (see [`Contract::require_funded_escrow`]).
-    fn funded_escrow(&self, action: Action) -> Result<&Escrow, DomainError> {
-        self.require_funded_escrow(action)?;
-        Ok(self.escrow.as_ref().expect("checked funded"))
+    /// Adds a history entry about the contract's payments as a whole: to its first funded
+    /// milestone (nowhere before any funding).
+    fn push_history(&mut self, action: &str, actor: Actor<'_>, now: i64, detail: String) {
+        let first = self
+            .milestones
+            .iter()
+            .find(|m| m.escrow.is_some())
+            .map(|m| m.id);
+        if let Some(id) = first {
+            self.push_history_to(&[id], action, actor, now, &detail);
+        }
+    }
+
+    fn escrows(&self) -> impl Iterator<Item = &Escrow> {
+        self.milestones.iter().filter_map(|m| m.escrow.as_ref())
     }
 
     /// The checkout sessions of the payments this contract holds whose payment intent it does
     /// not know: an event that names only a payment intent may be one of them (the payment
     /// provider can tell).
     pub fn sessions_without_intent(&self) -> Vec<PaymentRef> {
-        let escrow = self
-            .escrow
-            .iter()
+        let mut escrow: Vec<PaymentRef> = self
+            .escrows()
             .filter(|e| e.payment_intent_id.is_none())
-            .filter_map(|e| e.checkout_session_id.clone());
+            .filter_map(|e| e.checkout_session_id.clone())
+            .collect();
+        escrow.dedup();
         let extras = self
             .extra_payments
             .iter()
             .filter(|p| p.payment_intent_id.is_none())
             .map(|p| p.payment_ref.clone());
-        escrow.chain(extras).collect()
+        escrow.into_iter().chain(extras).collect()
     }
 
     /// Whether the contract holds any payment (its escrow's or an extra one).
     pub fn holds_payments(&self) -> bool {
-        self.escrow.is_some() || !self.extra_payments.is_empty()
+        self.escrow_paid() || !self.extra_payments.is_empty()
     }
 
     /// Records the references of `payment` that the known payment it matches lacked; whether
-    /// there was one. `None`: no known payment matches.
+    /// there was one. `None`: no known payment matches. One payment may fund several
+    /// milestones: each of them learns.
     fn recognise(&mut self, payment: &Payment) -> Option<bool> {
-        if let Some(e) = self.escrow.as_mut()
-            && payment.is(&e.refs())
-        {
-            let intent = learn(&mut e.payment_intent_id, &payment.payment_intent_id);
-            let session = learn(&mut e.checkout_session_id, &payment.checkout_session_id);
-            let charge = learn(&mut e.charge_id, &payment.charge_id);
-            return Some(intent || session || charge);
+        let mut matched = false;
+        let mut learned = false;
+        for e in self.milestones.iter_mut().filter_map(|m| m.escrow.as_mut()) {
+            if payment.is(&e.refs()) {
+                matched = true;
+                let intent = learn(&mut e.payment_intent_id, &payment.payment_intent_id);
+                let session = learn(&mut e.checkout_session_id, &payment.checkout_session_id);
+                let charge = learn(&mut e.charge_id, &payment.charge_id);
+                learned |= intent || session || charge;
+            }
+        }
+        if matched {
+            return Some(learned);
         }
         let extra = self
             .extra_payments
@@ -291,9 +326,39 @@ impl Contract {
         Some(intent || charge)
     }
 
+    /// The milestones a payment is for: those it names, else every unfunded one. A name the
+    /// contract does not have, or named twice, makes it a payment that does not match.
+    fn milestones_paid_by(&self, payment: &Payment) -> Result<Vec<MilestoneId>, DomainError> {
+        let Some(ids) = &payment.milestones else {
+            return Ok(self
+                .milestones
+                .iter()
+                .filter(|m| m.escrow.is_none())
+                .map(|m| m.id)
+                .collect());
+        };
+        let mut seen = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.milestone(*id).is_err() || seen.contains(id) {
+                return Err(DomainError::AmountMismatch(format!(
+                    "the payment is for milestone {id}, which this contract does not have once"
+                )));
+            }
+            seen.push(*id);
+        }
+        if seen.is_empty() {
+            return Err(DomainError::AmountMismatch(
+                "the payment names no milestone".into(),
+            ));
+        }
+        Ok(seen)
+    }
+
     /// Applies a successful payment. Idempotent by the payment's references: a payment that
     /// shares any reference (session or payment intent) with one the contract holds is that
-    /// payment, and only teaches the contract the reference it lacked.
+    /// payment, and only teaches the contract the reference it lacked. A new payment funds the
+    /// milestones it is for ([`Payment::milestones`]; all unfunded ones when it names none),
+    /// each once: one for a milestone already funded is owed back in full.
     pub fn fund(
         &mut self,
         payment: &Payment,
@@ -323,14 +388,38 @@ impl Contract {
             Some(false) => return Ok((FundOutcome::AlreadyApplied, vec![])),
             None => {}
         }
-        if payment.currency != self.currency || payment.amount != self.amount {
+        let targets = self.milestones_paid_by(payment)?;
+        // Nothing left unfunded: a second payment of the whole amount is a duplicate.
+        let expected = match targets.is_empty() {
+            true => self.amount,
+            false => targets
+                .iter()
+                .map(|id| self.milestone(*id).map(|m| m.amount))
+                .sum::<Result<MinorUnits, _>>()?,
+        };
+        if payment.currency != self.currency || payment.amount != expected {
+            let of = match (&payment.milestones, self.milestones.len()) {
+                (None, 1) => "the contract's".to_string(),
+                _ => format!(
+                    "milestone(s) {}'s",
+                    targets
+                        .iter()
+                        .map(MilestoneId::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             return Err(DomainError::AmountMismatch(format!(
-                "payment of {} {} does not match the contract's {} {}",
-                payment.amount, payment.currency, self.amount, self.currency
+                "payment of {} {} does not match {of} {expected} {}",
+                payment.amount, payment.currency, self.currency
             )));
         }
         let account_in = Account::ExternalStripe;
-        if self.escrow.is_some() || self.status == ContractStatus::Canceled {
+        let taken = targets.is_empty()
+            || targets
+                .iter()
+                .any(|id| self.milestone(*id).is_ok_and(|m| m.escrow.is_some()));
+        if taken || self.status == ContractStatus::Canceled {
             let id = self.next_transfer_id();
             let transfer = Transfer::new(
                 id,
@@ -368,56 +457,68 @@ impl Contract {
             self.updated_at = now;
             return Ok((FundOutcome::Duplicate, vec![transfer]));
         }
-        let split = fee_split(payment.amount, fee);
-        let id = self.next_transfer_id();
-        let transfer = Transfer::new(
-            id,
-            self.id.clone(),
-            TransferKind::Fund,
-            self.currency,
-            now,
-            vec![
-                (account_in, -payment.amount),
-                (Account::Escrow(self.id.clone()), payment.amount),
-            ],
-        );
-        self.escrow = Some(Escrow {
-            status: EscrowStatus::Funded,
-            amount: payment.amount,
-            platform_fee: split.platform_fee,
-            freelancer_earning: split.freelancer_earning,
-            currency: payment.currency,
-            checkout_session_id: payment.checkout_session_id.clone(),
-            payment_intent_id: payment.payment_intent_id.clone(),
-            charge_id: payment.charge_id.clone(),
-            payment_ref: reference.clone(),
-            funding_event_id: event_id.clone(),
-            refund: None,
-            history: vec![],
-            funded_at: now,
-            released_at: None,
-            refunded_at: None,
-        });
-        self.push_history(
+        let mut transfers = Vec::with_capacity(targets.len());
+        for id in &targets {
+            let amount = self.milestone(*id)?.amount;
+            let split = fee_split(amount, fee);
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::Fund,
+                self.currency,
+                now,
+                vec![
+                    (account_in.clone(), -amount),
+                    (Account::Escrow(self.milestone_ref(*id)), amount),
+                ],
+            ));
+            self.milestone_mut(*id)?.escrow = Some(Escrow {
+                status: EscrowStatus::Funded,
+                amount,
+                platform_fee: split.platform_fee,
+                freelancer_earning: split.freelancer_earning,
+                currency: payment.currency,
+                checkout_session_id: payment.checkout_session_id.clone(),
+                payment_intent_id: payment.payment_intent_id.clone(),
+                charge_id: payment.charge_id.clone(),
+                payment_ref: reference.clone(),
+                funding_event_id: event_id.clone(),
+                refund: None,
+                history: vec![],
+                funded_at: now,
+                released_at: None,
+                refunded_at: None,
+            });
+        }
+        self.push_history_to(
+            &targets,
             "funded",
             "stripe",
             now,
-            format!("payment {reference} via event {event_id}"),
+            &format!("payment {reference} via event {event_id}"),
         );
         self.updated_at = now;
-        Ok((FundOutcome::Funded, vec![transfer]))
+        Ok((FundOutcome::Funded, transfers))
     }
 
-    /// Releases the escrow: the earning to the freelancer's wallet, the fee to the platform.
-    /// `force` (admin CLI) releases without a client request; the reason is recorded.
+    /// Releases the escrow of every held milestone whose release the client asked for (every
+    /// held one with `force`, an operator's release without a request, whose reason is
+    /// recorded): the earning to the freelancer's wallet, the fee to the platform.
     pub fn release(
         &mut self,
         actor: Actor<'_>,
         force: Option<&str>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let escrow = self.funded_escrow(Action::Release)?;
-        if force.is_none() && self.release_fund_status != ReleaseFundStatus::Requested {
+        self.require_funded_escrow(Action::Release)?;
+        let targets: Vec<MilestoneId> = self
+            .milestones
+            .iter()
+            .filter(|m| m.is_held() && (force.is_some() || m.release_requested_at.is_some()))
+            .map(|m| m.id)
+            .collect();
+        if targets.is_empty() {
             return Err(DomainError::refused(
                 Entity::Contract,
                 self.release_fund_status.as_str(),
@@ -425,40 +526,88 @@ impl Contract {
                 "the client has not requested the release",
             ));
         }
+        let mut transfers = Vec::with_capacity(targets.len());
+        for id in targets {
+            transfers.push(self.release_one(id, actor, force, now)?);
+        }
+        self.sync_release_fund_status();
+        Ok(transfers)
+    }
+
+    /// Releases one milestone's escrow: once its release was requested, or with `force`.
+    pub fn release_milestone(
+        &mut self,
+        id: MilestoneId,
+        actor: Actor<'_>,
+        force: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        self.require_held_milestone(id, Action::Release)?;
+        let m = self.milestone(id)?;
+        if force.is_none() && m.release_requested_at.is_none() {
+            return Err(DomainError::refused(
+                Entity::Milestone,
+                m.state().as_str(),
+                Action::Release,
+                format!("the client has not requested milestone {id}'s release"),
+            ));
+        }
+        let transfer = self.release_one(id, actor, force, now)?;
+        self.sync_release_fund_status();
+        Ok(vec![transfer])
+    }
+
+    fn release_one(
+        &mut self,
+        id: MilestoneId,
+        actor: Actor<'_>,
+        force: Option<&str>,
+        now: i64,
+    ) -> Result<Transfer, DomainError> {
+        let escrow = self
+            .milestone(id)?
+            .escrow
+            .as_ref()
+            .expect("a held milestone has an escrow");
         let (amount, fee, earning) = (
             escrow.amount,
             escrow.platform_fee,
             escrow.freelancer_earning,
         );
-        let id = self.next_transfer_id();
+        let tid = self.next_transfer_id();
         let transfer = Transfer::new(
-            id,
+            tid,
             self.id.clone(),
             TransferKind::Release,
             self.currency,
             now,
             vec![
-                (Account::Escrow(self.id.clone()), -amount),
+                (Account::Escrow(self.milestone_ref(id)), -amount),
                 (Account::Wallet(self.freelancer_id.clone()), earning),
                 (Account::PlatformFees, fee),
             ],
         );
-        let escrow = self.escrow.as_mut().expect("checked above");
+        let escrow = self
+            .milestone_mut(id)?
+            .escrow
+            .as_mut()
+            .expect("checked above");
         escrow.status = EscrowStatus::Released;
         escrow.released_at = Some(now);
-        self.release_fund_status = ReleaseFundStatus::Approved;
         let detail = match force {
             Some(reason) => format!("forced without a request: {}", clip(reason)),
             None => format!("earning {earning} to the freelancer, fee {fee}"),
         };
-        self.push_history("released", actor, now, detail);
+        self.push_history_to(&[id], "released", actor, now, &detail);
         self.updated_at = now;
-        Ok(vec![transfer])
+        Ok(transfer)
     }
 
-    /// Decides and books a refund. The client's share is then owed through the provider
-    /// (`refund_pending`) until [`Contract::settle_refund`] records the provider's refund id; a
-    /// refund with nothing to send back settles at once.
+    /// Decides and books a refund of every held milestone (released ones stay released). The
+    /// client's share is then owed through the provider (`refund_pending`) until
+    /// [`Contract::settle_refund`] records the provider's refund id; a milestone with nothing
+    /// to send back settles at once. An explicit freelancer share is split over the held
+    /// milestones in order, each up to its earning.
     #[allow(clippy::too_many_arguments)]
     pub fn decide_refund(
         &mut self,
@@ -469,7 +618,7 @@ impl Contract {
         explicit_freelancer_share: Option<MinorUnits>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let escrow = self.funded_escrow(Action::Refund)?;
+        self.require_funded_escrow(Action::Refund)?;
         if self.status == ContractStatus::Completed {
             return Err(DomainError::refused(
                 Entity::Contract,
@@ -478,53 +627,30 @@ impl Contract {
                 "refund not allowed for a completed contract",
             ));
         }
-        let (amount, fee, earning) = (
-            escrow.amount,
-            escrow.platform_fee,
-            escrow.freelancer_earning,
-        );
-        let freelancer_share = match explicit_freelancer_share {
-            Some(share) if (MinorUnits::ZERO..=earning).contains(&share) => share,
-            Some(share) => {
-                return Err(DomainError::Validation(format!(
-                    "the freelancer's share {share} must be between 0 and the earning {earning}"
-                )));
-            }
-            None => {
-                // The kill fee follows the status the work had reached; a freelancer who walked
-                // away (canceled it themselves) keeps nothing.
-                let from = match self.status {
-                    ContractStatus::Canceled => {
-                        self.canceled_from.unwrap_or(ContractStatus::Pending)
-                    }
-                    s => s,
-                };
-                let percent = if self.canceled_by == Some(Party::Freelancer) {
-                    0
-                } else {
-                    from.kill_fee_percent().unwrap_or(0)
-                };
-                mul_div_half_up(earning, percent, 100)
-            }
+        let targets = self.held_milestones();
+        let earnings: MinorUnits = targets
+            .iter()
+            .filter_map(|id| self.milestone(*id).ok()?.escrow.as_ref())
+            .map(|e| e.freelancer_earning)
+            .sum();
+        if let Some(share) = explicit_freelancer_share
+            && !(MinorUnits::ZERO..=earnings).contains(&share)
+        {
+            return Err(DomainError::Validation(format!(
+                "the freelancer's share {share} must be between 0 and the earning {earnings}"
+            )));
+        }
+        // The kill fee follows the status the work had reached; a freelancer who walked away
+        // (canceled it themselves) keeps nothing.
+        let from = match self.status {
+            ContractStatus::Canceled => self.canceled_from.unwrap_or(ContractStatus::Pending),
+            s => s,
         };
-        let client_share = earning - freelancer_share;
-        let id = self.next_transfer_id();
-        let transfer = Transfer::new(
-            id,
-            self.id.clone(),
-            TransferKind::Refund,
-            self.currency,
-            now,
-            vec![
-                (Account::Escrow(self.id.clone()), -amount),
-                (Account::PlatformFees, fee),
-                (
-                    Account::Wallet(self.freelancer_id.clone()),
-                    freelancer_share,
-                ),
-                (Account::Refund(self.id.clone()), client_share),
-            ],
-        );
+        let percent = if self.canceled_by == Some(Party::Freelancer) {
+            0
+        } else {
+            from.kill_fee_percent().unwrap_or(0)
+        };
         if self.status != ContractStatus::Canceled {
             self.canceled_from = Some(self.status);
             self.canceled_by = Some(by);
@@ -534,41 +660,81 @@ impl Contract {
                 at: now,
             });
         }
-        // As the original left a refunded contract: its UI hides "Cancel" once the release
-        // fund status is Approved (the escrow's money has been decided).
-        self.release_fund_status = super::contract::ReleaseFundStatus::Approved;
         self.cancel_reason = clip(if reason.trim().is_empty() {
             "Requested by client"
         } else {
             reason
         });
         self.cancel_reason_description = clip(description);
-        let key = IdempotencyKey::derived(format!("escrow-refund-{}", self.id));
-        let escrow = self.escrow.as_mut().expect("checked above");
-        escrow.status = EscrowStatus::RefundPending;
-        escrow.refund = Some(RefundSplit {
-            client_share,
-            freelancer_share,
-            platform_fee: fee,
-            explicit: explicit_freelancer_share.is_some(),
-            idempotency_key: key,
-            provider_refund_id: None,
-            attempts: 0,
-            last_error: None,
-        });
-        self.push_history(
-            "refund_decided",
-            actor,
-            now,
-            format!(
+        let mut explicit_left = explicit_freelancer_share;
+        let mut transfers = Vec::with_capacity(targets.len());
+        let mut nothing_back = Vec::new();
+        for id in &targets {
+            let escrow = self.milestone(*id)?.escrow.as_ref().expect("held");
+            let (amount, fee, earning) = (
+                escrow.amount,
+                escrow.platform_fee,
+                escrow.freelancer_earning,
+            );
+            let freelancer_share = match explicit_left.as_mut() {
+                Some(left) => {
+                    let share = (*left).min(earning);
+                    *left = *left - share;
+                    share
+                }
+                None => mul_div_half_up(earning, percent, 100),
+            };
+            let client_share = earning - freelancer_share;
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::Refund,
+                self.currency,
+                now,
+                vec![
+                    (Account::Escrow(self.milestone_ref(*id)), -amount),
+                    (Account::PlatformFees, fee),
+                    (
+                        Account::Wallet(self.freelancer_id.clone()),
+                        freelancer_share,
+                    ),
+                    (Account::Refund(self.id.clone()), client_share),
+                ],
+            ));
+            let key = IdempotencyKey::derived(format!("escrow-refund-{}", self.milestone_ref(*id)));
+            let escrow = self
+                .milestone_mut(*id)?
+                .escrow
+                .as_mut()
+                .expect("checked above");
+            escrow.status = EscrowStatus::RefundPending;
+            escrow.refund = Some(RefundSplit {
+                client_share,
+                freelancer_share,
+                platform_fee: fee,
+                explicit: explicit_freelancer_share.is_some(),
+                idempotency_key: key,
+                provider_refund_id: None,
+                attempts: 0,
+                last_error: None,
+            });
+            let detail = format!(
                 "client {client_share}, freelancer {freelancer_share}, fee {fee}; reason: {}",
                 self.cancel_reason.clone()
-            ),
-        );
+            );
+            self.push_history_to(&[*id], "refund_decided", actor, now, &detail);
+            if client_share.is_zero() {
+                nothing_back.push(*id);
+            }
+        }
+        // As the original left a refunded contract: its UI hides "Cancel" once the release
+        // fund status is Approved (the escrow's money has been decided).
+        self.sync_release_fund_status();
         self.updated_at = now;
-        let mut transfers = vec![transfer];
-        if client_share.is_zero() {
+        for id in nothing_back {
             transfers.extend(self.settle_refund(
+                id,
                 &RefundRef::new(NO_PROVIDER_REFUND),
                 actor,
                 now,
@@ -577,15 +743,18 @@ impl Contract {
         Ok(transfers)
     }
 
-    /// The provider sent the client's share back: books it and closes the escrow.
+    /// The provider sent the client's share of milestone `id`'s refund back: books it and
+    /// closes that escrow.
     pub fn settle_refund(
         &mut self,
+        id: MilestoneId,
         provider_refund_id: &RefundRef,
         actor: Actor<'_>,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let from = self.escrow_state_name();
-        let escrow = self.escrow.as_ref().ok_or_else(|| {
+        let m = self.milestone(id)?;
+        let from = m.escrow_status().map_or("unfunded", EscrowStatus::as_str);
+        let escrow = m.escrow.as_ref().ok_or_else(|| {
             DomainError::refused(
                 Entity::Escrow,
                 from,
@@ -608,9 +777,9 @@ impl Contract {
             .refund
             .as_ref()
             .map_or(MinorUnits::ZERO, |r| r.client_share);
-        let id = self.next_transfer_id();
+        let tid = self.next_transfer_id();
         let transfer = Transfer::new(
-            id,
+            tid,
             self.id.clone(),
             TransferKind::RefundSettled,
             self.currency,
@@ -620,30 +789,51 @@ impl Contract {
                 (Account::ExternalStripe, share),
             ],
         );
-        let escrow = self.escrow.as_mut().expect("checked above");
+        let escrow = self
+            .milestone_mut(id)?
+            .escrow
+            .as_mut()
+            .expect("checked above");
         escrow.status = EscrowStatus::Refunded;
         escrow.refunded_at = Some(now);
         if let Some(r) = escrow.refund.as_mut() {
             r.provider_refund_id = Some(provider_refund_id.clone());
             r.last_error = None;
         }
-        self.push_history(
+        self.push_history_to(
+            &[id],
             "refunded",
             actor,
             now,
-            format!("provider refund {provider_refund_id}"),
+            &format!("provider refund {provider_refund_id}"),
         );
+        self.sync_release_fund_status();
         self.updated_at = now;
         Ok(vec![transfer])
     }
 
-    /// Notes a failed provider call on a pending refund (it will be retried with the same key).
-    pub fn note_refund_attempt(&mut self, error: Option<&str>, now: i64) {
-        if let Some(r) = self.escrow.as_mut().and_then(|e| e.refund.as_mut()) {
+    /// Notes a failed provider call on milestone `id`'s pending refund (it will be retried
+    /// with the same key).
+    pub fn note_refund_attempt(&mut self, id: MilestoneId, error: Option<&str>, now: i64) {
+        let refund = self
+            .milestone_mut(id)
+            .ok()
+            .and_then(|m| m.escrow.as_mut())
+            .and_then(|e| e.refund.as_mut());
+        if let Some(r) = refund {
             r.attempts += 1;
             r.last_error = error.map(clip);
             self.updated_at = now;
         }
+    }
+
+    /// The milestones whose refund is decided and not yet sent back by the provider.
+    pub fn refunds_pending(&self) -> Vec<MilestoneId> {
+        self.milestones
+            .iter()
+            .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundPending))
+            .map(|m| m.id)
+            .collect()
     }
 
     /// The provider refunded a duplicate payment in full.
@@ -696,7 +886,7 @@ impl Contract {
 
     /// Whether some provider refund is owed and not yet recorded (the recovery step's work).
     pub fn has_pending_provider_work(&self) -> bool {
-        self.escrow_status() == Some(EscrowStatus::RefundPending)
+        !self.refunds_pending().is_empty()
             || self
                 .extra_payments
                 .iter()
@@ -709,19 +899,21 @@ impl Contract {
     /// outside the escrow (from the provider's dashboard, say) while the ledger still counts that
     /// money: an admin must look. Naming no payment, any refund this contract made or owes counts.
     pub fn expects_provider_refund(&self, refs: &[&PaymentRef]) -> bool {
-        let escrow_refunding = matches!(
-            self.escrow_status(),
-            Some(EscrowStatus::RefundPending | EscrowStatus::Refunded)
-        );
+        let refunding = |e: &Escrow| {
+            matches!(
+                e.status,
+                EscrowStatus::RefundPending | EscrowStatus::Refunded
+            )
+        };
         if refs.is_empty() {
-            return escrow_refunding || !self.extra_payments.is_empty();
+            return self.escrows().any(refunding) || !self.extra_payments.is_empty();
         }
-        if self
-            .escrow
-            .as_ref()
-            .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
-        {
-            return escrow_refunding;
+        let mut paid_by = self
+            .escrows()
+            .filter(|e| refs.iter().any(|r| e.is_paid_by(r)))
+            .peekable();
+        if paid_by.peek().is_some() {
+            return paid_by.any(refunding);
         }
         self.extra_payments
             .iter()
@@ -732,6 +924,7 @@ impl Contract {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ReleaseFundStatus;
     use crate::domain::contract::tests::{contract, funded};
     use crate::domain::ledger::{LedgerEntry, balances};
     use proptest::prelude::*;
@@ -766,13 +959,19 @@ mod tests {
         let p = Payment::test(&c, "pi_1");
         let (outcome, ts) = c.fund(&p, ten(), &ev("evt_1"), 3).unwrap();
         assert_eq!(outcome, FundOutcome::Funded);
-        let e = c.escrow.as_ref().unwrap();
+        let e = c.escrow().unwrap();
         assert_eq!(
             (e.amount, e.platform_fee, e.freelancer_earning),
             (m(100_000), m(10_000), m(90_000))
         );
         let b = balances(&entries(&ts));
-        assert_eq!(b[&(Account::Escrow(c.id.clone()), Currency::Inr)], 100_000);
+        assert_eq!(
+            b[&(
+                Account::Escrow(c.milestone_ref(MilestoneId::FIRST)),
+                Currency::Inr
+            )],
+            100_000
+        );
     }
 
     #[test]
@@ -793,7 +992,7 @@ mod tests {
         let p = Payment::test(&c, "pi_2");
         let (outcome, ts) = c.fund(&p, ten(), &ev("evt_2"), 4).unwrap();
         assert_eq!(outcome, FundOutcome::Duplicate);
-        assert_eq!(c.escrow.as_ref().unwrap().amount, m(100_000));
+        assert_eq!(c.escrow().unwrap().amount, m(100_000));
         assert_eq!(ts[0].kind, TransferKind::DuplicatePayment);
         assert!(c.has_pending_provider_work());
         let again = c.fund(&p, ten(), &ev("evt_3"), 5).unwrap();
@@ -820,10 +1019,7 @@ mod tests {
         let linked = Payment::test(&c, "pi_1");
         let (outcome, ts) = c.fund(&linked, ten(), &ev("evt_2"), 4).unwrap();
         assert_eq!((outcome, ts.len()), (FundOutcome::Learned, 0));
-        assert_eq!(
-            c.escrow.as_ref().unwrap().payment_intent_id,
-            Some(pr("pi_1"))
-        );
+        assert_eq!(c.escrow().unwrap().payment_intent_id, Some(pr("pi_1")));
         assert!(c.extra_payments.is_empty(), "nothing owed back");
         assert!(c.payment_refs().contains(&&pr("pi_1")));
         // An intent-only event for it now matches by the intent it taught.
@@ -845,10 +1041,7 @@ mod tests {
         c.fund(&by_intent, ten(), &ev("evt_1"), 3).unwrap();
         let (outcome, _) = c.fund(&linked, ten(), &ev("evt_2"), 4).unwrap();
         assert_eq!(outcome, FundOutcome::Learned);
-        assert_eq!(
-            c.escrow.as_ref().unwrap().checkout_session_id,
-            Some(pr("cs_pi_1"))
-        );
+        assert_eq!(c.escrow().unwrap().checkout_session_id, Some(pr("cs_pi_1")));
         assert!(c.sessions_without_intent().is_empty());
     }
 
@@ -861,7 +1054,7 @@ mod tests {
             c.fund(&p, ten(), &ev("evt_1"), 3),
             Err(DomainError::AmountMismatch(_))
         ));
-        assert!(c.escrow.is_none());
+        assert!(c.escrow().is_none());
     }
 
     #[test]
@@ -891,7 +1084,7 @@ mod tests {
         );
         assert!(
             forced
-                .escrow
+                .escrow()
                 .unwrap()
                 .history
                 .iter()
@@ -911,7 +1104,7 @@ mod tests {
             let ts = c
                 .decide_refund("client", Party::Client, "", "", None, 5)
                 .unwrap();
-            let r = c.escrow.as_ref().unwrap().refund.clone().unwrap();
+            let r = c.escrow().unwrap().refund.clone().unwrap();
             assert_eq!(
                 (r.freelancer_share, r.client_share, r.platform_fee),
                 (m(freelancer), m(client), m(10_000))
@@ -919,7 +1112,13 @@ mod tests {
             assert_eq!(c.status, ContractStatus::Canceled);
             assert_eq!(c.cancel_reason, "Requested by client");
             let b = balances(&entries(&ts));
-            assert_eq!(b[&(Account::Escrow(c.id.clone()), Currency::Inr)], -100_000);
+            assert_eq!(
+                b[&(
+                    Account::Escrow(c.milestone_ref(MilestoneId::FIRST)),
+                    Currency::Inr
+                )],
+                -100_000
+            );
             assert_eq!(
                 b.get(&(Account::Refund(c.id.clone()), Currency::Inr))
                     .copied()
@@ -948,7 +1147,7 @@ mod tests {
             .unwrap();
         c.decide_refund("client", Party::Client, "", "", None, 6)
             .unwrap();
-        assert_eq!(c.escrow.unwrap().refund.unwrap().freelancer_share, m(0));
+        assert_eq!(c.escrow().unwrap().refund.unwrap().freelancer_share, m(0));
     }
 
     #[test]
@@ -1006,8 +1205,15 @@ mod tests {
             pending[&(Account::Refund(c.id.clone()), Currency::Inr)],
             90_000
         );
-        all.extend(c.settle_refund(&re("re_1"), "admin", 6).unwrap());
-        assert!(c.settle_refund(&re("re_1"), "admin", 7).unwrap().is_empty());
+        all.extend(
+            c.settle_refund(MilestoneId::FIRST, &re("re_1"), "admin", 6)
+                .unwrap(),
+        );
+        assert!(
+            c.settle_refund(MilestoneId::FIRST, &re("re_1"), "admin", 7)
+                .unwrap()
+                .is_empty()
+        );
         assert!(c.release("admin", Some("x"), 8).is_err());
         let b = balances(&entries(&all));
         assert_eq!(
@@ -1017,9 +1223,12 @@ mod tests {
             0
         );
         assert_eq!(
-            b.get(&(Account::Escrow(c.id.clone()), Currency::Inr))
-                .copied()
-                .unwrap_or(0),
+            b.get(&(
+                Account::Escrow(c.milestone_ref(MilestoneId::FIRST)),
+                Currency::Inr
+            ))
+            .copied()
+            .unwrap_or(0),
             0
         );
         assert_eq!(b.values().sum::<i128>(), 0);
@@ -1030,27 +1239,387 @@ mod tests {
         fn every_path_through_the_escrow_balances(amount in 1i64..=100_000_000_000_000, bps in 0u32..=10_000, path in 0u8..4, share_pct in 0i64..=100) {
             let mut c = contract();
             c.amount = m(amount);
+            c.milestones[0].amount = m(amount);
             let p = Payment::test(&c, "pi_1");
             let (_, mut ts) = c.fund(&p, FeeBps::new(bps).unwrap(), &ev("evt"), 1).unwrap();
             match path {
                 0 => { c.status = ContractStatus::Completed; c.request_release(2).unwrap(); ts.extend(c.release("a", None, 3).unwrap()); }
-                1 => { ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap()); }
+                1 => { ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(MilestoneId::FIRST, &re("re"), "a", 4).unwrap()); }
                 2 => {
-                    let earning = c.escrow.as_ref().unwrap().freelancer_earning;
+                    let earning = c.escrow().unwrap().freelancer_earning;
                     ts.extend(c.decide_refund("a", Party::Admin, "", "", Some(m(earning.get() * share_pct / 100)), 3).unwrap());
-                    ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap());
+                    ts.extend(c.settle_refund(MilestoneId::FIRST, &re("re"), "a", 4).unwrap());
                 }
-                _ => { c.status = ContractStatus::Ongoing; ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(&re("re"), "a", 4).unwrap()); }
+                _ => { c.status = ContractStatus::Ongoing; ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 3).unwrap()); ts.extend(c.settle_refund(MilestoneId::FIRST, &re("re"), "a", 4).unwrap()); }
             }
             let es = entries(&ts);
             let b = balances(&es);
             prop_assert_eq!(b.values().sum::<i128>(), 0);
-            prop_assert_eq!(b.get(&(Account::Escrow(c.id.clone()), Currency::Inr)).copied().unwrap_or(0), 0);
+            prop_assert_eq!(b.get(&(Account::Escrow(c.milestone_ref(MilestoneId::FIRST)), Currency::Inr)).copied().unwrap_or(0), 0);
             prop_assert_eq!(b.get(&(Account::Refund(c.id.clone()), Currency::Inr)).copied().unwrap_or(0), 0);
             prop_assert_eq!(-b[&(Account::ExternalStripe, Currency::Inr)], b.iter().filter(|((a, _), _)| matches!(a, Account::Wallet(_) | Account::PlatformFees)).map(|(_, v)| *v).sum::<i128>());
             for t in &ts {
                 prop_assert_eq!(t.lines.iter().map(|(_, a)| a.get() as i128).sum::<i128>(), 0);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod milestone_tests {
+    use super::*;
+    use crate::domain::contract::tests::contract;
+    use crate::domain::ledger::{LedgerEntry, balances};
+    use crate::domain::milestone::{MilestonePlan, MilestoneRef, MilestoneState};
+    use crate::domain::verify::Verifier;
+    use crate::domain::{ContractId, JobId, Money, Outcome, ReleaseFundStatus, UserId};
+    use proptest::prelude::*;
+
+    fn id(n: usize) -> MilestoneId {
+        MilestoneId::new(n).unwrap()
+    }
+
+    fn ten() -> FeeBps {
+        FeeBps::new(1000).unwrap()
+    }
+
+    fn parts(amounts: &[i64]) -> Contract {
+        let plans: Vec<MilestonePlan> = amounts
+            .iter()
+            .map(|a| MilestonePlan {
+                title: "part".into(),
+                amount: MinorUnits::new(*a),
+            })
+            .collect();
+        let mut c = Contract::with_milestones(
+            ContractId::generate(),
+            JobId::generate(),
+            UserId::generate(),
+            UserId::generate(),
+            Money::new(MinorUnits::new(amounts.iter().sum()), Currency::Inr),
+            None,
+            Some(&plans),
+            1,
+        )
+        .unwrap();
+        c.approve(1).unwrap();
+        c
+    }
+
+    fn pay(c: &Contract, pi: &str, ids: Option<&[usize]>, amount: i64) -> Payment {
+        let mut p = Payment::test(c, pi);
+        p.amount = MinorUnits::new(amount);
+        p.milestones = ids.map(|ids| ids.iter().map(|n| id(*n)).collect());
+        p
+    }
+
+    fn entries(ts: &[Transfer]) -> Vec<LedgerEntry> {
+        ts.iter().flat_map(|t| t.entries()).collect()
+    }
+
+    #[test]
+    fn a_payment_funds_exactly_the_milestones_it_names_once() {
+        let mut c = parts(&[1_000, 2_000, 3_000]);
+        let ev = EventId::new("evt_1");
+        // The amount must be what the named milestones cost.
+        assert!(matches!(
+            c.fund(&pay(&c, "pi_1", Some(&[1, 2]), 1_000), ten(), &ev, 2),
+            Err(DomainError::AmountMismatch(_))
+        ));
+        assert!(matches!(
+            c.fund(&pay(&c, "pi_1", Some(&[4]), 1_000), ten(), &ev, 2),
+            Err(DomainError::AmountMismatch(_))
+        ));
+        assert!(matches!(
+            c.fund(&pay(&c, "pi_1", Some(&[1, 1]), 2_000), ten(), &ev, 2),
+            Err(DomainError::AmountMismatch(_))
+        ));
+        let (outcome, ts) = c
+            .fund(&pay(&c, "pi_1", Some(&[1, 3]), 4_000), ten(), &ev, 2)
+            .unwrap();
+        assert_eq!((outcome, ts.len()), (FundOutcome::Funded, 2));
+        let states: Vec<_> = c.milestones.iter().map(|m| m.state()).collect();
+        assert_eq!(
+            states,
+            [
+                MilestoneState::Funded,
+                MilestoneState::Unfunded,
+                MilestoneState::Funded
+            ]
+        );
+        let b = balances(&entries(&ts));
+        assert_eq!(
+            b[&(
+                Account::Escrow(MilestoneRef::new(c.id.clone(), id(3))),
+                Currency::Inr
+            )],
+            3_000
+        );
+        // The same payment again changes nothing; another one for a funded milestone is owed
+        // back in full; one naming none pays every unfunded one.
+        let same = pay(&c, "pi_1", Some(&[1, 3]), 4_000);
+        assert_eq!(
+            c.fund(&same, ten(), &EventId::new("evt_2"), 3).unwrap(),
+            (FundOutcome::AlreadyApplied, vec![])
+        );
+        let (outcome, _) = c
+            .fund(
+                &pay(&c, "pi_2", Some(&[3]), 3_000),
+                ten(),
+                &EventId::new("evt_3"),
+                3,
+            )
+            .unwrap();
+        assert_eq!(outcome, FundOutcome::Duplicate);
+        let (outcome, _) = c
+            .fund(
+                &pay(&c, "pi_3", None, 2_000),
+                ten(),
+                &EventId::new("evt_4"),
+                4,
+            )
+            .unwrap();
+        assert_eq!(outcome, FundOutcome::Funded);
+        assert_eq!(c.held_milestones(), [id(1), id(2), id(3)]);
+        assert_eq!(c.escrow().unwrap().amount, MinorUnits::new(6_000));
+    }
+
+    #[test]
+    fn a_milestone_is_released_on_its_own_once_its_release_was_asked() {
+        let mut c = parts(&[1_000, 2_000]);
+        c.fund(&pay(&c, "pi_1", None, 3_000), ten(), &EventId::new("e"), 2)
+            .unwrap();
+        c.move_to(ContractStatus::Started, Party::Freelancer, 3)
+            .unwrap();
+        assert!(
+            c.request_milestone_release(id(1), 4).is_err(),
+            "not submitted"
+        );
+        assert_eq!(c.submit_milestone(id(1), 4), Ok(Outcome::Changed));
+        assert_eq!(c.submit_milestone(id(1), 5), Ok(Outcome::Unchanged));
+        assert!(c.release_milestone(id(1), "admin", None, 5).is_err());
+        assert!(c.release("admin", None, 5).is_err(), "nothing requested");
+        c.request_milestone_release(id(1), 5).unwrap();
+        assert_eq!(c.release_fund_status, ReleaseFundStatus::Requested);
+        // The whole-contract release moves only what was asked for.
+        let ts = c.release("admin", None, 6).unwrap();
+        assert_eq!(ts.len(), 1);
+        assert_eq!(
+            c.milestone(id(1)).unwrap().state(),
+            MilestoneState::Released
+        );
+        assert_eq!(c.milestone(id(2)).unwrap().state(), MilestoneState::Funded);
+        assert_eq!(c.release_fund_status, ReleaseFundStatus::NotRequested);
+        assert!(
+            c.release_milestone(id(1), "admin", Some("again"), 7)
+                .is_err()
+        );
+        assert!(matches!(
+            c.release_milestone(id(9), "admin", None, 7),
+            Err(DomainError::MilestoneNotFound(_))
+        ));
+        // A cancel refunds milestone 2 with the Started kill fee; milestone 1 stays released.
+        let ts = c
+            .decide_refund("admin", Party::Admin, "", "", None, 8)
+            .unwrap();
+        assert_eq!(ts.len(), 1);
+        let r = c
+            .milestone(id(2))
+            .unwrap()
+            .escrow
+            .clone()
+            .unwrap()
+            .refund
+            .unwrap();
+        assert_eq!(
+            (r.freelancer_share.get(), r.client_share.get()),
+            (270, 1_530)
+        );
+        assert_eq!(
+            r.idempotency_key.as_str(),
+            format!("escrow-refund-{}:2", c.id)
+        );
+        assert_eq!(
+            c.milestone(id(1)).unwrap().state(),
+            MilestoneState::Released
+        );
+        assert_eq!(c.refunds_pending(), [id(2)]);
+        assert_eq!(c.release_fund_status, ReleaseFundStatus::Approved);
+    }
+
+    #[test]
+    fn an_explicit_share_is_spread_over_the_held_milestones_in_order() {
+        let mut c = parts(&[1_000, 2_000]);
+        c.fund(&pay(&c, "pi_1", None, 3_000), ten(), &EventId::new("e"), 2)
+            .unwrap();
+        assert!(
+            c.clone()
+                .decide_refund(
+                    "admin",
+                    Party::Admin,
+                    "",
+                    "",
+                    Some(MinorUnits::new(2_701)),
+                    3
+                )
+                .is_err()
+        );
+        c.decide_refund(
+            "admin",
+            Party::Admin,
+            "",
+            "",
+            Some(MinorUnits::new(1_000)),
+            3,
+        )
+        .unwrap();
+        let share = |n| {
+            c.milestone(id(n))
+                .unwrap()
+                .escrow
+                .as_ref()
+                .unwrap()
+                .refund
+                .as_ref()
+                .unwrap()
+                .freelancer_share
+                .get()
+        };
+        assert_eq!((share(1), share(2)), (900, 100));
+    }
+
+    #[test]
+    fn a_record_stored_before_milestones_reads_as_one_milestone() {
+        let mut c = contract();
+        c.fund(&Payment::test(&c, "pi_1"), ten(), &EventId::new("e"), 2)
+            .unwrap();
+        c.status = ContractStatus::Completed;
+        c.status_history
+            .push(crate::domain::contract::StatusChange {
+                status: ContractStatus::Completed,
+                at: 3,
+            });
+        c.request_release(4).unwrap();
+        let mut doc = serde_json::to_value(&c).unwrap();
+        // As it was stored: its escrow at the top, no milestones.
+        let escrow = doc["milestones"][0]["escrow"].take();
+        doc.as_object_mut().unwrap().remove("milestones");
+        doc["escrow"] = escrow;
+        let old: Contract = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(old.milestones.len(), 1);
+        let m = &old.milestones[0];
+        assert_eq!(
+            (m.id, m.amount, m.state(), m.submitted_at),
+            (id(1), c.amount, MilestoneState::ReleaseRequested, Some(3))
+        );
+        assert_eq!(old.escrow(), c.escrow());
+        // Verification reads the same facts from it.
+        let facts = crate::domain::verify::ContractFacts::from_json(&doc.to_string()).unwrap();
+        assert_eq!(facts, crate::domain::verify::ContractFacts::of(&old));
+        // Written again, it is in the new form.
+        let again = serde_json::to_value(&old).unwrap();
+        assert!(again.get("escrow").is_none() && again["milestones"].is_array());
+    }
+
+    #[test]
+    fn verify_checks_each_milestone_s_escrow_account() {
+        let mut c = parts(&[1_000, 2_000, 3_000]);
+        let (_, mut ts) = c
+            .fund(
+                &pay(&c, "pi_1", Some(&[1, 2]), 3_000),
+                ten(),
+                &EventId::new("e"),
+                2,
+            )
+            .unwrap();
+        ts.extend(c.release_milestone(id(2), "admin", Some("x"), 3).unwrap());
+        let check = |c: &Contract, ts: &[Transfer]| {
+            let mut v = Verifier::new();
+            for e in entries(ts) {
+                v.add_entry(&e);
+            }
+            v.add_contract(c);
+            v.finish()
+        };
+        assert!(check(&c, &ts).ok(), "{:?}", check(&c, &ts).violations);
+        // Money booked into unfunded milestone 3's account is found, and named.
+        let mut tampered = ts.clone();
+        tampered.push(Transfer::new(
+            "x:1".into(),
+            c.id.clone(),
+            TransferKind::Fund,
+            Currency::Inr,
+            4,
+            vec![
+                (Account::ExternalStripe, MinorUnits::new(-5)),
+                (
+                    Account::Escrow(MilestoneRef::new(c.id.clone(), id(3))),
+                    MinorUnits::new(5),
+                ),
+            ],
+        ));
+        let report = check(&c, &tampered);
+        let rules: Vec<_> = report.violations.iter().map(|v| v.rule).collect();
+        assert!(rules.contains(&"unfunded_escrow_is_empty"), "{rules:?}");
+        assert!(
+            rules.contains(&"one_payment_per_funded_escrow"),
+            "{rules:?}"
+        );
+        assert!(
+            report.violations.iter().any(|v| v.detail.contains(":3")),
+            "{:?}",
+            report.violations
+        );
+    }
+
+    proptest! {
+        /// Any milestone contract, any fee, each milestone paid, released or refunded on its
+        /// own: every transfer balances, every escrow account ends at what its milestone
+        /// holds, and fee plus earning is each milestone's amount.
+        #[test]
+        fn every_path_through_milestones_balances(
+            amounts in proptest::collection::vec(1i64..=10_000_000, 1..6),
+            bps in 0u32..=10_000,
+            paths in proptest::collection::vec(0u8..4, 6),
+        ) {
+            let mut c = parts(&amounts);
+            let fee = FeeBps::new(bps).unwrap();
+            let mut ts = vec![];
+            for (i, a) in amounts.iter().enumerate() {
+                let n = i + 1;
+                if paths[i] == 3 {
+                    continue;
+                }
+                let (_, t) = c.fund(&pay(&c, &format!("pi_{n}"), Some(&[n]), *a), fee, &EventId::new(format!("e{n}")), 2).unwrap();
+                ts.extend(t);
+                let e = c.milestone(id(n)).unwrap().escrow.clone().unwrap();
+                prop_assert_eq!(e.platform_fee + e.freelancer_earning, e.amount);
+                if paths[i] == 1 {
+                    ts.extend(c.release_milestone(id(n), "a", Some("p"), 3).unwrap());
+                }
+            }
+            if paths.iter().take(amounts.len()).any(|p| *p == 0 || *p == 2) && c.escrow_status() == Some(EscrowStatus::Funded) {
+                ts.extend(c.decide_refund("a", Party::Admin, "", "", None, 4).unwrap());
+                for m in c.refunds_pending() {
+                    ts.extend(c.settle_refund(m, &RefundRef::new("re"), "a", 5).unwrap());
+                }
+            }
+            for t in &ts {
+                prop_assert_eq!(t.lines.iter().map(|(_, a)| a.get() as i128).sum::<i128>(), 0);
+            }
+            let b = balances(&entries(&ts));
+            for m in &c.milestones {
+                let held = if m.is_held() { m.amount.get() as i128 } else { 0 };
+                let account = Account::Escrow(MilestoneRef::new(c.id.clone(), m.id));
+                prop_assert_eq!(b.get(&(account, Currency::Inr)).copied().unwrap_or(0), held);
+            }
+            let mut v = Verifier::new();
+            for e in entries(&ts) {
+                v.add_entry(&e);
+            }
+            v.add_contract(&c);
+            let report = v.finish();
+            prop_assert!(report.ok(), "{:?}", report.violations);
         }
     }
 }

@@ -2,7 +2,8 @@
 //! [`LedgerEntry`] lines that sum to zero. Accounts:
 //!
 //! - `external:stripe` — the outside world; negative by everything paid in and not paid back;
-//! - `escrow:<contractId>` — money held for a contract;
+//! - `escrow:<contractId>` — money held for a contract's milestone 1, `escrow:<contractId>:<n>`
+//!   for its milestone n;
 //! - `wallet:<userId>` — a freelancer's (or client's) internal balance;
 //! - `platform:fees` — the platform's revenue;
 //! - `refund:<contractId>` — money decided to go back to the client and not yet confirmed sent
@@ -20,12 +21,15 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ContractId, PayoutId, UserId};
+use super::milestone::MilestoneRef;
 use super::money::{Currency, MinorUnits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
     ExternalStripe,
-    Escrow(ContractId),
+    /// One milestone's escrow: `escrow:<contractId>` for milestone 1 (every contract's only
+    /// one before milestones), `escrow:<contractId>:<n>` for the others.
+    Escrow(MilestoneRef),
     Wallet(UserId),
     PlatformFees,
     Refund(ContractId),
@@ -52,7 +56,8 @@ impl FromStr for Account {
         match s.split_once(':') {
             Some(("external", "stripe")) => Ok(Account::ExternalStripe),
             Some(("platform", "fees")) => Ok(Account::PlatformFees),
-            Some(("escrow", id)) => ContractId::parse(id)
+            Some(("escrow", id)) => id
+                .parse::<MilestoneRef>()
                 .map(Account::Escrow)
                 .map_err(|_| bad()),
             Some(("refund", id)) => ContractId::parse(id)
@@ -393,6 +398,7 @@ impl Ord for Currency {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::milestone::MilestoneId;
 
     #[test]
     fn a_month_is_named_and_bounded_in_utc() {
@@ -417,7 +423,8 @@ mod tests {
         for a in [
             Account::ExternalStripe,
             Account::PlatformFees,
-            Account::Escrow(c.clone()),
+            Account::Escrow(MilestoneRef::new(c.clone(), MilestoneId::FIRST)),
+            Account::Escrow(MilestoneRef::new(c.clone(), MilestoneId::new(7).unwrap())),
             Account::Refund(c),
             Account::Wallet(u),
             Account::Payout(PayoutId::generate()),
@@ -438,7 +445,7 @@ mod tests {
             TransferKind::Fund,
             Currency::Inr,
             0,
-            vec![(Account::Escrow(c), MinorUnits::new(5))],
+            vec![(Account::Refund(c), MinorUnits::new(5))],
         );
     }
 }

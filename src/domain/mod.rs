@@ -8,6 +8,7 @@ pub mod escrow;
 pub mod ids;
 pub mod ledger;
 pub mod media;
+pub mod milestone;
 pub mod money;
 pub mod payout;
 pub mod review;
@@ -22,6 +23,7 @@ pub use ids::{
     RequestTag, ReviewId, UserId,
 };
 pub use ledger::{Account, KeptBalances, KeptLists, LedgerEntry, Owner, Transfer, TransferKind};
+pub use milestone::{Milestone, MilestoneId, MilestonePlan, MilestoneRef, MilestoneState};
 pub use money::{Currency, FeeBps, MinorUnits, Money};
 pub use payout::{ConnectedAccount, Payout, PayoutStatus};
 pub use review::{Rating, Review};

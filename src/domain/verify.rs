@@ -14,6 +14,7 @@ use super::contract::Contract;
 use super::escrow::EscrowStatus;
 use super::ids::{ContractId, PayoutId};
 use super::ledger::{Account, KeptBalances, KeptMonth, LedgerEntry, Owner, TransferKind};
+use super::milestone::{MilestoneId, MilestoneRef};
 use super::money::{Currency, MinorUnits};
 use super::payout::{Payout, PayoutStatus};
 
@@ -61,7 +62,8 @@ pub struct Verifier {
     transfer: Option<(String, i128, Owner)>,
     /// Transfers whose entries did not come together and did not sum to zero (yet).
     split_transfers: HashMap<String, (i128, Owner)>,
-    funds_per_contract: HashMap<ContractId, u32>,
+    /// Funding transfers into each milestone's escrow account.
+    funds_per_milestone: HashMap<MilestoneRef, u32>,
     /// How many `payout_sent` transfers each payout has.
     sends_per_payout: HashMap<PayoutId, u32>,
     contracts: Vec<ContractFacts>,
@@ -104,23 +106,36 @@ impl PayoutFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractFacts {
     pub id: ContractId,
-    pub escrow: Option<(EscrowStatus, MinorUnits)>,
+    /// How many milestones it has.
+    pub milestones: usize,
+    /// Each funded milestone's escrow: the milestone, its status and amount.
+    pub escrows: Vec<(MilestoneId, EscrowStatus, MinorUnits)>,
     pub refund_owed: MinorUnits,
     pub currency: Currency,
 }
+
+/// A funded milestone's escrow as verification reads it: the milestone, its status, amount,
+/// and the client's share of its refund decision, if any.
+type EscrowFacts = (MilestoneId, EscrowStatus, MinorUnits, Option<MinorUnits>);
 
 impl ContractFacts {
     pub fn of(c: &Contract) -> ContractFacts {
         ContractFacts::new(
             c.id.clone(),
             c.currency,
-            c.escrow.as_ref().map(|e| {
-                (
-                    e.status,
-                    e.amount,
-                    e.refund.as_ref().map(|r| r.client_share),
-                )
-            }),
+            c.milestones.len(),
+            c.milestones
+                .iter()
+                .filter_map(|m| {
+                    let e = m.escrow.as_ref()?;
+                    Some((
+                        m.id,
+                        e.status,
+                        e.amount,
+                        e.refund.as_ref().map(|r| r.client_share),
+                    ))
+                })
+                .collect(),
             c.extra_payments
                 .iter()
                 .filter(|p| p.provider_refund_id.is_none())
@@ -133,11 +148,31 @@ impl ContractFacts {
     /// million of them, and decoding each whole contract was most of its cost.
     pub fn from_json(doc: &str) -> serde_json::Result<ContractFacts> {
         let d: FactsDoc = serde_json::from_str(doc)?;
+        let of = |id: MilestoneId, e: FactsEscrow| {
+            (id, e.status, e.amount, e.refund.map(|r| r.client_share))
+        };
+        // A record stored before milestones: its escrow is milestone 1's.
+        let (count, escrows) = match d.milestones.is_empty() {
+            true => (
+                1,
+                d.escrow
+                    .map(|e| of(MilestoneId::FIRST, e))
+                    .into_iter()
+                    .collect(),
+            ),
+            false => (
+                d.milestones.len(),
+                d.milestones
+                    .into_iter()
+                    .filter_map(|m| Some(of(m.id, m.escrow?)))
+                    .collect(),
+            ),
+        };
         Ok(ContractFacts::new(
             d.id,
             d.currency,
-            d.escrow
-                .map(|e| (e.status, e.amount, e.refund.map(|r| r.client_share))),
+            count,
+            escrows,
             d.extra_payments
                 .iter()
                 .filter(|p| p.provider_refund_id.is_none())
@@ -145,22 +180,28 @@ impl ContractFacts {
         ))
     }
 
-    /// `escrow`: its status, amount and the client's share of its refund decision, if any.
     /// What the refund account must hold: the extra payments not yet refunded, plus the
-    /// client's share of a refund the provider has not confirmed (an escrow `refund_pending`).
+    /// client's share of each refund the provider has not confirmed (an escrow
+    /// `refund_pending`).
     fn new(
         id: ContractId,
         currency: Currency,
-        escrow: Option<(EscrowStatus, MinorUnits, Option<MinorUnits>)>,
+        milestones: usize,
+        escrows: Vec<EscrowFacts>,
         unrefunded_extra: impl Iterator<Item = MinorUnits>,
     ) -> ContractFacts {
-        let pending = match escrow {
-            Some((EscrowStatus::RefundPending, _, share)) => share.unwrap_or(MinorUnits::ZERO),
-            _ => MinorUnits::ZERO,
-        };
+        let pending: MinorUnits = escrows
+            .iter()
+            .filter(|e| e.1 == EscrowStatus::RefundPending)
+            .map(|e| e.3.unwrap_or(MinorUnits::ZERO))
+            .sum();
         ContractFacts {
             id,
-            escrow: escrow.map(|(status, amount, _)| (status, amount)),
+            milestones,
+            escrows: escrows
+                .into_iter()
+                .map(|(m, status, amount, _)| (m, status, amount))
+                .collect(),
             refund_owed: unrefunded_extra.sum::<MinorUnits>() + pending,
             currency,
         }
@@ -174,8 +215,19 @@ impl ContractFacts {
 struct FactsDoc {
     id: ContractId,
     currency: Currency,
+    /// Only in records stored before milestones.
+    #[serde(default)]
     escrow: Option<FactsEscrow>,
+    #[serde(default)]
+    milestones: Vec<FactsMilestone>,
     extra_payments: Vec<FactsExtraPayment>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FactsMilestone {
+    id: MilestoneId,
+    escrow: Option<FactsEscrow>,
 }
 
 #[derive(serde::Deserialize)]
@@ -247,10 +299,9 @@ impl Verifier {
             KeptMonth::add_release(m, e);
         }
         if e.kind == TransferKind::Fund
-            && matches!(e.account, Account::Escrow(_))
-            && let Some(c) = e.owner.contract()
+            && let Account::Escrow(m) = &e.account
         {
-            *self.funds_per_contract.entry(c.clone()).or_insert(0) += 1;
+            *self.funds_per_milestone.entry(m.clone()).or_insert(0) += 1;
         }
         if e.kind == TransferKind::PayoutSent
             && matches!(e.account, Account::Payout(_))
@@ -283,7 +334,7 @@ impl Verifier {
 
     pub fn add_facts(&mut self, facts: ContractFacts) {
         self.counts.contracts += 1;
-        if facts.escrow.is_some() {
+        if !facts.escrows.is_empty() {
             self.counts.escrows += 1;
         }
         self.contracts.push(facts);
@@ -357,66 +408,97 @@ impl Verifier {
             });
         }
         for c in std::mem::take(&mut self.contracts) {
-            // The contract's id moves into each key and back out: no id is copied.
             let sum_of = |key: &(Account, Currency)| self.balances.get(key).map_or(0, |b| b.0);
-            let key = (Account::Escrow(c.id), c.currency);
-            let escrow_balance = sum_of(&key);
-            let Account::Escrow(id) = key.0 else {
-                unreachable!()
-            };
+            // Every milestone's escrow account holds what its escrow says, and was funded
+            // once if it was funded at all.
+            // The contract's id moves into each key and back out: no id is copied.
+            let mut id = c.id;
+            for n in 1..=c.milestones {
+                let Some(milestone) = MilestoneId::new(n) else {
+                    break;
+                };
+                let key = (
+                    Account::Escrow(MilestoneRef::new(id, milestone)),
+                    c.currency,
+                );
+                let escrow_balance = sum_of(&key);
+                let funds = match &key.0 {
+                    Account::Escrow(name) => self.funds_per_milestone.get(name).copied(),
+                    _ => unreachable!(),
+                }
+                .unwrap_or(0);
+                let shown = || key.0.to_string();
+                let owner = || match &key.0 {
+                    Account::Escrow(name) => vec![name.contract.to_string()],
+                    _ => unreachable!(),
+                };
+                match c.escrows.iter().find(|e| e.0 == milestone) {
+                    None => {
+                        if escrow_balance != 0 {
+                            v.push(Violation {
+                                rule: "unfunded_escrow_is_empty",
+                                ids: owner(),
+                                detail: format!(
+                                    "{} holds {escrow_balance} with no escrow",
+                                    shown()
+                                ),
+                            });
+                        }
+                        if funds != 0 {
+                            v.push(Violation {
+                                rule: "one_payment_per_funded_escrow",
+                                ids: owner(),
+                                detail: format!(
+                                    "{funds} funding transfers into {}, which is unfunded",
+                                    shown()
+                                ),
+                            });
+                        }
+                    }
+                    Some(&(_, status, amount)) => {
+                        if funds != 1 {
+                            v.push(Violation {
+                                rule: "one_payment_per_funded_escrow",
+                                ids: owner(),
+                                detail: format!(
+                                    "{funds} funding transfers into {}, expected exactly 1",
+                                    shown()
+                                ),
+                            });
+                        }
+                        let expected = if status == EscrowStatus::Funded {
+                            amount.get() as i128
+                        } else {
+                            0
+                        };
+                        if escrow_balance != expected {
+                            let rule = if status == EscrowStatus::Funded {
+                                "funded_escrow_holds_its_amount"
+                            } else {
+                                "closed_escrow_is_zero"
+                            };
+                            v.push(Violation {
+                                rule,
+                                ids: owner(),
+                                detail: format!(
+                                    "{} ({}) holds {escrow_balance}, expected {expected}",
+                                    shown(),
+                                    status.as_str()
+                                ),
+                            });
+                        }
+                    }
+                }
+                let Account::Escrow(name) = key.0 else {
+                    unreachable!()
+                };
+                id = name.contract;
+            }
             let key = (Account::Refund(id), c.currency);
             let refund_balance = sum_of(&key);
             let Account::Refund(id) = key.0 else {
                 unreachable!()
             };
-            let funds = self.funds_per_contract.get(&id).copied().unwrap_or(0);
-            match c.escrow {
-                None => {
-                    if escrow_balance != 0 {
-                        v.push(Violation {
-                            rule: "unfunded_escrow_is_empty",
-                            ids: vec![id.to_string()],
-                            detail: format!("escrow account holds {escrow_balance} with no escrow"),
-                        });
-                    }
-                    if funds != 0 {
-                        v.push(Violation {
-                            rule: "one_payment_per_funded_escrow",
-                            ids: vec![id.to_string()],
-                            detail: format!("{funds} funding transfers for an unfunded contract"),
-                        });
-                    }
-                }
-                Some((status, amount)) => {
-                    if funds != 1 {
-                        v.push(Violation {
-                            rule: "one_payment_per_funded_escrow",
-                            ids: vec![id.to_string()],
-                            detail: format!("{funds} funding transfers, expected exactly 1"),
-                        });
-                    }
-                    let expected = if status == EscrowStatus::Funded {
-                        amount.get() as i128
-                    } else {
-                        0
-                    };
-                    if escrow_balance != expected {
-                        let rule = if status == EscrowStatus::Funded {
-                            "funded_escrow_holds_its_amount"
-                        } else {
-                            "closed_escrow_is_zero"
-                        };
-                        v.push(Violation {
-                            rule,
-                            ids: vec![id.to_string()],
-                            detail: format!(
-                                "escrow {} holds {escrow_balance}, expected {expected}",
-                                status.as_str()
-                            ),
-                        });
-                    }
-                }
-            }
             if refund_balance != c.refund_owed.get() as i128 {
                 v.push(Violation {
                     rule: "refund_account_matches_owed",

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, OneOf, OneOfBuilder, Schema, Type};
 
-use crate::domain::{ContractId, ContractStatus, Currency, JobId, Money};
+use crate::domain::{ContractId, ContractStatus, Currency, JobId, MilestonePlan, Money};
 use crate::service::Result;
 use crate::service::checkout::Checkout;
 use crate::service::contracts::NewContract;
@@ -26,15 +26,46 @@ pub struct CreateContract {
     pub amount: Box<RawValue>,
     #[schema(max_length = 200)]
     pub title: Option<String>,
+    /// The contract in parts, each with its own escrow: 1 to 50, each over 0, adding up to
+    /// `amount`. Absent: one milestone of the whole amount.
+    #[schema(min_items = 1, max_items = 50)]
+    pub milestones: Option<Vec<MilestoneBody>>,
+}
+
+/// One milestone of `create-contract`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MilestoneBody {
+    #[schema(max_length = 200)]
+    pub title: String,
+    /// Rupees, as a JSON number or string, parsed exactly.
+    #[schema(schema_with = amount_schema)]
+    pub amount: Box<RawValue>,
 }
 
 impl CreateContract {
     pub fn parse(self, job: JobId, currency: Currency) -> Result<NewContract> {
+        let milestones = match self.milestones {
+            None => None,
+            Some(list) => Some(
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let field = format!("milestones[{i}].amount");
+                        Ok(MilestonePlan {
+                            title: input::title(&m.title)?.as_str().to_string(),
+                            amount: input::amount(&field, m.amount.get(), currency)?.minor,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
         Ok(NewContract {
             job,
             freelancer: input::id(&self.freelancer_id, "freelancerId")?,
             amount: input::amount("amount", self.amount.get(), currency)?,
             title: self.title.as_deref().map(input::title).transpose()?,
+            milestones,
         })
     }
 }
@@ -62,6 +93,26 @@ fn amount_one_of(builder: OneOfBuilder) -> OneOf {
         .build()
 }
 
+/// A milestone's number in a body: an integer from 1 to 50, or a string of one, or null.
+fn milestone_id_schema() -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(crate::domain::milestone::MILESTONES_MAX as i64)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(super::openapi::MILESTONE_PATTERN)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
 fn optional_amount_schema() -> Schema {
     Schema::OneOf(amount_one_of(
         OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)),
@@ -82,6 +133,10 @@ pub struct CheckoutBody {
     pub amount: Option<Box<RawValue>>,
     #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub freelancer_id: Option<String>,
+    /// The milestone to pay for (its number, 1 to 50, or a string of it). Absent or null:
+    /// every unfunded milestone in one session.
+    #[schema(schema_with = milestone_id_schema)]
+    pub milestone_id: Option<serde_json::Value>,
 }
 
 impl CheckoutBody {
@@ -100,6 +155,22 @@ impl CheckoutBody {
             rate: amount("rate", self.rate)?,
             amount: amount("amount", self.amount)?,
             title: self.title.as_deref().map(input::title).transpose()?,
+            milestone: match &self.milestone_id {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(input::milestone(s)?),
+                // 25.0 is the integer 25 to JSON Schema.
+                Some(serde_json::Value::Number(n)) => {
+                    let whole = n.as_u64().or_else(|| {
+                        n.as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                            .map(|f| f as u64)
+                    });
+                    Some(input::milestone(
+                        &whole.map_or_else(|| n.to_string(), |w| w.to_string()),
+                    )?)
+                }
+                Some(_) => Some(input::milestone("")?),
+            },
         })
     }
 }

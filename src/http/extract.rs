@@ -226,15 +226,34 @@ impl<S: Send + Sync> FromRequestParts<S> for WholeList {
     }
 }
 
+/// The query parameters a list takes; any other is a 400 `request.bad_query` (a name sent by
+/// mistake is not silently ignored; the original's front end sends none).
+pub const PAGING_PARAMS: [&str; 3] = ["page", "limit", "after"];
+
 async fn paging<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
     default_limit: u32,
 ) -> Result<Page, ApiError> {
+    let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| error(ErrorCode::RequestBadQuery, e.body_text()))?;
+    if let Some(unknown) = q.keys().find(|k| !PAGING_PARAMS.contains(&k.as_str())) {
+        return Err(error(
+            ErrorCode::RequestBadQuery,
+            format!(
+                "unknown query parameter {:?}: this list takes {}",
+                unknown.chars().take(64).collect::<String>(),
+                PAGING_PARAMS.join(", ")
+            ),
+        ));
+    }
+    page_from(&q, default_limit)
+}
+
+/// The page `q` asks for (`page`, `limit`, `after`), `default_limit` rows unless asked.
+pub fn page_from(q: &HashMap<String, String>, default_limit: u32) -> Result<Page, ApiError> {
     {
-        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| error(ErrorCode::RequestBadQuery, e.body_text()))?;
         let num = |key: &str, default: u32, max: u32| -> Result<u32, ApiError> {
             match q.get(key) {
                 None => Ok(default),

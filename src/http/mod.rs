@@ -17,6 +17,7 @@ pub mod bodies;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod milestones;
 pub mod openapi;
 pub mod original;
 pub mod payouts;
@@ -135,6 +136,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/admin/escrow/refund-client/{contractId}/{clientId}",
             put(routes::refund),
+        )
+        .route(
+            "/api/freelancer/contract/milestones/{contractId}/{milestoneId}/submit",
+            put(milestones::submit),
+        )
+        .route(
+            "/api/client/contract/release-fund/{contractId}/milestones/{milestoneId}",
+            patch(milestones::request_release),
+        )
+        .route(
+            "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
+            put(milestones::release),
         )
         .route("/api/admin/escrow/balance", get(routes::balance))
         .route(

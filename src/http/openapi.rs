@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::idempotency::OpenApiDoc as IdempotencyKey;
-use super::{original, payouts, routes};
+use super::{milestones, original, payouts, routes};
 
 struct Bearer;
 
@@ -47,6 +47,8 @@ impl Modify for Bearer {
 struct SharedRules;
 
 const ID_PATTERN: &str = "^[0-9a-fA-F]{24}$";
+/// [`crate::domain::MilestoneId::parse`]: 1 to 50 in decimal digits (leading zeros allowed).
+pub(super) const MILESTONE_PATTERN: &str = "^0*([1-9]|[1-4][0-9]|50)$";
 /// [`crate::domain::ContractRef::parse`]: the id, or "CON" (any case) and 1 to 19 digits.
 const CONTRACT_PATTERN: &str = "^([0-9a-fA-F]{24}|[Cc][Oo][Nn][0-9]{1,19})$";
 
@@ -86,6 +88,18 @@ impl Modify for SharedRules {
                 let mut add = vec![];
                 for p in op.parameters.iter_mut().flatten() {
                     match (&p.parameter_in, p.name.as_str()) {
+                        (ParameterIn::Path, "milestoneId") => {
+                            p.schema = Some(RefOr::T(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .pattern(Some(MILESTONE_PATTERN))
+                                    .into(),
+                            ));
+                            add.push((
+                                "400",
+                                "malformed request or milestone (`request.invalid_id`)",
+                            ));
+                        }
                         (ParameterIn::Path, name)
                             if path.starts_with("/api/") && name.ends_with("Id") =>
                         {
@@ -134,6 +148,12 @@ impl Modify for SharedRules {
                 let paged = params
                     .iter()
                     .any(|p| p.parameter_in == ParameterIn::Query && p.name == "limit");
+                if paged {
+                    add.push((
+                        "400",
+                        "an unknown or unreadable query parameter (`request.bad_query`)",
+                    ));
+                }
                 if paged && !params.iter().any(|p| p.name == "after") {
                     params.push(
                         utoipa::openapi::path::ParameterBuilder::new()
@@ -224,6 +244,7 @@ impl Modify for UploadTypes {
         original::wallet_sales_report,
         payouts::onboarding, payouts::account, payouts::request, payouts::mine, payouts::all,
         payouts::one, payouts::connect_webhook,
+        milestones::submit, milestones::request_release, milestones::release,
     ),
 )]
 pub struct ApiDoc;

@@ -112,10 +112,8 @@ fn only_params(
 pub async fn mine(
     State(s): State<AppState>,
     Auth(caller): Auth,
-    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     Paging(page): Paging,
 ) -> ApiResult<Json<PayoutPageView>> {
-    only_params(query, &["page", "limit", "after"])?;
     let me = me(&caller);
     let permit = s.service.permit(&caller, UseCase::Payouts { owner: &me })?;
     let found = s
@@ -133,10 +131,10 @@ pub async fn all(
     State(s): State<AppState>,
     Auth(caller): Auth,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
-    Paging(page): Paging,
 ) -> ApiResult<Json<PayoutPageView>> {
     let permit = s.service.permit(&caller, UseCase::OperatePayouts)?;
     let q = only_params(query, &["status", "page", "limit", "after"])?;
+    let page = super::extract::page_from(&q, 20)?;
     let filter = PayoutFilter {
         user: None,
         status: q.get("status").map(|s| parse_status(s)).transpose()?,

@@ -50,7 +50,7 @@ pub(super) fn msg(message: &str, c: &crate::domain::Contract) -> Json<ContractMe
     })
 }
 
-fn escrow_msg(message: &str, c: &crate::domain::Contract) -> Json<EscrowMessage> {
+pub(super) fn escrow_msg(message: &str, c: &crate::domain::Contract) -> Json<EscrowMessage> {
     Json(EscrowMessage {
         message: message.into(),
         data: EscrowView::of_moved(c),
@@ -184,7 +184,7 @@ pub async fn request_release(
     let permit = s.service.permit(&caller, UseCase::RequestRelease)?;
     let c = s
         .service
-        .request_release(permit, &contract_id(&s, &id).await?)
+        .request_release(permit, &contract_id(&s, &id).await?, None)
         .await?;
     Ok(msg("Fund release requested successfully.", &c))
 }
@@ -215,6 +215,7 @@ pub async fn release(
         .in_request(tag.as_ref());
     let release = Release {
         contract: contract_id(&s, &id).await?,
+        milestone: None,
         force: None,
     };
     let c = s.service.release(permit, &release).await?;

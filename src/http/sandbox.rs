@@ -25,17 +25,17 @@ fn escape(s: &str) -> String {
 }
 
 pub async fn page(State(s): State<AppState>, Path(session): Path<String>) -> Response {
-    let c = match s.service.sandbox_session(&session).await {
-        Ok(c) => c,
+    let (c, paying) = match s.service.sandbox_session(&session).await {
+        Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
     };
     let title = escape(c.title.as_ref().map_or("Escrow payment", |t| t.as_str()));
     let amount = format!(
         "{} {}",
-        format_minor(c.amount, c.currency),
+        format_minor(paying.amount, c.currency),
         c.currency.code().to_uppercase()
     );
-    let status = if c.escrow_paid() {
+    let status = if !crate::service::checkout::sandbox_session_open(&c, &paying) {
         "<p id=\"paid\">This contract is already paid.</p>"
     } else {
         ""

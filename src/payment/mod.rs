@@ -23,6 +23,8 @@ pub struct CheckoutRequest {
     /// Product name shown to the payer.
     pub title: String,
     pub amount: Money,
+    /// The milestones it pays for (sent as the `milestones` metadata).
+    pub milestones: Vec<crate::domain::MilestoneId>,
     pub success_url: String,
     pub cancel_url: String,
     /// Same contract and amount → same key → the provider returns the same session.

@@ -17,7 +17,9 @@ use super::{
     AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
     PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
 };
-use crate::domain::{Contract, ContractId, EventId, MinorUnits, PaymentRef, RefundRef, UserId};
+use crate::domain::{
+    Contract, ContractId, EventId, MilestoneId, MinorUnits, PaymentRef, RefundRef, UserId,
+};
 
 pub const SESSION_PREFIX: &str = "cs_sandbox_";
 pub const ACCOUNT_PREFIX: &str = "acct_sandbox_";
@@ -38,18 +40,25 @@ impl SessionKey {
         SessionKey(mac.finalize().into_bytes().into())
     }
 
-    fn mac(&self, contract: &str, amount: MinorUnits) -> Hmac<Sha256> {
+    fn mac(&self, contract: &str, what: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(format!("{contract}_{amount}").as_bytes());
+        mac.update(format!("{contract}_{what}").as_bytes());
         mac
     }
 
-    /// The session id of a checkout of `amount` for `contract`: the same on every call (a
-    /// double click gets the same session), and not one anyone without the key can make.
-    pub fn session_id(&self, contract: &ContractId, amount: MinorUnits) -> String {
-        let tag = self.mac(contract.as_str(), amount).finalize().into_bytes();
+    /// The session id of a checkout of `amount` for `milestones` of `contract`: the same on
+    /// every call (a double click gets the same session), and not one anyone without the key
+    /// can make. The milestones ride in the amount's part (`<amount>m<1-2>`).
+    pub fn session_id(
+        &self,
+        contract: &ContractId,
+        amount: MinorUnits,
+        milestones: &[MilestoneId],
+    ) -> String {
+        let what = what_part(amount, milestones);
+        let tag = self.mac(contract.as_str(), &what).finalize().into_bytes();
         format!(
-            "{SESSION_PREFIX}{contract}_{amount}_{}",
+            "{SESSION_PREFIX}{contract}_{what}_{}",
             hex::encode(&tag[..TAG_BYTES])
         )
     }
@@ -77,19 +86,53 @@ impl SessionKey {
         Some(user)
     }
 
-    /// The contract and amount a session id names, when this deployment made it; `None` for
-    /// anything else (checked in constant time).
-    pub fn check(&self, session_id: &str) -> Option<(ContractId, MinorUnits)> {
+    /// The contract, amount and milestones a session id names, when this deployment made it;
+    /// `None` for anything else (checked in constant time). Milestones `None`: a session made
+    /// before milestones (it pays every unfunded one).
+    pub fn check(&self, session_id: &str) -> Option<SandboxSession> {
         let rest = session_id.strip_prefix(SESSION_PREFIX)?;
         let mut parts = rest.splitn(3, '_');
-        let (contract, amount, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        let (contract, what, tag) = (parts.next()?, parts.next()?, parts.next()?);
         let contract = ContractId::parse(contract).ok()?;
+        let (amount, milestones) = match what.split_once('m') {
+            None => (what, None),
+            Some((amount, ids)) => {
+                let ids: Option<Vec<MilestoneId>> =
+                    ids.split('-').map(|n| MilestoneId::parse(n).ok()).collect();
+                (amount, Some(ids?))
+            }
+        };
         let amount = MinorUnits::new(amount.parse().ok()?);
         let tag = hex::decode(tag).ok().filter(|t| t.len() == TAG_BYTES)?;
-        self.mac(contract.as_str(), amount)
+        self.mac(contract.as_str(), what)
             .verify_truncated_left(&tag)
             .ok()?;
-        Some((contract, amount))
+        Some(SandboxSession {
+            contract,
+            amount,
+            milestones,
+        })
+    }
+}
+
+/// What a sandbox session is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSession {
+    pub contract: ContractId,
+    pub amount: MinorUnits,
+    pub milestones: Option<Vec<MilestoneId>>,
+}
+
+fn what_part(amount: MinorUnits, milestones: &[MilestoneId]) -> String {
+    match milestones {
+        [] => amount.to_string(),
+        ids => format!(
+            "{amount}m{}",
+            ids.iter()
+                .map(MilestoneId::to_string)
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
     }
 }
 
@@ -122,9 +165,11 @@ impl PaymentProvider for SandboxProvider {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError> {
-        let id = self
-            .key
-            .session_id(&request.contract_id, request.amount.minor);
+        let id = self.key.session_id(
+            &request.contract_id,
+            request.amount.minor,
+            &request.milestones,
+        );
         let url = format!("{}/sandbox/checkout/{id}", self.public_url);
         Ok(CheckoutSession { id, url })
     }
@@ -230,6 +275,7 @@ pub fn intent_of(session_id: &str) -> PaymentRef {
 /// session: every field async-stripe's typed parser requires is present.
 pub fn completed_event(
     contract: &Contract,
+    session: &SandboxSession,
     session_id: &str,
     event_id: &EventId,
     success_url: &str,
@@ -237,6 +283,20 @@ pub fn completed_event(
     now_s: i64,
 ) -> String {
     let payment_intent = intent_of(session_id);
+    let mut metadata = json!({
+        "jobId": contract.job_id.as_str(),
+        "clientId": contract.client_id.as_str(),
+        "freelancerId": contract.freelancer_id.as_str(),
+        "contractId": contract.id.as_str(),
+    });
+    if let Some(ids) = &session.milestones {
+        metadata[crate::payment::webhook::MILESTONES_METADATA] = json!(
+            ids.iter()
+                .map(MilestoneId::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
     json!({
         "id": event_id.as_str(),
         "object": "event",
@@ -248,8 +308,8 @@ pub fn completed_event(
             "object": {
                 "id": session_id,
                 "object": "checkout.session",
-                "amount_subtotal": contract.amount,
-                "amount_total": contract.amount,
+                "amount_subtotal": session.amount,
+                "amount_total": session.amount,
                 "automatic_tax": {"enabled": false, "liability": null, "status": null},
                 "cancel_url": cancel_url,
                 "client_reference_id": contract.id.as_str(),
@@ -259,12 +319,7 @@ pub fn completed_event(
                 "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
                 "expires_at": now_s + 86_400,
                 "livemode": false,
-                "metadata": {
-                    "jobId": contract.job_id.as_str(),
-                    "clientId": contract.client_id.as_str(),
-                    "freelancerId": contract.freelancer_id.as_str(),
-                    "contractId": contract.id.as_str(),
-                },
+                "metadata": metadata,
                 "mode": "payment",
                 "payment_intent": payment_intent.as_str(),
                 "payment_method_types": ["card"],
@@ -288,10 +343,20 @@ mod tests {
     fn the_sandbox_event_passes_the_typed_stripe_parser() {
         let c = crate::domain::contract::tests::contract();
         let key = SessionKey::new("whsec_s");
-        let sid = key.session_id(&c.id, c.amount);
-        assert_eq!(key.check(&sid), Some((c.id.clone(), c.amount)));
+        let ids = [MilestoneId::FIRST];
+        let sid = key.session_id(&c.id, c.amount, &ids);
+        let session = key.check(&sid).unwrap();
+        assert_eq!(
+            session,
+            SandboxSession {
+                contract: c.id.clone(),
+                amount: c.amount,
+                milestones: Some(ids.to_vec())
+            }
+        );
         let body = completed_event(
             &c,
+            &session,
             &sid,
             &EventId::new("evt_sandbox_1"),
             "http://x/ok",
@@ -311,6 +376,7 @@ mod tests {
             verify_and_parse(body.as_bytes(), Some(&header), "whsec_s", 1_800_000_000).unwrap();
         let (payment, refs) = paid_payment(parsed);
         assert_eq!(payment.amount, c.amount);
+        assert_eq!(payment.milestones, Some(ids.to_vec()));
         assert_eq!(refs.contract_id.as_deref(), Some(c.id.as_str()));
     }
 
@@ -318,8 +384,15 @@ mod tests {
     fn only_the_key_makes_a_session_id() {
         let c = crate::domain::contract::tests::contract();
         let key = SessionKey::new("whsec_s");
-        let sid = key.session_id(&c.id, c.amount);
-        assert_eq!(sid, key.session_id(&c.id, c.amount), "deterministic");
+        let sid = key.session_id(&c.id, c.amount, &[]);
+        assert_eq!(sid, key.session_id(&c.id, c.amount, &[]), "deterministic");
+        let two = key.session_id(&c.id, c.amount, &[MilestoneId::new(2).unwrap()]);
+        assert_eq!(
+            key.check(&two).unwrap().milestones,
+            Some(vec![MilestoneId::new(2).unwrap()])
+        );
+        let other_milestone = two.replacen("m2_", "m3_", 1);
+        assert_eq!(key.check(&other_milestone), None);
         let guessed = format!("{SESSION_PREFIX}{}_{}", c.id, c.amount);
         let other_amount = sid.replacen(&format!("_{}_", c.amount), "_1_", 1);
         let mut flipped = sid.clone();

@@ -173,7 +173,7 @@ impl StripeProvider {
 /// The metadata every session and its payment intent carry, so any event about the payment
 /// leads back to the contract.
 fn metadata(request: &CheckoutRequest) -> HashMap<String, String> {
-    HashMap::from([
+    let mut m = HashMap::from([
         ("jobId".to_string(), request.job_id.to_string()),
         ("clientId".to_string(), request.client_id.to_string()),
         (
@@ -181,7 +181,15 @@ fn metadata(request: &CheckoutRequest) -> HashMap<String, String> {
             request.freelancer_id.to_string(),
         ),
         ("contractId".to_string(), request.contract_id.to_string()),
-    ])
+    ]);
+    if !request.milestones.is_empty() {
+        let ids: Vec<String> = request.milestones.iter().map(|m| m.to_string()).collect();
+        m.insert(
+            super::webhook::MILESTONES_METADATA.to_string(),
+            ids.join(","),
+        );
+    }
+    m
 }
 
 /// The Checkout Session of DESIGN §6: one line item priced inline in the contract's currency.
@@ -411,6 +419,7 @@ mod tests {
             freelancer_id: UserId::generate(),
             title: "Logo & icon".into(),
             amount: crate::domain::Money::new(MinorUnits::new(150_050), Currency::Inr),
+            milestones: vec![crate::domain::MilestoneId::FIRST],
             success_url: "http://front/ok".into(),
             cancel_url: "http://front/no".into(),
             idempotency_key: crate::domain::IdempotencyKey::derived("k".into()),
@@ -433,6 +442,8 @@ mod tests {
                 "payment_intent_data[metadata][contractId]={}",
                 r.contract_id
             ),
+            "metadata[milestones]=1".to_string(),
+            "payment_intent_data[metadata][milestones]=1".to_string(),
         ] {
             assert!(body.split('&').any(|p| p == part), "{part} not in {body}");
         }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
 use crate::domain::payout::AccountState;
-use crate::domain::{Currency, EventId, MinorUnits, Payment, PaymentRef};
+use crate::domain::{Currency, EventId, MilestoneId, MinorUnits, Payment, PaymentRef};
 
 /// Largest webhook body accepted (Stripe's events are a few KiB).
 pub const WEBHOOK_BODY_BYTES_MAX: usize = 512 * 1024;
@@ -93,6 +93,19 @@ fn refs_from(
     }
 }
 
+/// The milestones a payment is for, from its `milestones` metadata ("1,3"): `None` when it
+/// has none (a session made before milestones pays every unfunded one); a value that does not
+/// read names no milestone (`Some` of nothing), so the payment matches none.
+pub fn milestones_from(metadata: Option<&HashMap<String, String>>) -> Option<Vec<MilestoneId>> {
+    let raw = metadata?.get(MILESTONES_METADATA)?;
+    let ids: Option<Vec<MilestoneId>> =
+        raw.split(',').map(|n| MilestoneId::parse(n).ok()).collect();
+    Some(ids.unwrap_or_default())
+}
+
+/// The metadata key naming the milestones a session pays for.
+pub const MILESTONES_METADATA: &str = "milestones";
+
 fn currency(code: &str) -> Option<Currency> {
     code.parse().ok()
 }
@@ -143,6 +156,7 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
                         charge_id: None,
                         amount: MinorUnits::new(amount),
                         currency: cur,
+                        milestones: milestones_from(s.metadata.as_ref()),
                     },
                     paid,
                     refs: refs_from(s.metadata.as_ref(), s.client_reference_id.as_deref()),
@@ -162,6 +176,7 @@ fn from_typed(event: stripe_webhook::Event) -> ParsedEvent {
                             .map(|c| PaymentRef::new(c.id().as_str())),
                         amount: MinorUnits::new(pi.amount_received),
                         currency: cur,
+                        milestones: milestones_from(Some(&pi.metadata)),
                     },
                     paid: true,
                     refs: refs_from(Some(&pi.metadata), None),
@@ -239,6 +254,7 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                         charge_id: None,
                         amount: MinorUnits::new(amount),
                         currency: cur,
+                        milestones: milestones_from(Some(&metadata)),
                     },
                     paid: event_type == "checkout.session.async_payment_succeeded"
                         || s("payment_status").as_deref() == Some("paid"),
@@ -264,6 +280,7 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                         charge_id: expandable_id("latest_charge").map(PaymentRef::new),
                         amount: MinorUnits::new(amount),
                         currency: cur,
+                        milestones: milestones_from(Some(&metadata)),
                     },
                     paid: true,
                     refs: refs_from(Some(&metadata), None),

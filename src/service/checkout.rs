@@ -4,8 +4,10 @@
 use sha2::Digest;
 
 use crate::domain::{
-    Contract, ContractStatus, EventId, IdempotencyKey, JobId, Money, Outcome, Title, UserId,
+    Contract, ContractStatus, EventId, IdempotencyKey, JobId, MilestoneId, MinorUnits, Money,
+    Outcome, Title, UserId,
 };
+use crate::payment::sandbox::SandboxSession;
 use crate::payment::{CheckoutRequest, CheckoutSession};
 
 use super::Service;
@@ -23,6 +25,8 @@ pub struct Checkout {
     /// `amount` as sent, when sent (the same as `rate`).
     pub amount: Option<Money>,
     pub freelancer: Option<UserId>,
+    /// The milestone to pay for; `None`: every unfunded one, in one session.
+    pub milestone: Option<MilestoneId>,
 }
 
 /// What the sandbox's Pay button posts to this server's own `/webhook`.
@@ -77,9 +81,21 @@ impl Service {
                 "freelancerId is not the freelancer of this job's contract",
             ));
         }
+        let milestones = unfunded_milestones(&contract, req.milestone)?;
+        let pays = Money::new(
+            milestones
+                .iter()
+                .filter_map(|id| contract.milestone(*id).ok())
+                .map(|m| m.amount)
+                .sum::<MinorUnits>(),
+            contract.currency,
+        );
+        // The price sent is the contract's (the original's front end sends it), or what this
+        // session pays.
         for (field, asked) in [("rate", req.rate), ("amount", req.amount)] {
             if let Some(asked) = asked
                 && asked != contract.money()
+                && asked != pays
             {
                 return Err(Error::new(
                     ErrorCode::AmountMismatch,
@@ -97,12 +113,6 @@ impl Service {
                 "the freelancer has not approved the contract yet",
             ));
         }
-        if contract.escrow_paid() {
-            return Err(Error::new(
-                ErrorCode::EscrowAlreadyFunded,
-                "the escrow of this contract is already paid",
-            ));
-        }
         let title = match req.title {
             Some(t) if !t.is_empty() => t,
             _ => contract.title.clone().unwrap_or_else(|| {
@@ -118,12 +128,25 @@ impl Service {
             })
             .await?;
         }
-        // Same contract, amount and title → same key → the same session on a double click; a
-        // new title is a new request, which Stripe would refuse under the old key.
+        // Same contract, milestones, amount and title → same key → the same session on a
+        // double click; a new title is a new request, which Stripe would refuse under the old
+        // key.
+        let which = match milestones.as_slice() {
+            [only] if contract.milestones.len() == 1 && *only == MilestoneId::FIRST => {
+                String::new()
+            }
+            ids => format!(
+                "-m{}",
+                ids.iter()
+                    .map(MilestoneId::to_string)
+                    .collect::<Vec<_>>()
+                    .join("-")
+            ),
+        };
         let idempotency_key = IdempotencyKey::derived(format!(
-            "escrow-checkout-{}-{}-{}",
+            "escrow-checkout-{}{which}-{}-{}",
             contract.id,
-            contract.amount,
+            pays.minor,
             &hex::encode(sha2::Sha256::digest(title.as_str().as_bytes()))[..16]
         ));
         let request = CheckoutRequest {
@@ -132,7 +155,8 @@ impl Service {
             client_id: contract.client_id.clone(),
             freelancer_id: contract.freelancer_id.clone(),
             title: title.as_str().to_string(),
-            amount: contract.money(),
+            amount: pays,
+            milestones,
             // Stripe fills in the session id, so the front end learns it as from the sandbox.
             success_url: format!("{}?session_id={{CHECKOUT_SESSION_ID}}", self.success_url()),
             cancel_url: self.cancel_url(),
@@ -144,8 +168,8 @@ impl Service {
     /// The sandbox's Pay button: the signed event the server then posts to itself. Like a
     /// Stripe session, one is paid once, and not once its contract is canceled.
     pub async fn sandbox_payment(&self, session_id: &str) -> Result<SandboxPayment> {
-        let contract = self.sandbox_session(session_id).await?;
-        if contract.escrow_paid() {
+        let (contract, session) = self.sandbox_session(session_id).await?;
+        if !sandbox_session_open(&contract, &session) {
             return Err(Error::new(
                 ErrorCode::EscrowAlreadyFunded,
                 "this contract is already paid",
@@ -164,6 +188,7 @@ impl Service {
         ));
         let body = crate::payment::sandbox::completed_event(
             &contract,
+            &session,
             session_id,
             &event_id,
             &self.success_url(),
@@ -180,8 +205,8 @@ impl Service {
     }
 
     /// The contract of a sandbox session, for its checkout page: a session this deployment
-    /// made (its id carries a tag only the server can make) for the contract's current amount.
-    pub async fn sandbox_session(&self, session_id: &str) -> Result<Contract> {
+    /// made (its id carries a tag only the server can make) for what its milestones cost.
+    pub async fn sandbox_session(&self, session_id: &str) -> Result<(Contract, SandboxSession)> {
         if self.payments.name() != "sandbox" {
             return Err(Error::new(
                 ErrorCode::SandboxDisabled,
@@ -189,13 +214,64 @@ impl Service {
             ));
         }
         let not_found = |why: &str| Error::new(ErrorCode::SandboxSessionNotFound, why.to_string());
-        let (id, amount) = crate::payment::sandbox::SessionKey::new(&self.settings.webhook_secret)
+        let session = crate::payment::sandbox::SessionKey::new(&self.settings.webhook_secret)
             .check(session_id)
             .ok_or_else(|| not_found("no such sandbox session"))?;
-        let c = self.load(&id).await?;
-        if c.amount != amount {
+        let c = self.load(&session.contract).await?;
+        let costs = match &session.milestones {
+            None => c.amount,
+            Some(ids) => ids
+                .iter()
+                .map(|id| c.milestone(*id).map(|m| m.amount))
+                .sum::<std::result::Result<MinorUnits, _>>()
+                .map_err(|_| not_found("no such sandbox session (no such milestone)"))?,
+        };
+        if costs != session.amount {
             return Err(not_found("no such sandbox session (the amount changed?)"));
         }
-        Ok(c)
+        Ok((c, session))
     }
+}
+
+/// Whether a sandbox session can still be paid: none of its milestones is funded (a session
+/// made before milestones: the contract is not).
+pub fn sandbox_session_open(c: &Contract, session: &SandboxSession) -> bool {
+    match &session.milestones {
+        None => !c.escrow_paid(),
+        Some(ids) => ids
+            .iter()
+            .all(|id| c.milestone(*id).is_ok_and(|m| m.escrow.is_none())),
+    }
+}
+
+/// The milestones a checkout pays for: `only`, which must be unfunded, else every unfunded
+/// one (at least one).
+fn unfunded_milestones(c: &Contract, only: Option<MilestoneId>) -> Result<Vec<MilestoneId>> {
+    let paid = || {
+        Error::new(
+            ErrorCode::EscrowAlreadyFunded,
+            match only {
+                Some(id) => format!("milestone {id} of this contract is already paid"),
+                None => "the escrow of this contract is already paid".to_string(),
+            },
+        )
+    };
+    let ids: Vec<MilestoneId> = match only {
+        Some(id) => {
+            if c.milestone(id)?.escrow.is_some() {
+                return Err(paid());
+            }
+            vec![id]
+        }
+        None => c
+            .milestones
+            .iter()
+            .filter(|m| m.escrow.is_none())
+            .map(|m| m.id)
+            .collect(),
+    };
+    if ids.is_empty() {
+        return Err(paid());
+    }
+    Ok(ids)
 }

@@ -3,7 +3,8 @@
 
 use crate::directory::Cards;
 use crate::domain::{
-    Contract, ContractId, ContractStatus, JobId, LedgerEntry, Money, Party, Title, UserId,
+    Contract, ContractId, ContractStatus, JobId, LedgerEntry, MilestoneId, MilestonePlan, Money,
+    Party, Title, UserId,
 };
 use crate::store::{ContractFilter, Cursor, Page, StoreError};
 
@@ -18,6 +19,8 @@ pub struct NewContract {
     pub freelancer: UserId,
     pub amount: Money,
     pub title: Option<Title>,
+    /// Its milestones (they add up to `amount`); `None`: one of the whole amount.
+    pub milestones: Option<Vec<MilestonePlan>>,
 }
 
 /// A page of contracts with the directory's cards of their users and jobs.
@@ -44,9 +47,11 @@ pub enum Side {
 pub struct ContractDetail {
     pub contract: Contract,
     pub entries: Vec<LedgerEntry>,
-    /// When the system releases its escrow unless the client asks first (auto-release on,
-    /// work completed, escrow still held): Unix ms.
+    /// When the system next releases a milestone unless the client asks first (auto-release
+    /// on, milestone submitted, its escrow still held): Unix ms.
     pub auto_release_at: Option<i64>,
+    /// Each such milestone's auto-release time.
+    pub auto_releases: Vec<(MilestoneId, i64)>,
 }
 
 impl Service {
@@ -59,13 +64,14 @@ impl Service {
             .clone();
         self.check_job_for_contract(&new.job, &client, &new.freelancer)
             .await?;
-        let mut c = Contract::new(
+        let mut c = Contract::with_milestones(
             ContractId::generate(),
             new.job.clone(),
             client,
             new.freelancer,
             new.amount,
             new.title,
+            new.milestones.as_deref(),
             self.clock.now_ms(),
         )?;
         if let Some(tag) = permit.request() {
@@ -158,7 +164,14 @@ impl Service {
             if caller.party_in(&c) != Some(Party::Freelancer) {
                 return Err(not_party());
             }
-            self.schedule_auto_release(id).await?;
+            // Completing delivers every held milestone not yet submitted.
+            for m in c
+                .milestones
+                .iter()
+                .filter(|m| m.is_held() && m.submitted_at.is_none())
+            {
+                self.schedule_auto_release(&c.milestone_ref(m.id)).await?;
+            }
         }
         let (_, c) = self
             .transition(id, |c, now| {
@@ -299,18 +312,21 @@ impl Service {
         let contract = self.load(id).await?;
         caller.party_in(&contract).ok_or_else(not_party)?;
         let entries = self.store.entries_for_contract(&contract.id).await?;
-        let held = contract
-            .escrow
-            .as_ref()
-            .is_some_and(|e| e.status == crate::domain::EscrowStatus::Funded);
-        let auto_release_at = match held {
-            true => self.auto_release_due(&contract.id).await?,
-            false => None,
-        };
+        let mut auto_releases = vec![];
+        for m in contract
+            .milestones
+            .iter()
+            .filter(|m| m.is_held() && m.submitted_at.is_some())
+        {
+            if let Some(at) = self.auto_release_due(&contract.milestone_ref(m.id)).await? {
+                auto_releases.push((m.id, at));
+            }
+        }
         Ok(ContractDetail {
             contract,
             entries,
-            auto_release_at,
+            auto_release_at: auto_releases.iter().map(|(_, at)| *at).min(),
+            auto_releases,
         })
     }
 }

@@ -109,6 +109,7 @@ error_codes! {
     // ---- what is not there ----
     NotFound = "not_found", NotFound;
     ContractNotFound = "contract.not_found", NotFound;
+    MilestoneNotFound = "milestone.not_found", NotFound;
     MediaNotFound = "media.not_found", NotFound;
     SandboxDisabled = "sandbox.disabled", NotFound;
     SandboxSessionNotFound = "sandbox.session_not_found", NotFound;
@@ -289,7 +290,9 @@ impl From<DomainError> for Error {
         let message = e.to_string();
         let code = match &e {
             DomainError::InvalidTransition { action, reason, .. } => match (action, reason) {
-                (Action::Release | Action::Refund, _) => ErrorCode::EscrowWrongState,
+                (Action::Release | Action::Refund | Action::Submit, _) => {
+                    ErrorCode::EscrowWrongState
+                }
                 (Action::MoveTo(_), None) => ErrorCode::ContractInvalidTransition,
                 (Action::Review, _) => ErrorCode::ReviewContractNotCompleted,
                 (
@@ -303,6 +306,7 @@ impl From<DomainError> for Error {
             },
             DomainError::AmountMismatch(_) => ErrorCode::AmountMismatch,
             DomainError::Validation(_) => ErrorCode::ValidationFailed,
+            DomainError::MilestoneNotFound(_) => ErrorCode::MilestoneNotFound,
         };
         Error::new(code, message)
     }

@@ -4,8 +4,8 @@
 //! move can be worked out first, on a copy, for an operator to confirm.
 
 use crate::domain::{
-    Contract, ContractId, ContractStatus, Currency, EscrowStatus, MinorUnits, Party, PaymentRef,
-    ReleaseFundStatus, TimerKind, UserId,
+    Account, Contract, ContractId, Currency, MilestoneId, MilestoneRef, MinorUnits, Party,
+    PaymentRef, TimerKind, Transfer, TransferKind, UserId,
 };
 use crate::payment::RefundRequest;
 
@@ -21,6 +21,8 @@ use crate::domain::Outcome;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
     pub contract: ContractId,
+    /// One milestone; `None`: every held milestone whose release was requested.
+    pub milestone: Option<MilestoneId>,
     pub force: Option<Reason>,
 }
 
@@ -61,27 +63,38 @@ pub enum PlanAction {
 }
 
 impl MovePlan {
-    /// Reads the plan off a contract the transition has just been applied to.
-    fn of(action: PlanAction, c: &Contract) -> MovePlan {
-        let e = c
-            .escrow
-            .as_ref()
-            .expect("a release or refund needs an escrow");
-        let (freelancer_share, client_share, explicit_split) = match &e.refund {
-            Some(r) => (r.freelancer_share, r.client_share, r.explicit),
-            None => (e.freelancer_earning, MinorUnits::ZERO, false),
+    /// Reads the plan off the transfers the transition just wrote (on a copy): what leaves
+    /// the escrow accounts and where it goes, over every milestone it moved.
+    fn of(
+        action: PlanAction,
+        c: &Contract,
+        transfers: &[Transfer],
+        explicit_split: bool,
+    ) -> MovePlan {
+        let kind = match action {
+            PlanAction::Release => TransferKind::Release,
+            PlanAction::Refund => TransferKind::Refund,
+        };
+        let sum = |pick: &dyn Fn(&Account) -> bool| -> MinorUnits {
+            transfers
+                .iter()
+                .filter(|t| t.kind == kind)
+                .flat_map(|t| t.lines.iter())
+                .filter(|(a, _)| pick(a))
+                .map(|(_, m)| *m)
+                .sum()
         };
         MovePlan {
             action,
             contract_id: c.id.clone(),
             client_id: c.client_id.clone(),
             freelancer_id: c.freelancer_id.clone(),
-            amount: e.amount,
-            platform_fee: e.platform_fee,
-            freelancer_share,
-            client_share,
+            amount: -sum(&|a| matches!(a, Account::Escrow(_))),
+            platform_fee: sum(&|a| matches!(a, Account::PlatformFees)),
+            freelancer_share: sum(&|a| matches!(a, Account::Wallet(_))),
+            client_share: sum(&|a| matches!(a, Account::Refund(_))),
             explicit_split,
-            currency: e.currency,
+            currency: c.currency,
         }
     }
 }
@@ -92,52 +105,106 @@ const PLAN_ACTOR: &str = "plan";
 pub const AUTO_RELEASE_ACTOR: &str = "system:auto-release";
 
 impl Service {
-    /// The contract's client asks for the escrow to be released. With auto-release on
-    /// (`ESCROW_AUTO_RELEASE_AFTER`) and no admin required (`ESCROW_RELEASE_NEEDS_ADMIN`), the
-    /// request is enough: the escrow is released at once, by the system. A timer stored before
-    /// the request makes the release happen even if the server dies in between.
-    pub async fn request_release(&self, permit: Permit<'_>, id: &ContractId) -> Result<Contract> {
+    /// The contract's client asks for the escrow to be released: every held milestone's, or
+    /// `milestone`'s alone (once submitted). With auto-release on (`ESCROW_AUTO_RELEASE_AFTER`)
+    /// and no admin required (`ESCROW_RELEASE_NEEDS_ADMIN`), the request is enough: the
+    /// escrow is released at once, by the system. A timer stored before the request makes the
+    /// release happen even if the server dies in between.
+    pub async fn request_release(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        milestone: Option<MilestoneId>,
+    ) -> Result<Contract> {
         let caller = permit.expect(UseCase::RequestRelease);
-        let timer = match self.request_releases() {
+        let timers = match self.request_releases() {
             true => {
-                // Only the contract's client stores the timer.
+                // Only the contract's client stores the timers.
                 let c = self.load(id).await?;
                 if caller.party_in(&c) != Some(Party::Client) {
                     return Err(not_party());
                 }
+                // The milestones whose money is held: only those can be released.
+                let held = c.held_milestones();
+                let targets: Vec<MilestoneId> = match milestone {
+                    Some(m) => {
+                        c.milestone(m)?;
+                        held.into_iter().filter(|h| *h == m).collect()
+                    }
+                    None => held,
+                };
                 // Due once the request could no longer be releasing it itself.
                 let grace = self.settings.debit_grace_ms;
-                Some(
-                    self.schedule_release(TimerKind::RequestedRelease, id, grace)
-                        .await?,
-                )
+                let mut timers = Vec::with_capacity(targets.len());
+                for m in targets {
+                    let subject = c.milestone_ref(m);
+                    timers.push((
+                        subject.clone(),
+                        self.schedule_release(TimerKind::RequestedRelease, &subject, grace)
+                            .await?,
+                    ));
+                }
+                timers
             }
-            false => None,
+            false => vec![],
         };
-        let (_, c) = self
+        let (_, mut c) = self
             .transition(id, |c, now| {
                 if caller.party_in(c) != Some(Party::Client) {
                     return Err(not_party());
                 }
-                Ok(((), vec![], c.request_release(now)?))
+                let outcome = match milestone {
+                    Some(m) => c.request_milestone_release(m, now)?,
+                    None => c.request_release(now)?,
+                };
+                Ok(((), vec![], outcome))
             })
             .await?;
-        if let Some(timer) = timer {
+        for (subject, timer) in timers {
             match self
-                .release_by_system(TimerKind::RequestedRelease, id)
+                .release_by_system(TimerKind::RequestedRelease, &subject)
                 .await
             {
                 Ok(released) => {
                     self.finish_timer(&timer).await;
                     if let Some(released) = released {
-                        return Ok(released);
+                        c = released;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(contract = %id, error = %e.chain(), "release on request failed: its timer will try again");
+                    tracing::warn!(milestone = %subject, error = %e.chain(), "release on request failed: its timer will try again");
                 }
             }
         }
+        Ok(c)
+    }
+
+    /// The contract's freelancer delivers a funded milestone; with auto-release on, its
+    /// window starts (the timer is stored first, as at completion).
+    pub async fn submit_milestone(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        milestone: MilestoneId,
+    ) -> Result<Contract> {
+        let caller = permit.expect(UseCase::UpdateStatus);
+        let c = self.load(id).await?;
+        if caller.party_in(&c) != Some(Party::Freelancer) {
+            return Err(not_party());
+        }
+        let m = c.milestone(milestone)?;
+        if m.is_held() && m.submitted_at.is_none() {
+            self.schedule_auto_release(&c.milestone_ref(milestone))
+                .await?;
+        }
+        let (_, c) = self
+            .transition(id, |c, now| {
+                if caller.party_in(c) != Some(Party::Freelancer) {
+                    return Err(not_party());
+                }
+                Ok(((), vec![], c.submit_milestone(milestone, now)?))
+            })
+            .await?;
         Ok(c)
     }
 
@@ -152,8 +219,14 @@ impl Service {
         }
         let actor = caller.actor();
         let force = release.force.as_ref().map(Reason::as_str);
-        self.release_as(permit.request(), &release.contract, &actor, force)
-            .await
+        self.release_as(
+            permit.request(),
+            &release.contract,
+            release.milestone,
+            &actor,
+            force,
+        )
+        .await
     }
 
     /// The release itself, by whoever `actor` is (an admin, an operator, the system).
@@ -161,65 +234,90 @@ impl Service {
         &self,
         request: Option<&crate::domain::RequestTag>,
         id: &ContractId,
+        milestone: Option<MilestoneId>,
         actor: &str,
         force: Option<&str>,
     ) -> Result<Contract> {
-        // Paying out at release: the timer is stored before the release, so a server that
-        // dies between the two still pays out (the timer finds nothing to do if the release
-        // never happened).
-        let timer = self.schedule_release_payout(id).await?;
+        // Paying out at release: the timers are stored before the release, so a server that
+        // dies between the two still pays out (a timer finds nothing to do if its milestone
+        // was not released).
+        let mut timers = vec![];
+        if self.pays_out_on_release() {
+            let c = self.load(id).await?;
+            let candidates = match milestone {
+                Some(m) => vec![c.milestone(m)?.id],
+                None => c.held_milestones(),
+            };
+            for m in candidates {
+                let subject = c.milestone_ref(m);
+                if let Some(t) = self.schedule_release_payout(&subject).await? {
+                    timers.push((subject, t));
+                }
+            }
+        }
         let (repeat, c) = self
             .transition_for(request, id, |c, now| {
-                let transfers = c.release(actor, force, now)?;
+                let transfers = match milestone {
+                    Some(m) => c.release_milestone(m, actor, force, now)?,
+                    None => c.release(actor, force, now)?,
+                };
                 Ok(((), transfers, Outcome::Changed))
             })
             .await?;
         if !repeat {
-            tracing::info!(contract = %c.id, actor = %actor, "escrow released");
+            tracing::info!(contract = %c.id, milestone = ?milestone, actor = %actor, "escrow released");
         }
-        if let Some(timer) = timer {
-            match self.pay_out_release(&c.id).await {
+        for (subject, timer) in timers {
+            match self.pay_out_release(&subject).await {
                 Ok(()) => self.finish_timer(&timer).await,
                 Err(e) => {
-                    tracing::warn!(contract = %c.id, error = %e.chain(), "payout at release failed: its timer will try again");
+                    tracing::warn!(milestone = %subject, error = %e.chain(), "payout at release failed: its timer will try again");
                 }
             }
         }
         Ok(c)
     }
 
-    /// The system releases a contract when its timer says so: `AutoRelease` once the work
-    /// was completed and the client neither asked for the release nor disputed within the
-    /// window, `RequestedRelease` once the client asked (no admin needed). Nothing to do (a
-    /// contract refunded, canceled, moved back, already released, never funded): `None`.
+    /// The system releases a milestone when its timer says so: `AutoRelease` once it was
+    /// submitted and the client neither asked for the release nor disputed within the window,
+    /// `RequestedRelease` once the client asked (no admin needed). Nothing to do (refunded,
+    /// canceled, already released, never funded): `None`.
     pub(super) async fn release_by_system(
         &self,
         kind: TimerKind,
-        id: &ContractId,
+        subject: &MilestoneRef,
     ) -> Result<Option<Contract>> {
-        let Some(c) = self.store.get_contract(id).await? else {
+        let Some(c) = self.store.get_contract(&subject.contract).await? else {
             return Ok(None);
         };
-        let funded = c
-            .escrow
-            .as_ref()
-            .is_some_and(|e| e.status == EscrowStatus::Funded);
-        let requested = c.release_fund_status == ReleaseFundStatus::Requested;
+        let Ok(m) = c.milestone(subject.milestone) else {
+            return Ok(None);
+        };
+        let requested = m.release_requested_at.is_some();
         let due = match kind {
-            TimerKind::AutoRelease => c.status == ContractStatus::Completed,
+            TimerKind::AutoRelease => m.submitted_at.is_some(),
             TimerKind::RequestedRelease => requested,
             TimerKind::ReleasePayout => false,
         };
-        if !funded || !due {
+        if !m.is_held() || !due {
             return Ok(None);
         }
         let window = self.settings.auto_release_after_ms.unwrap_or(0);
         let reason = format!(
-            "the client neither requested the release nor disputed within {} of completion",
+            "the client neither requested the release nor disputed within {} of submission",
             crate::config::format_duration_ms(window)
         );
         let force = (!requested).then_some(reason.as_str());
-        match self.release_as(None, id, AUTO_RELEASE_ACTOR, force).await {
+        match self
+            .release_as(
+                None,
+                &subject.contract,
+                Some(subject.milestone),
+                AUTO_RELEASE_ACTOR,
+                force,
+            )
+            .await
+        {
             Ok(c) => Ok(Some(c)),
             // Released or refunded meanwhile by someone else: nothing left to do.
             Err(e) if e.code == ErrorCode::EscrowWrongState => Ok(None),
@@ -233,8 +331,12 @@ impl Service {
         permit.expect(UseCase::Release);
         let mut c = self.load(&release.contract).await?;
         let force = release.force.as_ref().map(Reason::as_str);
-        c.release(PLAN_ACTOR, force, self.clock.now_ms())?;
-        Ok(MovePlan::of(PlanAction::Release, &c))
+        let now = self.clock.now_ms();
+        let transfers = match release.milestone {
+            Some(m) => c.release_milestone(m, PLAN_ACTOR, force, now)?,
+            None => c.release(PLAN_ACTOR, force, now)?,
+        };
+        Ok(MovePlan::of(PlanAction::Release, &c, &transfers, false))
     }
 
     /// Decides and books the refund, then sends the client's share back through the provider.
@@ -268,7 +370,7 @@ impl Service {
     pub async fn plan_refund(&self, permit: Permit<'_>, refund: &Refund) -> Result<MovePlan> {
         let (_, by) = self.refunder(&permit, refund).await?;
         let mut c = self.load(&refund.contract).await?;
-        c.decide_refund(
+        let transfers = c.decide_refund(
             PLAN_ACTOR,
             by,
             "",
@@ -276,7 +378,12 @@ impl Service {
             refund.freelancer_share,
             self.clock.now_ms(),
         )?;
-        Ok(MovePlan::of(PlanAction::Refund, &c))
+        Ok(MovePlan::of(
+            PlanAction::Refund,
+            &c,
+            &transfers,
+            refund.freelancer_share.is_some(),
+        ))
     }
 
     /// Who refunds, and as which party: an admin or operator, or the contract's own client
@@ -312,13 +419,17 @@ impl Service {
     /// try) and books the provider's answer. Safe to run concurrently and repeatedly.
     pub(super) async fn settle_with_provider(&self, id: &ContractId) -> Result<()> {
         let c = self.load(id).await?;
-        let mut calls: Vec<(Option<PaymentRef>, RefundRequest)> = vec![];
-        if let Some(e) = &c.escrow
-            && e.status == crate::domain::EscrowStatus::RefundPending
-            && let Some(r) = &e.refund
-        {
+        // A milestone's refund (`Ok`) or an extra payment's (`Err`).
+        let mut calls: Vec<(std::result::Result<MilestoneId, PaymentRef>, RefundRequest)> = vec![];
+        for m in c.refunds_pending() {
+            let Some(e) = c.milestone(m)?.escrow.as_ref() else {
+                continue;
+            };
+            let Some(r) = &e.refund else {
+                continue;
+            };
             calls.push((
-                None,
+                Ok(m),
                 RefundRequest {
                     contract_id: c.id.clone(),
                     payment_ref: e
@@ -336,7 +447,7 @@ impl Service {
             .filter(|p| p.provider_refund_id.is_none())
         {
             calls.push((
-                Some(p.payment_ref.clone()),
+                Err(p.payment_ref.clone()),
                 RefundRequest {
                     contract_id: c.id.clone(),
                     payment_ref: p
@@ -354,17 +465,17 @@ impl Service {
                 Ok(done) => {
                     self.transition(id, |c, now| {
                         changed_if_any(match &extra {
-                            None => c.settle_refund(&done.id, "provider", now)?,
-                            Some(r) => c.settle_duplicate(r, &done.id, now)?,
+                            Ok(m) => c.settle_refund(*m, &done.id, "provider", now)?,
+                            Err(r) => c.settle_duplicate(r, &done.id, now)?,
                         })
                     })
                     .await?;
                 }
                 Err(e) => {
                     let text = e.to_string();
-                    if extra.is_none() {
+                    if let Ok(m) = extra {
                         self.transition(id, |c, now| {
-                            c.note_refund_attempt(Some(&text), now);
+                            c.note_refund_attempt(m, Some(&text), now);
                             Ok(((), vec![], Outcome::Changed))
                         })
                         .await?;

@@ -46,6 +46,12 @@ pub fn money_error(field: &str, e: MoneyError) -> Error {
 }
 
 /// A contract title: 422 `validation.title` when too long.
+/// A milestone as a request names it: its number, 1 to 50 (400 `request.invalid_id`).
+pub fn milestone(text: &str) -> Result<crate::domain::MilestoneId> {
+    crate::domain::MilestoneId::parse(text)
+        .map_err(|e| Error::new(ErrorCode::RequestInvalidId, e.to_string()))
+}
+
 pub fn title(text: &str) -> Result<Title> {
     Title::parse(text).map_err(|e| Error::new(ErrorCode::ValidationTitle, e.to_string()))
 }

@@ -91,6 +91,9 @@ pub struct Settings {
     /// `ESCROW_RELEASE_NEEDS_ADMIN`: with auto-release on, a client's request still waits for
     /// an admin's release.
     pub release_needs_admin: bool,
+    /// `ESCROW_TIMER_LEASE`: how long a claim holds a due timer (a server that dies holding
+    /// one leaves it to the others this long after its claim).
+    pub timer_lease_ms: i64,
     /// Where uploads are spooled while they are checked.
     pub spool_dir: PathBuf,
     pub upload_bytes_max: u64,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::payout::AccountState;
 use crate::domain::{
-    ConnectedAccount, ContractId, IdempotencyKey, Money, Outcome, Payout, PayoutId, PayoutStatus,
+    ConnectedAccount, IdempotencyKey, MilestoneRef, Money, Outcome, Payout, PayoutId, PayoutStatus,
     Transfer, UserId,
 };
 use crate::payment::{AccountLinkRequest, AccountRequest, PaymentError, TransferRequest};
@@ -467,12 +467,18 @@ impl Service {
     /// released, or whose freelancer already withdrew the earning, needs nothing. The release
     /// schedules a durable timer first (`TimerKind::ReleasePayout`), so a server that dies
     /// between the release and this still pays out (see `timers`).
-    pub(super) async fn pay_out_release(&self, contract: &ContractId) -> Result<()> {
+    pub(super) async fn pay_out_release(&self, milestone: &MilestoneRef) -> Result<()> {
         if !self.pays_out_on_release() {
             return Ok(());
         }
+        let contract = &milestone.contract;
         let c = self.load(contract).await?;
-        let Some(e) = c.escrow.as_ref().filter(|e| e.released_at.is_some()) else {
+        let Some(e) = c
+            .milestone(milestone.milestone)
+            .ok()
+            .and_then(|m| m.escrow.as_ref())
+            .filter(|e| e.released_at.is_some())
+        else {
             return Ok(());
         };
         let Some(account) = self.store.connected_account(&c.freelancer_id).await? else {
@@ -481,7 +487,7 @@ impl Service {
         if !account.payouts_enabled || e.freelancer_earning.get() <= 0 {
             return Ok(());
         }
-        let id = derived_payout_id(&format!("release:{contract}"));
+        let id = derived_payout_id(&format!("release:{milestone}"));
         if self.store.get_payout(&id).await?.is_some() {
             return Ok(());
         }

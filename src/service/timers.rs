@@ -3,14 +3,12 @@
 //! with a growing delay when it fails. Time is the service clock, so tests and the simulation
 //! drive timers with a fake one.
 
-use crate::domain::{ContractId, Timer, TimerKind};
+use crate::domain::{MilestoneRef, Timer, TimerKind};
 
 use super::Service;
 use super::access::{Permit, UseCase};
 use super::error::Result;
 
-/// How long a claim holds a timer: longer than its work takes.
-pub const TIMER_LEASE_MS: i64 = 120_000;
 /// How many timers one pass claims at most.
 const CLAIM_BATCH: u32 = 100;
 /// The delay before a failed timer runs again, doubled per failure up to [`RETRY_MAX_MS`].
@@ -22,7 +20,7 @@ impl Service {
     /// could no longer be doing it itself; `None` when releases do not pay out.
     pub(super) async fn schedule_release_payout(
         &self,
-        contract: &ContractId,
+        milestone: &MilestoneRef,
     ) -> Result<Option<Timer>> {
         if !self.pays_out_on_release() {
             return Ok(None);
@@ -30,7 +28,7 @@ impl Service {
         let now = self.clock.now_ms();
         let t = Timer::new(
             TimerKind::ReleasePayout,
-            contract.as_str(),
+            &milestone.to_string(),
             now + self.settings.debit_grace_ms,
             now,
         );
@@ -44,38 +42,38 @@ impl Service {
         self.settings.auto_release_after_ms.is_some() && !self.settings.release_needs_admin
     }
 
-    /// Stores a release timer for `contract`, due in `delay_ms`.
+    /// Stores a release timer for `milestone`, due in `delay_ms`.
     pub(super) async fn schedule_release(
         &self,
         kind: TimerKind,
-        contract: &ContractId,
+        milestone: &MilestoneRef,
         delay_ms: i64,
     ) -> Result<Timer> {
         let now = self.clock.now_ms();
-        let t = Timer::new(kind, contract.as_str(), now + delay_ms, now);
+        let t = Timer::new(kind, &milestone.to_string(), now + delay_ms, now);
         self.store.schedule_timer(&t).await?;
         Ok(t)
     }
 
-    /// The auto-release timer of a contract whose work is about to be completed: stored
-    /// before the move, due when the window ends (the release finds nothing to do if the move
-    /// never happened). `None` without auto-release.
+    /// The auto-release timer of a milestone about to be submitted (or whose work is about
+    /// to be completed): stored before the move, due when the window ends (the release finds
+    /// nothing to do if the move never happened). `None` without auto-release.
     pub(super) async fn schedule_auto_release(
         &self,
-        contract: &ContractId,
+        milestone: &MilestoneRef,
     ) -> Result<Option<Timer>> {
         match self.settings.auto_release_after_ms {
             Some(window) => Ok(Some(
-                self.schedule_release(TimerKind::AutoRelease, contract, window)
+                self.schedule_release(TimerKind::AutoRelease, milestone, window)
                     .await?,
             )),
             None => Ok(None),
         }
     }
 
-    /// When a contract's auto-release is due, if it has one not done.
-    pub async fn auto_release_due(&self, contract: &ContractId) -> Result<Option<i64>> {
-        let id = format!("{}:{contract}", TimerKind::AutoRelease.as_str());
+    /// When a milestone's auto-release is due, if it has one not done.
+    pub async fn auto_release_due(&self, milestone: &MilestoneRef) -> Result<Option<i64>> {
+        let id = format!("{}:{milestone}", TimerKind::AutoRelease.as_str());
         Ok(self
             .store
             .get_timer(&id)
@@ -97,15 +95,16 @@ impl Service {
         let now = self.clock.now_ms();
         let claimed = self
             .store
-            .claim_timers(now, &self.holder, TIMER_LEASE_MS, CLAIM_BATCH)
+            .claim_timers(now, &self.holder, self.settings.timer_lease_ms, CLAIM_BATCH)
             .await?;
         let mut done = 0;
         for t in claimed {
-            let outcome = match (t.kind, ContractId::parse(&t.subject)) {
+            // A subject that names no milestone (none is written so) has nothing to do.
+            let outcome = match (t.kind, t.subject.parse::<MilestoneRef>()) {
                 (_, Err(_)) => Ok(()),
-                (TimerKind::ReleasePayout, Ok(id)) => self.pay_out_release(&id).await,
-                (TimerKind::AutoRelease | TimerKind::RequestedRelease, Ok(id)) => {
-                    self.release_by_system(t.kind, &id).await.map(|_| ())
+                (TimerKind::ReleasePayout, Ok(m)) => self.pay_out_release(&m).await,
+                (TimerKind::AutoRelease | TimerKind::RequestedRelease, Ok(m)) => {
+                    self.release_by_system(t.kind, &m).await.map(|_| ())
                 }
             };
             match outcome {

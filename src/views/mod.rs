@@ -17,7 +17,8 @@ use crate::domain::escrow::ExtraPayment;
 use crate::domain::media::MediaKind;
 use crate::domain::{
     ConnectedAccount, Contract, ContractStatus, Currency, EscrowStatus, HistoryEntry, LedgerEntry,
-    Money, Party, Payout, PayoutStatus, ReleaseFundStatus, Review, TransferKind,
+    Milestone, MilestoneId, MilestoneState, Money, Party, Payout, PayoutStatus, ReleaseFundStatus,
+    Review, TransferKind,
 };
 use crate::payment::CheckoutSession as Session;
 use crate::service::contracts::ContractDetail as Detail;
@@ -67,8 +68,68 @@ pub struct ContractView {
     pub cancel_reason_description: String,
     pub canceled_by: Option<Party>,
     pub status_history: Vec<StatusChangeView>,
+    /// Its milestones, in order (one of the whole amount unless it was made with several).
+    pub milestones: Vec<MilestoneView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// One milestone: its part of the amount and where its own escrow stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneView {
+    /// Its number within the contract (the `milestoneId` of its routes).
+    #[schema(value_type = i64)]
+    pub id: MilestoneId,
+    pub title: String,
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    pub state: MilestoneState,
+    /// Set once funded (the fee rule applied to this milestone's amount).
+    #[schema(value_type = Option<f64>)]
+    pub platform_fee: Option<Amount>,
+    #[schema(value_type = Option<f64>)]
+    pub freelancer_earning: Option<Amount>,
+    pub payment_intent_id: Option<String>,
+    pub funded_at: Option<String>,
+    pub submitted_at: Option<String>,
+    pub release_requested_at: Option<String>,
+    pub released_at: Option<String>,
+    pub refunded_at: Option<String>,
+    /// When the system releases it unless the client asks first (only where a contract is
+    /// read with its timers: `GET /api/contracts/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_release_at: Option<String>,
+}
+
+impl MilestoneView {
+    pub fn of(m: &Milestone, currency: Currency) -> MilestoneView {
+        let e = m.escrow.as_ref();
+        MilestoneView {
+            id: m.id,
+            title: m.title.clone(),
+            amount: Amount::new(m.amount, currency),
+            state: m.state(),
+            platform_fee: e.map(|e| Amount::new(e.platform_fee, currency)),
+            freelancer_earning: e.map(|e| Amount::new(e.freelancer_earning, currency)),
+            payment_intent_id: e
+                .and_then(|e| e.payment_intent_id.as_ref())
+                .map(|r| r.to_string()),
+            funded_at: e.map(|e| time(e.funded_at)),
+            submitted_at: m.submitted_at.map(time),
+            release_requested_at: m.release_requested_at.map(time),
+            released_at: e.and_then(|e| e.released_at).map(time),
+            refunded_at: e.and_then(|e| e.refunded_at).map(time),
+            auto_release_at: None,
+        }
+    }
+
+    fn all(c: &Contract) -> Vec<MilestoneView> {
+        c.milestones
+            .iter()
+            .map(|m| MilestoneView::of(m, c.currency))
+            .collect()
+    }
 }
 
 impl From<&Contract> for ContractView {
@@ -98,6 +159,7 @@ impl From<&Contract> for ContractView {
                     timestamp: time(s.at),
                 })
                 .collect(),
+            milestones: MilestoneView::all(c),
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
         }
@@ -212,6 +274,9 @@ pub struct EscrowView {
     pub release_requested: bool,
     pub history: Vec<HistoryView>,
     pub extra_payments: Vec<ExtraPaymentView>,
+    /// The contract's milestones, each with its own escrow state; the amounts above are the
+    /// funded ones' added up.
+    pub milestones: Vec<MilestoneView>,
     pub funded_at: String,
     pub released_at: Option<String>,
     pub refunded_at: Option<String>,
@@ -222,7 +287,7 @@ pub struct EscrowView {
 impl EscrowView {
     /// The escrow of a contract, if it has one.
     pub fn of(c: &Contract) -> Option<EscrowView> {
-        let e = c.escrow.as_ref()?;
+        let e = c.escrow()?;
         Some(EscrowView {
             underscore_id: c.id.to_string(),
             contract_id: c.id.to_string(),
@@ -246,6 +311,7 @@ impl EscrowView {
                 .iter()
                 .map(ExtraPaymentView::from)
                 .collect(),
+            milestones: MilestoneView::all(c),
             funded_at: time(e.funded_at),
             released_at: e.released_at.map(time),
             refunded_at: e.refunded_at.map(time),
@@ -310,8 +376,16 @@ pub struct ContractDetail {
 
 impl From<&Detail> for ContractDetail {
     fn from(d: &Detail) -> ContractDetail {
+        let mut contract = ContractView::from(&d.contract);
+        for m in &mut contract.milestones {
+            m.auto_release_at = d
+                .auto_releases
+                .iter()
+                .find(|(id, _)| *id == m.id)
+                .map(|(_, at)| time(*at));
+        }
         ContractDetail {
-            contract: ContractView::from(&d.contract),
+            contract,
             escrow: EscrowView::of(&d.contract),
             ledger: d.entries.iter().map(EntryView::from).collect(),
             auto_release_at: d.auto_release_at.map(time),

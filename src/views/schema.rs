@@ -10,7 +10,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::media::MediaKind;
 use crate::domain::{
-    ContractStatus, Currency, EscrowStatus, Party, PayoutStatus, ReleaseFundStatus, TransferKind,
+    ContractStatus, Currency, EscrowStatus, MilestoneState, Party, PayoutStatus, ReleaseFundStatus,
+    TransferKind,
 };
 
 /// A string schema whose values are `all`, written as serde writes them.
@@ -52,6 +53,7 @@ enum_schemas! {
     ReleaseFundStatus => None;
     Party => Some("Who did something to a contract.");
     EscrowStatus => None;
+    MilestoneState => Some("Where a milestone stands.");
     TransferKind => Some("What a transfer was for.");
     Currency => Some("The deployment's currency (lower-case ISO 4217, as Stripe writes it).");
     MediaKind => None;

@@ -90,6 +90,7 @@ async fn a_concurrent_release_and_refund_of_one_escrow_have_exactly_one_winner()
         let id: ContractId = p.contract.parse().unwrap();
         let release = Release {
             contract: id.clone(),
+            milestone: None,
             force: Some(Reason::parse("race test").unwrap()),
         };
         let refund = Refund {

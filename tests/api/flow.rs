@@ -289,6 +289,7 @@ async fn the_sandbox_pays_only_a_session_the_server_made_and_only_once() {
     let other_key = escrow::payment::sandbox::SessionKey::new("whsec_someone_else").session_id(
         &escrow::domain::ContractId::parse(&p.contract).unwrap(),
         escrow::domain::MinorUnits::new(100_000),
+        &[escrow::domain::MilestoneId::FIRST],
     );
     for forged in [guessed.clone(), format!("{guessed}_00"), other_key] {
         let expected = (

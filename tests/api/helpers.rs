@@ -35,6 +35,8 @@ fn mongodb_backend() -> Option<(String, String)> {
 }
 
 pub struct TestApp {
+    /// The settings that name this app's store: another app spawned with them shares it.
+    pub store_settings: Vec<(String, String)>,
     pub base: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
@@ -65,6 +67,18 @@ impl TestApp {
         TestApp::spawn_mapped(overrides, |c| c).await
     }
 
+    /// A second server on `other`'s store, with `overrides` of its own settings (two
+    /// deployments of one store, configured differently).
+    pub async fn spawn_beside(other: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+        let mut all: Vec<(&str, &str)> = other
+            .store_settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(overrides);
+        TestApp::spawn_with(&all).await
+    }
+
     /// An app whose HTTP state's parts `f` changes before it serves (to wrap a store).
     pub async fn spawn_mapped(
         overrides: &[(&str, &str)],
@@ -86,6 +100,14 @@ impl TestApp {
         for (k, v) in overrides {
             values.insert(k.to_string(), v.to_string());
         }
+        let store_settings = [
+            "ESCROW_DATA_DIR",
+            "ESCROW_DATABASE_URL",
+            "ESCROW_MONGODB_DATABASE",
+        ]
+        .into_iter()
+        .filter_map(|k| values.get(k).map(|v| (k.to_string(), v.clone())))
+        .collect();
         let config = Config::from_sources(&Sources::from_map(values)).expect("test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -100,6 +122,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         TestApp {
+            store_settings,
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -13,6 +13,7 @@ mod flow;
 mod holes;
 mod idempotency;
 mod media;
+mod milestones;
 mod operations;
 mod original;
 mod payouts;

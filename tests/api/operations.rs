@@ -291,6 +291,16 @@ async fn lists_follow_their_next_cursor_and_refuse_a_forged_one() {
                 "{bad}"
             );
         }
+        // A parameter the list does not take is refused, not silently ignored.
+        for bad in [format!("{path}?limit=2&sort=asc"), format!("{path}?=null")] {
+            let (status, code) =
+                crate::helpers::error_code(app.send("GET", &bad, Some(&admin), None).await).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::BAD_REQUEST, "request.bad_query"),
+                "{bad}"
+            );
+        }
     }
     assert!(funded.iter().all(|c| !c.is_empty()));
     app.stop().await;

@@ -591,8 +591,7 @@ async fn a_release_whose_payout_was_cut_off_is_paid_out_by_its_timer() {
             .await
             .unwrap()
             .unwrap()
-            .escrow
-            .is_some()
+            .escrow_paid()
     );
     let report = app.verify().await;
     assert!(report.ok(), "{:#?}", report.violations);

@@ -113,6 +113,7 @@ fn sandbox_payment(p: &crate::helpers::Parties, amount: i64) -> (String, String)
         .session_id(
             &escrow::domain::ContractId::parse(&p.contract).unwrap(),
             escrow::domain::MinorUnits::new(amount),
+            &[escrow::domain::MilestoneId::FIRST],
         );
     let intent = escrow::payment::sandbox::intent_of(&session).to_string();
     (session, intent)

@@ -478,7 +478,7 @@ async fn a_zero_share_sends_the_whole_earning_back_to_the_client() {
     r.assert_code(0);
     assert!(r.stdout.contains("900.00 INR"), "{}", r.stdout);
     let c = f.contract(&d).await;
-    let split = c.escrow.unwrap().refund.unwrap();
+    let split = c.escrow().unwrap().refund.unwrap();
     assert_eq!(
         (split.freelancer_share.get(), split.client_share.get()),
         (0, 90_000)
@@ -620,7 +620,7 @@ async fn the_plan_shown_before_a_refund_is_what_the_refund_then_does_and_writes_
         (100_000, 10_000, 0, 90_000)
     );
     let done = f.refund(&d).await.unwrap();
-    let split = done.escrow.unwrap().refund.unwrap();
+    let split = done.escrow().unwrap().refund.unwrap();
     assert_eq!(
         (split.freelancer_share, split.client_share),
         (plan.freelancer_share, plan.client_share)
@@ -656,4 +656,97 @@ async fn the_plan_shown_before_a_release_checks_as_the_release_does_and_writes_n
         (100_000, 10_000, 90_000)
     );
     assert_eq!(f.wallet_balance(&d.freelancer).await, 0);
+}
+
+#[tokio::test]
+async fn escrow_release_milestone_releases_that_milestone_alone() {
+    let f = Fixture::new().await;
+    let d = f.approved_in_parts(&["1000", "500"]).await;
+    f.pay(&d).await;
+    // Its client has asked for nothing: only a forced release moves it, and only the one named.
+    f.ctl(&[
+        "escrow",
+        "release",
+        &d.contract,
+        "--milestone",
+        "2",
+        "--yes",
+    ])
+    .await
+    .assert_code(4);
+    let r = f
+        .ctl(&[
+            "--json",
+            "escrow",
+            "release",
+            &d.contract,
+            "--milestone",
+            "2",
+            "--force",
+            "--reason",
+            "delivered by mail",
+            "--yes",
+            "--actor",
+            "ops:alice",
+        ])
+        .await;
+    r.assert_code(0);
+    let v = f
+        .ctl(&["--json", "escrow", "show", &d.contract])
+        .await
+        .assert_code(0)
+        .json();
+    let states: Vec<&str> = v["contract"]["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["funded", "released"], "{v}");
+    assert_eq!(f.wallet_balance(&d.freelancer).await, 45_000);
+    // Released once; a milestone the contract lacks is not found.
+    f.ctl(&[
+        "escrow",
+        "release",
+        &d.contract,
+        "--milestone",
+        "2",
+        "--force",
+        "--reason",
+        "again",
+        "--yes",
+    ])
+    .await
+    .assert_code(4);
+    f.ctl(&[
+        "escrow",
+        "release",
+        &d.contract,
+        "--milestone",
+        "9",
+        "--force",
+        "--reason",
+        "x",
+        "--yes",
+    ])
+    .await
+    .assert_code(3);
+    f.ctl(&[
+        "escrow",
+        "release",
+        &d.contract,
+        "--milestone",
+        "0",
+        "--yes",
+    ])
+    .await
+    .assert_code(2);
+    let table = f.ctl(&["escrow", "show", &d.contract]).await;
+    table.assert_code(0);
+    assert!(
+        table.stdout.contains("Milestones") && table.stdout.contains("released"),
+        "{}",
+        table.stdout
+    );
+    f.ctl(&["verify"]).await.assert_code(0);
 }

@@ -217,12 +217,40 @@ impl Fixture {
     }
 
     pub async fn approved_for(&self, freelancer: &UserId, rupees: &str) -> Deal {
+        self.approved_with(freelancer, rupees, None).await
+    }
+
+    /// A contract in milestones of these amounts (rupees), created and approved, not paid.
+    pub async fn approved_in_parts(&self, parts: &[&str]) -> Deal {
+        let currency = self.service.settings().currency;
+        let plans: Vec<escrow::domain::MilestonePlan> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| escrow::domain::MilestonePlan {
+                title: format!("Part {}", i + 1),
+                amount: Money::parse_major(r, currency).unwrap().minor,
+            })
+            .collect();
+        let total: i64 = plans.iter().map(|p| p.amount.get()).sum();
+        let total =
+            escrow::domain::money::format_minor(escrow::domain::MinorUnits::new(total), currency);
+        self.approved_with(&UserId::generate(), &total, Some(plans))
+            .await
+    }
+
+    async fn approved_with(
+        &self,
+        freelancer: &UserId,
+        rupees: &str,
+        milestones: Option<Vec<escrow::domain::MilestonePlan>>,
+    ) -> Deal {
         let (client, job) = (UserId::generate(), JobId::generate());
         let new = NewContract {
             job: job.clone(),
             freelancer: freelancer.clone(),
             amount: Money::parse_major(rupees, self.service.settings().currency).unwrap(),
             title: Some(input::title("Logo design").unwrap()),
+            milestones,
         };
         let as_client = user(Role::Client, &client);
         let permit = self
@@ -292,7 +320,7 @@ impl Fixture {
             .permit(&as_client, UseCase::RequestRelease)
             .unwrap();
         self.service
-            .request_release(permit, &d.id())
+            .request_release(permit, &d.id(), None)
             .await
             .expect("request release");
         d
@@ -348,7 +376,7 @@ impl Fixture {
     pub async fn escrow_status(&self, d: &Deal) -> String {
         self.contract(d)
             .await
-            .escrow
+            .escrow()
             .map(|e| e.status.as_str().to_string())
             .unwrap_or_else(|| "none".into())
     }
@@ -379,6 +407,7 @@ impl Fixture {
     pub async fn plan_release(&self, d: &Deal, force: Option<&str>) -> Result<MovePlan, Error> {
         let release = Release {
             contract: d.id(),
+            milestone: None,
             force: force.map(Reason::parse).transpose()?,
         };
         let op = operator();

@@ -340,6 +340,36 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         ),
         route(
             "PUT",
+            "/api/freelancer/contract/milestones/{contractId}/{milestoneId}/submit",
+            format!(
+                "/api/freelancer/contract/milestones/{}/1/submit",
+                funded.contract
+            ),
+            Body::None,
+            &f,
+        ),
+        route(
+            "PATCH",
+            "/api/client/contract/release-fund/{contractId}/milestones/{milestoneId}",
+            format!(
+                "/api/client/contract/release-fund/{}/milestones/1",
+                completed.contract
+            ),
+            Body::None,
+            &a,
+        ),
+        route(
+            "PUT",
+            "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
+            format!(
+                "/api/admin/escrow/release-fund/{}/milestones/1",
+                requested.contract
+            ),
+            Body::None,
+            &admin,
+        ),
+        route(
+            "PUT",
             "/api/admin/escrow/refund-client/{contractId}/{clientId}",
             format!(
                 "/api/admin/escrow/refund-client/{}/{}",
@@ -598,6 +628,7 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
     let mut misdirected: Vec<(String, Route, &User)> = vec![];
     for template in [
         "/api/admin/escrow/release-fund/{contractId}",
+        "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
         "/api/admin/escrow/balance",
         "/api/admin/escrow/total-revenue",
         "/api/admin/escrow/transactions",
@@ -699,10 +730,16 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             find("/api/freelancer/contract/update-status/{contractId}"),
             u,
         ));
+        misdirected.push((
+            format!("{who} submitting a milestone"),
+            find("/api/freelancer/contract/milestones/{contractId}/{milestoneId}/submit"),
+            u,
+        ));
     }
     for template in [
         "/api/client/contract/release-fund/{contractId}",
         "/api/client/release-fund/{contractId}",
+        "/api/client/contract/release-fund/{contractId}/milestones/{milestoneId}",
     ] {
         for (who, u) in [
             ("the freelancer", &f),

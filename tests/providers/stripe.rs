@@ -83,10 +83,13 @@ async fn a_checkout_sends_stripe_exactly_the_session_the_design_describes() {
             ("metadata[clientId]", cl),
             ("metadata[freelancerId]", f),
             ("metadata[contractId]", c),
+            // The milestones the session pays (a contract made without milestones has one).
+            ("metadata[milestones]", "1"),
             ("payment_intent_data[metadata][jobId]", j),
             ("payment_intent_data[metadata][clientId]", cl),
             ("payment_intent_data[metadata][freelancerId]", f),
             ("payment_intent_data[metadata][contractId]", c),
+            ("payment_intent_data[metadata][milestones]", "1"),
             ("client_reference_id", c),
             (
                 "success_url",

@@ -55,6 +55,21 @@ pub struct MExtra {
     pub refunded: bool,
 }
 
+/// One milestone: its amount, whether it was delivered and its release asked for, its escrow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MPart {
+    pub amount: i64,
+    pub submitted: bool,
+    pub requested: bool,
+    pub escrow: Option<MEscrow>,
+}
+
+impl MPart {
+    pub fn held(&self) -> bool {
+        self.escrow.as_ref().map(|e| e.status) == Some(EscrowStatus::Funded)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MState {
     pub status: ContractStatus,
@@ -62,6 +77,10 @@ pub struct MState {
     pub release: ReleaseFundStatus,
     pub canceled_by: Option<Party>,
     pub canceled_from: Option<ContractStatus>,
+    /// The contract's milestones (one of the whole amount unless made with several).
+    pub parts: Vec<MPart>,
+    /// The whole contract's escrow as one, derived from `parts` ([`MState::sync`]) as the
+    /// record's views add its milestones up.
     pub escrow: Option<MEscrow>,
     pub extras: Vec<MExtra>,
     pub reviewed: bool,
@@ -78,11 +97,12 @@ pub struct Slot {
     pub st: MState,
     /// A checkout session was handed to the client, so a payer may pay.
     pub checkout_open: bool,
-    /// The contract's auto-release timer: when it is due, whether it ran, and until when a
+    /// Each milestone's auto-release timer: when it is due, whether it ran, and until when a
     /// claim holds it (a server that died holding it; 0 otherwise).
-    pub auto_release: Option<(i64, bool, i64)>,
-    /// The timer a client's release request stores first (when the request is enough).
-    pub requested_release: Option<(i64, bool, i64)>,
+    pub auto_release: Vec<Option<(i64, bool, i64)>>,
+    /// Each milestone's timer that a client's release request stores first (when the request
+    /// is enough).
+    pub requested_release: Vec<Option<(i64, bool, i64)>>,
 }
 
 /// A payout the simulation asked for (money out of a freelancer's wallet).
@@ -127,6 +147,50 @@ pub enum Funding {
     Duplicate,
 }
 
+fn m_escrow(e: &escrow::domain::Escrow) -> MEscrow {
+    MEscrow {
+        status: e.status,
+        payment_ref: e.payment_ref.to_string(),
+        session_known: e.checkout_session_id.is_some(),
+        amount: e.amount.get(),
+        fee: e.platform_fee.get(),
+        earning: e.freelancer_earning.get(),
+        refund: e.refund.as_ref().map(|r| MRefund {
+            client_share: r.client_share.get(),
+            freelancer_share: r.freelancer_share.get(),
+            platform_fee: r.platform_fee.get(),
+            explicit: r.explicit,
+        }),
+    }
+}
+
+/// Whether `actual` is, milestone by milestone, one of `options` (provider side erased): what
+/// a step that moves each milestone in its own write may leave when it is cut off.
+pub fn parts_mixed(actual: &MState, options: &[&MState]) -> bool {
+    let m = actual.masked();
+    let opts: Vec<MState> = options.iter().map(|o| o.masked()).collect();
+    let each = (0..m.parts.len()).all(|k| opts.iter().any(|o| o.parts.get(k) == Some(&m.parts[k])));
+    each && opts.iter().any(|o| {
+        let mut c = o.clone();
+        c.parts = m.parts.clone();
+        c.sync();
+        c == m
+    })
+}
+
+/// A contract's amount in `parts` milestones as the simulator's client splits it: equal
+/// shares, the rest on the last; one milestone when the amount is too small to split.
+pub fn split_amount(amount: i64, parts: usize) -> Vec<i64> {
+    let n = parts.max(1) as i64;
+    if amount < n || n == 1 {
+        return vec![amount];
+    }
+    let share = amount / n;
+    let mut out = vec![share; parts - 1];
+    out.push(amount - share * (n - 1));
+    out
+}
+
 /// `round_half_up(amount × numerator / denominator)` for non-negative inputs.
 pub fn half_up(amount: i64, numerator: i64, denominator: i64) -> i64 {
     ((amount as i128 * numerator as i128 + denominator as i128 / 2) / denominator as i128) as i64
@@ -137,17 +201,83 @@ fn conflict<T>() -> Result<T, ErrorKind> {
 }
 
 impl MState {
-    pub fn new() -> MState {
+    /// A new contract of milestones of these amounts.
+    pub fn new(parts: &[i64]) -> MState {
         MState {
             status: ContractStatus::Pending,
             approved: false,
             release: ReleaseFundStatus::NotRequested,
             canceled_by: None,
             canceled_from: None,
+            parts: parts
+                .iter()
+                .map(|a| MPart {
+                    amount: *a,
+                    submitted: false,
+                    requested: false,
+                    escrow: None,
+                })
+                .collect(),
             escrow: None,
             extras: vec![],
             reviewed: false,
         }
+    }
+
+    /// Derives the whole escrow and the release fund status from the milestones (DESIGN and
+    /// issue 17: `funded` while any holds money, then `refund_pending`, `released`,
+    /// `refunded`; amounts added up; `Requested` while a held one's release is asked for,
+    /// `Approved` once none is held and each is settled or the contract canceled).
+    pub fn sync(&mut self) {
+        let funded: Vec<&MEscrow> = self
+            .parts
+            .iter()
+            .filter_map(|p| p.escrow.as_ref())
+            .collect();
+        self.escrow = funded.first().map(|first| {
+            let status = [
+                EscrowStatus::Funded,
+                EscrowStatus::RefundPending,
+                EscrowStatus::Released,
+                EscrowStatus::Refunded,
+            ]
+            .into_iter()
+            .find(|s| funded.iter().any(|e| e.status == *s))
+            .expect("one is funded");
+            let refunds: Vec<&MRefund> = funded.iter().filter_map(|e| e.refund.as_ref()).collect();
+            MEscrow {
+                status,
+                payment_ref: first.payment_ref.clone(),
+                session_known: first.session_known,
+                amount: funded.iter().map(|e| e.amount).sum(),
+                fee: funded.iter().map(|e| e.fee).sum(),
+                earning: funded.iter().map(|e| e.earning).sum(),
+                refund: refunds.first().map(|r| MRefund {
+                    client_share: refunds.iter().map(|r| r.client_share).sum(),
+                    freelancer_share: refunds.iter().map(|r| r.freelancer_share).sum(),
+                    platform_fee: refunds.iter().map(|r| r.platform_fee).sum(),
+                    explicit: r.explicit,
+                }),
+            }
+        });
+        let requested = self.parts.iter().any(|p| p.held() && p.requested);
+        let canceled = self.status == ContractStatus::Canceled;
+        let settled = self.parts.iter().all(|p| match &p.escrow {
+            Some(e) => e.status != EscrowStatus::Funded,
+            None => canceled,
+        });
+        let decided = self.parts.iter().any(|p| p.escrow.is_some() && !p.held());
+        self.release = if requested {
+            ReleaseFundStatus::Requested
+        } else if settled && decided {
+            ReleaseFundStatus::Approved
+        } else {
+            ReleaseFundStatus::NotRequested
+        };
+    }
+
+    fn any_held(&self) -> bool {
+        self.parts.iter().any(MPart::held)
     }
 
     /// The stored record, seen through the model's eyes.
@@ -158,20 +288,17 @@ impl MState {
             release: c.release_fund_status,
             canceled_by: c.canceled_by,
             canceled_from: c.canceled_from,
-            escrow: c.escrow.as_ref().map(|e| MEscrow {
-                status: e.status,
-                payment_ref: e.payment_ref.to_string(),
-                session_known: e.checkout_session_id.is_some(),
-                amount: e.amount.get(),
-                fee: e.platform_fee.get(),
-                earning: e.freelancer_earning.get(),
-                refund: e.refund.as_ref().map(|r| MRefund {
-                    client_share: r.client_share.get(),
-                    freelancer_share: r.freelancer_share.get(),
-                    platform_fee: r.platform_fee.get(),
-                    explicit: r.explicit,
-                }),
-            }),
+            parts: c
+                .milestones
+                .iter()
+                .map(|m| MPart {
+                    amount: m.amount.get(),
+                    submitted: m.submitted_at.is_some(),
+                    requested: m.release_requested_at.is_some(),
+                    escrow: m.escrow.as_ref().map(m_escrow),
+                })
+                .collect(),
+            escrow: c.escrow().as_ref().map(m_escrow),
             extras: c
                 .extra_payments
                 .iter()
@@ -190,24 +317,32 @@ impl MState {
     /// moment of settlement unknowable; settlement is then checked against the provider.
     pub fn masked(&self) -> MState {
         let mut m = self.clone();
-        if let Some(e) = m.escrow.as_mut()
-            && e.status == EscrowStatus::RefundPending
-        {
-            e.status = EscrowStatus::Refunded;
+        for e in m.parts.iter_mut().filter_map(|p| p.escrow.as_mut()) {
+            if e.status == EscrowStatus::RefundPending {
+                e.status = EscrowStatus::Refunded;
+            }
         }
         for x in &mut m.extras {
             x.refunded = true;
         }
+        m.sync();
         m
     }
 
     /// Whether `later` undid nothing the provider had confirmed in `self`.
     pub fn settlement_kept_in(&self, later: &MState) -> bool {
-        let escrow_kept = match (&self.escrow, &later.escrow) {
-            (Some(a), Some(b)) => a.status != EscrowStatus::Refunded || b.status == a.status,
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
+        let escrow_kept = self.parts.len() == later.parts.len()
+            && self
+                .parts
+                .iter()
+                .zip(&later.parts)
+                .all(|(a, b)| match (&a.escrow, &b.escrow) {
+                    (Some(a), Some(b)) => {
+                        a.status != EscrowStatus::Refunded || b.status == a.status
+                    }
+                    (Some(_), None) => false,
+                    (None, _) => true,
+                });
         escrow_kept
             && self.extras.len() <= later.extras.len()
             && self
@@ -218,10 +353,11 @@ impl MState {
     }
 
     pub fn has_provider_work(&self) -> bool {
-        self.escrow
-            .as_ref()
-            .is_some_and(|e| e.status == EscrowStatus::RefundPending)
-            || self.extras.iter().any(|x| !x.refunded)
+        self.parts.iter().any(|p| {
+            p.escrow
+                .as_ref()
+                .is_some_and(|e| e.status == EscrowStatus::RefundPending)
+        }) || self.extras.iter().any(|x| !x.refunded)
     }
 
     fn escrow_status(&self) -> Option<EscrowStatus> {
@@ -257,35 +393,84 @@ impl MState {
             self.canceled_by = Some(Party::Freelancer);
             self.canceled_from = Some(from);
         }
+        if to == Completed {
+            for p in self.parts.iter_mut().filter(|p| p.held()) {
+                p.submitted = true;
+            }
+        }
         self.status = to;
+        self.sync();
         Ok(Change::Yes)
     }
 
-    pub fn request_release(&mut self) -> Want {
-        if self.status != ContractStatus::Completed
-            || self.escrow_status() != Some(EscrowStatus::Funded)
-        {
+    /// The freelancer delivers milestone `i`: once the work started and while it is held.
+    pub fn submit(&mut self, i: usize) -> Want {
+        use ContractStatus::*;
+        if !matches!(self.status, Started | Ongoing | Completed) || !self.parts[i].held() {
             return conflict();
         }
-        match self.release {
-            ReleaseFundStatus::Requested => Ok(Change::No),
-            ReleaseFundStatus::Approved => conflict(),
-            ReleaseFundStatus::NotRequested => {
-                self.release = ReleaseFundStatus::Requested;
-                Ok(Change::Yes)
-            }
+        if self.parts[i].submitted {
+            return Ok(Change::No);
         }
+        self.parts[i].submitted = true;
+        Ok(Change::Yes)
     }
 
+    /// The client asks for milestone `i`'s release: held and submitted.
+    pub fn request_part(&mut self, i: usize) -> Want {
+        let p = &mut self.parts[i];
+        if !p.held() || !p.submitted {
+            return conflict();
+        }
+        if p.requested {
+            return Ok(Change::No);
+        }
+        p.requested = true;
+        self.sync();
+        Ok(Change::Yes)
+    }
+
+    /// Releases milestone `i`: held, and asked for unless forced.
+    pub fn release_part(&mut self, i: usize, forced: bool) -> Want {
+        let p = &mut self.parts[i];
+        if !p.held() || (!forced && !p.requested) {
+            return conflict();
+        }
+        p.escrow.as_mut().expect("held").status = EscrowStatus::Released;
+        self.sync();
+        Ok(Change::Yes)
+    }
+
+    /// The client asks for the whole escrow's release: every held milestone's.
+    pub fn request_release(&mut self) -> Want {
+        if self.status != ContractStatus::Completed || !self.any_held() {
+            return conflict();
+        }
+        let mut change = Change::No;
+        for p in self.parts.iter_mut().filter(|p| p.held() && !p.requested) {
+            p.requested = true;
+            change = Change::Yes;
+        }
+        self.sync();
+        Ok(change)
+    }
+
+    /// The whole-contract release: every held milestone whose release was asked for (every
+    /// held one when forced).
     pub fn release(&mut self, forced: bool) -> Want {
-        if self.escrow_status() != Some(EscrowStatus::Funded) {
+        if !self.any_held() {
             return conflict();
         }
-        if !forced && self.release != ReleaseFundStatus::Requested {
+        let targets: Vec<usize> = (0..self.parts.len())
+            .filter(|i| self.parts[*i].held() && (forced || self.parts[*i].requested))
+            .collect();
+        if targets.is_empty() {
             return conflict();
         }
-        self.escrow.as_mut().expect("funded").status = EscrowStatus::Released;
-        self.release = ReleaseFundStatus::Approved;
+        for i in targets {
+            self.parts[i].escrow.as_mut().expect("held").status = EscrowStatus::Released;
+        }
+        self.sync();
         Ok(Change::Yes)
     }
 
@@ -293,52 +478,67 @@ impl MState {
     /// the status the work reached (none for a freelancer who walked away); or an admin's
     /// explicit freelancer share within `0..=earning`.
     pub fn decide_refund(&mut self, by: Party, share: Option<i64>) -> Want {
-        if self.escrow_status() != Some(EscrowStatus::Funded) {
+        if !self.any_held() {
             return conflict();
         }
         if self.status == ContractStatus::Completed {
             return conflict();
         }
-        let e = self.escrow.as_ref().expect("funded");
-        let (fee, earning) = (e.fee, e.earning);
-        let freelancer_share = match share {
-            Some(s) if (0..=earning).contains(&s) => s,
-            Some(_) => return Err(ErrorKind::Validation),
-            None => {
-                let reached = if self.status == ContractStatus::Canceled {
-                    self.canceled_from.unwrap_or(ContractStatus::Pending)
-                } else {
-                    self.status
-                };
-                let percent = match (self.canceled_by, reached) {
-                    (Some(Party::Freelancer), _) => 0,
-                    (_, ContractStatus::Started) => 15,
-                    (_, ContractStatus::Ongoing) => 40,
-                    (_, _) => 0,
-                };
-                half_up(earning, percent, 100)
-            }
+        let held: Vec<usize> = (0..self.parts.len())
+            .filter(|i| self.parts[*i].held())
+            .collect();
+        let earnings: i64 = held
+            .iter()
+            .map(|i| self.parts[*i].escrow.as_ref().expect("held").earning)
+            .sum();
+        if share.is_some_and(|s| !(0..=earnings).contains(&s)) {
+            return Err(ErrorKind::Validation);
+        }
+        let reached = if self.status == ContractStatus::Canceled {
+            self.canceled_from.unwrap_or(ContractStatus::Pending)
+        } else {
+            self.status
+        };
+        let percent = match (self.canceled_by, reached) {
+            (Some(Party::Freelancer), _) => 0,
+            (_, ContractStatus::Started) => 15,
+            (_, ContractStatus::Ongoing) => 40,
+            (_, _) => 0,
         };
         if self.status != ContractStatus::Canceled {
             self.canceled_from = Some(self.status);
             self.canceled_by = Some(by);
             self.status = ContractStatus::Canceled;
         }
+        // An explicit share is spread over the held milestones in order, each up to its
+        // earning.
+        let mut left = share;
+        for i in held {
+            let e = self.parts[i].escrow.as_mut().expect("held");
+            let (fee, earning) = (e.fee, e.earning);
+            let freelancer_share = match left.as_mut() {
+                Some(l) => {
+                    let s = (*l).min(earning);
+                    *l -= s;
+                    s
+                }
+                None => half_up(earning, percent, 100),
+            };
+            let client_share = earning - freelancer_share;
+            e.status = if client_share == 0 {
+                EscrowStatus::Refunded
+            } else {
+                EscrowStatus::RefundPending
+            };
+            e.refund = Some(MRefund {
+                client_share,
+                freelancer_share,
+                platform_fee: fee,
+                explicit: share.is_some(),
+            });
+        }
         // As the original left a refunded contract (its UI hides "Cancel" then).
-        self.release = ReleaseFundStatus::Approved;
-        let client_share = earning - freelancer_share;
-        let e = self.escrow.as_mut().expect("funded");
-        e.status = if client_share == 0 {
-            EscrowStatus::Refunded
-        } else {
-            EscrowStatus::RefundPending
-        };
-        e.refund = Some(MRefund {
-            client_share,
-            freelancer_share,
-            platform_fee: fee,
-            explicit: share.is_some(),
-        });
+        self.sync();
         Ok(Change::Yes)
     }
 
@@ -353,22 +553,45 @@ impl MState {
         fee_bps: i64,
         names_session: bool,
     ) -> Funding {
-        if let Some(e) = self.escrow.as_mut()
-            && e.payment_ref == payment_ref
-        {
-            if names_session && !e.session_known {
-                e.session_known = true;
-                return Funding::Learned;
+        let mine: Vec<usize> = (0..self.parts.len())
+            .filter(|i| {
+                self.parts[*i]
+                    .escrow
+                    .as_ref()
+                    .is_some_and(|e| e.payment_ref == payment_ref)
+            })
+            .collect();
+        if !mine.is_empty() {
+            let mut learned = false;
+            for i in mine {
+                let e = self.parts[i].escrow.as_mut().expect("funded");
+                if names_session && !e.session_known {
+                    e.session_known = true;
+                    learned = true;
+                }
             }
-            return Funding::AlreadyApplied;
+            self.sync();
+            return match learned {
+                true => Funding::Learned,
+                false => Funding::AlreadyApplied,
+            };
         }
         if self.extras.iter().any(|x| x.payment_ref == payment_ref) {
             return Funding::AlreadyApplied;
         }
-        if amount != contract_amount {
+        // A payment that names no milestone pays every unfunded one (the simulated Stripe
+        // names none); with none left, it is a second payment of the whole amount.
+        let unfunded: Vec<usize> = (0..self.parts.len())
+            .filter(|i| self.parts[*i].escrow.is_none())
+            .collect();
+        let expected = match unfunded.is_empty() {
+            true => contract_amount,
+            false => unfunded.iter().map(|i| self.parts[*i].amount).sum(),
+        };
+        if amount != expected {
             return Funding::AmountMismatch;
         }
-        if self.escrow.is_some() || self.status == ContractStatus::Canceled {
+        if unfunded.is_empty() || self.status == ContractStatus::Canceled {
             self.extras.push(MExtra {
                 payment_ref: payment_ref.to_string(),
                 amount,
@@ -376,16 +599,20 @@ impl MState {
             });
             return Funding::Duplicate;
         }
-        let fee = half_up(amount, fee_bps, 10_000);
-        self.escrow = Some(MEscrow {
-            status: EscrowStatus::Funded,
-            payment_ref: payment_ref.to_string(),
-            session_known: names_session,
-            amount,
-            fee,
-            earning: amount - fee,
-            refund: None,
-        });
+        for i in unfunded {
+            let part = self.parts[i].amount;
+            let fee = half_up(part, fee_bps, 10_000);
+            self.parts[i].escrow = Some(MEscrow {
+                status: EscrowStatus::Funded,
+                payment_ref: payment_ref.to_string(),
+                session_known: names_session,
+                amount: part,
+                fee,
+                earning: part - fee,
+                refund: None,
+            });
+        }
+        self.sync();
         Funding::Funded
     }
 
@@ -396,14 +623,20 @@ impl MState {
             error: None,
             crash: false,
         };
-        let mut calls: Vec<Option<usize>> = vec![];
-        if self.escrow_status() == Some(EscrowStatus::RefundPending) {
-            calls.push(None);
-        }
+        // A milestone's refund (`Ok`), then each duplicate payment's (`Err`).
+        let mut calls: Vec<Result<usize, usize>> = (0..self.parts.len())
+            .filter(|i| {
+                self.parts[*i]
+                    .escrow
+                    .as_ref()
+                    .is_some_and(|e| e.status == EscrowStatus::RefundPending)
+            })
+            .map(Ok)
+            .collect();
         calls.extend(
             (0..self.extras.len())
                 .filter(|i| !self.extras[*i].refunded)
-                .map(Some),
+                .map(Err),
         );
         for call in calls {
             let failed = if outage {
@@ -415,6 +648,7 @@ impl MState {
                     Some(Fault::Reject) => Some(ErrorKind::PaymentFailed),
                     Some(Fault::CrashBeforeCall | Fault::CrashAfterCall) => {
                         out.crash = true;
+                        self.sync();
                         return out;
                     }
                 }
@@ -424,11 +658,15 @@ impl MState {
                     out.error.get_or_insert(kind);
                 }
                 None => match call {
-                    None => self.escrow.as_mut().expect("pending").status = EscrowStatus::Refunded,
-                    Some(i) => self.extras[i].refunded = true,
+                    Ok(i) => {
+                        self.parts[i].escrow.as_mut().expect("pending").status =
+                            EscrowStatus::Refunded
+                    }
+                    Err(i) => self.extras[i].refunded = true,
                 },
             }
         }
+        self.sync();
         out
     }
 }
@@ -462,7 +700,7 @@ impl Model {
     pub fn wallet(&self, freelancer: usize) -> i64 {
         let mut held = 0;
         for s in self.slots.iter().filter(|s| s.freelancer == freelancer) {
-            if let Some(e) = &s.st.escrow {
+            for e in s.st.parts.iter().filter_map(|p| p.escrow.as_ref()) {
                 match (e.status, &e.refund) {
                     (EscrowStatus::Released, _) => held += e.earning,
                     (EscrowStatus::RefundPending | EscrowStatus::Refunded, Some(r)) => {
@@ -486,10 +724,19 @@ impl Model {
         let mut b: BTreeMap<Account, i128> = BTreeMap::new();
         let mut add = |a: Account, v: i64| *b.entry(a).or_insert(0) += v as i128;
         for s in &self.slots {
-            let escrow = Account::Escrow(s.id.clone());
             let refund = Account::Refund(s.id.clone());
             let wallet = Account::Wallet(freelancers[s.freelancer].clone());
-            if let Some(e) = &s.st.escrow {
+            for (i, e) in
+                s.st.parts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| Some((i, p.escrow.as_ref()?)))
+            {
+                let escrow = Account::Escrow(escrow::domain::MilestoneRef::new(
+                    s.id.clone(),
+                    escrow::domain::MilestoneId::new(i + 1).expect("at most 50"),
+                ));
+                let wallet = wallet.clone();
                 add(Account::ExternalStripe, -e.amount);
                 match (e.status, &e.refund) {
                     (EscrowStatus::Funded, _) => add(escrow, e.amount),
@@ -554,7 +801,7 @@ mod tests {
     use super::*;
 
     fn funded(amount: i64, fee_bps: i64) -> MState {
-        let mut s = MState::new();
+        let mut s = MState::new(&[amount]);
         s.approve().unwrap();
         assert_eq!(
             s.fund("pi_1", amount, amount, fee_bps, true),
@@ -600,6 +847,7 @@ mod tests {
             amount: 1_000,
             refunded: false,
         });
+        s.sync();
         let mut faults = VecDeque::from([Fault::Timeout]);
         let out = s.settle(&mut faults, false);
         assert_eq!(out.error, Some(ErrorKind::PaymentUnavailable));

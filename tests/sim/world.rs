@@ -89,6 +89,8 @@ pub struct Stats {
     pub payouts_failed: u64,
     /// Escrows released by a timer pass (auto-release, or a request's fallback).
     pub auto_released: u64,
+    /// Milestones of contracts in several parts, released one by one.
+    pub milestones_released: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -113,6 +115,7 @@ impl Stats {
         self.payouts_paid += o.payouts_paid;
         self.payouts_failed += o.payouts_failed;
         self.auto_released += o.auto_released;
+        self.milestones_released += o.milestones_released;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -205,6 +208,26 @@ pub enum Op {
         freelancer: usize,
         job: usize,
         amount: AmountText,
+        /// Milestones to split the amount into (1: made the original way).
+        parts: usize,
+    },
+    /// The freelancer delivers a milestone (`part`: its index; one past the last is unknown).
+    Submit {
+        slot: usize,
+        who: Who,
+        part: usize,
+    },
+    /// The client asks for one milestone's release.
+    RequestPart {
+        slot: usize,
+        who: Who,
+        part: usize,
+    },
+    /// One milestone's release, by an admin's route or the CLI.
+    ReleasePart {
+        slot: usize,
+        part: usize,
+        how: ReleaseHow,
     },
     Approve {
         slot: usize,
@@ -359,7 +382,8 @@ type Got = Result<Result<Reply, escrow::service::Error>, String>;
 
 /// Each contract's release timers as stored, by kind and contract: due when, done, and until
 /// when a claim holds it.
-type StoredTimers = HashMap<(&'static str, ContractId), (i64, bool, i64)>;
+/// Stored release timers by kind, contract and milestone index: due when, done, leased until.
+type StoredTimers = HashMap<(&'static str, ContractId, usize), (i64, bool, i64)>;
 
 /// Everything read back from the store after a step.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -496,6 +520,7 @@ impl World {
             debit_grace_ms: 35_000,
             auto_release_after_ms,
             release_needs_admin,
+            timer_lease_ms: escrow::config::DEFAULT_TIMER_LEASE_MS,
             spool_dir: dir.path().join("spool"),
             upload_bytes_max: 1 << 20,
             uploads_per_user_max: 4,
@@ -847,11 +872,11 @@ impl World {
             .contracts
             .iter()
             .map(|c| {
-                c.escrow
-                    .as_ref()
-                    .and_then(|e| e.refund.as_ref())
+                c.milestones
+                    .iter()
+                    .filter_map(|m| m.escrow.as_ref()?.refund.as_ref())
                     .filter(|r| r.client_share.get() > 0 && r.provider_refund_id.is_some())
-                    .map_or(0, |_| 1)
+                    .count()
                     + c.extra_payments
                         .iter()
                         .filter(|x| x.provider_refund_id.is_some())

@@ -8,8 +8,9 @@ use escrow::domain::review::Rating;
 use escrow::domain::verify::{ContractFacts, Report, Verifier};
 use escrow::domain::{
     Account, Action, Contract, ContractId, ContractStatus, Currency, DomainError, Entity,
-    EscrowStatus, EventId, FeeBps, FundOutcome, JobId, LedgerEntry, MinorUnits, Money, Party,
-    Payment, PaymentRef, RefundRef, Review, Title, Transfer, TransferKind, UserId,
+    EscrowStatus, EventId, FeeBps, FundOutcome, JobId, LedgerEntry, MilestoneId, MilestonePlan,
+    MilestoneRef, MinorUnits, Money, Party, Payment, PaymentRef, RefundRef, Review, Title,
+    Transfer, TransferKind, UserId,
 };
 use escrow::store::{
     ContractFilter, ContractStore, Cursor, EventRecord, EventStatus, Page, ReviewPage, Store,
@@ -65,6 +66,28 @@ fn new_contract(freelancer: &UserId, amount: i64, now: i64) -> Contract {
     .unwrap()
 }
 
+fn milestone_contract(freelancer: &UserId, amounts: &[i64], now: i64) -> Contract {
+    let plans: Vec<MilestonePlan> = amounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| MilestonePlan {
+            title: format!("Part {}", i + 1),
+            amount: m(*a),
+        })
+        .collect();
+    Contract::with_milestones(
+        ContractId::generate(),
+        JobId::generate(),
+        UserId::generate(),
+        freelancer.clone(),
+        Money::new(m(amounts.iter().sum()), Currency::Inr),
+        Some(Title::parse("Shop").unwrap()),
+        Some(&plans),
+        now,
+    )
+    .unwrap()
+}
+
 fn payment(c: &Contract, pi: &str) -> Payment {
     Payment {
         checkout_session_id: Some(pr(&format!("cs_{pi}"))),
@@ -72,6 +95,7 @@ fn payment(c: &Contract, pi: &str) -> Payment {
         charge_id: None,
         amount: c.amount,
         currency: c.currency,
+        milestones: None,
     }
 }
 
@@ -286,7 +310,7 @@ async fn all_entries_of_account(store: &dyn Store, account: &Account) -> Vec<Led
 
 /// `(amount, platform fee, freelancer earning)` of a stored escrow.
 async fn split_of(store: &dyn Store, id: &ContractId) -> (i64, i64, i64) {
-    let e = load(store, id).await.escrow.expect("funded");
+    let e = load(store, id).await.escrow().expect("funded");
     (
         e.amount.get(),
         e.platform_fee.get(),
@@ -365,7 +389,10 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     assert_eq!(done.version, 7, "every save bumped the version once");
     assert_eq!(
         store
-            .account_balance(&Account::Escrow(id.clone()), Currency::Inr)
+            .account_balance(
+                &Account::Escrow(MilestoneRef::new(id.clone(), MilestoneId::FIRST)),
+                Currency::Inr
+            )
             .await
             .unwrap(),
         m(0)
@@ -400,7 +427,7 @@ pub async fn check_every_transition_is_saved_with_its_entries(store: &dyn Store)
     assert_eq!(c.escrow_status(), Some(EscrowStatus::RefundPending));
     assert_eq!(c.status, ContractStatus::Canceled);
     step(store, &refunded, |c| {
-        c.settle_refund(&re("re_1"), "provider", now + 2)
+        c.settle_refund(MilestoneId::FIRST, &re("re_1"), "provider", now + 2)
     })
     .await;
     assert_eq!(
@@ -515,7 +542,9 @@ pub async fn check_illegal_transitions_are_refused_and_change_nothing(store: &dy
         "release request before completion"
     );
     assert!(
-        c.clone().settle_refund(&re("re"), "p", now).is_err(),
+        c.clone()
+            .settle_refund(MilestoneId::FIRST, &re("re"), "p", now)
+            .is_err(),
         "settle without a refund"
     );
     let id = released(store, &freelancer, 10_000, now).await;
@@ -650,7 +679,7 @@ pub async fn check_a_compare_and_set_race_has_exactly_one_winner(store: &dyn Sto
         if releasing {
             released_total += 90_000;
         } else {
-            let split = c.escrow.unwrap().refund.unwrap();
+            let split = c.escrow().unwrap().refund.unwrap();
             released_total += split.freelancer_share.get();
         }
     }
@@ -1145,6 +1174,32 @@ pub async fn check_contract_facts_are_those_of_the_contracts(store: &dyn Store) 
         load(store, &owed).await.escrow_status(),
         Some(EscrowStatus::RefundPending)
     );
+    // A contract in three milestones: two paid by one payment, one of them released, the
+    // third unpaid; its facts name each milestone's escrow.
+    let parts = milestone_contract(&UserId::generate(), &[1_000, 2_000, 3_000], now);
+    let parts = inserted(store, &parts).await;
+    step(store, &parts, |c| c.approve(now).map(|_| vec![])).await;
+    step(store, &parts, |c| {
+        let mut p = payment(c, &format!("pi_{}", c.id));
+        p.amount = m(3_000);
+        p.milestones = Some(vec![MilestoneId::FIRST, MilestoneId::new(2).unwrap()]);
+        c.fund(&p, fee(), &ev("evt_parts"), now + 1).map(|(_, t)| t)
+    })
+    .await;
+    step(store, &parts, |c| {
+        c.release_milestone(
+            MilestoneId::new(2).unwrap(),
+            "admin:a",
+            Some("test"),
+            now + 2,
+        )
+    })
+    .await;
+    let facts_of_parts = ContractFacts::of(&load(store, &parts).await);
+    assert_eq!(
+        (facts_of_parts.milestones, facts_of_parts.escrows.len()),
+        (3, 2)
+    );
     let (mut facts, mut contracts) = (vec![], vec![]);
     let mut after: Option<ContractId> = None;
     loop {
@@ -1616,13 +1671,13 @@ pub async fn check_provider_work_is_listed_until_settled(store: &dyn Store) {
     );
     // A failed provider call keeps it listed.
     step(store, &refund, |c| {
-        c.note_refund_attempt(Some("provider down"), now + 7);
+        c.note_refund_attempt(MilestoneId::FIRST, Some("provider down"), now + 7);
         Ok(vec![])
     })
     .await;
     assert_eq!(store.contracts_with_provider_work().await.unwrap().len(), 2);
     step(store, &refund, |c| {
-        c.settle_refund(&re("re_1"), "provider", now + 8)
+        c.settle_refund(MilestoneId::FIRST, &re("re_1"), "provider", now + 8)
     })
     .await;
     assert_eq!(
@@ -1951,7 +2006,7 @@ pub mod mongo {
         })
         .await;
         step(store, &id, |c| {
-            c.settle_refund(&re("re_1"), "provider", now + 3)
+            c.settle_refund(MilestoneId::FIRST, &re("re_1"), "provider", now + 3)
         })
         .await;
         assert_eq!(b.store.repair_projection().await.unwrap(), 0);

@@ -59,7 +59,7 @@ impl ContractDoc {
             freelancer_id: c.freelancer_id.to_string(),
             status: c.status.as_str().into(),
             escrow_status: c.escrow_status().map(|s| s.as_str().to_string()),
-            has_escrow: c.escrow.is_some(),
+            has_escrow: c.escrow_paid(),
             release_fund_status: c.release_fund_status.as_str().into(),
             provider_work: c.has_pending_provider_work(),
             created_at: c.created_at,

@@ -329,7 +329,14 @@ mod tests {
         };
         let entries = vec![
             entry(0, Account::ExternalStripe, -500),
-            entry(1, Account::Escrow(contract.clone()), 500),
+            entry(
+                1,
+                Account::Escrow(crate::domain::MilestoneRef::new(
+                    contract.clone(),
+                    crate::domain::MilestoneId::FIRST,
+                )),
+                500,
+            ),
         ];
         let writes: Vec<_> = (0..8)
             .map(|i| {

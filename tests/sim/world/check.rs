@@ -60,9 +60,28 @@ impl World {
             }
         }
         if let Ok(Reply::Escrow(status)) = got {
+            // The whole escrow's status as the model has it after the step (a release of one
+            // milestone, or of those requested, may leave others held).
+            let slot = match op {
+                Op::Release { slot, .. }
+                | Op::ReleasePart { slot, .. }
+                | Op::Refund { slot, .. } => Some(*slot),
+                _ => None,
+            };
+            let modelled = slot
+                .and_then(|i| next.slots.get(i))
+                .and_then(|s| s.st.escrow.as_ref())
+                .map(|e| e.status);
             let want = match op {
-                Op::Release { .. } => EscrowStatus::Released,
-                _ => EscrowStatus::Refunded,
+                Op::Release { .. } | Op::ReleasePart { .. } => {
+                    modelled.unwrap_or(EscrowStatus::Released)
+                }
+                // A refund answers once the provider's side is settled (or the crash check
+                // takes over): refunded, or released where a milestone was released before.
+                _ => match modelled {
+                    Some(EscrowStatus::Released) => EscrowStatus::Released,
+                    _ => EscrowStatus::Refunded,
+                },
             };
             if *status != want {
                 return Err(format!("answered escrow {status:?}, expected {want:?}"));
@@ -166,17 +185,19 @@ impl World {
         let mut auto_release = HashMap::new();
         if self.settings.auto_release_after_ms.is_some() {
             for c in contracts.iter() {
-                for kind in ["auto_release", "requested_release"] {
-                    let id = format!("{kind}:{}", c.id);
-                    if let Some(t) = store
-                        .get_timer(&id)
-                        .await
-                        .map_err(|e| format!("read timers: {e}"))?
-                    {
-                        auto_release.insert(
-                            (kind, c.id.clone()),
-                            (t.due_at, t.done_at.is_some(), t.lease_until),
-                        );
+                for m in &c.milestones {
+                    for kind in ["auto_release", "requested_release"] {
+                        let id = format!("{kind}:{}", c.milestone_ref(m.id));
+                        if let Some(t) = store
+                            .get_timer(&id)
+                            .await
+                            .map_err(|e| format!("read timers: {e}"))?
+                        {
+                            auto_release.insert(
+                                (kind, c.id.clone(), m.id.get() - 1),
+                                (t.due_at, t.done_at.is_some(), t.lease_until),
+                            );
+                        }
                     }
                 }
             }
@@ -345,21 +366,24 @@ impl World {
                         who: Who::Client(client),
                         freelancer,
                         amount,
+                        parts,
                         ..
                     } = op
                     else {
                         unreachable!("only a client can create")
                     };
+                    let amount = amount.minor.expect("valid amount");
+                    let parts = crate::model::split_amount(amount, *parts);
                     let slot = Slot {
                         id: id.clone(),
                         job: *job,
                         client: *client,
                         freelancer: *freelancer,
-                        amount: amount.minor.expect("valid amount"),
-                        st: MState::new(),
+                        amount,
+                        st: MState::new(&parts),
                         checkout_open: false,
-                        auto_release: None,
-                        requested_release: None,
+                        auto_release: vec![None; parts.len()],
+                        requested_release: vec![None; parts.len()],
                     };
                     next.slots.push(slot);
                 }
@@ -407,18 +431,46 @@ impl World {
                 let answered_ok = matches!(got, Ok(Ok(_)));
                 // A request that is enough to release is two writes: cut off between them, it
                 // leaves the release requested (its timer finishes the release later).
-                let requested_only = matches!(op, Op::RequestRelease { .. })
-                    && before.is_some_and(|b| {
-                        let mut mid = b.clone();
-                        mid.release = ReleaseFundStatus::Requested;
-                        m == mid.masked()
-                    });
+                let requested_only =
+                    matches!(op, Op::RequestRelease { .. } | Op::RequestPart { .. })
+                        && before.is_some_and(|b| {
+                            let mut mid = b.clone();
+                            for (i, p) in mid.parts.iter_mut().enumerate() {
+                                let named = match op {
+                                    Op::RequestPart { part, .. } => *part == i,
+                                    _ => true,
+                                };
+                                if named && p.held() {
+                                    p.requested = true;
+                                }
+                            }
+                            mid.sync();
+                            m == mid.masked()
+                        });
                 // A timer pass answers Ok even when a timer's work failed (it is put off), so
                 // its contracts may be as they were.
                 let may_be_before = !answered_ok || matches!(op, Op::Tick);
-                let allowed = m == s.st.masked()
+                // A timer pass, and a request that is enough to release, release each milestone
+                // in its own write: cut off, some milestones may be released and some not.
+                let mixed = matches!(
+                    op,
+                    Op::Tick | Op::RequestRelease { .. } | Op::RequestPart { .. }
+                ) && before.is_some_and(|b| {
+                    let mut mid = b.clone();
+                    for p in mid.parts.iter_mut().filter(|p| p.held()) {
+                        p.requested = true;
+                    }
+                    mid.sync();
+                    crate::model::parts_mixed(&actual, &[b, &mid, &s.st])
+                });
+                let allowed = mixed
+                    || m == s.st.masked()
                     || (may_be_before && before.is_some_and(|b| m == b.masked()))
-                    || (before.is_none() && m == MState::new().masked())
+                    || (before.is_none()
+                        && m == MState::new(
+                            &s.st.parts.iter().map(|p| p.amount).collect::<Vec<_>>(),
+                        )
+                        .masked())
                     || requested_only;
                 if !allowed {
                     return Err(format!(
@@ -438,40 +490,47 @@ impl World {
         }
         // No escrow is funded twice, and release and refund exclude each other for good.
         for (i, s) in next.slots.iter().enumerate() {
-            let Some(before) = pre.slots.get(i).and_then(|p| p.st.escrow.as_ref()) else {
+            let Some(pre_parts) = pre.slots.get(i).map(|p| &p.st.parts) else {
                 continue;
             };
-            let Some(now) = s.st.escrow.as_ref() else {
-                return Err(format!("slot {i}: the escrow disappeared"));
-            };
-            use EscrowStatus::*;
-            let forward = match before.status {
-                Funded => true,
-                RefundPending => matches!(now.status, RefundPending | Refunded),
-                Released | Refunded => now.status == before.status,
-            };
-            if now.payment_ref != before.payment_ref || !forward {
-                return Err(format!(
-                    "slot {i}: escrow went from {:?} ({}) to {:?} ({})",
-                    before.status, before.payment_ref, now.status, now.payment_ref
-                ));
+            for (k, (b, n)) in pre_parts.iter().zip(&s.st.parts).enumerate() {
+                let Some(before) = b.escrow.as_ref() else {
+                    continue;
+                };
+                let Some(now) = n.escrow.as_ref() else {
+                    return Err(format!("slot {i}: milestone {k}'s escrow disappeared"));
+                };
+                use EscrowStatus::*;
+                let forward = match before.status {
+                    Funded => true,
+                    RefundPending => matches!(now.status, RefundPending | Refunded),
+                    Released | Refunded => now.status == before.status,
+                };
+                if now.payment_ref != before.payment_ref || !forward {
+                    return Err(format!(
+                        "slot {i}: milestone {k}'s escrow went from {:?} ({}) to {:?} ({})",
+                        before.status, before.payment_ref, now.status, now.payment_ref
+                    ));
+                }
             }
         }
         self.check_payouts(exact, pre, &mut next, snap)?;
         // Auto-release timers: as predicted, or (after a crash or a failed write) as stored.
         for (i, s) in next.slots.iter_mut().enumerate() {
             for kind in ["auto_release", "requested_release"] {
-                let stored = snap.auto_release.get(&(kind, s.id.clone())).copied();
-                let model = match kind {
-                    "auto_release" => &mut s.auto_release,
-                    _ => &mut s.requested_release,
-                };
-                if exact && stored != *model {
-                    return Err(format!(
-                        "slot {i}: {kind} timer stored {stored:?}, the model {model:?}"
-                    ));
+                for k in 0..s.st.parts.len() {
+                    let stored = snap.auto_release.get(&(kind, s.id.clone(), k)).copied();
+                    let model = match kind {
+                        "auto_release" => &mut s.auto_release[k],
+                        _ => &mut s.requested_release[k],
+                    };
+                    if exact && stored != *model {
+                        return Err(format!(
+                            "slot {i}: milestone {k}'s {kind} timer stored {stored:?}, the model {model:?}"
+                        ));
+                    }
+                    *model = stored;
                 }
-                *model = stored;
             }
         }
         self.stats.model_checks += 1;
@@ -529,6 +588,30 @@ impl World {
                 .filter(|i| released(&next, *i) && !released(pre, *i))
                 .count() as u64;
         }
+        // Milestones of contracts in several parts released by this step.
+        for (i, s) in next
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.st.parts.len() > 1)
+        {
+            let was = |k: usize| {
+                pre.slots
+                    .get(i)
+                    .and_then(|p| p.st.parts.get(k))
+                    .and_then(|p| p.escrow.as_ref())
+                    .is_some_and(|e| e.status == EscrowStatus::Released)
+            };
+            self.stats.milestones_released += (0..s.st.parts.len())
+                .filter(|k| {
+                    !was(*k)
+                        && s.st.parts[*k]
+                            .escrow
+                            .as_ref()
+                            .is_some_and(|e| e.status == EscrowStatus::Released)
+                })
+                .count() as u64;
+        }
         self.model = next;
         Ok(())
     }
@@ -581,8 +664,11 @@ impl World {
             refunds.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut recorded: HashMap<String, u32> = HashMap::new();
         for c in snap.contracts.iter() {
-            if let Some(e) = &c.escrow
-                && let Some(r) = &e.refund
+            for (e, r) in c
+                .milestones
+                .iter()
+                .filter_map(|m| m.escrow.as_ref())
+                .filter_map(|e| Some((e, e.refund.as_ref()?)))
             {
                 let pi = e
                     .payment_intent_id
@@ -649,28 +735,31 @@ impl World {
                 1 => {}
                 0 => {
                     // Made, answer lost: the store must still owe exactly this refund.
-                    let owed = snap.contracts.iter().any(|c| {
-                        c.id == p.contract_id
-                            && (c.escrow.as_ref().is_some_and(|e| {
-                                e.status == EscrowStatus::RefundPending
-                                    && e.payment_intent_id
-                                        .as_ref()
-                                        .unwrap_or(&e.payment_ref)
-                                        .as_str()
-                                        == p.payment_ref
-                                    && e.refund
-                                        .as_ref()
-                                        .is_some_and(|r| r.client_share.get() == p.amount)
-                            }) || c.extra_payments.iter().any(|x| {
-                                x.provider_refund_id.is_none()
-                                    && x.payment_intent_id
-                                        .as_ref()
-                                        .unwrap_or(&x.payment_ref)
-                                        .as_str()
-                                        == p.payment_ref
-                                    && x.amount.get() == p.amount
-                            }))
-                    });
+                    let owed =
+                        snap.contracts.iter().any(|c| {
+                            c.id == p.contract_id
+                                && (c.milestones.iter().filter_map(|m| m.escrow.as_ref()).any(
+                                    |e| {
+                                        e.status == EscrowStatus::RefundPending
+                                            && e.payment_intent_id
+                                                .as_ref()
+                                                .unwrap_or(&e.payment_ref)
+                                                .as_str()
+                                                == p.payment_ref
+                                            && e.refund
+                                                .as_ref()
+                                                .is_some_and(|r| r.client_share.get() == p.amount)
+                                    },
+                                ) || c.extra_payments.iter().any(|x| {
+                                    x.provider_refund_id.is_none()
+                                        && x.payment_intent_id
+                                            .as_ref()
+                                            .unwrap_or(&x.payment_ref)
+                                            .as_str()
+                                            == p.payment_ref
+                                        && x.amount.get() == p.amount
+                                }))
+                        });
                     if !owed {
                         return Err(format!(
                             "the provider made refund {p:?} and the store neither recorded nor owes it"

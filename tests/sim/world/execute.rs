@@ -47,14 +47,29 @@ impl World {
                 freelancer,
                 job,
                 amount,
+                parts,
             } => {
                 let caller = self.caller(*who);
                 let permit = self.service().permit(&caller, UseCase::CreateContract)?;
+                let amount = input::amount("amount", &amount.json, currency)?;
+                // Several milestones: the amount split as the model splits it.
+                let split = crate::model::split_amount(amount.minor.get(), *parts);
+                let milestones = (split.len() > 1).then(|| {
+                    split
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| escrow::domain::MilestonePlan {
+                            title: format!("Part {}", i + 1),
+                            amount: MinorUnits::new(*a),
+                        })
+                        .collect()
+                });
                 let new = NewContract {
                     job: self.model.jobs[*job].clone(),
                     freelancer: self.freelancers[*freelancer].clone(),
-                    amount: input::amount("amount", &amount.json, currency)?,
+                    amount,
                     title: Some(input::title(&format!("Sim job {job}"))?),
+                    milestones,
                 };
                 let c = self.service().create_contract(permit, new).await?;
                 Ok(Reply::Created(c.id))
@@ -84,6 +99,7 @@ impl World {
                 let caller = self.caller(*who);
                 let permit = self.service().permit(&caller, UseCase::Checkout)?;
                 let req = Checkout {
+                    milestone: None,
                     job: self.model.jobs[self.model.slots[*slot].job].clone(),
                     title: title.map(input::title).transpose()?,
                     rate: rate
@@ -143,8 +159,38 @@ impl World {
                 let caller = self.caller(*who);
                 let permit = self.service().permit(&caller, UseCase::RequestRelease)?;
                 let id = self.slot_id(*slot);
-                self.service().request_release(permit, &id).await?;
+                self.service().request_release(permit, &id, None).await?;
                 Ok(Reply::Nothing)
+            }
+            Op::Submit { slot, who, part } => {
+                let caller = self.caller(*who);
+                let permit = self.service().permit(&caller, UseCase::UpdateStatus)?;
+                let id = self.slot_id(*slot);
+                let m = input::milestone(&(part + 1).to_string())?;
+                self.service().submit_milestone(permit, &id, m).await?;
+                Ok(Reply::Nothing)
+            }
+            Op::RequestPart { slot, who, part } => {
+                let caller = self.caller(*who);
+                let permit = self.service().permit(&caller, UseCase::RequestRelease)?;
+                let id = self.slot_id(*slot);
+                let m = input::milestone(&(part + 1).to_string())?;
+                self.service().request_release(permit, &id, Some(m)).await?;
+                Ok(Reply::Nothing)
+            }
+            Op::ReleasePart { slot, part, how } => {
+                let (caller, force) = match how {
+                    ReleaseHow::Http(who) => (self.caller(*who), None),
+                    ReleaseHow::Cli { force } => (Caller::operator(CLI_ACTOR), *force),
+                };
+                let permit = self.service().permit(&caller, UseCase::Release)?;
+                let release = Release {
+                    contract: self.slot_id(*slot),
+                    milestone: Some(input::milestone(&(part + 1).to_string())?),
+                    force: force.map(Reason::parse).transpose()?,
+                };
+                let c = self.service().release(permit, &release).await?;
+                Ok(Reply::Escrow(c.escrow_status().expect("released")))
             }
             Op::Release { slot, how } => {
                 let (caller, force) = match how {
@@ -154,6 +200,7 @@ impl World {
                 let permit = self.service().permit(&caller, UseCase::Release)?;
                 let release = Release {
                     contract: self.slot_id(*slot),
+                    milestone: None,
                     force: force.map(Reason::parse).transpose()?,
                 };
                 let c = self.service().release(permit, &release).await?;
@@ -325,11 +372,12 @@ impl World {
                         let caller = self.caller(Who::Client(0));
                         let permit = self.service().permit(&caller, UseCase::RequestRelease)?;
                         let id = input::id(&id, "contract id")?;
-                        self.service().request_release(permit, &id).await?;
+                        self.service().request_release(permit, &id, None).await?;
                     }
                     GhostKind::Release => {
                         let release = Release {
                             contract: input::id(&id, "contract id")?,
+                            milestone: None,
                             force: None,
                         };
                         let permit = self.service().permit(&operator, UseCase::Release)?;

@@ -64,6 +64,18 @@ impl World {
         self.amount_text(minor)
     }
 
+    /// A slot and one of its milestones (now and then one it does not have).
+    pub(super) fn some_part(&mut self) -> (usize, usize) {
+        let slot = self.some_slot();
+        let parts = self.model.slots[slot].st.parts.len();
+        let part = if self.rng.percent(5) {
+            parts
+        } else {
+            self.rng.index(parts)
+        };
+        (slot, part)
+    }
+
     /// A slot, preferring ones where something can still happen.
     pub(super) fn some_slot(&mut self) -> usize {
         let open: Vec<usize> = (0..self.model.slots.len())
@@ -128,6 +140,9 @@ impl World {
             } else {
                 0
             }, // timer pass
+            4,                                                 // submit a milestone
+            4,                                                 // request one milestone's release
+            3,                                                 // release one milestone
         ];
         match self.rng.weighted(&weights) {
             0 => self.gen_create(),
@@ -181,6 +196,27 @@ impl World {
             },
             19 => self.gen_withdraw(),
             20 => Op::Tick,
+            21 => {
+                let (slot, part) = self.some_part();
+                let who = self.own_or_other_freelancer(self.model.slots[slot].freelancer);
+                Op::Submit { slot, who, part }
+            }
+            22 => {
+                let (slot, part) = self.some_part();
+                let who = self.own_or_other_client(self.model.slots[slot].client);
+                Op::RequestPart { slot, who, part }
+            }
+            23 => {
+                let (slot, part) = self.some_part();
+                let how = match self.rng.below(3) {
+                    0 => ReleaseHow::Http(Who::Admin(self.rng.index(ADMINS))),
+                    1 => ReleaseHow::Cli { force: None },
+                    _ => ReleaseHow::Cli {
+                        force: Some("delivered by hand"),
+                    },
+                };
+                Op::ReleasePart { slot, part, how }
+            }
             _ => Op::Ghost {
                 kind: *self.rng.pick(&[
                     GhostKind::Approve,
@@ -223,11 +259,11 @@ impl World {
     /// The step a well-behaved actor would take next for some open contract.
     pub(super) fn progress_op(&mut self) -> Option<Op> {
         // A timer pass now and then while an auto-release is waiting.
-        let waiting = self
-            .model
-            .slots
-            .iter()
-            .any(|s| matches!(s.auto_release, Some((_, false, _))));
+        let waiting = self.model.slots.iter().any(|s| {
+            s.auto_release
+                .iter()
+                .any(|t| matches!(t, Some((_, false, _))))
+        });
         if waiting && self.rng.percent(20) {
             return Some(Op::Tick);
         }
@@ -292,6 +328,42 @@ impl World {
                     _ => false,
                 }
         });
+        // A contract of several milestones is delivered and paid out one milestone at a time
+        // while the work goes on.
+        if s.st.parts.len() > 1
+            && matches!(
+                s.st.status,
+                ContractStatus::Started | ContractStatus::Ongoing
+            )
+            && self.rng.percent(60)
+        {
+            let held: Vec<usize> = (0..s.st.parts.len())
+                .filter(|k| s.st.parts[*k].held())
+                .collect();
+            if !held.is_empty() {
+                let part = *self.rng.pick(&held);
+                let p = &s.st.parts[part];
+                return Some(if !p.submitted {
+                    Op::Submit {
+                        slot,
+                        who: Who::Freelancer(s.freelancer),
+                        part,
+                    }
+                } else if !p.requested {
+                    Op::RequestPart {
+                        slot,
+                        who: Who::Client(s.client),
+                        part,
+                    }
+                } else {
+                    Op::ReleasePart {
+                        slot,
+                        part,
+                        how: ReleaseHow::Http(Who::Admin(self.rng.index(ADMINS))),
+                    }
+                });
+            }
+        }
         let escrow = s.st.escrow.as_ref().map(|e| e.status);
         let op = match (escrow, s.st.status) {
             (None, _) if !s.st.approved => Op::Approve {
@@ -368,6 +440,12 @@ impl World {
             freelancer: self.rng.index(FREELANCERS),
             job,
             amount: self.new_amount(),
+            // A third of the contracts are paid by milestones.
+            parts: if self.rng.percent(35) {
+                self.rng.range(2, 3) as usize
+            } else {
+                1
+            },
         }
     }
 

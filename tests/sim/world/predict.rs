@@ -43,12 +43,81 @@ impl World {
                 if *who != Who::Freelancer(s.freelancer) {
                     return Expect::err(ErrorKind::Forbidden);
                 }
-                // Completing stores the auto-release timer first (once), whether the move
-                // then succeeds or not.
-                if let (ContractStatus::Completed, Some(w), None) = (to, window, s.auto_release) {
-                    s.auto_release = Some((now + w, false, 0));
+                // Completing stores each held, undelivered milestone's auto-release timer
+                // first (once), whether the move then succeeds or not.
+                if let (ContractStatus::Completed, Some(w)) = (to, window) {
+                    for k in 0..s.st.parts.len() {
+                        let p = &s.st.parts[k];
+                        if p.held() && !p.submitted && s.auto_release[k].is_none() {
+                            s.auto_release[k] = Some((now + w, false, 0));
+                        }
+                    }
                 }
                 Expect::from_want(s.st.move_to(to))
+            }
+            Op::Submit { slot, who, part } => {
+                let now = {
+                    use escrow::service::Clock;
+                    self.clock.now_ms()
+                };
+                let window = self.settings.auto_release_after_ms;
+                let s = &mut next.slots[*slot];
+                if *who != Who::Freelancer(s.freelancer) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if *part >= s.st.parts.len() {
+                    return Expect::err(ErrorKind::NotFound);
+                }
+                let p = &s.st.parts[*part];
+                if let Some(w) = window
+                    && p.held()
+                    && !p.submitted
+                    && s.auto_release[*part].is_none()
+                {
+                    s.auto_release[*part] = Some((now + w, false, 0));
+                }
+                Expect::from_want(s.st.submit(*part))
+            }
+            Op::RequestPart { slot, who, part } => {
+                let s = &mut next.slots[*slot];
+                if *who != Who::Client(s.client) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                if *part >= s.st.parts.len() {
+                    return Expect::err(ErrorKind::NotFound);
+                }
+                let enough = self.settings.auto_release_after_ms.is_some()
+                    && !self.settings.release_needs_admin;
+                if enough && s.st.parts[*part].held() && s.requested_release[*part].is_none() {
+                    let now = {
+                        use escrow::service::Clock;
+                        self.clock.now_ms()
+                    };
+                    s.requested_release[*part] =
+                        Some((now + self.settings.debit_grace_ms, false, 0));
+                }
+                let asked = s.st.request_part(*part);
+                if asked.is_ok() && enough {
+                    s.st.release_part(*part, false)
+                        .expect("a requested, held milestone releases");
+                    if let Some((due, _, _)) = s.requested_release[*part] {
+                        s.requested_release[*part] = Some((due, true, 0));
+                    }
+                    return Expect::ok(Change::Yes);
+                }
+                Expect::from_want(asked)
+            }
+            Op::ReleasePart { slot, part, how } => {
+                let s = &mut next.slots[*slot];
+                let forced = match how {
+                    ReleaseHow::Http(Who::Admin(_)) => false,
+                    ReleaseHow::Http(_) => return Expect::err(ErrorKind::Forbidden),
+                    ReleaseHow::Cli { force } => force.is_some(),
+                };
+                if *part >= s.st.parts.len() {
+                    return Expect::err(ErrorKind::NotFound);
+                }
+                Expect::from_want(s.st.release_part(*part, forced))
             }
             Op::Tick => {
                 let now = {
@@ -57,28 +126,31 @@ impl World {
                 };
                 let mut change = Change::No;
                 for s in next.slots.iter_mut() {
-                    let funded = |s: &crate::model::Slot| {
-                        s.st.escrow.as_ref().map(|e| e.status) == Some(EscrowStatus::Funded)
-                    };
-                    // Runnable: due, not done, and no dead server's claim still holding it.
-                    if let Some((due, false, lease)) = s.auto_release
-                        && due <= now
-                        && lease <= now
-                    {
-                        s.auto_release = Some((due, true, 0));
-                        if funded(s) && s.st.status == ContractStatus::Completed {
-                            s.st.release(true).expect("a funded escrow releases");
-                            change = Change::Yes;
+                    for k in 0..s.st.parts.len() {
+                        // Runnable: due, not done, and no dead server's claim still holding it.
+                        if let Some((due, false, lease)) = s.auto_release[k]
+                            && due <= now
+                            && lease <= now
+                        {
+                            s.auto_release[k] = Some((due, true, 0));
+                            let p = &s.st.parts[k];
+                            if p.held() && p.submitted {
+                                s.st.release_part(k, true)
+                                    .expect("a held milestone releases");
+                                change = Change::Yes;
+                            }
                         }
-                    }
-                    if let Some((due, false, lease)) = s.requested_release
-                        && due <= now
-                        && lease <= now
-                    {
-                        s.requested_release = Some((due, true, 0));
-                        if funded(s) && s.st.release == ReleaseFundStatus::Requested {
-                            s.st.release(false).expect("a requested escrow releases");
-                            change = Change::Yes;
+                        if let Some((due, false, lease)) = s.requested_release[k]
+                            && due <= now
+                            && lease <= now
+                        {
+                            s.requested_release[k] = Some((due, true, 0));
+                            let p = &s.st.parts[k];
+                            if p.held() && p.requested {
+                                s.st.release_part(k, false)
+                                    .expect("a requested milestone releases");
+                                change = Change::Yes;
+                            }
                         }
                     }
                 }
@@ -132,23 +204,34 @@ impl World {
                 if *who != Who::Client(s.client) {
                     return Expect::err(ErrorKind::Forbidden);
                 }
-                // With auto-release on and no admin required, the request is enough: its timer
-                // is stored first (once), then the release follows and finishes it.
+                // With auto-release on and no admin required, the request is enough: a timer
+                // for each held milestone is stored first (once), then the release follows
+                // and finishes them.
                 let enough = self.settings.auto_release_after_ms.is_some()
                     && !self.settings.release_needs_admin;
-                if enough && s.requested_release.is_none() {
-                    let now = {
-                        use escrow::service::Clock;
-                        self.clock.now_ms()
-                    };
-                    s.requested_release = Some((now + self.settings.debit_grace_ms, false, 0));
+                let now = {
+                    use escrow::service::Clock;
+                    self.clock.now_ms()
+                };
+                let held: Vec<usize> = (0..s.st.parts.len())
+                    .filter(|k| s.st.parts[*k].held())
+                    .collect();
+                if enough {
+                    for k in &held {
+                        if s.requested_release[*k].is_none() {
+                            s.requested_release[*k] =
+                                Some((now + self.settings.debit_grace_ms, false, 0));
+                        }
+                    }
                 }
                 let asked = s.st.request_release();
                 if asked.is_ok() && enough {
                     s.st.release(false)
                         .expect("a requested, funded escrow releases");
-                    if let Some((due, _, _)) = s.requested_release {
-                        s.requested_release = Some((due, true, 0));
+                    for k in held {
+                        if let Some((due, _, _)) = s.requested_release[k] {
+                            s.requested_release[k] = Some((due, true, 0));
+                        }
                     }
                     return Expect::ok(Change::Yes);
                 }
@@ -389,12 +472,20 @@ impl World {
                     // a refund was decided. Any other refund was made outside the escrow and is
                     // listed for an admin.
                     let st = &next.slots[i].st;
-                    let ours = match st.escrow.as_ref() {
-                        Some(e) if e.payment_ref == *payment_ref => matches!(
-                            e.status,
-                            EscrowStatus::RefundPending | EscrowStatus::Refunded
-                        ),
-                        _ => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
+                    let paid_by: Vec<&crate::model::MEscrow> = st
+                        .parts
+                        .iter()
+                        .filter_map(|p| p.escrow.as_ref())
+                        .filter(|e| e.payment_ref == *payment_ref)
+                        .collect();
+                    let ours = match paid_by.is_empty() {
+                        false => paid_by.iter().any(|e| {
+                            matches!(
+                                e.status,
+                                EscrowStatus::RefundPending | EscrowStatus::Refunded
+                            )
+                        }),
+                        true => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
                     };
                     (if ours { "applied" } else { "failed" }, Change::No, None)
                 }
