@@ -226,6 +226,7 @@ impl Contract {
                 .find(|h| h.status == ContractStatus::Completed)
                 .map(|h| h.at);
             m.submitted_at = completed;
+            m.submissions = u32::from(completed.is_some());
             if self.release_fund_status == ReleaseFundStatus::Requested {
                 m.release_requested_at = Some(self.updated_at);
             }
@@ -536,8 +537,12 @@ impl Contract {
         }
         if to == Completed {
             // Completing the work delivers every funded milestone not yet submitted.
-            for m in self.milestones.iter_mut().filter(|m| m.is_held()) {
-                m.submitted_at.get_or_insert(now);
+            for m in self
+                .milestones
+                .iter_mut()
+                .filter(|m| m.is_held() && m.submitted_at.is_none())
+            {
+                m.deliver(now);
             }
         }
         if to == Canceled {
@@ -625,7 +630,53 @@ impl Contract {
         if m.submitted_at.is_some() {
             return Ok(Outcome::Unchanged);
         }
-        m.submitted_at = Some(now);
+        m.deliver(now);
+        self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// The client rejects a delivered milestone whose release they have not asked for: it is
+    /// funded and undelivered again, and its auto-release clock stops (the freelancer's next
+    /// delivery starts a new one).
+    pub fn reject_milestone(
+        &mut self,
+        id: MilestoneId,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Outcome, DomainError> {
+        let action = Action::Reject;
+        self.require_held_milestone(id, action)?;
+        let m = self.milestone(id)?;
+        let refuse = |why: String| {
+            Err(DomainError::refused(
+                Entity::Milestone,
+                m.state().as_str(),
+                action,
+                why,
+            ))
+        };
+        if m.release_requested_at.is_some() {
+            return refuse(format!("milestone {id}'s release was already requested"));
+        }
+        if m.submitted_at.is_none() {
+            return refuse(format!("milestone {id} has not been submitted"));
+        }
+        let reason: String = reason.trim().chars().take(REASON_CHARS_MAX).collect();
+        let m = self.milestone_mut(id)?;
+        m.submitted_at = None;
+        if let Some(e) = m.escrow.as_mut() {
+            e.history.push(super::escrow::HistoryEntry {
+                action: "rejected".into(),
+                actor: actor.into(),
+                at: now,
+                detail: if reason.is_empty() {
+                    "the client rejected the delivery".into()
+                } else {
+                    format!("the client rejected the delivery: {reason}")
+                },
+            });
+        }
         self.updated_at = now;
         Ok(Outcome::Changed)
     }

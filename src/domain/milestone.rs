@@ -107,6 +107,30 @@ impl FromStr for MilestoneRef {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The subject of a milestone's auto-release timer for its `submission`th delivery: the
+/// milestone's name for the first (as every timer was named before rejects existed),
+/// `<name>#<k>` for a later one.
+pub fn auto_release_subject(milestone: &MilestoneRef, submission: u32) -> String {
+    match submission {
+        0 | 1 => milestone.to_string(),
+        k => format!("{milestone}#{k}"),
+    }
+}
+
+/// The milestone and delivery an auto-release timer's subject names (see
+/// [`auto_release_subject`]); a subject without `#` is the first delivery.
+pub fn parse_timer_subject(subject: &str) -> Option<(MilestoneRef, u32)> {
+    let (name, k) = match subject.split_once('#') {
+        None => (subject, 1),
+        Some((name, k)) => (name, k.parse().ok().filter(|k| *k > 1)?),
+    };
+    Some((name.parse().ok()?, k))
+}
+
 /// A milestone as a contract's creator gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MilestonePlan {
@@ -157,9 +181,15 @@ pub struct Milestone {
     pub id: MilestoneId,
     pub title: String,
     pub amount: MinorUnits,
-    /// When the freelancer delivered it (Unix ms): the start of its inspection window.
+    /// When the freelancer delivered it (Unix ms): the start of its inspection window. Cleared
+    /// when the client rejects the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<i64>,
+    /// How many times it was delivered: each delivery has its own auto-release timer
+    /// ([`Milestone::auto_release_subject`]), so a rejected one's timer never releases the
+    /// next delivery early.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub submissions: u32,
     /// When the client asked for its release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_requested_at: Option<i64>,
@@ -174,9 +204,16 @@ impl Milestone {
             title,
             amount,
             submitted_at: None,
+            submissions: 0,
             release_requested_at: None,
             escrow: None,
         }
+    }
+
+    /// Records a delivery now.
+    pub(crate) fn deliver(&mut self, now: i64) {
+        self.submitted_at = Some(now);
+        self.submissions += 1;
     }
 
     pub fn escrow_status(&self) -> Option<EscrowStatus> {

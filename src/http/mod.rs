@@ -146,6 +146,10 @@ pub fn router(state: AppState) -> Router {
             patch(milestones::request_release),
         )
         .route(
+            "/api/client/contract/milestones/{contractId}/{milestoneId}/reject",
+            put(milestones::reject),
+        )
+        .route(
             "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
             put(milestones::release),
         )

@@ -244,7 +244,7 @@ impl Modify for UploadTypes {
         original::wallet_sales_report,
         payouts::onboarding, payouts::account, payouts::request, payouts::mine, payouts::all,
         payouts::one, payouts::connect_webhook,
-        milestones::submit, milestones::request_release, milestones::release,
+        milestones::submit, milestones::request_release, milestones::release, milestones::reject,
     ),
 )]
 pub struct ApiDoc;

@@ -170,7 +170,8 @@ impl Service {
                 .iter()
                 .filter(|m| m.is_held() && m.submitted_at.is_none())
             {
-                self.schedule_auto_release(&c.milestone_ref(m.id)).await?;
+                self.schedule_auto_release(&c.milestone_ref(m.id), m.submissions + 1)
+                    .await?;
             }
         }
         let (_, c) = self
@@ -318,7 +319,10 @@ impl Service {
             .iter()
             .filter(|m| m.is_held() && m.submitted_at.is_some())
         {
-            if let Some(at) = self.auto_release_due(&contract.milestone_ref(m.id)).await? {
+            if let Some(at) = self
+                .auto_release_due(&contract.milestone_ref(m.id), m.submissions)
+                .await?
+            {
                 auto_releases.push((m.id, at));
             }
         }

@@ -290,7 +290,7 @@ impl From<DomainError> for Error {
         let message = e.to_string();
         let code = match &e {
             DomainError::InvalidTransition { action, reason, .. } => match (action, reason) {
-                (Action::Release | Action::Refund | Action::Submit, _) => {
+                (Action::Release | Action::Refund | Action::Submit | Action::Reject, _) => {
                     ErrorCode::EscrowWrongState
                 }
                 (Action::MoveTo(_), None) => ErrorCode::ContractInvalidTransition,

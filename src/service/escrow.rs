@@ -140,8 +140,12 @@ impl Service {
                     let subject = c.milestone_ref(m);
                     timers.push((
                         subject.clone(),
-                        self.schedule_release(TimerKind::RequestedRelease, &subject, grace)
-                            .await?,
+                        self.schedule_release(
+                            TimerKind::RequestedRelease,
+                            &subject.to_string(),
+                            grace,
+                        )
+                        .await?,
                     ));
                 }
                 timers
@@ -162,7 +166,7 @@ impl Service {
             .await?;
         for (subject, timer) in timers {
             match self
-                .release_by_system(TimerKind::RequestedRelease, &subject)
+                .release_by_system(TimerKind::RequestedRelease, &subject, 1)
                 .await
             {
                 Ok(released) => {
@@ -194,7 +198,7 @@ impl Service {
         }
         let m = c.milestone(milestone)?;
         if m.is_held() && m.submitted_at.is_none() {
-            self.schedule_auto_release(&c.milestone_ref(milestone))
+            self.schedule_auto_release(&c.milestone_ref(milestone), m.submissions + 1)
                 .await?;
         }
         let (_, c) = self
@@ -203,6 +207,33 @@ impl Service {
                     return Err(not_party());
                 }
                 Ok(((), vec![], c.submit_milestone(milestone, now)?))
+            })
+            .await?;
+        Ok(c)
+    }
+
+    /// The contract's client rejects a delivered milestone (not yet asked to be released): it
+    /// goes back to funded and undelivered, and its auto-release clock stops; the freelancer's
+    /// next delivery starts a new window (a timer of its own).
+    pub async fn reject_milestone(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        milestone: MilestoneId,
+        reason: &str,
+    ) -> Result<Contract> {
+        let caller = permit.expect(UseCase::RequestRelease);
+        let actor = caller.actor();
+        let (_, c) = self
+            .transition_for(permit.request(), id, |c, now| {
+                if caller.party_in(c) != Some(Party::Client) {
+                    return Err(not_party());
+                }
+                Ok((
+                    (),
+                    vec![],
+                    c.reject_milestone(milestone, &actor, reason, now)?,
+                ))
             })
             .await?;
         Ok(c)
@@ -278,14 +309,16 @@ impl Service {
         Ok(c)
     }
 
-    /// The system releases a milestone when its timer says so: `AutoRelease` once it was
-    /// submitted and the client neither asked for the release nor disputed within the window,
-    /// `RequestedRelease` once the client asked (no admin needed). Nothing to do (refunded,
-    /// canceled, already released, never funded): `None`.
+    /// The system releases a milestone when its timer says so: `AutoRelease` once its
+    /// `submission`th delivery stood for the window without the client asking for the release
+    /// or rejecting it, `RequestedRelease` once the client asked (no admin needed). Nothing to
+    /// do (rejected, delivered again since, refunded, canceled, already released, never
+    /// funded): `None`.
     pub(super) async fn release_by_system(
         &self,
         kind: TimerKind,
         subject: &MilestoneRef,
+        submission: u32,
     ) -> Result<Option<Contract>> {
         let Some(c) = self.store.get_contract(&subject.contract).await? else {
             return Ok(None);
@@ -295,7 +328,7 @@ impl Service {
         };
         let requested = m.release_requested_at.is_some();
         let due = match kind {
-            TimerKind::AutoRelease => m.submitted_at.is_some(),
+            TimerKind::AutoRelease => m.submitted_at.is_some() && m.submissions == submission,
             TimerKind::RequestedRelease => requested,
             TimerKind::ReleasePayout => false,
         };
@@ -304,7 +337,7 @@ impl Service {
         }
         let window = self.settings.auto_release_after_ms.unwrap_or(0);
         let reason = format!(
-            "the client neither requested the release nor disputed within {} of submission",
+            "the client neither requested the release nor rejected the delivery within {} of it",
             crate::config::format_duration_ms(window)
         );
         let force = (!requested).then_some(reason.as_str());

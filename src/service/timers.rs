@@ -3,6 +3,7 @@
 //! with a growing delay when it fails. Time is the service clock, so tests and the simulation
 //! drive timers with a fake one.
 
+use crate::domain::milestone::{auto_release_subject, parse_timer_subject};
 use crate::domain::{MilestoneRef, Timer, TimerKind};
 
 use super::Service;
@@ -42,15 +43,16 @@ impl Service {
         self.settings.auto_release_after_ms.is_some() && !self.settings.release_needs_admin
     }
 
-    /// Stores a release timer for `milestone`, due in `delay_ms`.
+    /// Stores a release timer about `subject` (a milestone's name, see
+    /// [`crate::domain::milestone::auto_release_subject`]), due in `delay_ms`.
     pub(super) async fn schedule_release(
         &self,
         kind: TimerKind,
-        milestone: &MilestoneRef,
+        subject: &str,
         delay_ms: i64,
     ) -> Result<Timer> {
         let now = self.clock.now_ms();
-        let t = Timer::new(kind, &milestone.to_string(), now + delay_ms, now);
+        let t = Timer::new(kind, subject, now + delay_ms, now);
         self.store.schedule_timer(&t).await?;
         Ok(t)
     }
@@ -61,19 +63,30 @@ impl Service {
     pub(super) async fn schedule_auto_release(
         &self,
         milestone: &MilestoneRef,
+        submission: u32,
     ) -> Result<Option<Timer>> {
+        let subject = auto_release_subject(milestone, submission);
         match self.settings.auto_release_after_ms {
             Some(window) => Ok(Some(
-                self.schedule_release(TimerKind::AutoRelease, milestone, window)
+                self.schedule_release(TimerKind::AutoRelease, &subject, window)
                     .await?,
             )),
             None => Ok(None),
         }
     }
 
-    /// When a milestone's auto-release is due, if it has one not done.
-    pub async fn auto_release_due(&self, milestone: &MilestoneRef) -> Result<Option<i64>> {
-        let id = format!("{}:{milestone}", TimerKind::AutoRelease.as_str());
+    /// When the auto-release of a milestone's `submission`th delivery is due, if its timer is
+    /// not done.
+    pub async fn auto_release_due(
+        &self,
+        milestone: &MilestoneRef,
+        submission: u32,
+    ) -> Result<Option<i64>> {
+        let id = format!(
+            "{}:{}",
+            TimerKind::AutoRelease.as_str(),
+            auto_release_subject(milestone, submission)
+        );
         Ok(self
             .store
             .get_timer(&id)
@@ -100,11 +113,11 @@ impl Service {
         let mut done = 0;
         for t in claimed {
             // A subject that names no milestone (none is written so) has nothing to do.
-            let outcome = match (t.kind, t.subject.parse::<MilestoneRef>()) {
-                (_, Err(_)) => Ok(()),
-                (TimerKind::ReleasePayout, Ok(m)) => self.pay_out_release(&m).await,
-                (TimerKind::AutoRelease | TimerKind::RequestedRelease, Ok(m)) => {
-                    self.release_by_system(t.kind, &m).await.map(|_| ())
+            let outcome = match (t.kind, parse_timer_subject(&t.subject)) {
+                (_, None) => Ok(()),
+                (TimerKind::ReleasePayout, Some((m, _))) => self.pay_out_release(&m).await,
+                (TimerKind::AutoRelease | TimerKind::RequestedRelease, Some((m, k))) => {
+                    self.release_by_system(t.kind, &m, k).await.map(|_| ())
                 }
             };
             match outcome {

@@ -377,6 +377,114 @@ async fn a_cancel_refunds_the_held_milestones_and_leaves_the_released_one() {
     app.stop().await;
 }
 
+fn reject_path(p: &Parties, m: &str) -> String {
+    format!("/api/client/contract/milestones/{}/{m}/reject", p.contract)
+}
+
+/// A client's reject stops a delivered milestone's clock: its timer finds it rejected and
+/// releases nothing; the freelancer's next delivery starts a window of its own, and that one
+/// releases it.
+#[tokio::test]
+async fn a_rejected_delivery_stops_the_clock_and_a_new_delivery_starts_another() {
+    let app = TestApp::spawn_with(&[("ESCROW_AUTO_RELEASE_AFTER", "1s")]).await;
+    let service = &app.state.service;
+    let p = three_milestones(&app).await;
+    pay(&app, &p, json!({})).await;
+    assert_eq!(app.set_status(&p, "Started").await.status(), StatusCode::OK);
+    let submit = || milestone_call(&app, "PUT", submit_path(&p, "2"), &p.freelancer_token);
+    assert_eq!(submit().await.status(), StatusCode::OK);
+    // Only its client rejects, only a delivered milestone whose release was not asked for.
+    let (status, _) = error_code(
+        app.send(
+            "PUT",
+            &reject_path(&p, "2"),
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, code) = error_code(
+        app.send("PUT", &reject_path(&p, "1"), Some(&p.client_token), None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "escrow.wrong_state")
+    );
+    let r = app
+        .send(
+            "PUT",
+            &reject_path(&p, "2"),
+            Some(&p.client_token),
+            Some(json!({"reason": "the checkout page is broken"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = app.contract(&p).await;
+    assert_eq!(states(&v), ["funded", "funded", "funded"], "{v}");
+    assert!(
+        v["contract"]["milestones"][1]
+            .get("autoReleaseAt")
+            .is_none(),
+        "{v}"
+    );
+    // The first delivery's window passes: nothing is released.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    service.run_due_timers().await.unwrap();
+    assert_eq!(states(&app.contract(&p).await)[1], "funded");
+    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], json!(0));
+    // Delivered again: a new window, and its end releases the milestone.
+    assert_eq!(submit().await.status(), StatusCode::OK);
+    let v = app.contract(&p).await;
+    assert!(
+        v["contract"]["milestones"][1]["autoReleaseAt"].is_string(),
+        "{v}"
+    );
+    assert_eq!(service.run_due_timers().await.unwrap(), 0, "not due yet");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(service.run_due_timers().await.unwrap(), 1);
+    let v = app.contract(&p).await;
+    assert_eq!(states(&v), ["funded", "released", "funded"], "{v}");
+    let history: Vec<&str> = v["escrow"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert!(history.contains(&"rejected"), "{history:?}");
+    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], json!(1350));
+    // Rejected and delivered again before the first window ends: the first delivery's timer
+    // falls due first and releases nothing; the second delivery's own window releases it.
+    let m3 = || milestone_call(&app, "PUT", submit_path(&p, "3"), &p.freelancer_token);
+    assert_eq!(m3().await.status(), StatusCode::OK);
+    let r = app
+        .send("PUT", &reject_path(&p, "3"), Some(&p.client_token), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(m3().await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(550)).await;
+    assert_eq!(
+        service.run_due_timers().await.unwrap(),
+        1,
+        "the first delivery's timer"
+    );
+    assert_eq!(states(&app.contract(&p).await)[2], "submitted");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        service.run_due_timers().await.unwrap(),
+        1,
+        "the second delivery's timer"
+    );
+    assert_eq!(states(&app.contract(&p).await)[2], "released");
+    let report = app.verify().await;
+    assert!(report.ok(), "{:#?}", report.violations);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_whole_contract_routes_act_on_every_held_milestone() {
     let app = TestApp::spawn().await;

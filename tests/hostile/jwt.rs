@@ -360,6 +360,16 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         ),
         route(
             "PUT",
+            "/api/client/contract/milestones/{contractId}/{milestoneId}/reject",
+            format!(
+                "/api/client/contract/milestones/{}/1/reject",
+                completed.contract
+            ),
+            Body::Json(json!({"reason": "forged"})),
+            &a,
+        ),
+        route(
+            "PUT",
             "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
             format!(
                 "/api/admin/escrow/release-fund/{}/milestones/1",
@@ -740,6 +750,7 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
         "/api/client/contract/release-fund/{contractId}",
         "/api/client/release-fund/{contractId}",
         "/api/client/contract/release-fund/{contractId}/milestones/{milestoneId}",
+        "/api/client/contract/milestones/{contractId}/{milestoneId}/reject",
     ] {
         for (who, u) in [
             ("the freelancer", &f),
