@@ -22,6 +22,9 @@ _escrowctl() {
             escrowctl,contract)
                 cmd="escrowctl__subcmd__contract"
                 ;;
+            escrowctl,disputes)
+                cmd="escrowctl__subcmd__disputes"
+                ;;
             escrowctl,escrow)
                 cmd="escrowctl__subcmd__escrow"
                 ;;
@@ -52,6 +55,9 @@ _escrowctl() {
             escrowctl__subcmd__contract,cancel)
                 cmd="escrowctl__subcmd__contract__subcmd__cancel"
                 ;;
+            escrowctl__subcmd__disputes,list)
+                cmd="escrowctl__subcmd__disputes__subcmd__list"
+                ;;
             escrowctl__subcmd__escrow,list)
                 cmd="escrowctl__subcmd__escrow__subcmd__list"
                 ;;
@@ -60,6 +66,9 @@ _escrowctl() {
                 ;;
             escrowctl__subcmd__escrow,release)
                 cmd="escrowctl__subcmd__escrow__subcmd__release"
+                ;;
+            escrowctl__subcmd__escrow,resolve)
+                cmd="escrowctl__subcmd__escrow__subcmd__resolve"
                 ;;
             escrowctl__subcmd__escrow,show)
                 cmd="escrowctl__subcmd__escrow__subcmd__show"
@@ -104,7 +113,7 @@ _escrowctl() {
 
     case "${cmd}" in
         escrowctl)
-            opts="-h -V --database-url --config --json --help --version escrow contract reviews wallet report payouts timers verify webhooks token completions"
+            opts="-h -V --database-url --config --json --help --version escrow contract disputes reviews wallet report payouts timers verify webhooks token completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,8 +208,64 @@ _escrowctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        escrowctl__subcmd__disputes)
+            opts="-h -V --database-url --config --json --help --version list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__disputes__subcmd__list)
+            opts="-h -V --open --limit --page --after --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         escrowctl__subcmd__escrow)
-            opts="-h -V --database-url --config --json --help --version list show release refund"
+            opts="-h -V --database-url --config --json --help --version list show release refund resolve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -305,6 +370,44 @@ _escrowctl() {
             fi
             case "${prev}" in
                 --milestone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__escrow__subcmd__resolve)
+            opts="-y -h -V --client-share --freelancer-share --reason --actor --yes --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client-share)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --freelancer-share)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

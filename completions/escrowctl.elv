@@ -27,6 +27,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --version 'Print version'
             cand escrow 'List, show, release and refund escrows'
             cand contract 'Cancel a contract no money is held for (frees its job)'
+            cand disputes 'List disputes (`escrowctl escrow resolve` settles one)'
             cand reviews 'List a freelancer''s reviews (with the average) or the review of a contract'
             cand wallet 'Show a wallet: balance and ledger entries'
             cand report 'Funds held, platform revenue, monthly sales'
@@ -49,6 +50,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand show 'Show a contract: its escrow, history (who did what when) and ledger entries'
             cand release 'Release an escrow: the earning to the freelancer''s wallet, the fee to the platform'
             cand refund 'Refund an escrow: the client''s share back through the payment provider'
+            cand resolve 'Resolve a contract''s open dispute with an explicit split'
         }
         &'escrowctl;escrow;list'= {
             cand --status 'Only escrows in this status'
@@ -103,6 +105,21 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'escrowctl;escrow;resolve'= {
+            cand --client-share 'Back to the client through the payment provider, in rupees ("300", "0")'
+            cand --freelancer-share 'To the freelancer''s wallet, in rupees ("600", "0")'
+            cand --reason 'Why; recorded in the dispute and the escrow history'
+            cand --actor 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]'
+            cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
+            cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
+            cand -y 'Do not ask: act at once (required when stdin is not a terminal)'
+            cand --yes 'Do not ask: act at once (required when stdin is not a terminal)'
+            cand --json 'Print one JSON document on stdout instead of tables'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'escrowctl;contract'= {
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
@@ -118,6 +135,29 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --actor 'Who acts, recorded in the logs [default: cli:<OS user>@<host>]'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
+            cand --json 'Print one JSON document on stdout instead of tables'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'escrowctl;disputes'= {
+            cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
+            cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
+            cand --json 'Print one JSON document on stdout instead of tables'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the contracts with disputes, newest first: who opened each, why, and how it ended'
+        }
+        &'escrowctl;disputes;list'= {
+            cand --limit 'How many rows per page (1–100)'
+            cand --page 'Which page, from 1'
+            cand --after 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page'
+            cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
+            cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
+            cand --open 'Only contracts with an open dispute (their escrow is frozen)'
             cand --json 'Print one JSON document on stdout instead of tables'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -31,6 +31,7 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -s h -l help -d 'Print
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "escrow" -d 'List, show, release and refund escrows'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "contract" -d 'Cancel a contract no money is held for (frees its job)'
+complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "disputes" -d 'List disputes (`escrowctl escrow resolve` settles one)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "reviews" -d 'List a freelancer\'s reviews (with the average) or the review of a contract'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "wallet" -d 'Show a wallet: balance and ledger entries'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "report" -d 'Funds held, platform revenue, monthly sales'
@@ -40,15 +41,16 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "verify" -d 'Che
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "webhooks" -d 'List received payment-provider webhook events'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "token" -d 'Mint an access token with the configured secret (development and tests only)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -l json -d 'Print one JSON document on stdout instead of tables'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -s V -l version -d 'Print version'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -f -a "list" -d 'List escrows, newest first'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -f -a "show" -d 'Show a contract: its escrow, history (who did what when) and ledger entries'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -f -a "release" -d 'Release an escrow: the earning to the freelancer\'s wallet, the fee to the platform'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund" -f -a "refund" -d 'Refund an escrow: the client\'s share back through the payment provider'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -f -a "list" -d 'List escrows, newest first'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -f -a "show" -d 'Show a contract: its escrow, history (who did what when) and ledger entries'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -f -a "release" -d 'Release an escrow: the earning to the freelancer\'s wallet, the fee to the platform'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -f -a "refund" -d 'Refund an escrow: the client\'s share back through the payment provider'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fish_seen_subcommand_from list show release refund resolve" -f -a "resolve" -d 'Resolve a contract\'s open dispute with an explicit split'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l status -d 'Only escrows in this status' -r -f -a "funded\t'Paid in and held'
 released\t'Paid out to the freelancer\'s wallet and the platform'
 refund_pending\t'Refund decided; the client\'s share waits for the payment provider'
@@ -87,6 +89,16 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_s
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from refund" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l client-share -d 'Back to the client through the payment provider, in rupees ("300", "0")' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l freelancer-share -d 'To the freelancer\'s wallet, in rupees ("600", "0")' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l reason -d 'Why; recorded in the dispute and the escrow history' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -s y -l yes -d 'Do not ask: act at once (required when stdin is not a terminal)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from resolve" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and not __fish_seen_subcommand_from cancel" -l json -d 'Print one JSON document on stdout instead of tables'
@@ -100,6 +112,21 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand contract; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List the contracts with disputes, newest first: who opened each, why, and how it ended'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l open -d 'Only contracts with an open dispute (their escrow is frozen)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'

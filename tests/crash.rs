@@ -92,6 +92,16 @@ enum Step {
     Refund {
         by_client: bool,
     },
+    /// The client disputes the held escrow.
+    Dispute,
+    /// The freelancer answers the dispute.
+    Respond,
+    /// An admin resolves it: this much back to the client, this much to the freelancer
+    /// (minor units; with the fee they make up the amount).
+    Resolve {
+        client: i64,
+        freelancer: i64,
+    },
     /// The freelancer withdraws the whole wallet.
     Payout,
 }
@@ -104,6 +114,9 @@ impl Step {
             Step::RequestRelease { .. } => "request_release",
             Step::Release => "release",
             Step::Refund { .. } => "refund",
+            Step::Dispute => "dispute",
+            Step::Respond => "respond",
+            Step::Resolve { .. } => "resolve",
             Step::Payout => "payout",
         }
     }
@@ -124,6 +137,10 @@ enum End {
     Refunded,
     /// A release and a refund raced: exactly one of them.
     OneOf,
+    /// Disputed, answered, and resolved by an admin's split (refunded, with this client share).
+    Resolved {
+        client: i64,
+    },
 }
 
 struct Deal {
@@ -652,7 +669,30 @@ async fn prepare(
                 .collect(),
         )
     };
-    let (script, end) = match rng.random_range(0..3) {
+    let (script, end) = match rng.random_range(0..4) {
+        3 => {
+            // Disputed (by one click or two at once) while the work goes on or once it is
+            // completed, answered, and resolved by one admin or two clicking at once.
+            let mut steps = vec![funding, status("Started"), status("Ongoing")];
+            if rng.random_bool(0.5) {
+                steps.push(status("Completed"));
+            }
+            let earning = rupees * 100 - rupees * 10;
+            let freelancer = rng.random_range(0..earning / 100) * 100;
+            let client = earning - freelancer;
+            steps.push(Node::Par(
+                (0..rng.random_range(1..=2))
+                    .map(|_| Node::Step(Step::Dispute))
+                    .collect(),
+            ));
+            steps.push(Node::Step(Step::Respond));
+            steps.push(Node::Par(
+                (0..rng.random_range(1..=2))
+                    .map(|_| Node::Step(Step::Resolve { client, freelancer }))
+                    .collect(),
+            ));
+            (Node::Seq(steps), End::Resolved { client })
+        }
         0 => (
             Node::Seq(vec![
                 funding,
@@ -805,6 +845,33 @@ impl Ctx {
                         self.admin.as_str()
                     })
                     .json(&json!({"cancelReason": "crash test", "cancelReasonDescription": "refund under fire"})),
+                Step::Dispute => self
+                    .http
+                    .post(format!(
+                        "{base}/api/client/contract/dispute/{}",
+                        d.contract
+                    ))
+                    .bearer_auth(&d.client_token)
+                    .json(&json!({"reason": "crash test", "description": "disputed under fire"})),
+                Step::Respond => self
+                    .http
+                    .post(format!(
+                        "{base}/api/freelancer/contract/dispute/{}/respond",
+                        d.contract
+                    ))
+                    .bearer_auth(&d.freelancer_token)
+                    .json(&json!({"description": "delivered as agreed"})),
+                Step::Resolve { client, freelancer } => self
+                    .http
+                    .put(format!(
+                        "{base}/api/admin/escrow/resolve-dispute/{}",
+                        d.contract
+                    ))
+                    .bearer_auth(self.admin.as_str())
+                    .json(&json!({
+                        "clientShare": format!("{}.{:02}", client / 100, client % 100),
+                        "freelancerShare": format!("{}.{:02}", freelancer / 100, freelancer % 100),
+                    })),
                 Step::Payout => self
                     .http
                     .post(format!("{base}/api/freelancer/payouts"))
@@ -984,6 +1051,29 @@ async fn check(
             End::Released => assert_eq!(status, "released", "{what}"),
             End::Refunded => assert_eq!(status, "refunded", "{what}"),
             End::OneOf => assert!(status == "released" || status == "refunded", "{what}"),
+            End::Resolved { client } => {
+                assert_eq!(status, "refunded", "{what}");
+                assert_eq!(minor(&escrow["refund"]["clientShare"]), client, "{what}");
+                let dispute = &contract["disputes"][0];
+                assert_eq!(dispute["status"], "resolved", "{what}");
+                assert_eq!(
+                    contract["disputes"].as_array().map(Vec::len),
+                    Some(1),
+                    "one dispute, however many clicks: {what}"
+                );
+                // Each acknowledged step is there: the dispute, the answer, the resolution.
+                assert!(acked("dispute").count() >= 1, "{what}");
+                assert_eq!(acked("respond").count(), 1, "{what}");
+                assert_eq!(
+                    dispute["responses"].as_array().map(Vec::len),
+                    Some(1),
+                    "an acknowledged answer was lost, or one answer kept twice: {what}"
+                );
+                assert!(acked("resolve").count() > 0, "{what}");
+                acknowledged += (acked("dispute").count()
+                    + acked("respond").count()
+                    + acked("resolve").count()) as u64;
+            }
         }
         assert_eq!(transfers("refund_settled"), refunded, "{what}");
         let release_acks = acked("release").count();
@@ -1002,7 +1092,7 @@ async fn check(
                 "the release happened but every release request was refused: {what}"
             ),
             "refunded" => assert!(
-                refund_acks > 0,
+                refund_acks > 0 || acked("resolve").count() > 0,
                 "the refund happened but every refund request was refused: {what}"
             ),
             _ => {}

@@ -86,6 +86,9 @@ pub enum Command {
     /// Cancel a contract no money is held for (frees its job).
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// List disputes (`escrowctl escrow resolve` settles one).
+    #[command(subcommand)]
+    Disputes(DisputesCommand),
     /// List a freelancer's reviews (with the average) or the review of a contract.
     #[command(subcommand)]
     Reviews(ReviewsCommand),
@@ -156,6 +159,52 @@ pub enum EscrowCommand {
         after_long_help = "Examples:\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason \"Freelancer not responding\"\n  escrowctl escrow refund 65f1c0ffee0123456789abcd --reason dispute --freelancer-share 450 --yes"
     )]
     Refund(RefundArgs),
+    /// Resolve a contract's open dispute with an explicit split.
+    ///
+    /// The client's share goes back through the payment provider, the freelancer's to their
+    /// wallet, and the platform keeps the fee of the disputed milestones: the two shares and
+    /// the fee must add up to the disputed escrow's amount. Exactly once. Shows the split and
+    /// asks; --yes skips the question and is required without a terminal.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl escrow resolve 65f1c0ffee0123456789abcd --client-share 300 --freelancer-share 600 --reason \"half delivered\"\n  escrowctl disputes list --open"
+    )]
+    Resolve(ResolveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    /// Back to the client through the payment provider, in rupees ("300", "0").
+    #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
+    pub client_share: String,
+    /// To the freelancer's wallet, in rupees ("600", "0").
+    #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
+    pub freelancer_share: String,
+    /// Why; recorded in the dispute and the escrow history.
+    #[arg(long, value_name = "REASON", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: String,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DisputesCommand {
+    /// List the contracts with disputes, newest first: who opened each, why, and how it ended.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl disputes list --open\n  escrowctl --json disputes list | jq '.data[].disputes'"
+    )]
+    List(DisputesListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DisputesListArgs {
+    /// Only contracts with an open dispute (their escrow is frozen).
+    #[arg(long)]
+    pub open: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Subcommand, Debug)]

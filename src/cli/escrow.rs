@@ -2,14 +2,16 @@
 
 use comfy_table::Cell;
 
-use super::args::{EscrowCommand, ListArgs, RefundArgs, ReleaseArgs, ShowArgs, StatusArg};
+use super::args::{
+    EscrowCommand, ListArgs, RefundArgs, ReleaseArgs, ResolveArgs, ShowArgs, StatusArg,
+};
 use super::confirm::{confirm, operator};
 use super::exit::{CliError, Exit};
 use super::output::{
     Output, money_cell, money_header, money_with_code, short_minute, short_time, wire_name, yes_no,
 };
-use crate::domain::money::MoneyError;
-use crate::domain::{ContractId, Currency, EscrowStatus, MilestoneId, MinorUnits, Money};
+use crate::domain::{ContractId, Currency, EscrowStatus, MilestoneId, MinorUnits};
+use crate::service::disputes::Resolution;
 use crate::service::escrow::{MovePlan, PlanAction, Refund, Release};
 use crate::service::input::{self, Reason};
 use crate::service::{ErrorCode, Service, UseCase};
@@ -22,6 +24,7 @@ pub async fn run(service: &Service, out: &Output, command: EscrowCommand) -> Res
         EscrowCommand::Show(a) => show(service, out, a).await,
         EscrowCommand::Release(a) => release(service, out, a).await,
         EscrowCommand::Refund(a) => refund(service, out, a).await,
+        EscrowCommand::Resolve(a) => resolve(service, out, a).await,
     }
 }
 
@@ -158,6 +161,48 @@ fn show_tables(out: &Output, d: &ContractDetail) -> Result<(), CliError> {
         ]);
     }
     out.table(&ms)?;
+    if !e.disputes.is_empty() {
+        out.line("Disputes")?;
+        let mut ds = out.new_table(&[
+            "#".into(),
+            "Kind".into(),
+            "Status".into(),
+            "Milestones".into(),
+            "Opened".into(),
+            "Reason".into(),
+            "Answers".into(),
+        ]);
+        for dispute in &e.disputes {
+            ds.add_row(vec![
+                Cell::new(dispute.id),
+                Cell::new(dispute.kind),
+                Cell::new(dispute.status),
+                Cell::new(
+                    dispute
+                        .milestones
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                Cell::new(format!(
+                    "{} by {}",
+                    short_minute(&dispute.opened_at),
+                    dispute.opened_by
+                )),
+                Cell::new(&dispute.reason),
+                Cell::new(
+                    dispute
+                        .responses
+                        .iter()
+                        .map(|r| r.description.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                ),
+            ]);
+        }
+        out.table(&ds)?;
+    }
     out.line("History")?;
     let mut h = out.new_table(&[
         "At".into(),
@@ -333,16 +378,9 @@ async fn release(service: &Service, out: &Output, a: ReleaseArgs) -> Result<(), 
 
 /// Rupees as typed by an admin ("450", "199.99"), or zero: a share may be nothing even though
 /// amounts elsewhere must be positive.
-pub fn parse_share(text: &str, currency: Currency) -> Result<MinorUnits, CliError> {
-    match Money::parse_major(text, currency) {
-        Ok(m) => Ok(m.minor),
-        // `parse_major` says NotPositive for a negative number and for zero; only zero is a share.
-        Err(MoneyError::NotPositive) if !text.trim().starts_with('-') => Ok(MinorUnits::ZERO),
-        Err(e) => Err(CliError::usage(
-            ErrorCode::ValidationAmount,
-            format!("--freelancer-share {text:?}: {e}"),
-        )),
-    }
+pub fn parse_share(flag: &str, text: &str, currency: Currency) -> Result<MinorUnits, CliError> {
+    input::share_text(&format!("{flag} {text:?}"), text, currency)
+        .map_err(|e| CliError::usage(e.code, e.message))
 }
 
 async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), CliError> {
@@ -353,7 +391,7 @@ async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), Cl
         freelancer_share: a
             .freelancer_share
             .as_deref()
-            .map(|s| parse_share(s, service.settings().currency))
+            .map(|s| parse_share("--freelancer-share", s, service.settings().currency))
             .transpose()?,
     };
     let caller = operator(a.act.actor);
@@ -391,6 +429,40 @@ async fn refund(service: &Service, out: &Output, a: RefundArgs) -> Result<(), Cl
     out.table(&out.fields(escrow_fields(&escrow)))
 }
 
+async fn resolve(service: &Service, out: &Output, a: ResolveArgs) -> Result<(), CliError> {
+    let currency = service.settings().currency;
+    let resolution = Resolution {
+        contract: contract_id(service, &a.contract_id).await?,
+        client_share: parse_share("--client-share", &a.client_share, currency)?,
+        freelancer_share: parse_share("--freelancer-share", &a.freelancer_share, currency)?,
+        reason: a.reason.clone(),
+    };
+    let caller = operator(a.act.actor);
+    let permit = || service.permit(&caller, UseCase::ResolveDispute);
+    if !a.act.yes {
+        let plan = service.plan_resolve_dispute(permit()?, &resolution).await?;
+        let question = format!(
+            "Resolve the dispute: {} to client {} and {} to freelancer {}?",
+            money_with_code(plan.client_share, plan.currency),
+            plan.client_id,
+            money_with_code(plan.freelancer_share, plan.currency),
+            plan.freelancer_id
+        );
+        confirm("resolve", &plan_table(out, &plan), &question)?;
+    }
+    let resolved = service.resolve_dispute(permit()?, &resolution).await?;
+    let escrow = EscrowView::of_moved(&resolved);
+    if out.is_json() {
+        return out.json(&escrow);
+    }
+    out.line(&format!(
+        "Resolved the dispute of contract {} as {}",
+        escrow.contract_id,
+        caller.actor()
+    ))?;
+    out.table(&out.fields(escrow_fields(&escrow)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,12 +470,13 @@ mod tests {
     #[test]
     fn a_share_is_rupees_or_zero_never_negative() {
         let m = MinorUnits::new;
-        assert_eq!(parse_share("450", Currency::Inr), Ok(m(45_000)));
-        assert_eq!(parse_share("199.99", Currency::Inr), Ok(m(19_999)));
-        assert_eq!(parse_share("0", Currency::Inr), Ok(m(0)));
-        assert_eq!(parse_share("0.00", Currency::Inr), Ok(m(0)));
+        let share = |t| parse_share("--freelancer-share", t, Currency::Inr);
+        assert_eq!(share("450"), Ok(m(45_000)));
+        assert_eq!(share("199.99"), Ok(m(19_999)));
+        assert_eq!(share("0"), Ok(m(0)));
+        assert_eq!(share("0.00"), Ok(m(0)));
         for bad in ["-1", "-0", "1.234", "abc", "", "1e3"] {
-            let e = parse_share(bad, Currency::Inr).unwrap_err();
+            let e = share(bad).unwrap_err();
             assert_eq!(e.exit, Exit::Usage, "{bad}");
         }
     }

@@ -15,6 +15,7 @@
 pub mod args;
 pub mod confirm;
 pub mod contract;
+pub mod disputes;
 pub mod escrow;
 pub mod exit;
 pub mod generate;
@@ -88,6 +89,7 @@ async fn dispatch(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Token(a) => token::run(&load_config(global)?, out, a),
         Command::Escrow(c) => escrow::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Contract(c) => contract::run(service_for(global).await?.as_ref(), out, c).await,
+        Command::Disputes(c) => disputes::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Reviews(c) => reviews::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Wallet(c) => wallet::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Report(c) => report::run(service_for(global).await?.as_ref(), out, c).await,

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dispute::Dispute;
 use super::error::{Action, DomainError, Entity};
 use super::escrow::{Escrow, EscrowStatus, ExtraPayment};
 use super::ids::{ContractId, JobId, PaymentRef, RequestTag, UserId};
@@ -176,6 +177,10 @@ pub struct Contract {
     /// The one escrow of a record stored before milestones: read into its one milestone.
     #[serde(default, rename = "escrow", skip_serializing)]
     legacy_escrow: Option<Escrow>,
+    /// Its disputes, oldest first (see [`super::dispute`]): an open one freezes the escrow of
+    /// the milestones it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<Dispute>,
     /// Payments that arrived for this contract after it was already funded (or canceled).
     pub extra_payments: Vec<ExtraPayment>,
     /// Number of ledger transfers written for this contract: the next transfer's sequence.
@@ -304,6 +309,7 @@ impl Contract {
             }],
             milestones,
             legacy_escrow: None,
+            disputes: Vec::new(),
             extra_payments: Vec::new(),
             transfer_seq: 0,
             created_at: now,
@@ -601,6 +607,7 @@ impl Contract {
             return Err(self.refused(action, "the funds were already released"));
         }
         self.require_funded_escrow(action)?;
+        self.require_not_frozen(&self.held_milestones())?;
         let mut outcome = Outcome::Unchanged;
         for m in self.milestones.iter_mut().filter(|m| m.is_held()) {
             if m.release_requested_at.is_none() {
@@ -690,6 +697,7 @@ impl Contract {
     ) -> Result<Outcome, DomainError> {
         let action = Action::RequestRelease;
         self.require_held_milestone(id, action)?;
+        self.require_not_frozen(&[id])?;
         let m = self.milestone(id)?;
         if m.submitted_at.is_none() {
             return Err(DomainError::refused(

@@ -32,6 +32,9 @@ pub enum Action {
     RequestRelease,
     Submit,
     Reject,
+    Dispute,
+    RespondDispute,
+    ResolveDispute,
     Release,
     Refund,
     SettleRefund,
@@ -61,6 +64,9 @@ pub enum DomainError {
     /// The input itself is wrong (a 422).
     #[error("{0}")]
     Validation(String),
+    /// An open dispute freezes the escrow (a 409 of its own: wait for its resolution).
+    #[error("{0}")]
+    Frozen(String),
     #[error("the contract has no milestone {0}")]
     MilestoneNotFound(super::milestone::MilestoneId),
 }
@@ -83,6 +89,9 @@ impl fmt::Display for Action {
             Action::RequestRelease => f.write_str("request release"),
             Action::Submit => f.write_str("submit"),
             Action::Reject => f.write_str("reject"),
+            Action::Dispute => f.write_str("dispute"),
+            Action::RespondDispute => f.write_str("answer the dispute"),
+            Action::ResolveDispute => f.write_str("resolve the dispute"),
             Action::Release => f.write_str("release"),
             Action::Refund => f.write_str("refund"),
             Action::SettleRefund => f.write_str("settle the refund"),

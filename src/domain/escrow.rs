@@ -227,6 +227,14 @@ pub enum FundOutcome {
     Duplicate,
 }
 
+/// How the freelancer's share of a refund is set: the kill-fee percentage of each earning, or
+/// an admin's explicit amount (spread over the milestones in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreelancerShare {
+    Percent(i64),
+    Explicit(MinorUnits),
+}
+
 /// Who acts, for the history: e.g. `admin:<id>`, `client:<id>`, `cli:alice@host`.
 pub type Actor<'a> = &'a str;
 
@@ -526,6 +534,7 @@ impl Contract {
                 "the client has not requested the release",
             ));
         }
+        self.require_not_frozen(&targets)?;
         let mut transfers = Vec::with_capacity(targets.len());
         for id in targets {
             transfers.push(self.release_one(id, actor, force, now)?);
@@ -543,6 +552,7 @@ impl Contract {
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
         self.require_held_milestone(id, Action::Release)?;
+        self.require_not_frozen(&[id])?;
         let m = self.milestone(id)?;
         if force.is_none() && m.release_requested_at.is_none() {
             return Err(DomainError::refused(
@@ -628,6 +638,7 @@ impl Contract {
             ));
         }
         let targets = self.held_milestones();
+        self.require_not_frozen(&targets)?;
         let earnings: MinorUnits = targets
             .iter()
             .filter_map(|id| self.milestone(*id).ok()?.escrow.as_ref())
@@ -666,23 +677,50 @@ impl Contract {
             reason
         });
         self.cancel_reason_description = clip(description);
-        let mut explicit_left = explicit_freelancer_share;
+        let share = match explicit_freelancer_share {
+            Some(s) => FreelancerShare::Explicit(s),
+            None => FreelancerShare::Percent(percent),
+        };
+        let reason = self.cancel_reason.clone();
+        self.book_refunds(&targets, share, actor, &reason, now)
+    }
+
+    /// Books the refund of each milestone in `targets` (all held): its amount leaves its
+    /// escrow account, the fee to the platform, the freelancer's share to the wallet, the
+    /// client's to `refund:<contract>`, owed through the provider (`refund_pending`) until
+    /// [`Contract::settle_refund`]; a milestone with nothing to send back settles at once. An
+    /// explicit freelancer share is spread over the milestones in order, each up to its
+    /// earning.
+    pub(crate) fn book_refunds(
+        &mut self,
+        targets: &[MilestoneId],
+        share: FreelancerShare,
+        actor: Actor<'_>,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let explicit = matches!(share, FreelancerShare::Explicit(_));
+        let mut explicit_left = match share {
+            FreelancerShare::Explicit(s) => Some(s),
+            FreelancerShare::Percent(_) => None,
+        };
         let mut transfers = Vec::with_capacity(targets.len());
         let mut nothing_back = Vec::new();
-        for id in &targets {
+        for id in targets {
             let escrow = self.milestone(*id)?.escrow.as_ref().expect("held");
             let (amount, fee, earning) = (
                 escrow.amount,
                 escrow.platform_fee,
                 escrow.freelancer_earning,
             );
-            let freelancer_share = match explicit_left.as_mut() {
-                Some(left) => {
+            let freelancer_share = match (explicit_left.as_mut(), share) {
+                (Some(left), _) => {
                     let share = (*left).min(earning);
                     *left = *left - share;
                     share
                 }
-                None => mul_div_half_up(earning, percent, 100),
+                (None, FreelancerShare::Percent(percent)) => mul_div_half_up(earning, percent, 100),
+                (None, FreelancerShare::Explicit(_)) => unreachable!("explicit_left is set"),
             };
             let client_share = earning - freelancer_share;
             let tid = self.next_transfer_id();
@@ -713,15 +751,14 @@ impl Contract {
                 client_share,
                 freelancer_share,
                 platform_fee: fee,
-                explicit: explicit_freelancer_share.is_some(),
+                explicit,
                 idempotency_key: key,
                 provider_refund_id: None,
                 attempts: 0,
                 last_error: None,
             });
             let detail = format!(
-                "client {client_share}, freelancer {freelancer_share}, fee {fee}; reason: {}",
-                self.cancel_reason.clone()
+                "client {client_share}, freelancer {freelancer_share}, fee {fee}; reason: {reason}"
             );
             self.push_history_to(&[*id], "refund_decided", actor, now, &detail);
             if client_share.is_zero() {

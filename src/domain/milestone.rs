@@ -149,10 +149,12 @@ pub enum MilestoneState {
     Released,
     RefundPending,
     Refunded,
+    /// Held, and frozen by an open dispute ([`super::Contract::milestone_state`]).
+    Disputed,
 }
 
 impl MilestoneState {
-    pub const ALL: [MilestoneState; 7] = [
+    pub const ALL: [MilestoneState; 8] = [
         MilestoneState::Unfunded,
         MilestoneState::Funded,
         MilestoneState::Submitted,
@@ -160,6 +162,7 @@ impl MilestoneState {
         MilestoneState::Released,
         MilestoneState::RefundPending,
         MilestoneState::Refunded,
+        MilestoneState::Disputed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -171,6 +174,7 @@ impl MilestoneState {
             MilestoneState::Released => "released",
             MilestoneState::RefundPending => "refund_pending",
             MilestoneState::Refunded => "refunded",
+            MilestoneState::Disputed => "disputed",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! argument (Unix milliseconds).
 
 pub mod contract;
+pub mod dispute;
 pub mod error;
 pub mod escrow;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod timer;
 pub mod verify;
 
 pub use contract::{Contract, ContractStatus, Outcome, Party, ReleaseFundStatus, Title};
+pub use dispute::{Dispute, DisputeKind, DisputeMark, DisputeStatus};
 pub use error::{Action, DomainError, Entity};
 pub use escrow::{Escrow, EscrowStatus, FundOutcome, HistoryEntry, Payment, RefundSplit};
 pub use ids::{

@@ -93,6 +93,27 @@ fn amount_one_of(builder: OneOfBuilder) -> OneOf {
         .build()
 }
 
+/// How the API documents a share of an escrow in rupees: like an amount, but zero is allowed.
+pub fn share_schema() -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(0))
+                    .maximum(Some(crate::domain::money::AMOUNT_MAJOR_MAX))
+                    .multiple_of(Some(0.01)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+                r"^0*([0-9]{1,12}(\.[0-9]{1,2})?|1000000000000(\.0{1,2})?|\.[0-9]{1,2})$",
+            )))
+            .description(Some(
+                "rupees: a number or a decimal string, 0 or more, at most 10^12, two decimals at most",
+            ))
+            .build(),
+    )
+}
+
 /// A milestone's number in a body: an integer from 1 to 50, or a string of one, or null.
 fn milestone_id_schema() -> Schema {
     Schema::OneOf(

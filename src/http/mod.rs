@@ -14,6 +14,7 @@
 
 pub mod admission;
 pub mod bodies;
+pub mod disputes;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -152,6 +153,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
             put(milestones::release),
+        )
+        .route(
+            "/api/client/contract/dispute/{contractId}",
+            post(disputes::open),
+        )
+        .route(
+            "/api/freelancer/contract/dispute/{contractId}/respond",
+            post(disputes::respond),
+        )
+        .route(
+            "/api/admin/escrow/resolve-dispute/{contractId}",
+            put(disputes::resolve),
         )
         .route("/api/admin/escrow/balance", get(routes::balance))
         .route(

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::idempotency::OpenApiDoc as IdempotencyKey;
-use super::{milestones, original, payouts, routes};
+use super::{disputes, milestones, original, payouts, routes};
 
 struct Bearer;
 
@@ -245,6 +245,7 @@ impl Modify for UploadTypes {
         payouts::onboarding, payouts::account, payouts::request, payouts::mine, payouts::all,
         payouts::one, payouts::connect_webhook,
         milestones::submit, milestones::request_release, milestones::release, milestones::reject,
+        disputes::open, disputes::respond, disputes::resolve,
     ),
 )]
 pub struct ApiDoc;

@@ -108,6 +108,12 @@ pub enum UseCase<'a> {
     ListContracts {
         owner: &'a UserId,
     },
+    /// Dispute a contract's held escrow: its client.
+    Dispute,
+    /// Answer a dispute: the contract's freelancer.
+    RespondDispute,
+    /// Resolve a dispute with a split, and list disputes: admins.
+    ResolveDispute,
     /// Cancel a contract no money is held for: its client, or an admin.
     CancelContract,
     /// `owner`: whose connected account and payouts (a freelancer's own; an admin's any).
@@ -123,7 +129,12 @@ impl UseCase<'_> {
     fn roles(&self) -> &'static [Role] {
         use Role::*;
         match self {
-            UseCase::CreateContract | UseCase::Checkout | UseCase::RequestRelease => &[Client],
+            UseCase::CreateContract
+            | UseCase::Checkout
+            | UseCase::RequestRelease
+            | UseCase::Dispute => &[Client],
+            UseCase::RespondDispute => &[Freelancer],
+            UseCase::ResolveDispute => &[Admin],
             UseCase::RateFreelancer { .. } => &[Client],
             UseCase::ApproveContract | UseCase::UpdateStatus => &[Freelancer],
             UseCase::Release | UseCase::Reports | UseCase::Operate => &[Admin],

@@ -122,6 +122,8 @@ error_codes! {
     ContractNotApproved = "contract.not_approved", Conflict;
     EscrowAlreadyFunded = "escrow.already_funded", Conflict;
     EscrowWrongState = "escrow.wrong_state", Conflict;
+    /// An open dispute freezes the escrow: it moves only when the dispute is resolved.
+    EscrowFrozen = "escrow.frozen", Conflict;
     StateConflict = "state.conflict", Conflict;
     AmountMismatch = "amount_mismatch", Conflict;
     FreelancerMismatch = "freelancer_mismatch", Conflict;
@@ -290,9 +292,16 @@ impl From<DomainError> for Error {
         let message = e.to_string();
         let code = match &e {
             DomainError::InvalidTransition { action, reason, .. } => match (action, reason) {
-                (Action::Release | Action::Refund | Action::Submit | Action::Reject, _) => {
-                    ErrorCode::EscrowWrongState
-                }
+                (
+                    Action::Release
+                    | Action::Refund
+                    | Action::Submit
+                    | Action::Reject
+                    | Action::Dispute
+                    | Action::RespondDispute
+                    | Action::ResolveDispute,
+                    _,
+                ) => ErrorCode::EscrowWrongState,
                 (Action::MoveTo(_), None) => ErrorCode::ContractInvalidTransition,
                 (Action::Review, _) => ErrorCode::ReviewContractNotCompleted,
                 (
@@ -307,6 +316,7 @@ impl From<DomainError> for Error {
             DomainError::AmountMismatch(_) => ErrorCode::AmountMismatch,
             DomainError::Validation(_) => ErrorCode::ValidationFailed,
             DomainError::MilestoneNotFound(_) => ErrorCode::MilestoneNotFound,
+            DomainError::Frozen(_) => ErrorCode::EscrowFrozen,
         };
         Error::new(code, message)
     }

@@ -65,7 +65,7 @@ pub enum PlanAction {
 impl MovePlan {
     /// Reads the plan off the transfers the transition just wrote (on a copy): what leaves
     /// the escrow accounts and where it goes, over every milestone it moved.
-    fn of(
+    pub(super) fn of(
         action: PlanAction,
         c: &Contract,
         transfers: &[Transfer],
@@ -332,7 +332,8 @@ impl Service {
             TimerKind::RequestedRelease => requested,
             TimerKind::ReleasePayout => false,
         };
-        if !m.is_held() || !due {
+        // Frozen by a dispute: its resolution decides this money, never a timer.
+        if !m.is_held() || !due || c.frozen_by(subject.milestone).is_some() {
             return Ok(None);
         }
         let window = self.settings.auto_release_after_ms.unwrap_or(0);
@@ -353,7 +354,14 @@ impl Service {
         {
             Ok(c) => Ok(Some(c)),
             // Released or refunded meanwhile by someone else: nothing left to do.
-            Err(e) if e.code == ErrorCode::EscrowWrongState => Ok(None),
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::EscrowWrongState | ErrorCode::EscrowFrozen
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::error::{Error, ErrorCode, Result};
 use crate::domain::money::MoneyError;
-use crate::domain::{ContractRef, ContractStatus, Currency, Money, Rating, Title};
+use crate::domain::{ContractRef, ContractStatus, Currency, MinorUnits, Money, Rating, Title};
 
 /// An id of the kind `what` ("contract id", "freelancerId"): 400 `request.invalid_id`.
 pub fn id<T: FromStr>(text: &str, what: &str) -> Result<T> {
@@ -39,6 +39,48 @@ pub fn contract(text: &str) -> Result<ContractRef> {
 /// `currency`: 422 `validation.amount`.
 pub fn amount(field: &str, json: &str, currency: Currency) -> Result<Money> {
     Money::parse_major_json(json, currency).map_err(|e| money_error(field, e))
+}
+
+/// A share of an escrow in major units as typed ("450", "199.99") or nothing ("0"): unlike an
+/// amount it may be zero, never negative (422 `validation.amount`).
+pub fn share_text(field: &str, text: &str, currency: Currency) -> Result<MinorUnits> {
+    match Money::parse_major(text, currency) {
+        Ok(m) => Ok(m.minor),
+        // `parse_major` says NotPositive for a negative number and for zero; only zero is a
+        // share.
+        Err(MoneyError::NotPositive) if !text.trim().starts_with('-') => Ok(MinorUnits::ZERO),
+        Err(e) => Err(money_error(field, e)),
+    }
+}
+
+/// A share as JSON text: a number or a decimal string, read exactly ([`share_text`]).
+pub fn share(field: &str, json: &str, currency: Currency) -> Result<MinorUnits> {
+    let raw = json.trim();
+    if raw.starts_with('"') {
+        let text: String =
+            serde_json::from_str(raw).map_err(|_| money_error(field, MoneyError::NotANumber))?;
+        return share_text(field, &text, currency);
+    }
+    if !raw
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-')
+    {
+        return Err(money_error(field, MoneyError::NotANumber));
+    }
+    share_text(field, raw, currency)
+}
+
+/// Text a request must not leave blank (a dispute's reason, an answer): 422
+/// `validation.reason`.
+pub fn required_text(field: &str, text: &str) -> Result<String> {
+    if text.trim().is_empty() {
+        return Err(Error::new(
+            ErrorCode::ValidationReason,
+            format!("{field} must not be blank"),
+        ));
+    }
+    Ok(text.to_string())
 }
 
 pub fn money_error(field: &str, e: MoneyError) -> Error {

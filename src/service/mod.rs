@@ -16,6 +16,7 @@
 pub mod access;
 pub mod checkout;
 pub mod contracts;
+pub mod disputes;
 pub mod error;
 pub mod escrow;
 pub mod input;

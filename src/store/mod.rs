@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::verify::ContractFacts;
 use crate::domain::{
-    Account, ConnectedAccount, Contract, ContractId, ContractStatus, Currency, EscrowStatus,
-    EventId, JobId, KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Payout, PayoutId,
-    PayoutStatus, Review, Timer, UserId,
+    Account, ConnectedAccount, Contract, ContractId, ContractStatus, Currency, DisputeMark,
+    EscrowStatus, EventId, JobId, KeptBalances, LedgerEntry, MinorUnits, PaymentRef, Payout,
+    PayoutId, PayoutStatus, Review, Timer, UserId,
 };
 
 /// A driver's error, kept as the source of a [`StoreError`].
@@ -242,6 +242,8 @@ pub struct ContractFilter {
     pub client: Option<UserId>,
     /// Only this freelancer's contracts.
     pub freelancer: Option<UserId>,
+    /// Only contracts with disputes: any (`Settled`), or an open one (`Open`).
+    pub disputes: Option<DisputeMark>,
 }
 
 /// What a [`ContractFilter`] asks of a contract's indexed fields, each condition once: what a
@@ -256,6 +258,8 @@ pub struct ContractQuery {
     pub has_escrow: bool,
     pub client: Option<UserId>,
     pub freelancer: Option<UserId>,
+    /// The contract's [`DisputeMark`] is at least this.
+    pub disputes: Option<DisputeMark>,
 }
 
 impl ContractFilter {
@@ -276,6 +280,7 @@ impl ContractFilter {
             has_escrow: self.funded_only,
             client: self.client.clone(),
             freelancer: self.freelancer.clone(),
+            disputes: self.disputes.filter(|d| *d != DisputeMark::None),
         })
     }
 }

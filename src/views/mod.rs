@@ -70,6 +70,8 @@ pub struct ContractView {
     pub status_history: Vec<StatusChangeView>,
     /// Its milestones, in order (one of the whole amount unless it was made with several).
     pub milestones: Vec<MilestoneView>,
+    /// Its disputes, oldest first (an open one freezes the escrow of the milestones it names).
+    pub disputes: Vec<DisputeView>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -103,13 +105,14 @@ pub struct MilestoneView {
 }
 
 impl MilestoneView {
-    pub fn of(m: &Milestone, currency: Currency) -> MilestoneView {
+    pub fn of(c: &Contract, m: &Milestone) -> MilestoneView {
+        let currency = c.currency;
         let e = m.escrow.as_ref();
         MilestoneView {
             id: m.id,
             title: m.title.clone(),
             amount: Amount::new(m.amount, currency),
-            state: m.state(),
+            state: c.milestone_state(m),
             platform_fee: e.map(|e| Amount::new(e.platform_fee, currency)),
             freelancer_earning: e.map(|e| Amount::new(e.freelancer_earning, currency)),
             payment_intent_id: e
@@ -127,7 +130,7 @@ impl MilestoneView {
     fn all(c: &Contract) -> Vec<MilestoneView> {
         c.milestones
             .iter()
-            .map(|m| MilestoneView::of(m, c.currency))
+            .map(|m| MilestoneView::of(c, m))
             .collect()
     }
 }
@@ -160,6 +163,7 @@ impl From<&Contract> for ContractView {
                 })
                 .collect(),
             milestones: MilestoneView::all(c),
+            disputes: DisputeView::all(c),
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
         }
@@ -211,6 +215,132 @@ impl From<&ExtraPayment> for ExtraPaymentView {
     }
 }
 
+/// Where a contract's escrow stands, as its views show it: the escrow's status, or `disputed`
+/// while an open dispute freezes money it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowState {
+    Funded,
+    Disputed,
+    Released,
+    RefundPending,
+    Refunded,
+}
+
+impl EscrowState {
+    pub const ALL: [EscrowState; 5] = [
+        EscrowState::Funded,
+        EscrowState::Disputed,
+        EscrowState::Released,
+        EscrowState::RefundPending,
+        EscrowState::Refunded,
+    ];
+
+    fn of(c: &Contract, status: EscrowStatus) -> EscrowState {
+        match status {
+            EscrowStatus::Funded if c.is_frozen() => EscrowState::Disputed,
+            EscrowStatus::Funded => EscrowState::Funded,
+            EscrowStatus::Released => EscrowState::Released,
+            EscrowStatus::RefundPending => EscrowState::RefundPending,
+            EscrowStatus::Refunded => EscrowState::Refunded,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscrowState::Funded => "funded",
+            EscrowState::Disputed => "disputed",
+            EscrowState::Released => "released",
+            EscrowState::RefundPending => "refund_pending",
+            EscrowState::Refunded => "refunded",
+        }
+    }
+}
+
+/// Something a party said in a dispute.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeNoteView {
+    pub actor: String,
+    pub at: String,
+    pub description: String,
+}
+
+/// How an admin settled a dispute.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeResolutionView {
+    #[schema(value_type = f64)]
+    pub client_share: Amount,
+    #[schema(value_type = f64)]
+    pub freelancer_share: Amount,
+    #[schema(value_type = f64)]
+    pub platform_fee: Amount,
+    pub reason: String,
+    pub actor: String,
+    pub at: String,
+}
+
+/// A dispute of a contract: who opened it and why, the answers, how it was settled.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeView {
+    /// Its number within the contract.
+    pub id: u32,
+    /// `client`: the contract's client disputes the work.
+    pub kind: &'static str,
+    /// `open` (it freezes its milestones) or `resolved`.
+    pub status: &'static str,
+    /// The milestones whose escrow it freezes while open.
+    #[schema(value_type = Vec<i64>)]
+    pub milestones: Vec<MilestoneId>,
+    pub reason: String,
+    pub description: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub responses: Vec<DisputeNoteView>,
+    pub resolution: Option<DisputeResolutionView>,
+}
+
+impl DisputeView {
+    pub fn of(d: &crate::domain::Dispute, currency: Currency) -> DisputeView {
+        DisputeView {
+            id: d.id,
+            kind: d.kind.as_str(),
+            status: d.status.as_str(),
+            milestones: d.milestones.clone(),
+            reason: d.reason.clone(),
+            description: d.description.clone(),
+            opened_by: d.opened_by.clone(),
+            opened_at: time(d.opened_at),
+            responses: d
+                .responses
+                .iter()
+                .map(|n| DisputeNoteView {
+                    actor: n.actor.clone(),
+                    at: time(n.at),
+                    description: n.description.clone(),
+                })
+                .collect(),
+            resolution: d.resolution.as_ref().map(|r| DisputeResolutionView {
+                client_share: Amount::new(r.client_share, currency),
+                freelancer_share: Amount::new(r.freelancer_share, currency),
+                platform_fee: Amount::new(r.platform_fee, currency),
+                reason: r.reason.clone(),
+                actor: r.actor.clone(),
+                at: time(r.at),
+            }),
+        }
+    }
+
+    fn all(c: &Contract) -> Vec<DisputeView> {
+        c.disputes
+            .iter()
+            .map(|d| DisputeView::of(d, c.currency))
+            .collect()
+    }
+}
+
 /// The refund decision: how the escrowed amount is split, and the provider's side of it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -257,7 +387,7 @@ pub struct EscrowView {
     pub job_id: String,
     pub client_id: String,
     pub freelancer_id: String,
-    pub status: EscrowStatus,
+    pub status: EscrowState,
     /// Gross amount paid in (kept after release so reports stay whole).
     #[schema(value_type = f64)]
     pub amount: Amount,
@@ -277,6 +407,7 @@ pub struct EscrowView {
     /// The contract's milestones, each with its own escrow state; the amounts above are the
     /// funded ones' added up.
     pub milestones: Vec<MilestoneView>,
+    pub disputes: Vec<DisputeView>,
     pub funded_at: String,
     pub released_at: Option<String>,
     pub refunded_at: Option<String>,
@@ -294,7 +425,7 @@ impl EscrowView {
             job_id: c.job_id.to_string(),
             client_id: c.client_id.to_string(),
             freelancer_id: c.freelancer_id.to_string(),
-            status: e.status,
+            status: EscrowState::of(c, e.status),
             amount: Amount::new(e.amount, e.currency),
             platform_fee: Amount::new(e.platform_fee, e.currency),
             freelancer_earning: Amount::new(e.freelancer_earning, e.currency),
@@ -312,6 +443,7 @@ impl EscrowView {
                 .map(ExtraPaymentView::from)
                 .collect(),
             milestones: MilestoneView::all(c),
+            disputes: DisputeView::all(c),
             funded_at: time(e.funded_at),
             released_at: e.released_at.map(time),
             refunded_at: e.refunded_at.map(time),

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::{Amount, EscrowView, RefundSplit, StatusChangeView, time};
 use crate::directory::Cards;
 use crate::domain::{
-    Contract, ContractStatus, Currency, EscrowStatus, JobId, MinorUnits, Party, ReleaseFundStatus,
-    TransferKind, UserId,
+    Contract, ContractStatus, Currency, JobId, MinorUnits, Party, ReleaseFundStatus, TransferKind,
+    UserId,
 };
 use crate::service::wallets::{WalletActivity, WalletMonth};
 
@@ -263,7 +263,7 @@ pub struct TransactionRow {
     pub client_id: PartyRef,
     pub freelancer_id: PartyRef,
     pub transaction_type: &'static str,
-    pub status: EscrowStatus,
+    pub status: super::EscrowState,
     /// Gross amount paid in, rupees.
     #[schema(value_type = f64)]
     pub amount: Amount,

@@ -8,6 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::EscrowState;
 use crate::domain::media::MediaKind;
 use crate::domain::{
     ContractStatus, Currency, EscrowStatus, MilestoneState, Party, PayoutStatus, ReleaseFundStatus,
@@ -53,6 +54,7 @@ enum_schemas! {
     ReleaseFundStatus => None;
     Party => Some("Who did something to a contract.");
     EscrowStatus => None;
+    EscrowState => Some("Where an escrow stands: its status, or `disputed` while an open dispute freezes it.");
     MilestoneState => Some("Where a milestone stands.");
     TransferKind => Some("What a transfer was for.");
     Currency => Some("The deployment's currency (lower-case ISO 4217, as Stripe writes it).");

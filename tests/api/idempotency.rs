@@ -912,7 +912,7 @@ async fn the_openapi_document_describes_the_key_on_every_write_route() {
             }
         }
     }
-    assert_eq!(described, 19, "every POST, PUT and PATCH under /api/");
+    assert_eq!(described, 22, "every POST, PUT and PATCH under /api/");
     app.stop().await;
 }
 

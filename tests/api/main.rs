@@ -9,6 +9,7 @@ mod auto_release;
 mod concurrency;
 mod cors;
 mod directory;
+mod disputes;
 mod flow;
 mod holes;
 mod idempotency;

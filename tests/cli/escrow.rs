@@ -1,7 +1,7 @@
 //! `escrow list | show | release | refund`, their confirmation, audit and exit codes.
 
 use escrow::service::escrow::PlanAction;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::Fixture;
 use crate::support::money::minor;
@@ -748,5 +748,94 @@ async fn escrow_release_milestone_releases_that_milestone_alone() {
         "{}",
         table.stdout
     );
+    f.ctl(&["verify"]).await.assert_code(0);
+}
+
+#[tokio::test]
+async fn escrow_resolve_splits_a_disputed_escrow_once_and_disputes_list_shows_it() {
+    let f = Fixture::new().await;
+    let d = f.requested("1000").await;
+    let resolve = |client: &'static str, freelancer: &'static str| {
+        vec![
+            "escrow",
+            "resolve",
+            d.contract.as_str(),
+            "--client-share",
+            client,
+            "--freelancer-share",
+            freelancer,
+            "--reason",
+            "half of it was stock",
+            "--yes",
+        ]
+    };
+    // Nothing is disputed yet: nothing to resolve.
+    f.ctl(&resolve("300", "600")).await.assert_code(4);
+    f.dispute(&d, "stock logo").await;
+    let open = f
+        .ctl(&["--json", "disputes", "list", "--open"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(open["data"].as_array().unwrap().len(), 1, "{open}");
+    assert_eq!(open["data"][0]["contractId"], json!(d.contract));
+    assert_eq!(open["data"][0]["status"], json!("disputed"));
+    assert_eq!(open["data"][0]["disputes"][0]["status"], json!("open"));
+    let table = f.ctl(&["disputes", "list", "--open"]).await;
+    table.assert_code(0);
+    assert!(
+        table.stdout.contains("stock logo") && table.stdout.contains("awaiting"),
+        "{}",
+        table.stdout
+    );
+    // Frozen: a release is refused; a split that does not add up, or a negative share, too.
+    f.ctl(&["escrow", "release", &d.contract, "--yes"])
+        .await
+        .assert_code(4);
+    let before = f.version(&d).await;
+    f.ctl(&resolve("500", "500")).await.assert_code(2);
+    f.ctl(&resolve("-1", "901")).await.assert_code(2);
+    assert_eq!(
+        f.version(&d).await,
+        before,
+        "a refused split wrote the record"
+    );
+    // Without --yes and without a terminal, nothing happens.
+    let mut asked = resolve("300", "600");
+    asked.pop();
+    f.ctl(&asked).await.assert_code(2);
+    assert_eq!(f.version(&d).await, before);
+
+    let mut args = vec!["--json"];
+    args.extend(resolve("300", "600"));
+    args.extend(["--actor", "ops:alice"]);
+    let v = f.ctl(&args).await.assert_code(0).json();
+    assert_eq!(v["status"], json!("refunded"), "{v}");
+    assert_eq!(f.wallet_balance(&d.freelancer).await, 60_000);
+    let history = v["history"].as_array().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h["action"] == "dispute_resolved" && h["actor"] == "ops:alice"),
+        "{v}"
+    );
+    // Exactly once.
+    f.ctl(&resolve("300", "600")).await.assert_code(4);
+    assert_eq!(f.wallet_balance(&d.freelancer).await, 60_000);
+    let open = f
+        .ctl(&["--json", "disputes", "list", "--open"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(open["data"].as_array().unwrap().len(), 0, "{open}");
+    let all = f
+        .ctl(&["--json", "disputes", "list"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(all["data"][0]["disputes"][0]["status"], json!("resolved"));
+    let shown = f.ctl(&["escrow", "show", &d.contract]).await;
+    shown.assert_code(0);
+    assert!(shown.stdout.contains("Disputes"), "{}", shown.stdout);
     f.ctl(&["verify"]).await.assert_code(0);
 }

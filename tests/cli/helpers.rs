@@ -422,6 +422,16 @@ impl Fixture {
         self.service.refund(permit, &refund_of(d)).await
     }
 
+    /// The deal's client disputes it (through the library, as the HTTP route does).
+    pub async fn dispute(&self, d: &Deal, reason: &str) {
+        let as_client = user(Role::Client, &d.client);
+        let permit = self.service.permit(&as_client, UseCase::Dispute).unwrap();
+        self.service
+            .open_dispute(permit, &d.id(), reason, "")
+            .await
+            .expect("dispute");
+    }
+
     /// The record's version: unchanged means nothing was written.
     pub async fn version(&self, d: &Deal) -> i64 {
         self.contract(d).await.version

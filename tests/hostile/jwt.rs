@@ -369,6 +369,30 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             &a,
         ),
         route(
+            "POST",
+            "/api/client/contract/dispute/{contractId}",
+            format!("/api/client/contract/dispute/{}", completed.contract),
+            Body::Json(json!({"reason": "forged"})),
+            &a,
+        ),
+        route(
+            "POST",
+            "/api/freelancer/contract/dispute/{contractId}/respond",
+            format!(
+                "/api/freelancer/contract/dispute/{}/respond",
+                completed.contract
+            ),
+            Body::Json(json!({"description": "forged"})),
+            &f,
+        ),
+        route(
+            "PUT",
+            "/api/admin/escrow/resolve-dispute/{contractId}",
+            format!("/api/admin/escrow/resolve-dispute/{}", completed.contract),
+            Body::Json(json!({"clientShare": 0, "freelancerShare": 0})),
+            &admin,
+        ),
+        route(
             "PUT",
             "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
             format!(
@@ -639,6 +663,7 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
     for template in [
         "/api/admin/escrow/release-fund/{contractId}",
         "/api/admin/escrow/release-fund/{contractId}/milestones/{milestoneId}",
+        "/api/admin/escrow/resolve-dispute/{contractId}",
         "/api/admin/escrow/balance",
         "/api/admin/escrow/total-revenue",
         "/api/admin/escrow/transactions",
@@ -745,12 +770,18 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             find("/api/freelancer/contract/milestones/{contractId}/{milestoneId}/submit"),
             u,
         ));
+        misdirected.push((
+            format!("{who} answering a dispute"),
+            find("/api/freelancer/contract/dispute/{contractId}/respond"),
+            u,
+        ));
     }
     for template in [
         "/api/client/contract/release-fund/{contractId}",
         "/api/client/release-fund/{contractId}",
         "/api/client/contract/release-fund/{contractId}/milestones/{milestoneId}",
         "/api/client/contract/milestones/{contractId}/{milestoneId}/reject",
+        "/api/client/contract/dispute/{contractId}",
     ] {
         for (who, u) in [
             ("the freelancer", &f),
@@ -758,7 +789,11 @@ async fn forged_expired_tampered_and_misdirected_tokens_are_refused_on_every_rou
             ("another freelancer", &g),
             ("an admin", &admin),
         ] {
-            misdirected.push((format!("{who} requesting release"), find(template), u));
+            misdirected.push((
+                format!("{who} requesting release or disputing"),
+                find(template),
+                u,
+            ));
         }
     }
     for (who, u) in [("the freelancer", &f), ("another client", &b)] {

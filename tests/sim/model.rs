@@ -84,6 +84,10 @@ pub struct MState {
     pub escrow: Option<MEscrow>,
     pub extras: Vec<MExtra>,
     pub reviewed: bool,
+    /// The milestones (indices) an open client dispute freezes; empty when none is open.
+    pub frozen: Vec<usize>,
+    /// How many disputes were opened.
+    pub disputes: usize,
 }
 
 /// One contract the simulation created.
@@ -221,6 +225,8 @@ impl MState {
             escrow: None,
             extras: vec![],
             reviewed: false,
+            frozen: vec![],
+            disputes: 0,
         }
     }
 
@@ -280,6 +286,92 @@ impl MState {
         self.parts.iter().any(MPart::held)
     }
 
+    /// Whether an open dispute freezes milestone `i`.
+    pub fn is_frozen(&self, i: usize) -> bool {
+        self.frozen.contains(&i)
+    }
+
+    /// Whether an open dispute freezes any milestone that holds money.
+    fn any_held_frozen(&self) -> bool {
+        (0..self.parts.len()).any(|i| self.parts[i].held() && self.is_frozen(i))
+    }
+
+    /// The contract's client disputes it: every held milestone is frozen; one dispute open at
+    /// a time.
+    pub fn open_dispute(&mut self) -> Want {
+        if !self.frozen.is_empty() {
+            return conflict();
+        }
+        let held: Vec<usize> = (0..self.parts.len())
+            .filter(|i| self.parts[*i].held())
+            .collect();
+        if held.is_empty() {
+            return conflict();
+        }
+        self.frozen = held;
+        self.disputes += 1;
+        Ok(Change::Yes)
+    }
+
+    /// The freelancer answers the open dispute.
+    pub fn respond_to_dispute(&self) -> Want {
+        if self.frozen.is_empty() {
+            return conflict();
+        }
+        Ok(Change::Yes)
+    }
+
+    /// An admin's split of the disputed milestones: the shares and their fee must add up to
+    /// their amount; the freelancer's share is spread over them in order, each up to its
+    /// earning; work not completed is canceled by it.
+    pub fn resolve_dispute(&mut self, client: i64, freelancer: i64) -> Want {
+        if self.frozen.is_empty() {
+            return conflict();
+        }
+        let targets: Vec<usize> = self
+            .frozen
+            .iter()
+            .copied()
+            .filter(|i| self.parts[*i].held())
+            .collect();
+        let (amount, fee): (i64, i64) = targets.iter().fold((0, 0), |(a, f), i| {
+            let e = self.parts[*i].escrow.as_ref().expect("held");
+            (a + e.amount, f + e.fee)
+        });
+        if client < 0 || freelancer < 0 || client + freelancer + fee != amount {
+            return Err(ErrorKind::Validation);
+        }
+        if !matches!(
+            self.status,
+            ContractStatus::Completed | ContractStatus::Canceled
+        ) {
+            self.canceled_from = Some(self.status);
+            self.canceled_by = Some(Party::Admin);
+            self.status = ContractStatus::Canceled;
+        }
+        let mut left = freelancer;
+        for i in targets {
+            let e = self.parts[i].escrow.as_mut().expect("held");
+            let freelancer_share = left.min(e.earning);
+            left -= freelancer_share;
+            let client_share = e.earning - freelancer_share;
+            e.status = if client_share == 0 {
+                EscrowStatus::Refunded
+            } else {
+                EscrowStatus::RefundPending
+            };
+            e.refund = Some(MRefund {
+                client_share,
+                freelancer_share,
+                platform_fee: e.fee,
+                explicit: true,
+            });
+        }
+        self.frozen.clear();
+        self.sync();
+        Ok(Change::Yes)
+    }
+
     /// The stored record, seen through the model's eyes.
     pub fn project(c: &Contract, reviewed: bool) -> MState {
         MState {
@@ -309,6 +401,13 @@ impl MState {
                 })
                 .collect(),
             reviewed,
+            frozen: c
+                .disputes
+                .iter()
+                .find(|d| d.is_open())
+                .map(|d| d.milestones.iter().map(|m| m.get() - 1).collect())
+                .unwrap_or_default(),
+            disputes: c.disputes.len(),
         }
     }
 
@@ -418,8 +517,9 @@ impl MState {
 
     /// The client asks for milestone `i`'s release: held and submitted.
     pub fn request_part(&mut self, i: usize) -> Want {
+        let frozen = self.is_frozen(i);
         let p = &mut self.parts[i];
-        if !p.held() || !p.submitted {
+        if !p.held() || !p.submitted || frozen {
             return conflict();
         }
         if p.requested {
@@ -432,8 +532,9 @@ impl MState {
 
     /// Releases milestone `i`: held, and asked for unless forced.
     pub fn release_part(&mut self, i: usize, forced: bool) -> Want {
+        let frozen = self.is_frozen(i);
         let p = &mut self.parts[i];
-        if !p.held() || (!forced && !p.requested) {
+        if !p.held() || frozen || (!forced && !p.requested) {
             return conflict();
         }
         p.escrow.as_mut().expect("held").status = EscrowStatus::Released;
@@ -443,7 +544,7 @@ impl MState {
 
     /// The client asks for the whole escrow's release: every held milestone's.
     pub fn request_release(&mut self) -> Want {
-        if self.status != ContractStatus::Completed || !self.any_held() {
+        if self.status != ContractStatus::Completed || !self.any_held() || self.any_held_frozen() {
             return conflict();
         }
         let mut change = Change::No;
@@ -464,7 +565,7 @@ impl MState {
         let targets: Vec<usize> = (0..self.parts.len())
             .filter(|i| self.parts[*i].held() && (forced || self.parts[*i].requested))
             .collect();
-        if targets.is_empty() {
+        if targets.is_empty() || targets.iter().any(|i| self.is_frozen(*i)) {
             return conflict();
         }
         for i in targets {
@@ -481,7 +582,7 @@ impl MState {
         if !self.any_held() {
             return conflict();
         }
-        if self.status == ContractStatus::Completed {
+        if self.status == ContractStatus::Completed || self.any_held_frozen() {
             return conflict();
         }
         let held: Vec<usize> = (0..self.parts.len())

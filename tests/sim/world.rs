@@ -91,6 +91,9 @@ pub struct Stats {
     pub auto_released: u64,
     /// Milestones of contracts in several parts, released one by one.
     pub milestones_released: u64,
+    /// Client disputes opened, and resolved by an operator's split.
+    pub disputes_opened: u64,
+    pub disputes_resolved: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -116,6 +119,8 @@ impl Stats {
         self.payouts_failed += o.payouts_failed;
         self.auto_released += o.auto_released;
         self.milestones_released += o.milestones_released;
+        self.disputes_opened += o.disputes_opened;
+        self.disputes_resolved += o.disputes_resolved;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -281,6 +286,24 @@ pub enum Op {
     Fault {
         slot: usize,
         fault: Fault,
+    },
+    /// A client disputes the contract's held escrow (its own, or another's).
+    Dispute {
+        slot: usize,
+        who: Who,
+    },
+    /// A freelancer answers the contract's open dispute.
+    RespondDispute {
+        slot: usize,
+        who: Who,
+    },
+    /// An operator resolves the open dispute with this split (minor units), through the CLI's
+    /// use case; `fault` is armed for the client share's refund.
+    ResolveDispute {
+        slot: usize,
+        client: i64,
+        freelancer: i64,
+        fault: Option<Fault>,
     },
     /// Someone refunds the escrow's payment from the Stripe dashboard, outside the escrow:
     /// only Stripe's `charge.refunded` event reaches the service.
@@ -706,6 +729,11 @@ impl World {
             slot,
             fault: Some(f),
             ..
+        }
+        | Op::ResolveDispute {
+            slot,
+            fault: Some(f),
+            ..
         } = &op
         {
             self.provider.arm(&self.model.slots[*slot].id, *f);
@@ -716,6 +744,7 @@ impl World {
         // Money moves are where a crash matters most: trap them more often.
         let trap_percent = match op {
             Op::Refund { .. }
+            | Op::ResolveDispute { .. }
             | Op::Release { .. }
             | Op::Recover
             | Op::Deliver { .. }

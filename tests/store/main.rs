@@ -425,6 +425,7 @@ mod sqlite_kept_balances {
              DROP TRIGGER list_counts_insert; DROP TRIGGER list_counts_escrow;
              DROP TRIGGER list_counts_completed;
              DROP TABLE payouts; DROP TABLE connected_accounts; DROP TABLE timers;
+             DROP INDEX contracts_disputes; ALTER TABLE contracts DROP COLUMN disputes;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

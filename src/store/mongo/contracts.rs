@@ -39,6 +39,9 @@ fn contract_filter(f: &ContractFilter) -> Document {
     if let Some(f) = q.freelancer {
         filter.insert("freelancerId", f.as_str());
     }
+    if let Some(d) = q.disputes {
+        filter.insert("disputes", doc! {"$gte": d as i64});
+    }
     filter
 }
 

@@ -30,6 +30,10 @@ pub(super) struct ContractDoc {
     has_escrow: bool,
     release_fund_status: String,
     provider_work: bool,
+    /// `record.dispute_mark()`: 0 none, 1 settled ones only, 2 an open one (absent on
+    /// documents stored before disputes: none).
+    #[serde(default)]
+    disputes: i64,
     created_at: i64,
     updated_at: i64,
     /// Every payment reference that belongs to this contract (`Contract::payment_refs`).
@@ -62,6 +66,7 @@ impl ContractDoc {
             has_escrow: c.escrow_paid(),
             release_fund_status: c.release_fund_status.as_str().into(),
             provider_work: c.has_pending_provider_work(),
+            disputes: c.dispute_mark() as i64,
             created_at: c.created_at,
             updated_at: c.updated_at,
             payment_refs: c

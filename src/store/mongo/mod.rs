@@ -442,6 +442,7 @@ impl MongoStore {
                 index(doc! {"escrowStatus": 1, "releaseFundStatus": 1, "createdAt": -1}),
                 index(doc! {"createdAt": -1}),
                 index(doc! {"providerWork": 1}),
+                index(doc! {"disputes": 1, "createdAt": -1}),
                 index(doc! {"paymentRefs": 1}),
                 index(doc! {"ledgerUnprojected": 1}),
             ])

@@ -44,8 +44,8 @@ impl SqliteStore {
 fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
     let doc = contract_doc(c)?;
     tx.prepare_cached(
-        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc, number)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc, number, disputes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -61,7 +61,8 @@ fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
             c.updated_at,
             c.version,
             doc,
-            c.number.map(|n| n as i64)
+            c.number.map(|n| n as i64),
+            c.dispute_mark() as i64
         ])
     })
     .map_err(map_err)?;
@@ -94,7 +95,7 @@ fn compare_and_set(
     let updated = tx
         .prepare_cached(
             "UPDATE contracts SET status = ?2, escrow_status = ?3, release_fund_status = ?4,
-                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8
+                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8, disputes = ?10
              WHERE id = ?1 AND version = ?9",
         )
         .and_then(|mut s| {
@@ -107,7 +108,8 @@ fn compare_and_set(
                 c.updated_at,
                 c.version,
                 doc,
-                expected_version
+                expected_version,
+                c.dispute_mark() as i64
             ])
         })
         .map_err(map_err)?;
@@ -158,6 +160,7 @@ fn kept_count(q: &ContractQuery) -> Option<String> {
     let ContractQuery {
         escrow_status: None,
         release_requested: false,
+        disputes: None,
         ..
     } = q
     else {
@@ -230,6 +233,10 @@ fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
     if let Some(f) = q.freelancer {
         clauses.push(format!("freelancer_id = ?{}", args.len() + 1));
         args.push(f.to_string());
+    }
+    if let Some(d) = q.disputes {
+        // A literal (0–2), so the partial index `contracts_disputes` applies.
+        clauses.push(format!("disputes >= {} AND disputes > 0", d as i64));
     }
     (clauses.join(" AND "), args)
 }

@@ -306,6 +306,10 @@ mod tests {
         ),
         (9, "DROP TABLE payouts; DROP TABLE connected_accounts;"),
         (10, "DROP TABLE timers;"),
+        (
+            11,
+            "DROP INDEX contracts_disputes; ALTER TABLE contracts DROP COLUMN disputes;",
+        ),
     ];
 
     /// The kept rows every write moves are written once per batch: a write that fails after

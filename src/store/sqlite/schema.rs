@@ -275,6 +275,15 @@ CREATE TABLE timers (
 CREATE INDEX timers_due ON timers(done, due_at);
 "#,
     ),
+    (
+        11,
+        // Disputes: 0 none, 1 only settled ones, 2 an open one (`DisputeMark`), so an admin's
+        // list of disputes is an index lookup. Every stored contract has none.
+        r#"
+ALTER TABLE contracts ADD COLUMN disputes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX contracts_disputes ON contracts(disputes, created_at) WHERE disputes > 0;
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {

@@ -65,7 +65,8 @@ impl World {
             let slot = match op {
                 Op::Release { slot, .. }
                 | Op::ReleasePart { slot, .. }
-                | Op::Refund { slot, .. } => Some(*slot),
+                | Op::Refund { slot, .. }
+                | Op::ResolveDispute { slot, .. } => Some(*slot),
                 _ => None,
             };
             let modelled = slot
@@ -587,6 +588,17 @@ impl World {
             self.stats.auto_released += (0..next.slots.len())
                 .filter(|i| released(&next, *i) && !released(pre, *i))
                 .count() as u64;
+        }
+        // Disputes opened and resolved by this step.
+        for (i, s) in next.slots.iter().enumerate() {
+            let (was_open, was_count) = pre
+                .slots
+                .get(i)
+                .map_or((false, 0), |p| (!p.st.frozen.is_empty(), p.st.disputes));
+            self.stats.disputes_opened += (s.st.disputes - was_count) as u64;
+            if was_open && s.st.frozen.is_empty() {
+                self.stats.disputes_resolved += 1;
+            }
         }
         // Milestones of contracts in several parts released by this step.
         for (i, s) in next

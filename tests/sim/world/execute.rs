@@ -6,6 +6,7 @@ use super::*;
 use escrow::domain::MinorUnits;
 use escrow::service::checkout::Checkout;
 use escrow::service::contracts::NewContract;
+use escrow::service::disputes::Resolution;
 use escrow::service::escrow::{Refund, Release};
 use escrow::service::input::{self, Reason};
 use escrow::service::reviews::NewReview;
@@ -241,6 +242,41 @@ impl World {
                     }
                 };
                 Ok(Reply::Escrow(c.escrow_status().expect("refunded")))
+            }
+            Op::Dispute { slot, who } => {
+                let caller = self.caller(*who);
+                let permit = self.service().permit(&caller, UseCase::Dispute)?;
+                let id = self.slot_id(*slot);
+                self.service()
+                    .open_dispute(permit, &id, "not what was agreed", "")
+                    .await?;
+                Ok(Reply::Nothing)
+            }
+            Op::RespondDispute { slot, who } => {
+                let caller = self.caller(*who);
+                let permit = self.service().permit(&caller, UseCase::RespondDispute)?;
+                let id = self.slot_id(*slot);
+                self.service()
+                    .respond_to_dispute(permit, &id, "it was delivered")
+                    .await?;
+                Ok(Reply::Nothing)
+            }
+            Op::ResolveDispute {
+                slot,
+                client,
+                freelancer,
+                ..
+            } => {
+                let caller = Caller::operator(CLI_ACTOR);
+                let permit = self.service().permit(&caller, UseCase::ResolveDispute)?;
+                let resolution = Resolution {
+                    contract: self.slot_id(*slot),
+                    client_share: MinorUnits::new(*client),
+                    freelancer_share: MinorUnits::new(*freelancer),
+                    reason: "split".into(),
+                };
+                let c = self.service().resolve_dispute(permit, &resolution).await?;
+                Ok(Reply::Escrow(c.escrow_status().expect("resolved")))
             }
             Op::Review {
                 slot,

@@ -78,6 +78,13 @@ impl World {
 
     /// A slot, preferring ones where something can still happen.
     pub(super) fn some_slot(&mut self) -> usize {
+        // A frozen escrow now and then, so that every move is tried on one.
+        let frozen: Vec<usize> = (0..self.model.slots.len())
+            .filter(|i| !self.model.slots[*i].st.frozen.is_empty())
+            .collect();
+        if !frozen.is_empty() && self.rng.percent(20) {
+            return *self.rng.pick(&frozen);
+        }
         let open: Vec<usize> = (0..self.model.slots.len())
             .filter(|i| {
                 let s = &self.model.slots[*i].st;
@@ -143,6 +150,9 @@ impl World {
             4,                                                 // submit a milestone
             4,                                                 // request one milestone's release
             3,                                                 // release one milestone
+            2,                                                 // a client disputes
+            1,                                                 // a freelancer answers
+            2,                                                 // an operator resolves
         ];
         match self.rng.weighted(&weights) {
             0 => self.gen_create(),
@@ -205,6 +215,20 @@ impl World {
                 let (slot, part) = self.some_part();
                 let who = self.own_or_other_client(self.model.slots[slot].client);
                 Op::RequestPart { slot, who, part }
+            }
+            24 => {
+                let slot = self.some_slot();
+                let who = self.own_or_other_client(self.model.slots[slot].client);
+                Op::Dispute { slot, who }
+            }
+            25 => {
+                let slot = self.some_slot();
+                let who = self.own_or_other_freelancer(self.model.slots[slot].freelancer);
+                Op::RespondDispute { slot, who }
+            }
+            26 => {
+                let slot = self.some_slot();
+                self.gen_resolve_of(slot)
             }
             23 => {
                 let (slot, part) = self.some_part();
@@ -317,6 +341,30 @@ impl World {
         }
         let slot = *self.rng.pick(&open);
         let s = self.model.slots[slot].clone();
+        // An open dispute is answered, then resolved (otherwise the contract's next step is
+        // tried, which the freeze refuses); now and then a client disputes work in progress or
+        // delivered.
+        if !s.st.frozen.is_empty() {
+            match self.rng.below(100) {
+                0..25 => {
+                    return Some(Op::RespondDispute {
+                        slot,
+                        who: Who::Freelancer(s.freelancer),
+                    });
+                }
+                25..60 => return Some(self.gen_resolve_of(slot)),
+                _ => {}
+            }
+        }
+        if s.st.parts.iter().any(|p| p.held())
+            && s.st.status != ContractStatus::Pending
+            && self.rng.percent(6)
+        {
+            return Some(Op::Dispute {
+                slot,
+                who: Who::Client(s.client),
+            });
+        }
         let paying = self.stripe.events.iter().any(|e| {
             matches!(e.delivery, Delivery::Pending { .. })
                 && match e.kind {
@@ -589,6 +637,36 @@ impl World {
             None
         };
         Op::Refund { slot, how, fault }
+    }
+
+    /// An operator's split of the slot's open dispute, most often one that adds up.
+    pub(super) fn gen_resolve_of(&mut self, slot: usize) -> Op {
+        let st = &self.model.slots[slot].st;
+        let earnings: i64 = st
+            .frozen
+            .iter()
+            .filter_map(|i| st.parts[*i].escrow.as_ref())
+            .map(|e| e.earning)
+            .sum();
+        let freelancer = self.rng.range(0, earnings.max(0));
+        let (client, freelancer) = match self.rng.below(10) {
+            0 => (earnings - freelancer + 1, freelancer),
+            1 => (-1, earnings + 1),
+            2 => (0, earnings),
+            3 => (earnings, 0),
+            _ => (earnings - freelancer, freelancer),
+        };
+        let fault = if self.rng.percent(25) {
+            Some(*self.rng.pick(&Fault::ALL))
+        } else {
+            None
+        };
+        Op::ResolveDispute {
+            slot,
+            client,
+            freelancer,
+            fault,
+        }
     }
 
     pub(super) fn gen_review(&mut self) -> Op {

@@ -134,7 +134,7 @@ impl World {
                         {
                             s.auto_release[k] = Some((due, true, 0));
                             let p = &s.st.parts[k];
-                            if p.held() && p.submitted {
+                            if p.held() && p.submitted && !s.st.is_frozen(k) {
                                 s.st.release_part(k, true)
                                     .expect("a held milestone releases");
                                 change = Change::Yes;
@@ -146,7 +146,7 @@ impl World {
                         {
                             s.requested_release[k] = Some((due, true, 0));
                             let p = &s.st.parts[k];
-                            if p.held() && p.requested {
+                            if p.held() && p.requested && !s.st.is_frozen(k) {
                                 s.st.release_part(k, false)
                                     .expect("a requested milestone releases");
                                 change = Change::Yes;
@@ -265,6 +265,38 @@ impl World {
                 };
                 let s = &mut next.slots[*slot];
                 if let Err(kind) = s.st.decide_refund(by, share) {
+                    return Expect::err(kind);
+                }
+                let (faults, outage) = self.provider.preview(&s.id);
+                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                Expect {
+                    result: settle.error.map_or(Ok(()), Err),
+                    crash: settle.crash,
+                    ..Expect::ok(Change::Yes)
+                }
+            }
+            Op::Dispute { slot, who } => {
+                let s = &mut next.slots[*slot];
+                if *who != Who::Client(s.client) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                Expect::from_want(s.st.open_dispute())
+            }
+            Op::RespondDispute { slot, who } => {
+                let s = &mut next.slots[*slot];
+                if *who != Who::Freelancer(s.freelancer) {
+                    return Expect::err(ErrorKind::Forbidden);
+                }
+                Expect::from_want(s.st.respond_to_dispute())
+            }
+            Op::ResolveDispute {
+                slot,
+                client,
+                freelancer,
+                ..
+            } => {
+                let s = &mut next.slots[*slot];
+                if let Err(kind) = s.st.resolve_dispute(*client, *freelancer) {
                     return Expect::err(kind);
                 }
                 let (faults, outage) = self.provider.preview(&s.id);

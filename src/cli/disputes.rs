@@ -1,0 +1,82 @@
+//! `escrowctl disputes list [--open]`.
+
+use comfy_table::Cell;
+
+use super::args::{DisputesCommand, DisputesListArgs};
+use super::confirm::operator;
+use super::escrow::which_page;
+use super::exit::CliError;
+use super::output::{Output, money_with_code, short_minute};
+use crate::service::{Service, UseCase};
+use crate::views::EscrowPage;
+
+pub async fn run(
+    service: &Service,
+    out: &Output,
+    command: DisputesCommand,
+) -> Result<(), CliError> {
+    match command {
+        DisputesCommand::List(a) => list(service, out, a).await,
+    }
+}
+
+async fn list(service: &Service, out: &Output, a: DisputesListArgs) -> Result<(), CliError> {
+    let caller = operator(None);
+    let permit = service.permit(&caller, UseCase::ResolveDispute)?;
+    let page = service.disputes(permit, a.open, a.page.page()).await?;
+    let page = EscrowPage::from(&page);
+    if out.is_json() {
+        return out.json(&page);
+    }
+    let mut t = out.new_table(&[
+        "Contract".into(),
+        "Dispute".into(),
+        "Kind".into(),
+        "Status".into(),
+        "Milestones".into(),
+        "Opened".into(),
+        "Reason".into(),
+        "Outcome".into(),
+    ]);
+    let mut rows = 0;
+    for e in &page.data {
+        for d in e.disputes.iter().filter(|d| !a.open || d.status == "open") {
+            rows += 1;
+            let outcome = match &d.resolution {
+                Some(r) => format!(
+                    "client {}, freelancer {}, fee {}",
+                    money_with_code(r.client_share, e.currency),
+                    money_with_code(r.freelancer_share, e.currency),
+                    money_with_code(r.platform_fee, e.currency)
+                ),
+                None if d.responses.is_empty() => "awaiting the freelancer".into(),
+                None => format!("{} answer(s); awaiting an admin", d.responses.len()),
+            };
+            t.add_row(vec![
+                Cell::new(&e.contract_id),
+                Cell::new(d.id),
+                Cell::new(d.kind),
+                Cell::new(d.status),
+                Cell::new(
+                    d.milestones
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                Cell::new(format!("{} by {}", short_minute(&d.opened_at), d.opened_by)),
+                Cell::new(&d.reason),
+                Cell::new(outcome),
+            ]);
+        }
+    }
+    out.table(&t)?;
+    let of = page.count.map(|n| format!(" of {n}")).unwrap_or_default();
+    out.line(&format!(
+        "{rows} disputes on {}{of} contracts ({}, {} per page)",
+        page.data.len(),
+        which_page(&a.page),
+        page.limit,
+    ))?;
+    out.next_page(&page.next)
+}
