@@ -294,7 +294,7 @@ _escrowctl() {
             fi
             case "${prev}" in
                 --status)
-                    COMPREPLY=($(compgen -W "funded released refund_pending refunded" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "funded released refund_pending refunded charged_back" -- "${cur}"))
                     return 0
                     ;;
                 --limit)

@@ -54,7 +54,8 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and not __fi
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l status -d 'Only escrows in this status' -r -f -a "funded\t'Paid in and held'
 released\t'Paid out to the freelancer\'s wallet and the platform'
 refund_pending\t'Refund decided; the client\'s share waits for the payment provider'
-refunded\t'Refund completed'"
+refunded\t'Refund completed'
+charged_back\t'A lost chargeback took all it held'"
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r

@@ -244,6 +244,9 @@ pub enum StatusArg {
     RefundPending,
     /// Refund completed.
     Refunded,
+    /// A lost chargeback took all it held.
+    #[value(name = "charged_back")]
+    ChargedBack,
 }
 
 #[derive(Args, Debug)]

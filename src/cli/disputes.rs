@@ -42,15 +42,31 @@ async fn list(service: &Service, out: &Output, a: DisputesListArgs) -> Result<()
     for e in &page.data {
         for d in e.disputes.iter().filter(|d| !a.open || d.status == "open") {
             rows += 1;
-            let outcome = match &d.resolution {
-                Some(r) => format!(
+            let outcome = match (&d.resolution, &d.chargeback) {
+                (None, Some(cb)) if cb.closed => format!(
+                    "{}: {} from the escrow, {} a platform loss",
+                    cb.provider_status,
+                    money_with_code(cb.taken_from_escrow, e.currency),
+                    money_with_code(cb.platform_loss, e.currency)
+                ),
+                (None, Some(cb)) => format!(
+                    "{} {} at the bank ({}), evidence due {}",
+                    money_with_code(cb.amount, e.currency),
+                    cb.provider_status,
+                    cb.provider_dispute_id,
+                    cb.evidence_due_by
+                        .as_deref()
+                        .map(short_minute)
+                        .unwrap_or_default()
+                ),
+                (Some(r), _) => format!(
                     "client {}, freelancer {}, fee {}",
                     money_with_code(r.client_share, e.currency),
                     money_with_code(r.freelancer_share, e.currency),
                     money_with_code(r.platform_fee, e.currency)
                 ),
-                None if d.responses.is_empty() => "awaiting the freelancer".into(),
-                None => format!("{} answer(s); awaiting an admin", d.responses.len()),
+                (None, None) if d.responses.is_empty() => "awaiting the freelancer".into(),
+                (None, None) => format!("{} answer(s); awaiting an admin", d.responses.len()),
             };
             t.add_row(vec![
                 Cell::new(&e.contract_id),

@@ -34,6 +34,7 @@ fn status(s: StatusArg) -> EscrowStatus {
         StatusArg::Released => EscrowStatus::Released,
         StatusArg::RefundPending => EscrowStatus::RefundPending,
         StatusArg::Refunded => EscrowStatus::Refunded,
+        StatusArg::ChargedBack => EscrowStatus::ChargedBack,
     }
 }
 

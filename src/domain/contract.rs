@@ -364,6 +364,7 @@ impl Contract {
             EscrowStatus::RefundPending,
             EscrowStatus::Released,
             EscrowStatus::Refunded,
+            EscrowStatus::ChargedBack,
         ]
         .into_iter()
         .find(|s| statuses.contains(s))
@@ -387,6 +388,7 @@ impl Contract {
             sum.amount += e.amount;
             sum.platform_fee += e.platform_fee;
             sum.freelancer_earning += e.freelancer_earning;
+            sum.charged_back += e.charged_back;
             sum.history.extend(e.history.iter().cloned());
             sum.funded_at = sum.funded_at.min(e.funded_at);
             sum.released_at = sum.released_at.max(e.released_at);
@@ -453,7 +455,12 @@ impl Contract {
         let settled = self.milestones.iter().all(|m| {
             matches!(
                 m.escrow_status(),
-                Some(EscrowStatus::Released | EscrowStatus::RefundPending | EscrowStatus::Refunded)
+                Some(
+                    EscrowStatus::Released
+                        | EscrowStatus::RefundPending
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::ChargedBack
+                )
             ) || (self.status == ContractStatus::Canceled && m.escrow.is_none())
         });
         let any_decided = self

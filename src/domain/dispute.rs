@@ -3,13 +3,22 @@
 //! explicit split (the client's share refunded through the provider, the freelancer's to the
 //! wallet, the fee retained), exactly once. While a dispute is open, the milestones it names
 //! cannot move (no release, no auto-release, no request, no refund) except by its resolution.
+//!
+//! A chargeback is a dispute the card holder opens at their bank: the provider reports it
+//! (`charge.dispute.created`), which freezes the milestones the charge paid for while they
+//! hold money; `won` unfreezes them; `lost` takes the disputed amount out of those escrows
+//! (to `external:stripe`), and what they no longer held (money already released) is a platform
+//! loss (`platform:chargebacks`). What a lost chargeback leaves in an escrow waits for an
+//! admin's split, as a client's dispute does.
 
 use serde::{Deserialize, Serialize};
 
 use super::contract::{Contract, ContractStatus, Outcome, Party, REASON_CHARS_MAX, StatusChange};
 use super::error::{Action, DomainError, Entity};
 use super::escrow::{Actor, FreelancerShare, HistoryEntry};
+use super::ids::PaymentRef;
 use super::ledger::Transfer;
+use super::ledger::{Account, TransferKind};
 use super::milestone::{Milestone, MilestoneId, MilestoneState};
 use super::money::MinorUnits;
 
@@ -19,12 +28,15 @@ use super::money::MinorUnits;
 pub enum DisputeKind {
     /// The contract's client disagrees with the work.
     Client,
+    /// The card holder disputed the payment at their bank.
+    Chargeback,
 }
 
 impl DisputeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DisputeKind::Client => "client",
+            DisputeKind::Chargeback => "chargeback",
         }
     }
 }
@@ -36,6 +48,10 @@ pub enum DisputeStatus {
     Open,
     /// An admin split the money.
     Resolved,
+    /// A chargeback the platform won: nothing moved.
+    Won,
+    /// A chargeback the platform lost, its money taken (and nothing left to decide).
+    Lost,
 }
 
 impl DisputeStatus {
@@ -43,6 +59,8 @@ impl DisputeStatus {
         match self {
             DisputeStatus::Open => "open",
             DisputeStatus::Resolved => "resolved",
+            DisputeStatus::Won => "won",
+            DisputeStatus::Lost => "lost",
         }
     }
 }
@@ -89,13 +107,76 @@ pub struct Dispute {
     pub responses: Vec<DisputeNote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<DisputeResolution>,
+    /// What the provider says of a chargeback, and what it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<Chargeback>,
 }
 
 impl Dispute {
     pub fn is_open(&self) -> bool {
         self.status == DisputeStatus::Open
     }
+
+    /// Whether an admin's split settles it now: a client's dispute, or a lost chargeback that
+    /// left money in the escrow. A chargeback the bank has not decided waits for the bank.
+    pub fn awaits_admin(&self) -> bool {
+        self.is_open()
+            && match &self.chargeback {
+                None => true,
+                Some(cb) => cb.closed,
+            }
+    }
 }
+
+/// A chargeback as the provider reports it (`dp_…`), and what it did here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chargeback {
+    pub provider_dispute_id: String,
+    pub charge_id: Option<PaymentRef>,
+    pub payment_intent_id: Option<PaymentRef>,
+    /// What the bank disputes.
+    pub amount: MinorUnits,
+    /// The provider's status (`needs_response`, `under_review`, `won`, `lost`, …).
+    pub provider_status: String,
+    /// When the provider needs the evidence by (Unix ms).
+    pub evidence_due_by: Option<i64>,
+    pub funds_withdrawn: bool,
+    pub funds_reinstated: bool,
+    /// The bank decided (won or lost).
+    pub closed: bool,
+    /// What a loss took out of the escrows that still held the money.
+    pub taken_from_escrow: MinorUnits,
+    /// What a loss took that the escrows no longer held: the platform's.
+    pub platform_loss: MinorUnits,
+}
+
+/// A dispute of a card payment as the provider's event describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDispute {
+    pub id: String,
+    pub charge_id: Option<PaymentRef>,
+    pub payment_intent_id: Option<PaymentRef>,
+    pub amount: MinorUnits,
+    pub reason: String,
+    pub status: String,
+    /// Unix ms.
+    pub evidence_due_by: Option<i64>,
+}
+
+/// Which event of a chargeback's life arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargebackEvent {
+    /// `charge.dispute.created` or `charge.dispute.updated`.
+    Described,
+    FundsWithdrawn,
+    FundsReinstated,
+    /// `charge.dispute.closed`: its status says won or lost.
+    Closed,
+}
+
+/// The actor of what the provider reports.
+pub const PROVIDER_ACTOR: &str = "stripe";
 
 fn clip(s: &str) -> String {
     s.trim().chars().take(REASON_CHARS_MAX).collect()
@@ -222,6 +303,7 @@ impl Contract {
             opened_at: now,
             responses: vec![],
             resolution: None,
+            chargeback: None,
         });
         self.dispute_history(
             &held,
@@ -272,8 +354,8 @@ impl Contract {
         Ok(Outcome::Changed)
     }
 
-    /// An admin resolves the open client dispute: of the disputed milestones' escrowed
-    /// amount, `client_share` goes back to the client through the provider, `freelancer_share`
+    /// An admin resolves the dispute that awaits one (a client's, or what a lost chargeback
+    /// left): of the disputed milestones' escrowed amount, `client_share` goes back to the client through the provider, `freelancer_share`
     /// to the freelancer's wallet, and their fee is retained; the three must add up to the
     /// amount. The freelancer's share is spread over the milestones in order, each up to its
     /// earning. Each milestone then waits for the provider as a refund does (or settles at once
@@ -286,16 +368,16 @@ impl Contract {
         reason: &str,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let Some(index) = self
-            .disputes
-            .iter()
-            .position(|d| d.is_open() && d.kind == DisputeKind::Client)
-        else {
+        let Some(index) = self.disputes.iter().position(Dispute::awaits_admin) else {
+            let why = match self.disputes.iter().any(Dispute::is_open) {
+                true => "the open dispute is a chargeback the bank has not decided: wait for it",
+                false => "the contract has no open dispute to resolve",
+            };
             return Err(DomainError::refused(
                 Entity::Escrow,
                 self.escrow_state_name(),
                 Action::ResolveDispute,
-                "the contract has no open dispute to resolve",
+                why,
             ));
         };
         let targets: Vec<MilestoneId> = self.disputes[index]
@@ -304,13 +386,27 @@ impl Contract {
             .copied()
             .filter(|id| self.milestone(*id).is_ok_and(|m| m.is_held()))
             .collect();
+        if let Some(other) = self.disputes.iter().enumerate().find(|(j, d)| {
+            *j != index && d.is_open() && d.milestones.iter().any(|m| targets.contains(m))
+        }) {
+            return Err(DomainError::Frozen(format!(
+                "the escrow is also frozen by an open {} dispute (dispute {}): it is resolved after that one",
+                other.1.kind.as_str(),
+                other.1.id
+            )));
+        }
         let (mut amount, mut fee, mut earnings) =
             (MinorUnits::ZERO, MinorUnits::ZERO, MinorUnits::ZERO);
         for id in &targets {
-            let e = self.milestone(*id)?.escrow.as_ref().expect("held");
-            amount += e.amount;
-            fee += e.platform_fee;
-            earnings += e.freelancer_earning;
+            let (held, kept, earning) = self
+                .milestone(*id)?
+                .escrow
+                .as_ref()
+                .expect("held")
+                .held_split();
+            amount += held;
+            fee += kept;
+            earnings += earning;
         }
         if client_share < MinorUnits::ZERO || freelancer_share < MinorUnits::ZERO {
             return Err(DomainError::Validation("a share cannot be negative".into()));
@@ -362,11 +458,258 @@ impl Contract {
     }
 }
 
+impl Contract {
+    /// The milestones whose escrow the payment `d` names paid for (by its payment intent or
+    /// its charge).
+    fn paid_by_dispute(&self, d: &ProviderDispute) -> Vec<MilestoneId> {
+        let refs: Vec<&PaymentRef> = d
+            .payment_intent_id
+            .iter()
+            .chain(d.charge_id.iter())
+            .collect();
+        self.milestones
+            .iter()
+            .filter(|m| {
+                m.escrow
+                    .as_ref()
+                    .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
+            })
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// The chargeback the provider calls `id`, recorded (and frozen what its charge paid for
+    /// and still holds) the first time any of its events arrives.
+    fn chargeback_index(&mut self, d: &ProviderDispute, now: i64) -> (usize, bool) {
+        if let Some(i) = self.disputes.iter().position(|x| {
+            x.chargeback
+                .as_ref()
+                .is_some_and(|cb| cb.provider_dispute_id == d.id)
+        }) {
+            return (i, false);
+        }
+        let paid = self.paid_by_dispute(d);
+        let held: Vec<MilestoneId> = paid
+            .iter()
+            .copied()
+            .filter(|id| self.milestone(*id).is_ok_and(|m| m.is_held()))
+            .collect();
+        let id = self.disputes.len() as u32 + 1;
+        self.disputes.push(Dispute {
+            id,
+            kind: DisputeKind::Chargeback,
+            status: DisputeStatus::Open,
+            milestones: held,
+            reason: clip(&d.reason),
+            description: String::new(),
+            opened_by: PROVIDER_ACTOR.into(),
+            opened_at: now,
+            responses: vec![],
+            resolution: None,
+            chargeback: Some(Chargeback {
+                provider_dispute_id: d.id.clone(),
+                charge_id: d.charge_id.clone(),
+                payment_intent_id: d.payment_intent_id.clone(),
+                amount: d.amount,
+                provider_status: d.status.clone(),
+                evidence_due_by: d.evidence_due_by,
+                funds_withdrawn: false,
+                funds_reinstated: false,
+                closed: false,
+                taken_from_escrow: MinorUnits::ZERO,
+                platform_loss: MinorUnits::ZERO,
+            }),
+        });
+        let detail = format!(
+            "chargeback {id} ({}): {} disputed, reason {}",
+            d.id, d.amount, d.reason
+        );
+        self.dispute_history(&paid, "chargeback_opened", PROVIDER_ACTOR, now, &detail);
+        self.updated_at = now;
+        (self.disputes.len() - 1, true)
+    }
+
+    /// Applies one event of a chargeback's life: recorded (the first event of it freezes what
+    /// its charge paid for and still holds); funds withdrawn or reinstated noted; closed as
+    /// `won` (unfrozen) or `lost` (the disputed amount taken out of the escrows that still
+    /// hold it, the rest a platform loss). Each event is applied once: a closed chargeback
+    /// changes no more. The transfers a loss caused, and the platform's part of it.
+    pub fn apply_chargeback(
+        &mut self,
+        d: &ProviderDispute,
+        event: ChargebackEvent,
+        now: i64,
+    ) -> Result<(Outcome, Vec<Transfer>, MinorUnits), DomainError> {
+        let (i, new) = self.chargeback_index(d, now);
+        let mut outcome = if new {
+            Outcome::Changed
+        } else {
+            Outcome::Unchanged
+        };
+        let cb = self.disputes[i].chargeback.as_mut().expect("a chargeback");
+        if cb.closed {
+            return Ok((outcome, vec![], MinorUnits::ZERO));
+        }
+        let id = self.disputes[i].id;
+        let paid = self.paid_by_dispute(d);
+        let cb = self.disputes[i].chargeback.as_mut().expect("a chargeback");
+        let described = (cb.provider_status.clone(), cb.evidence_due_by, cb.amount);
+        cb.provider_status = d.status.clone();
+        cb.evidence_due_by = d.evidence_due_by.or(cb.evidence_due_by);
+        cb.amount = d.amount;
+        if described != (cb.provider_status.clone(), cb.evidence_due_by, cb.amount) {
+            outcome = Outcome::Changed;
+        }
+        let note = match event {
+            ChargebackEvent::Described => None,
+            ChargebackEvent::FundsWithdrawn if !cb.funds_withdrawn => {
+                cb.funds_withdrawn = true;
+                Some((
+                    "chargeback_funds_withdrawn",
+                    format!("{} withdrawn by the bank", d.amount),
+                ))
+            }
+            ChargebackEvent::FundsReinstated if !cb.funds_reinstated => {
+                cb.funds_reinstated = true;
+                Some((
+                    "chargeback_funds_reinstated",
+                    format!("{} reinstated", d.amount),
+                ))
+            }
+            ChargebackEvent::FundsWithdrawn | ChargebackEvent::FundsReinstated => None,
+            ChargebackEvent::Closed => None,
+        };
+        if let Some((action, detail)) = note {
+            self.dispute_history(
+                &paid,
+                action,
+                PROVIDER_ACTOR,
+                now,
+                &format!("chargeback {id}: {detail}"),
+            );
+            self.updated_at = now;
+            return Ok((Outcome::Changed, vec![], MinorUnits::ZERO));
+        }
+        if event != ChargebackEvent::Closed {
+            if outcome == Outcome::Changed {
+                self.updated_at = now;
+            }
+            return Ok((outcome, vec![], MinorUnits::ZERO));
+        }
+        match d.status.as_str() {
+            "won" | "warning_closed" => {
+                let dispute = &mut self.disputes[i];
+                dispute.status = DisputeStatus::Won;
+                dispute.chargeback.as_mut().expect("a chargeback").closed = true;
+                self.dispute_history(
+                    &paid,
+                    "chargeback_won",
+                    PROVIDER_ACTOR,
+                    now,
+                    &format!("chargeback {id}: the platform won; nothing moved"),
+                );
+                self.updated_at = now;
+                Ok((Outcome::Changed, vec![], MinorUnits::ZERO))
+            }
+            "lost" => {
+                let frozen = self.disputes[i].milestones.clone();
+                let mut left = d.amount;
+                let mut transfers = vec![];
+                let mut taken = MinorUnits::ZERO;
+                for m in frozen {
+                    if left.is_zero() {
+                        break;
+                    }
+                    let Some(e) = self
+                        .milestone(m)?
+                        .escrow
+                        .as_ref()
+                        .filter(|e| e.status == super::escrow::EscrowStatus::Funded)
+                    else {
+                        continue;
+                    };
+                    let x = left.min(e.held());
+                    if x.is_zero() {
+                        continue;
+                    }
+                    let tid = self.next_transfer_id();
+                    transfers.push(Transfer::new(
+                        tid,
+                        self.id.clone(),
+                        TransferKind::Chargeback,
+                        self.currency,
+                        now,
+                        vec![
+                            (Account::Escrow(self.milestone_ref(m)), -x),
+                            (Account::ExternalStripe, x),
+                        ],
+                    ));
+                    let e = self.milestone_mut(m)?.escrow.as_mut().expect("funded");
+                    e.charged_back += x;
+                    if e.held().is_zero() {
+                        e.status = super::escrow::EscrowStatus::ChargedBack;
+                    }
+                    left = left - x;
+                    taken += x;
+                }
+                if !left.is_zero() {
+                    let tid = self.next_transfer_id();
+                    transfers.push(Transfer::new(
+                        tid,
+                        self.id.clone(),
+                        TransferKind::ChargebackLoss,
+                        self.currency,
+                        now,
+                        vec![
+                            (Account::PlatformChargebacks, -left),
+                            (Account::ExternalStripe, left),
+                        ],
+                    ));
+                }
+                let rest_held = self.disputes[i]
+                    .milestones
+                    .iter()
+                    .any(|m| self.milestone(*m).is_ok_and(|m| m.is_held()));
+                let dispute = &mut self.disputes[i];
+                let cb = dispute.chargeback.as_mut().expect("a chargeback");
+                cb.closed = true;
+                cb.taken_from_escrow = taken;
+                cb.platform_loss = left;
+                // What the escrows still hold waits for an admin's split.
+                if !rest_held {
+                    dispute.status = DisputeStatus::Lost;
+                }
+                let detail = format!(
+                    "chargeback {id}: lost; {taken} taken from the escrow, {left} a platform loss{}",
+                    if rest_held {
+                        "; the rest awaits an admin's decision"
+                    } else {
+                        ""
+                    }
+                );
+                self.dispute_history(&paid, "chargeback_lost", PROVIDER_ACTOR, now, &detail);
+                self.sync_release_fund_status();
+                self.updated_at = now;
+                Ok((Outcome::Changed, transfers, left))
+            }
+            // Closed with another status: noted; the bank has not decided yet as far as the
+            // escrow is concerned.
+            _ => {
+                if outcome == Outcome::Changed {
+                    self.updated_at = now;
+                }
+                Ok((outcome, vec![], MinorUnits::ZERO))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::contract::tests::funded;
     use crate::domain::escrow::EscrowStatus;
+    use crate::domain::ids::PaymentRef;
     use crate::domain::ledger::{Account, balances};
     use crate::domain::{ContractStatus, LedgerEntry};
 
@@ -458,5 +801,147 @@ mod tests {
         assert!(c2.open_dispute("client:x", "r", "", 8).is_err());
         c = c2;
         assert_eq!(c.dispute_mark(), DisputeMark::None);
+    }
+
+    fn pd(amount: i64, status: &str) -> ProviderDispute {
+        ProviderDispute {
+            id: "dp_1".into(),
+            charge_id: Some(PaymentRef::new("ch_1")),
+            payment_intent_id: Some(PaymentRef::new("pi_1")),
+            amount: m(amount),
+            reason: "fraudulent".into(),
+            status: status.into(),
+            evidence_due_by: Some(99),
+        }
+    }
+
+    #[test]
+    fn a_chargeback_freezes_what_its_charge_paid_for_and_each_event_applies_once() {
+        let mut c = funded();
+        let (o, ts, _) = c
+            .apply_chargeback(
+                &pd(100_000, "needs_response"),
+                ChargebackEvent::Described,
+                10,
+            )
+            .unwrap();
+        assert_eq!((o, ts.len()), (Outcome::Changed, 0));
+        assert!(c.is_frozen());
+        // The same description again changes nothing; an update of its status does.
+        let (o, _, _) = c
+            .apply_chargeback(
+                &pd(100_000, "needs_response"),
+                ChargebackEvent::Described,
+                11,
+            )
+            .unwrap();
+        assert_eq!(o, Outcome::Unchanged);
+        let (o, _, _) = c
+            .apply_chargeback(&pd(100_000, "under_review"), ChargebackEvent::Described, 12)
+            .unwrap();
+        assert_eq!(o, Outcome::Changed);
+        let (o, _, _) = c
+            .apply_chargeback(
+                &pd(100_000, "under_review"),
+                ChargebackEvent::FundsWithdrawn,
+                13,
+            )
+            .unwrap();
+        assert_eq!(o, Outcome::Changed);
+        let (o, _, _) = c
+            .apply_chargeback(
+                &pd(100_000, "under_review"),
+                ChargebackEvent::FundsWithdrawn,
+                14,
+            )
+            .unwrap();
+        assert_eq!(o, Outcome::Unchanged);
+        // Won: unfrozen, nothing moved; nothing after it changes anything.
+        let (o, ts, loss) = c
+            .apply_chargeback(&pd(100_000, "won"), ChargebackEvent::Closed, 15)
+            .unwrap();
+        assert_eq!((o, ts.len(), loss), (Outcome::Changed, 0, m(0)));
+        assert!(!c.is_frozen());
+        let before = c.clone();
+        let (o, ts, _) = c
+            .apply_chargeback(&pd(100_000, "lost"), ChargebackEvent::Closed, 16)
+            .unwrap();
+        assert_eq!((o, ts.len()), (Outcome::Unchanged, 0));
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn a_lost_chargeback_takes_from_the_escrow_what_it_holds_and_the_rest_is_a_platform_loss() {
+        // Before release: part of it; the rest waits for an admin and balances after the split.
+        let mut c = funded();
+        c.apply_chargeback(
+            &pd(40_000, "needs_response"),
+            ChargebackEvent::Described,
+            10,
+        )
+        .unwrap();
+        let (_, mut ts, loss) = c
+            .apply_chargeback(&pd(40_000, "lost"), ChargebackEvent::Closed, 11)
+            .unwrap();
+        assert_eq!(loss, m(0));
+        assert!(c.is_frozen(), "the rest awaits an admin");
+        assert_eq!(c.milestones[0].escrow.as_ref().unwrap().held(), m(60_000));
+        ts.extend(
+            c.resolve_dispute("admin", m(20_000), m(30_000), "rest", 12)
+                .unwrap(),
+        );
+        let mut all = vec![];
+        // Funding, as the contract was funded.
+        all.push(Transfer::new(
+            "f".into(),
+            c.id.clone(),
+            TransferKind::Fund,
+            c.currency,
+            3,
+            vec![
+                (Account::ExternalStripe, m(-100_000)),
+                (
+                    Account::Escrow(c.milestone_ref(MilestoneId::FIRST)),
+                    m(100_000),
+                ),
+            ],
+        ));
+        all.extend(ts);
+        let b = balances(&entries(&all));
+        let of = |a: Account| b.get(&(a, c.currency)).copied().unwrap_or(0);
+        assert_eq!(of(Account::Escrow(c.milestone_ref(MilestoneId::FIRST))), 0);
+        assert_eq!(of(Account::PlatformFees), 10_000);
+        assert_eq!(of(Account::Wallet(c.freelancer_id.clone())), 30_000);
+        assert_eq!(of(Account::Refund(c.id.clone())), 20_000);
+        assert_eq!(of(Account::ExternalStripe), -60_000);
+        // After release: all of it is the platform's.
+        let mut r = funded();
+        r.move_to(ContractStatus::Started, Party::Freelancer, 4)
+            .unwrap();
+        r.move_to(ContractStatus::Ongoing, Party::Freelancer, 5)
+            .unwrap();
+        r.move_to(ContractStatus::Completed, Party::Freelancer, 6)
+            .unwrap();
+        r.release("admin", Some("done"), 7).unwrap();
+        r.apply_chargeback(
+            &pd(100_000, "needs_response"),
+            ChargebackEvent::Described,
+            8,
+        )
+        .unwrap();
+        assert!(!r.is_frozen());
+        let (_, ts, loss) = r
+            .apply_chargeback(&pd(100_000, "lost"), ChargebackEvent::Closed, 9)
+            .unwrap();
+        assert_eq!(loss, m(100_000));
+        assert_eq!(ts.len(), 1);
+        assert_eq!(ts[0].kind, TransferKind::ChargebackLoss);
+        assert_eq!(r.disputes[0].status, DisputeStatus::Lost);
+        // All of a held escrow: charged back, closed.
+        let mut h = funded();
+        h.apply_chargeback(&pd(100_000, "lost"), ChargebackEvent::Closed, 8)
+            .unwrap();
+        assert_eq!(h.escrow_status(), Some(EscrowStatus::ChargedBack));
+        assert!(!h.is_frozen());
     }
 }

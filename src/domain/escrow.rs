@@ -23,14 +23,17 @@ pub enum EscrowStatus {
     /// The refund is decided and booked; the client's share is waiting for the provider.
     RefundPending,
     Refunded,
+    /// A lost chargeback took everything it held back to the card holder's bank.
+    ChargedBack,
 }
 
 impl EscrowStatus {
-    pub const ALL: [EscrowStatus; 4] = [
+    pub const ALL: [EscrowStatus; 5] = [
         EscrowStatus::Funded,
         EscrowStatus::Released,
         EscrowStatus::RefundPending,
         EscrowStatus::Refunded,
+        EscrowStatus::ChargedBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl EscrowStatus {
             EscrowStatus::Released => "released",
             EscrowStatus::RefundPending => "refund_pending",
             EscrowStatus::Refunded => "refunded",
+            EscrowStatus::ChargedBack => "charged_back",
         }
     }
 
@@ -48,6 +52,7 @@ impl EscrowStatus {
             "released" => Some(EscrowStatus::Released),
             "refund_pending" => Some(EscrowStatus::RefundPending),
             "refunded" => Some(EscrowStatus::Refunded),
+            "charged_back" => Some(EscrowStatus::ChargedBack),
             _ => None,
         }
     }
@@ -68,6 +73,10 @@ pub struct Payment {
     /// unfunded one; what a session made before milestones pays for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub milestones: Option<Vec<MilestoneId>>,
+}
+
+fn nothing(m: &MinorUnits) -> bool {
+    m.is_zero()
 }
 
 /// Fills `slot` from `from` when it is empty and `from` is not; whether it did.
@@ -158,6 +167,10 @@ pub struct Escrow {
     /// The payment behind this escrow ([`Payment::reference`]).
     pub payment_ref: PaymentRef,
     pub funding_event_id: EventId,
+    /// What lost chargebacks took out of this escrow while it held the money; it holds
+    /// `amount - charged_back` until it is settled.
+    #[serde(default, skip_serializing_if = "nothing")]
+    pub charged_back: MinorUnits,
     pub refund: Option<RefundSplit>,
     pub history: Vec<HistoryEntry>,
     pub funded_at: i64,
@@ -175,6 +188,19 @@ impl Escrow {
             self.payment_intent_id.as_ref(),
             self.charge_id.as_ref(),
         ]
+    }
+
+    /// What it holds while funded: its amount less what lost chargebacks took.
+    pub fn held(&self) -> MinorUnits {
+        self.amount - self.charged_back
+    }
+
+    /// What it holds split as a refund splits it: the amount held, the fee the platform keeps
+    /// of it (its fee, or all of it when a chargeback left less), and the earning (the rest).
+    pub fn held_split(&self) -> (MinorUnits, MinorUnits, MinorUnits) {
+        let held = self.held();
+        let fee = self.platform_fee.min(held);
+        (held, fee, held - fee)
     }
 
     /// Whether `r` names this escrow's payment.
@@ -492,6 +518,7 @@ impl Contract {
                 charge_id: payment.charge_id.clone(),
                 payment_ref: reference.clone(),
                 funding_event_id: event_id.clone(),
+                charged_back: MinorUnits::ZERO,
                 refund: None,
                 history: vec![],
                 funded_at: now,
@@ -708,11 +735,7 @@ impl Contract {
         let mut nothing_back = Vec::new();
         for id in targets {
             let escrow = self.milestone(*id)?.escrow.as_ref().expect("held");
-            let (amount, fee, earning) = (
-                escrow.amount,
-                escrow.platform_fee,
-                escrow.freelancer_earning,
-            );
+            let (amount, fee, earning) = escrow.held_split();
             let freelancer_share = match (explicit_left.as_mut(), share) {
                 (Some(left), _) => {
                     let share = (*left).min(earning);

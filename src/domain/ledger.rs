@@ -6,6 +6,9 @@
 //!   for its milestone n;
 //! - `wallet:<userId>` — a freelancer's (or client's) internal balance;
 //! - `platform:fees` — the platform's revenue;
+//! - `platform:chargebacks` — the platform's losses to chargebacks: negative by what card
+//!   holders' banks took back after the money had left the escrow (less what was recovered
+//!   from freelancers' wallets);
 //! - `refund:<contractId>` — money decided to go back to the client and not yet confirmed sent
 //!   by the payment provider; zero once the provider's refund is recorded;
 //! - `payout:<payoutId>` — money taken out of a wallet for a payout and not yet confirmed sent
@@ -32,6 +35,7 @@ pub enum Account {
     Escrow(MilestoneRef),
     Wallet(UserId),
     PlatformFees,
+    PlatformChargebacks,
     Refund(ContractId),
     Payout(PayoutId),
 }
@@ -43,6 +47,7 @@ impl fmt::Display for Account {
             Account::Escrow(c) => write!(f, "escrow:{c}"),
             Account::Wallet(u) => write!(f, "wallet:{u}"),
             Account::PlatformFees => f.write_str("platform:fees"),
+            Account::PlatformChargebacks => f.write_str("platform:chargebacks"),
             Account::Refund(c) => write!(f, "refund:{c}"),
             Account::Payout(p) => write!(f, "payout:{p}"),
         }
@@ -56,6 +61,7 @@ impl FromStr for Account {
         match s.split_once(':') {
             Some(("external", "stripe")) => Ok(Account::ExternalStripe),
             Some(("platform", "fees")) => Ok(Account::PlatformFees),
+            Some(("platform", "chargebacks")) => Ok(Account::PlatformChargebacks),
             Some(("escrow", id)) => id
                 .parse::<MilestoneRef>()
                 .map(Account::Escrow)
@@ -79,7 +85,7 @@ impl Account {
             Account::ExternalStripe => "external",
             Account::Escrow(_) => "escrow",
             Account::Wallet(_) => "wallet",
-            Account::PlatformFees => "platform",
+            Account::PlatformFees | Account::PlatformChargebacks => "platform",
             Account::Refund(_) => "refund",
             Account::Payout(_) => "payout",
         }
@@ -264,10 +270,19 @@ pub enum TransferKind {
     PayoutFailed,
     /// The provider reversed (part of) a paid payout's transfer: back to the wallet.
     PayoutReversed,
+    /// A chargeback was lost while the escrow held the money: the disputed amount left the
+    /// escrow for the card holder's bank (`escrow` → `external:stripe`).
+    Chargeback,
+    /// A chargeback was lost after the money had left the escrow: a platform loss
+    /// (`platform:chargebacks` → `external:stripe`).
+    ChargebackLoss,
+    /// Part of a chargeback loss recovered from the freelancer's wallet
+    /// (`wallet` → `platform:chargebacks`).
+    ChargebackRecovered,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 10] = [
+    pub const ALL: [TransferKind; 13] = [
         TransferKind::Fund,
         TransferKind::Release,
         TransferKind::Refund,
@@ -278,6 +293,9 @@ impl TransferKind {
         TransferKind::PayoutSent,
         TransferKind::PayoutFailed,
         TransferKind::PayoutReversed,
+        TransferKind::Chargeback,
+        TransferKind::ChargebackLoss,
+        TransferKind::ChargebackRecovered,
     ];
 
     /// The stored and serialised name (`fund`, `refund_settled`, …).
@@ -293,6 +311,9 @@ impl TransferKind {
             TransferKind::PayoutSent => "payout_sent",
             TransferKind::PayoutFailed => "payout_failed",
             TransferKind::PayoutReversed => "payout_reversed",
+            TransferKind::Chargeback => "chargeback",
+            TransferKind::ChargebackLoss => "chargeback_loss",
+            TransferKind::ChargebackRecovered => "chargeback_recovered",
         }
     }
 

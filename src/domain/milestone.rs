@@ -151,10 +151,12 @@ pub enum MilestoneState {
     Refunded,
     /// Held, and frozen by an open dispute ([`super::Contract::milestone_state`]).
     Disputed,
+    /// A lost chargeback took all it held.
+    ChargedBack,
 }
 
 impl MilestoneState {
-    pub const ALL: [MilestoneState; 8] = [
+    pub const ALL: [MilestoneState; 9] = [
         MilestoneState::Unfunded,
         MilestoneState::Funded,
         MilestoneState::Submitted,
@@ -163,6 +165,7 @@ impl MilestoneState {
         MilestoneState::RefundPending,
         MilestoneState::Refunded,
         MilestoneState::Disputed,
+        MilestoneState::ChargedBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -175,6 +178,7 @@ impl MilestoneState {
             MilestoneState::RefundPending => "refund_pending",
             MilestoneState::Refunded => "refunded",
             MilestoneState::Disputed => "disputed",
+            MilestoneState::ChargedBack => "charged_back",
         }
     }
 }
@@ -235,6 +239,7 @@ impl Milestone {
             Some(EscrowStatus::Released) => MilestoneState::Released,
             Some(EscrowStatus::RefundPending) => MilestoneState::RefundPending,
             Some(EscrowStatus::Refunded) => MilestoneState::Refunded,
+            Some(EscrowStatus::ChargedBack) => MilestoneState::ChargedBack,
             Some(EscrowStatus::Funded) => match (self.release_requested_at, self.submitted_at) {
                 (Some(_), _) => MilestoneState::ReleaseRequested,
                 (None, Some(_)) => MilestoneState::Submitted,

@@ -108,7 +108,8 @@ pub struct ContractFacts {
     pub id: ContractId,
     /// How many milestones it has.
     pub milestones: usize,
-    /// Each funded milestone's escrow: the milestone, its status and amount.
+    /// Each funded milestone's escrow: the milestone, its status and what it holds while funded
+    /// (its amount less what lost chargebacks took).
     pub escrows: Vec<(MilestoneId, EscrowStatus, MinorUnits)>,
     pub refund_owed: MinorUnits,
     pub currency: Currency,
@@ -131,7 +132,7 @@ impl ContractFacts {
                     Some((
                         m.id,
                         e.status,
-                        e.amount,
+                        e.held(),
                         e.refund.as_ref().map(|r| r.client_share),
                     ))
                 })
@@ -149,7 +150,12 @@ impl ContractFacts {
     pub fn from_json(doc: &str) -> serde_json::Result<ContractFacts> {
         let d: FactsDoc = serde_json::from_str(doc)?;
         let of = |id: MilestoneId, e: FactsEscrow| {
-            (id, e.status, e.amount, e.refund.map(|r| r.client_share))
+            (
+                id,
+                e.status,
+                e.amount - e.charged_back,
+                e.refund.map(|r| r.client_share),
+            )
         };
         // A record stored before milestones: its escrow is milestone 1's.
         let (count, escrows) = match d.milestones.is_empty() {
@@ -235,6 +241,8 @@ struct FactsMilestone {
 struct FactsEscrow {
     status: EscrowStatus,
     amount: MinorUnits,
+    #[serde(default)]
+    charged_back: MinorUnits,
     refund: Option<FactsRefund>,
 }
 

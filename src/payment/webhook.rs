@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
+use crate::domain::dispute::{ChargebackEvent, ProviderDispute};
 use crate::domain::payout::AccountState;
 use crate::domain::{Currency, EventId, MilestoneId, MinorUnits, Payment, PaymentRef};
 
@@ -54,6 +55,11 @@ pub enum EventKind {
         charge_id: Option<PaymentRef>,
         amount_refunded: MinorUnits,
         contract_id: Option<String>,
+    },
+    /// A chargeback's event (`charge.dispute.*`).
+    ChargeDispute {
+        event: ChargebackEvent,
+        dispute: ProviderDispute,
     },
     /// A connected account changed (Connect endpoint).
     AccountUpdated(AccountState),
@@ -122,7 +128,13 @@ pub fn verify_and_parse(
     let header = header.ok_or(SignatureError::Missing)?;
     let text = std::str::from_utf8(payload).map_err(|_| SignatureError::Body)?;
     match Webhook::construct_event_with_timestamp(text, header, secret, now) {
-        Ok(event) => Ok(from_typed(event)),
+        // Events the typed parse does not act on (chargebacks) are read from the raw JSON.
+        Ok(event) => Ok(match from_typed(event) {
+            typed if typed.kind == EventKind::Other => from_raw(text)
+                .filter(|raw| raw.kind != EventKind::Other)
+                .unwrap_or(typed),
+            typed => typed,
+        }),
         Err(WebhookError::BadParse(why)) => {
             let parsed = from_raw(text).ok_or(SignatureError::Body)?;
             tracing::warn!(event_id = %parsed.id, event_type = %parsed.event_type, %why, "typed webhook parse failed; read the signed raw JSON instead");
@@ -319,6 +331,30 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                 .unwrap_or_default(),
             described_at: v.get("created").and_then(Value::as_i64).unwrap_or(0),
         }),
+        "charge.dispute.created"
+        | "charge.dispute.updated"
+        | "charge.dispute.closed"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated" => EventKind::ChargeDispute {
+            event: match event_type.as_str() {
+                "charge.dispute.closed" => ChargebackEvent::Closed,
+                "charge.dispute.funds_withdrawn" => ChargebackEvent::FundsWithdrawn,
+                "charge.dispute.funds_reinstated" => ChargebackEvent::FundsReinstated,
+                _ => ChargebackEvent::Described,
+            },
+            dispute: ProviderDispute {
+                id: s("id")?,
+                charge_id: expandable_id("charge").map(PaymentRef::new),
+                payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
+                amount: MinorUnits::new(o.get("amount").and_then(Value::as_i64)?),
+                reason: s("reason").unwrap_or_default(),
+                status: s("status").unwrap_or_default(),
+                evidence_due_by: o
+                    .pointer("/evidence_details/due_by")
+                    .and_then(Value::as_i64)
+                    .map(|t| t.saturating_mul(1000)),
+            },
+        },
         "transfer.reversed" => EventKind::TransferReversed {
             transfer_id: s("id")?,
             payout_id: s("transfer_group").or_else(|| metadata.get("payoutId").cloned()),

@@ -120,6 +120,9 @@ impl Service {
             TransferKind::PayoutSent => "paid_out",
             TransferKind::PayoutFailed => "payout_failed",
             TransferKind::PayoutReversed => "payout_reversed",
+            TransferKind::Chargeback => "charged_back",
+            TransferKind::ChargebackLoss => "chargeback_loss",
+            TransferKind::ChargebackRecovered => "chargeback_recovered",
         };
         let moved: i64 = t
             .lines

@@ -217,6 +217,51 @@ impl Service {
                     Err(e) => Err(e),
                 }
             }
+            EventKind::ChargeDispute {
+                event: phase,
+                dispute,
+            } => {
+                let named: Vec<&PaymentRef> = dispute
+                    .payment_intent_id
+                    .iter()
+                    .chain(dispute.charge_id.iter())
+                    .collect();
+                let Some(read) = self.contract_paid_by(&named, None).await? else {
+                    return Ok(Applied::apart(
+                        EventStatus::Failed,
+                        Some(format!(
+                            "chargeback {} of a payment this escrow does not know",
+                            dispute.id
+                        )),
+                        None,
+                    ));
+                };
+                let contract = read.id.clone();
+                let (changed, _) = self
+                    .transition_recording(
+                        &contract,
+                        Some(read),
+                        |c, now| {
+                            let (outcome, transfers, _loss) =
+                                c.apply_chargeback(dispute, *phase, now)?;
+                            Ok((outcome, transfers, outcome))
+                        },
+                        |outcome| {
+                            (*outcome == Outcome::Changed)
+                                .then(|| record(EventStatus::Applied, None, Some(&contract)))
+                        },
+                    )
+                    .await?;
+                if changed == Outcome::Changed {
+                    tracing::info!(contract = %contract, dispute = %dispute.id, event = %event.event_type, "chargeback event applied");
+                }
+                Ok(Applied {
+                    status: EventStatus::Applied,
+                    error: None,
+                    contract: Some(contract),
+                    recorded: changed == Outcome::Changed,
+                })
+            }
             EventKind::Other => Ok(Applied::apart(
                 EventStatus::Ignored,
                 Some(format!("unhandled event type {}", event.event_type)),
@@ -297,21 +342,10 @@ impl Service {
             } => {
                 let named: Vec<&PaymentRef> =
                     payment_intent_id.iter().chain(charge_id.iter()).collect();
-                let mut found = None;
-                for r in &named {
-                    found = self.store.contract_by_payment(r).await?;
-                    if found.is_some() {
-                        break;
-                    }
-                }
-                if found.is_none()
-                    && let Some(id) = contract_id
-                        .as_deref()
-                        .and_then(|c| ContractId::parse(c).ok())
+                match self
+                    .contract_paid_by(&named, contract_id.as_deref())
+                    .await?
                 {
-                    found = self.store.get_contract(&id).await?;
-                }
-                match found {
                     None => Ok(Applied::apart(
                         EventStatus::Failed,
                         Some("refund of a payment this escrow does not know".into()),
@@ -332,6 +366,23 @@ impl Service {
                     }
                 }
             }
+        }
+    }
+
+    /// The contract whose payment one of `named` is, else the one `contract_id` names.
+    async fn contract_paid_by(
+        &self,
+        named: &[&PaymentRef],
+        contract_id: Option<&str>,
+    ) -> Result<Option<Contract>> {
+        for r in named {
+            if let Some(c) = self.store.contract_by_payment(r).await? {
+                return Ok(Some(c));
+            }
+        }
+        match contract_id.and_then(|c| ContractId::parse(c).ok()) {
+            Some(id) => Ok(self.store.get_contract(&id).await?),
+            None => Ok(None),
         }
     }
 

@@ -98,6 +98,10 @@ pub struct MilestoneView {
     pub release_requested_at: Option<String>,
     pub released_at: Option<String>,
     pub refunded_at: Option<String>,
+    /// What lost chargebacks took out of its escrow (absent when nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub charged_back: Option<Amount>,
     /// When the system releases it unless the client asks first (only where a contract is
     /// read with its timers: `GET /api/contracts/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +127,9 @@ impl MilestoneView {
             release_requested_at: m.release_requested_at.map(time),
             released_at: e.and_then(|e| e.released_at).map(time),
             refunded_at: e.and_then(|e| e.refunded_at).map(time),
+            charged_back: e
+                .filter(|e| !e.charged_back.is_zero())
+                .map(|e| Amount::new(e.charged_back, currency)),
             auto_release_at: None,
         }
     }
@@ -225,15 +232,17 @@ pub enum EscrowState {
     Released,
     RefundPending,
     Refunded,
+    ChargedBack,
 }
 
 impl EscrowState {
-    pub const ALL: [EscrowState; 5] = [
+    pub const ALL: [EscrowState; 6] = [
         EscrowState::Funded,
         EscrowState::Disputed,
         EscrowState::Released,
         EscrowState::RefundPending,
         EscrowState::Refunded,
+        EscrowState::ChargedBack,
     ];
 
     fn of(c: &Contract, status: EscrowStatus) -> EscrowState {
@@ -243,6 +252,7 @@ impl EscrowState {
             EscrowStatus::Released => EscrowState::Released,
             EscrowStatus::RefundPending => EscrowState::RefundPending,
             EscrowStatus::Refunded => EscrowState::Refunded,
+            EscrowStatus::ChargedBack => EscrowState::ChargedBack,
         }
     }
 
@@ -253,6 +263,7 @@ impl EscrowState {
             EscrowState::Released => "released",
             EscrowState::RefundPending => "refund_pending",
             EscrowState::Refunded => "refunded",
+            EscrowState::ChargedBack => "charged_back",
         }
     }
 }
@@ -287,9 +298,11 @@ pub struct DisputeResolutionView {
 pub struct DisputeView {
     /// Its number within the contract.
     pub id: u32,
-    /// `client`: the contract's client disputes the work.
+    /// `client` (the contract's client disputes the work) or `chargeback` (the card holder
+    /// disputed the payment at their bank).
     pub kind: &'static str,
-    /// `open` (it freezes its milestones) or `resolved`.
+    /// `open` (it freezes its milestones), `resolved` (an admin split the money), `won` or
+    /// `lost` (a chargeback the bank decided).
     pub status: &'static str,
     /// The milestones whose escrow it freezes while open.
     #[schema(value_type = Vec<i64>)]
@@ -300,6 +313,34 @@ pub struct DisputeView {
     pub opened_at: String,
     pub responses: Vec<DisputeNoteView>,
     pub resolution: Option<DisputeResolutionView>,
+    /// What the provider says of a chargeback, and what it took (chargebacks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<ChargebackView>,
+}
+
+/// A chargeback as the provider reports it, and what it did to the money.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargebackView {
+    /// The provider's dispute (`dp_…`).
+    pub provider_dispute_id: String,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    #[schema(value_type = f64)]
+    pub amount: Amount,
+    /// The provider's status (`needs_response`, `under_review`, `won`, `lost`, …).
+    pub provider_status: String,
+    pub evidence_due_by: Option<String>,
+    pub funds_withdrawn: bool,
+    pub funds_reinstated: bool,
+    /// The bank decided.
+    pub closed: bool,
+    /// What a loss took out of the escrow.
+    #[schema(value_type = f64)]
+    pub taken_from_escrow: Amount,
+    /// What a loss took that the escrow no longer held (money already released).
+    #[schema(value_type = f64)]
+    pub platform_loss: Amount,
 }
 
 impl DisputeView {
@@ -322,6 +363,19 @@ impl DisputeView {
                     description: n.description.clone(),
                 })
                 .collect(),
+            chargeback: d.chargeback.as_ref().map(|cb| ChargebackView {
+                provider_dispute_id: cb.provider_dispute_id.clone(),
+                charge_id: cb.charge_id.as_ref().map(|r| r.to_string()),
+                payment_intent_id: cb.payment_intent_id.as_ref().map(|r| r.to_string()),
+                amount: Amount::new(cb.amount, currency),
+                provider_status: cb.provider_status.clone(),
+                evidence_due_by: cb.evidence_due_by.map(time),
+                funds_withdrawn: cb.funds_withdrawn,
+                funds_reinstated: cb.funds_reinstated,
+                closed: cb.closed,
+                taken_from_escrow: Amount::new(cb.taken_from_escrow, currency),
+                platform_loss: Amount::new(cb.platform_loss, currency),
+            }),
             resolution: d.resolution.as_ref().map(|r| DisputeResolutionView {
                 client_share: Amount::new(r.client_share, currency),
                 freelancer_share: Amount::new(r.freelancer_share, currency),

@@ -74,7 +74,14 @@ mod tests {
         let values: Vec<_> = o.enum_values.unwrap().into_iter().collect();
         assert_eq!(
             values,
-            ["funded", "released", "refund_pending", "refunded"].map(serde_json::Value::from)
+            [
+                "funded",
+                "released",
+                "refund_pending",
+                "refunded",
+                "charged_back"
+            ]
+            .map(serde_json::Value::from)
         );
     }
 

@@ -6,6 +6,7 @@ mod support;
 mod helpers;
 
 mod auto_release;
+mod chargebacks;
 mod concurrency;
 mod cors;
 mod directory;

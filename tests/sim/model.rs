@@ -854,7 +854,9 @@ impl Model {
                             add(Account::ExternalStripe, r.client_share);
                         }
                     }
-                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, None) => {
+                    // The simulation makes no chargebacks: a charged-back escrow is impossible.
+                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, None)
+                    | (EscrowStatus::ChargedBack, _) => {
                         // Impossible by the model's own transitions; make it visible.
                         add(escrow, i64::MIN / 4);
                     }

@@ -174,3 +174,35 @@ pub fn transfer_reversed(
         ),
     )
 }
+
+/// A `charge.dispute.*` event (`kind`: `created`, `updated`, `closed`, `funds_withdrawn`,
+/// `funds_reinstated`) for dispute `dispute` of `charge` (its payment intent), shaped as
+/// Stripe's dispute object (`status`: `needs_response`, `under_review`, `won`, `lost`, …).
+pub fn charge_dispute(
+    event_id: &str,
+    kind: &str,
+    dispute: &str,
+    charge: &str,
+    payment_intent: Option<&str>,
+    amount: i64,
+    status: &str,
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    event(
+        event_id,
+        &format!("charge.dispute.{kind}"),
+        json!({
+            "id": dispute, "object": "dispute", "amount": amount, "balance_transactions": [],
+            "charge": charge, "created": now, "currency": "inr",
+            "enhanced_eligibility_types": [],
+            "evidence": {"enhanced_evidence": {}, "product_description": null, "receipt": null},
+            "evidence_details": {
+                "due_by": now + 7 * 86_400, "enhanced_eligibility": {}, "has_evidence": false,
+                "past_due": false, "submission_count": 0
+            },
+            "is_charge_refundable": status != "lost", "livemode": false, "metadata": {},
+            "payment_intent": payment_intent, "payment_method_details": {"type": "card"},
+            "reason": "fraudulent", "status": status
+        }),
+    )
+}

@@ -122,7 +122,7 @@ fn account_type(a: &Account) -> &'static str {
         Account::ExternalStripe => "external",
         Account::Escrow(_) => "escrow",
         Account::Wallet(_) => "wallet",
-        Account::PlatformFees => "platform",
+        Account::PlatformFees | Account::PlatformChargebacks => "platform",
         Account::Refund(_) => "refund",
         Account::Payout(_) => "payout",
     }

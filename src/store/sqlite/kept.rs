@@ -110,7 +110,9 @@ pub(super) fn keep_balances(tx: &Connection, entries: &[LedgerEntry]) -> StoreRe
             Account::Escrow(_) | Account::Refund(_) | Account::Wallet(_) | Account::Payout(_) => {
                 &mut own
             }
-            Account::ExternalStripe | Account::PlatformFees => &mut shared,
+            Account::ExternalStripe | Account::PlatformFees | Account::PlatformChargebacks => {
+                &mut shared
+            }
         };
         let a = to.accounts.entry((e.account.to_string(), cur)).or_default();
         a.0 += e.amount.get();

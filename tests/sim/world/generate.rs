@@ -332,7 +332,9 @@ impl World {
                 match st.escrow.as_ref().map(|e| e.status) {
                     None => st.status != ContractStatus::Canceled,
                     Some(EscrowStatus::Funded | EscrowStatus::RefundPending) => true,
-                    Some(EscrowStatus::Released | EscrowStatus::Refunded) => false,
+                    Some(
+                        EscrowStatus::Released | EscrowStatus::Refunded | EscrowStatus::ChargedBack,
+                    ) => false,
                 }
             })
             .collect();
