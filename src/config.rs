@@ -79,6 +79,9 @@ pub struct Config {
     /// Where a release's earning goes (`ESCROW_PAYOUT_MODE`): the wallet (default), or
     /// straight to the freelancer's connected account when it takes payouts (`on_release`).
     pub payout_mode: PayoutMode,
+    /// Who bears a chargeback lost after release (`ESCROW_CHARGEBACK_RECOVERY`): the
+    /// platform (default), or the freelancer's wallet first (`wallet`).
+    pub chargeback_recovery: ChargebackRecovery,
     /// `ESCROW_AUTO_RELEASE_AFTER` (`14d`, `36h`, `90m`, `30s`; unset: off).
     pub auto_release_after_ms: Option<i64>,
     /// `ESCROW_RELEASE_NEEDS_ADMIN` (`true`/`false`, default false).
@@ -127,7 +130,7 @@ pub struct Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-pub use crate::service::PayoutMode;
+pub use crate::service::{ChargebackRecovery, PayoutMode};
 
 /// Where browsers may call the API from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,8 +330,18 @@ impl Config {
                 )));
             }
         };
+        let chargeback_recovery = match s.get("ESCROW_CHARGEBACK_RECOVERY").unwrap_or("platform") {
+            "platform" => ChargebackRecovery::Platform,
+            "wallet" => ChargebackRecovery::Wallet,
+            other => {
+                return Err(ConfigError(format!(
+                    "ESCROW_CHARGEBACK_RECOVERY must be platform or wallet, not {other:?}"
+                )));
+            }
+        };
         let config = Config {
             mode,
+            chargeback_recovery,
             stripe_connect_webhook_secret: s
                 .get("STRIPE_CONNECT_WEBHOOK_SECRET")
                 .filter(|v| !v.is_empty())

@@ -140,6 +140,7 @@ pub fn settings(config: &Config) -> Result<Settings, StartError> {
             .map(|s| s.expose().to_string()),
         payout_min: config.payout_min,
         payout_mode: config.payout_mode,
+        chargeback_recovery: config.chargeback_recovery,
         debit_grace_ms: (config.request_timeout_s.saturating_add(5) as i64).saturating_mul(1000),
         auto_release_after_ms: config.auto_release_after_ms,
         release_needs_admin: config.release_needs_admin,

@@ -123,6 +123,10 @@ const SERVER_ENVIRONMENT: &[(&str, &str)] = &[
         "wallet (default: releases credit the wallet) or on_release (a release pays the earning straight to an onboarded connected account).",
     ),
     (
+        "ESCROW_CHARGEBACK_RECOVERY",
+        "Who bears a chargeback lost after the money left the escrow: platform (default: the loss stays on platform:chargebacks) or wallet (recovered from the freelancer's wallet first, never below zero).",
+    ),
+    (
         "ESCROW_AUTO_RELEASE_AFTER",
         "Release a submitted milestone this long after its submission unless its client asks first (completing the work submits every funded one; 14d, 36h, 90m, 30s; unset: off); with it on, a client's release request is enough.",
     ),

@@ -149,6 +149,10 @@ pub struct Chargeback {
     pub taken_from_escrow: MinorUnits,
     /// What a loss took that the escrows no longer held: the platform's.
     pub platform_loss: MinorUnits,
+    /// What of the platform's loss was recovered from the freelancer's wallet
+    /// (`ESCROW_CHARGEBACK_RECOVERY=wallet`).
+    #[serde(default)]
+    pub recovered_from_wallet: MinorUnits,
 }
 
 /// A dispute of a card payment as the provider's event describes it.
@@ -518,6 +522,7 @@ impl Contract {
                 closed: false,
                 taken_from_escrow: MinorUnits::ZERO,
                 platform_loss: MinorUnits::ZERO,
+                recovered_from_wallet: MinorUnits::ZERO,
             }),
         });
         let detail = format!(
@@ -702,6 +707,73 @@ impl Contract {
             }
         }
     }
+}
+
+impl Contract {
+    /// The platform's loss to chargeback `dispute` not yet recovered from the wallet, if it
+    /// is one of this contract's.
+    pub fn unrecovered_chargeback_loss(&self, dispute: &str) -> Option<MinorUnits> {
+        self.disputes
+            .iter()
+            .filter_map(|d| d.chargeback.as_ref())
+            .find(|cb| cb.provider_dispute_id == dispute)
+            .map(|cb| cb.platform_loss - cb.recovered_from_wallet)
+    }
+
+    /// Records that `amount` of chargeback `dispute`'s loss was recovered from the wallet
+    /// (the recovery's own record moved the money); recording it again changes nothing.
+    pub fn note_chargeback_recovery(
+        &mut self,
+        dispute: &str,
+        amount: MinorUnits,
+        payout: &str,
+        now: i64,
+    ) -> Outcome {
+        let Some(i) = self.disputes.iter().position(|d| {
+            d.chargeback
+                .as_ref()
+                .is_some_and(|cb| cb.provider_dispute_id == dispute)
+        }) else {
+            return Outcome::Unchanged;
+        };
+        let cb = self.disputes[i].chargeback.as_mut().expect("a chargeback");
+        if cb.recovered_from_wallet == amount {
+            return Outcome::Unchanged;
+        }
+        cb.recovered_from_wallet = amount;
+        let id = self.disputes[i].id;
+        let paid: Vec<MilestoneId> = self.milestones.iter().map(|m| m.id).collect();
+        let detail = format!(
+            "chargeback {id}: {amount} of the loss recovered from the freelancer's wallet (payout {payout})"
+        );
+        // On the milestones its charge paid, as the rest of its history.
+        let mine: Vec<MilestoneId> = paid
+            .into_iter()
+            .filter(|m| {
+                self.milestone(*m).is_ok_and(|m| {
+                    m.escrow.as_ref().is_some_and(|e| {
+                        cb_refs(self.disputes[i].chargeback.as_ref())
+                            .iter()
+                            .any(|r| e.is_paid_by(r))
+                    })
+                })
+            })
+            .collect();
+        self.dispute_history(&mine, "chargeback_recovered", "system", now, &detail);
+        self.updated_at = now;
+        Outcome::Changed
+    }
+}
+
+fn cb_refs(cb: Option<&Chargeback>) -> Vec<PaymentRef> {
+    cb.map(|cb| {
+        cb.payment_intent_id
+            .iter()
+            .chain(cb.charge_id.iter())
+            .cloned()
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -154,9 +154,15 @@ pub struct Payout {
     /// The charge that funds it, for a payout made at release (`ESCROW_PAYOUT_MODE=on_release`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_transaction: Option<String>,
-    /// The contract whose release made it, for a payout made at release.
+    /// The contract whose release made it, for a payout made at release (or whose lost
+    /// chargeback it recovers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract_id: Option<ContractId>,
+    /// For a recovery, not a payout: the provider dispute (`dp_…`) of a chargeback lost after
+    /// release, whose loss this takes from the wallet to `platform:chargebacks`
+    /// (`ESCROW_CHARGEBACK_RECOVERY=wallet`). Nothing is sent to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<String>,
     /// Which debit of the wallet this is: 1, then one more for each retry of a failed payout.
     /// The provider's idempotency key is made from the id and the attempt.
     pub attempt: u32,
@@ -204,6 +210,7 @@ impl Payout {
             destination,
             source_transaction: None,
             contract_id: None,
+            chargeback: None,
             attempt: 1,
             tries: 0,
             last_error: None,
@@ -222,6 +229,66 @@ impl Payout {
             updated_at: now,
             version: 0,
         }
+    }
+
+    /// Where a chargeback recovery's money goes (its `destination`).
+    pub const RECOVERY_DESTINATION: &'static str = "platform:chargebacks";
+
+    /// A recovery of `amount` of chargeback `dispute`'s loss on `contract` from `user`'s
+    /// wallet, not yet debited.
+    pub fn recovery(
+        id: PayoutId,
+        user: UserId,
+        amount: MinorUnits,
+        currency: Currency,
+        contract: ContractId,
+        dispute: &str,
+        now: i64,
+    ) -> Payout {
+        let mut p = Payout::requested(
+            id,
+            user,
+            amount,
+            currency,
+            Payout::RECOVERY_DESTINATION.into(),
+            now,
+        );
+        p.contract_id = Some(contract);
+        p.chargeback = Some(dispute.to_string());
+        p
+    }
+
+    /// Whether it recovers a chargeback loss instead of paying out.
+    pub fn is_recovery(&self) -> bool {
+        self.chargeback.is_some()
+    }
+
+    /// A debited recovery is done: the money moves on to `platform:chargebacks`, nothing is
+    /// sent to the provider. Already done: nothing to do.
+    pub fn recovered(&mut self, now: i64) -> Moved {
+        if self.status == PayoutStatus::Paid {
+            return Ok(vec![]);
+        }
+        self.require(PayoutStatus::Pending, Action::SettlePayout)?;
+        if !self.is_recovery() {
+            return Err(self.refused(
+                Action::SettlePayout,
+                format!("payout {} is not a chargeback recovery", self.id),
+            ));
+        }
+        self.status = PayoutStatus::Paid;
+        self.last_error = None;
+        let detail = format!(
+            "chargeback {} recovered",
+            self.chargeback.as_deref().unwrap_or("")
+        );
+        self.note("recovered", "system", detail, now);
+        let (account, amount) = (self.account(), self.amount);
+        Ok(vec![self.transfer(
+            TransferKind::ChargebackRecovered,
+            now,
+            vec![(account, -amount), (Account::PlatformChargebacks, amount)],
+        )])
     }
 
     pub fn owner(&self) -> Owner {
@@ -493,5 +560,37 @@ mod tests {
         assert!(p.retry("admin", 6).is_err(), "only a failed one");
         p.debit("t2", 7).unwrap();
         assert_eq!(p.transfer_seq, 3);
+    }
+
+    #[test]
+    fn a_recovery_moves_the_wallet_to_the_platform_once_and_is_never_sent() {
+        let mut p = Payout::recovery(
+            PayoutId::generate(),
+            UserId::generate(),
+            MinorUnits::new(30_000),
+            Currency::Inr,
+            ContractId::generate(),
+            "dp_1",
+            1,
+        );
+        assert!(p.is_recovery());
+        assert!(p.recovered(2).is_err(), "not debited yet");
+        let mut entries: Vec<_> = p
+            .debit("t1", 2)
+            .unwrap()
+            .iter()
+            .flat_map(Transfer::entries)
+            .collect();
+        entries.extend(p.recovered(3).unwrap().iter().flat_map(Transfer::entries));
+        assert!(p.recovered(4).unwrap().is_empty(), "a repeat is a no-op");
+        assert_eq!(p.status, PayoutStatus::Paid);
+        let b = balances(&entries);
+        assert_eq!(b[&(p.account(), Currency::Inr)], 0);
+        assert_eq!(b[&(p.wallet(), Currency::Inr)], -30_000);
+        assert_eq!(b[&(Account::PlatformChargebacks, Currency::Inr)], 30_000);
+        // A payout is not a recovery.
+        let mut q = payout();
+        q.debit("t1", 2).unwrap();
+        assert!(q.recovered(3).is_err());
     }
 }

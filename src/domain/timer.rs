@@ -23,13 +23,18 @@ pub enum TimerKind {
     /// admin required): stored before the request, in case the server dies between the
     /// request and the release. The subject is the contract id.
     RequestedRelease,
+    /// Recover a chargeback lost after release from the freelancer's wallet
+    /// (`ESCROW_CHARGEBACK_RECOVERY=wallet`): stored before the loss is booked, in case the
+    /// server dies between the two. The subject is `<contractId>/<provider dispute id>`.
+    ChargebackRecovery,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 3] = [
+    pub const ALL: [TimerKind; 4] = [
         TimerKind::ReleasePayout,
         TimerKind::AutoRelease,
         TimerKind::RequestedRelease,
+        TimerKind::ChargebackRecovery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl TimerKind {
             TimerKind::ReleasePayout => "release_payout",
             TimerKind::AutoRelease => "auto_release",
             TimerKind::RequestedRelease => "requested_release",
+            TimerKind::ChargebackRecovery => "chargeback_recovery",
         }
     }
 

@@ -64,7 +64,8 @@ pub struct Verifier {
     split_transfers: HashMap<String, (i128, Owner)>,
     /// Funding transfers into each milestone's escrow account.
     funds_per_milestone: HashMap<MilestoneRef, u32>,
-    /// How many `payout_sent` transfers each payout has.
+    /// How many `payout_sent` (or, for a recovery, `chargeback_recovered`) transfers each
+    /// payout has.
     sends_per_payout: HashMap<PayoutId, u32>,
     contracts: Vec<ContractFacts>,
     payouts: Vec<PayoutFacts>,
@@ -89,6 +90,8 @@ pub struct PayoutFacts {
     /// What its account must hold ([`Payout::holds`]).
     pub holds: MinorUnits,
     pub transfer_id: Option<String>,
+    /// A chargeback recovery: done by its `chargeback_recovered` transfer, no provider's.
+    pub recovery: bool,
 }
 
 impl PayoutFacts {
@@ -99,6 +102,7 @@ impl PayoutFacts {
             currency: p.currency,
             holds: p.holds(),
             transfer_id: p.transfer_id.clone(),
+            recovery: p.is_recovery(),
         }
     }
 }
@@ -311,8 +315,10 @@ impl Verifier {
         {
             *self.funds_per_milestone.entry(m.clone()).or_insert(0) += 1;
         }
-        if e.kind == TransferKind::PayoutSent
-            && matches!(e.account, Account::Payout(_))
+        if matches!(
+            e.kind,
+            TransferKind::PayoutSent | TransferKind::ChargebackRecovered
+        ) && matches!(e.account, Account::Payout(_))
             && let Some(p) = e.owner.payout()
         {
             *self.sends_per_payout.entry(p.clone()).or_insert(0) += 1;
@@ -596,7 +602,7 @@ impl Verifier {
             }
             let sends = self.sends_per_payout.get(&p.id).copied().unwrap_or(0);
             let paid = matches!(p.status, PayoutStatus::Paid | PayoutStatus::Reversed);
-            if sends != u32::from(paid) || (paid && p.transfer_id.is_none()) {
+            if sends != u32::from(paid) || (paid && p.transfer_id.is_none() && !p.recovery) {
                 v.push(Violation {
                     rule: "paid_payout_has_one_transfer",
                     ids: vec![p.id.to_string()],

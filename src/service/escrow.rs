@@ -330,7 +330,7 @@ impl Service {
         let due = match kind {
             TimerKind::AutoRelease => m.submitted_at.is_some() && m.submissions == submission,
             TimerKind::RequestedRelease => requested,
-            TimerKind::ReleasePayout => false,
+            TimerKind::ReleasePayout | TimerKind::ChargebackRecovery => false,
         };
         // Frozen by a dispute: its resolution decides this money, never a timer.
         if !m.is_held() || !due || c.frozen_by(subject.milestone).is_some() {

@@ -14,6 +14,7 @@
 //!   events, verification), [`maintenance`] (the background task).
 
 pub mod access;
+pub mod chargebacks;
 pub mod checkout;
 pub mod contracts;
 pub mod disputes;
@@ -69,6 +70,16 @@ pub enum PayoutMode {
     OnRelease,
 }
 
+/// Who bears a chargeback the platform loses after the money left the escrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChargebackRecovery {
+    /// The platform: the loss stays on `platform:chargebacks`.
+    #[default]
+    Platform,
+    /// The freelancer's wallet first (never below zero); the rest stays the platform's.
+    Wallet,
+}
+
 /// Settings the use cases need (see `config` for where they come from).
 #[derive(Clone)]
 pub struct Settings {
@@ -82,6 +93,8 @@ pub struct Settings {
     pub connect_webhook_secret: Option<String>,
     pub payout_min: crate::domain::Money,
     pub payout_mode: PayoutMode,
+    /// `ESCROW_CHARGEBACK_RECOVERY`: who bears a chargeback lost after release.
+    pub chargeback_recovery: ChargebackRecovery,
     /// How long a wallet debit cut off between its steps (MongoDB) is left to the request that
     /// started it before the repair step finishes it: longer than any request runs.
     pub debit_grace_ms: i64,

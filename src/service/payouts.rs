@@ -40,7 +40,7 @@ pub struct PayoutPage {
 
 /// A payout's id made from what caused it, for a payout that must be made once per cause (a
 /// release's, an idempotent request's): the same cause always names the same payout.
-fn derived_payout_id(cause: &str) -> PayoutId {
+pub(super) fn derived_payout_id(cause: &str) -> PayoutId {
     let digest = Sha256::digest(cause.as_bytes());
     PayoutId::parse(&hex::encode(&digest[..12])).expect("24 hex characters")
 }
@@ -274,6 +274,17 @@ impl Service {
         let p = self.load_payout(id).await?;
         if p.status != PayoutStatus::Pending {
             return Ok(p);
+        }
+        // A chargeback recovery goes to the platform: nothing to ask the provider.
+        if p.is_recovery() {
+            return self
+                .payout_transition(id, |p, now| {
+                    if p.status != PayoutStatus::Pending {
+                        return Ok((vec![], Outcome::Unchanged));
+                    }
+                    Ok((p.recovered(now)?, Outcome::Changed))
+                })
+                .await;
         }
         let request = TransferRequest {
             payout_id: p.id.clone(),

@@ -114,6 +114,13 @@ impl Service {
         for t in claimed {
             // A subject that names no milestone (none is written so) has nothing to do.
             let outcome = match (t.kind, parse_timer_subject(&t.subject)) {
+                (TimerKind::ChargebackRecovery, _) => match t.subject.split_once('/') {
+                    Some((contract, dispute)) => match crate::domain::ContractId::parse(contract) {
+                        Ok(c) => self.recover_chargeback(&c, dispute).await,
+                        Err(_) => Ok(()),
+                    },
+                    None => Ok(()),
+                },
                 (_, None) => Ok(()),
                 (TimerKind::ReleasePayout, Some((m, _))) => self.pay_out_release(&m).await,
                 (TimerKind::AutoRelease | TimerKind::RequestedRelease, Some((m, k))) => {

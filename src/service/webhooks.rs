@@ -2,6 +2,7 @@
 //! deduplicate by event id, fund the escrow a payment is for (exactly once, in the same write
 //! as the event's record where the store allows), and record what every event came to.
 
+use crate::domain::dispute::ChargebackEvent;
 use crate::domain::{
     Contract, ContractId, EventId, FundOutcome, JobId, Outcome, Payment, PaymentRef, PayoutId,
     UserId,
@@ -237,6 +238,15 @@ impl Service {
                     ));
                 };
                 let contract = read.id.clone();
+                // A loss the wallet may have to make good: its timer first, so a server that
+                // dies after booking the loss still recovers it.
+                let recovery = match (phase, dispute.status.as_str()) {
+                    (ChargebackEvent::Closed, "lost") => {
+                        self.schedule_chargeback_recovery(&contract, &dispute.id)
+                            .await?
+                    }
+                    _ => None,
+                };
                 let (changed, _) = self
                     .transition_recording(
                         &contract,
@@ -254,6 +264,14 @@ impl Service {
                     .await?;
                 if changed == Outcome::Changed {
                     tracing::info!(contract = %contract, dispute = %dispute.id, event = %event.event_type, "chargeback event applied");
+                }
+                if let Some(timer) = recovery {
+                    match self.recover_chargeback(&contract, &dispute.id).await {
+                        Ok(()) => self.finish_timer(&timer).await,
+                        Err(e) => {
+                            tracing::warn!(contract = %contract, dispute = %dispute.id, error = %e.chain(), "chargeback recovery failed: its timer will try again");
+                        }
+                    }
                 }
                 Ok(Applied {
                     status: EventStatus::Applied,

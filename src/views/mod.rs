@@ -341,6 +341,10 @@ pub struct ChargebackView {
     /// What a loss took that the escrow no longer held (money already released).
     #[schema(value_type = f64)]
     pub platform_loss: Amount,
+    /// What of that loss was recovered from the freelancer's wallet
+    /// (`ESCROW_CHARGEBACK_RECOVERY=wallet`).
+    #[schema(value_type = f64)]
+    pub recovered_from_wallet: Amount,
 }
 
 impl DisputeView {
@@ -375,6 +379,7 @@ impl DisputeView {
                 closed: cb.closed,
                 taken_from_escrow: Amount::new(cb.taken_from_escrow, currency),
                 platform_loss: Amount::new(cb.platform_loss, currency),
+                recovered_from_wallet: Amount::new(cb.recovered_from_wallet, currency),
             }),
             resolution: d.resolution.as_ref().map(|r| DisputeResolutionView {
                 client_share: Amount::new(r.client_share, currency),
@@ -922,8 +927,13 @@ pub struct PayoutView {
     /// How much of it the provider reversed back to the wallet.
     #[schema(value_type = f64)]
     pub reversed: Amount,
-    /// The contract whose release made it (payouts at release).
+    /// The contract whose release made it (payouts at release), or whose lost chargeback it
+    /// recovers.
     pub contract_id: Option<String>,
+    /// A recovery, not a payout: the provider dispute of the chargeback whose loss it took
+    /// from the wallet to `platform:chargebacks` (its `destination`); nothing was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<String>,
     pub history: Vec<HistoryView>,
     pub created_at: String,
     pub updated_at: String,
@@ -944,6 +954,7 @@ impl From<&Payout> for PayoutView {
             attempt: p.attempt,
             reversed: Amount::new(p.reversed, p.currency),
             contract_id: p.contract_id.as_ref().map(|c| c.to_string()),
+            chargeback: p.chargeback.clone(),
             history: p.history.iter().map(HistoryView::from).collect(),
             created_at: time(p.created_at),
             updated_at: time(p.updated_at),

@@ -254,3 +254,61 @@ async fn a_chargeback_of_an_unknown_payment_is_recorded_as_failed() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["outcome"], json!("failed"), "{v}");
 }
+
+#[tokio::test]
+async fn with_wallet_recovery_a_loss_after_release_comes_out_of_the_wallet_never_below_zero() {
+    let app = TestApp::spawn_with(&[("ESCROW_CHARGEBACK_RECOVERY", "wallet")]).await;
+    // Part of the earning: the wallet makes all of it good.
+    let p = app.requested_contract().await;
+    assert_eq!(app.release(&p).await.status(), StatusCode::OK);
+    dispute_event(&app, &p, "evt_w1", "created", 50_000, "needs_response").await;
+    dispute_event(&app, &p, "evt_w2", "closed", 50_000, "lost").await;
+    // Stripe sends it again: recovered once.
+    let again = dispute_event(&app, &p, "evt_w2", "closed", 50_000, "lost").await;
+    assert_eq!(again["outcome"], json!("duplicate"));
+    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], json!(400));
+    let v = app.contract(&p).await;
+    let cb = &v["contract"]["disputes"][0]["chargeback"];
+    assert_eq!(
+        (&cb["platformLoss"], &cb["recoveredFromWallet"]),
+        (&json!(500), &json!(500)),
+        "{cb}"
+    );
+    let payouts: Value = app
+        .send(
+            "GET",
+            "/api/freelancer/payouts",
+            Some(&p.freelancer_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let recovery = &payouts["data"][0];
+    assert_eq!(
+        (
+            &recovery["status"],
+            &recovery["amount"],
+            &recovery["destination"]
+        ),
+        (&json!("paid"), &json!(500), &json!("platform:chargebacks")),
+        "{payouts}"
+    );
+    assert_eq!(recovery["chargeback"], json!(format!("dp_{}", p.contract)));
+
+    // More than the wallet holds: what it holds, and the rest stays the platform's.
+    let q = app.requested_contract().await;
+    assert_eq!(app.release(&q).await.status(), StatusCode::OK);
+    dispute_event(&app, &q, "evt_w3", "closed", 100_000, "lost").await;
+    assert_eq!(app.wallet(&q, &q.freelancer).await["balance"], json!(0));
+    let v = app.contract(&q).await;
+    let cb = &v["contract"]["disputes"][0]["chargeback"];
+    assert_eq!(
+        (&cb["platformLoss"], &cb["recoveredFromWallet"]),
+        (&json!(1000), &json!(900)),
+        "{cb}"
+    );
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}

@@ -540,6 +540,7 @@ impl World {
             connect_webhook_secret: Some(format!("whsec_sim_connect_{seed:x}")),
             payout_min: escrow::domain::Money::new(escrow::domain::MinorUnits::new(1), currency),
             payout_mode: escrow::service::PayoutMode::Wallet,
+            chargeback_recovery: escrow::service::ChargebackRecovery::Platform,
             debit_grace_ms: 35_000,
             auto_release_after_ms,
             release_needs_admin,
