@@ -43,6 +43,15 @@ async fn list(service: &Service, out: &Output, a: DisputesListArgs) -> Result<()
         for d in e.disputes.iter().filter(|d| !a.open || d.status == "open") {
             rows += 1;
             let outcome = match (&d.resolution, &d.chargeback) {
+                (None, None) if d.outside_refund.is_some() => {
+                    let o = d.outside_refund.as_ref().expect("checked");
+                    format!(
+                        "{} refunded outside: {} from the escrow, {} a platform loss",
+                        money_with_code(o.refunded, e.currency),
+                        money_with_code(o.taken_from_escrow, e.currency),
+                        money_with_code(o.platform_loss, e.currency)
+                    )
+                }
                 (None, Some(cb)) if cb.closed => format!(
                     "{}: {} from the escrow, {} a platform loss",
                     cb.provider_status,

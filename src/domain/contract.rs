@@ -389,6 +389,7 @@ impl Contract {
             sum.platform_fee += e.platform_fee;
             sum.freelancer_earning += e.freelancer_earning;
             sum.charged_back += e.charged_back;
+            sum.refunded_outside += e.refunded_outside;
             sum.history.extend(e.history.iter().cloned());
             sum.funded_at = sum.funded_at.min(e.funded_at);
             sum.released_at = sum.released_at.max(e.released_at);

@@ -30,6 +30,8 @@ pub enum DisputeKind {
     Client,
     /// The card holder disputed the payment at their bank.
     Chargeback,
+    /// The payment was refunded outside the escrow (from the provider's dashboard).
+    OutsideRefund,
 }
 
 impl DisputeKind {
@@ -37,6 +39,7 @@ impl DisputeKind {
         match self {
             DisputeKind::Client => "client",
             DisputeKind::Chargeback => "chargeback",
+            DisputeKind::OutsideRefund => "outside_refund",
         }
     }
 }
@@ -52,6 +55,9 @@ pub enum DisputeStatus {
     Won,
     /// A chargeback the platform lost, its money taken (and nothing left to decide).
     Lost,
+    /// A refund made outside the escrow that left nothing to decide (it took all the escrow
+    /// held, or the money had left it).
+    Closed,
 }
 
 impl DisputeStatus {
@@ -61,6 +67,7 @@ impl DisputeStatus {
             DisputeStatus::Resolved => "resolved",
             DisputeStatus::Won => "won",
             DisputeStatus::Lost => "lost",
+            DisputeStatus::Closed => "closed",
         }
     }
 }
@@ -110,7 +117,27 @@ pub struct Dispute {
     /// What the provider says of a chargeback, and what it took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chargeback: Option<Chargeback>,
+    /// What refunds made outside the escrow took (outside refunds only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_refund: Option<OutsideRefund>,
 }
+
+/// Refunds of one payment made outside the escrow, and what they took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutsideRefund {
+    /// The payment (as the escrow knows it).
+    pub payment_ref: PaymentRef,
+    /// What the provider reported refunded outside the escrow so far.
+    pub refunded: MinorUnits,
+    /// What that took out of the escrows that still held the money.
+    pub taken_from_escrow: MinorUnits,
+    /// What it took that the escrows no longer held: the platform's.
+    pub platform_loss: MinorUnits,
+}
+
+/// The actor of a refund made outside the escrow.
+pub const OUTSIDE_ACTOR: &str = "stripe:outside";
 
 impl Dispute {
     pub fn is_open(&self) -> bool {
@@ -308,6 +335,7 @@ impl Contract {
             responses: vec![],
             resolution: None,
             chargeback: None,
+            outside_refund: None,
         });
         self.dispute_history(
             &held,
@@ -524,6 +552,7 @@ impl Contract {
                 platform_loss: MinorUnits::ZERO,
                 recovered_from_wallet: MinorUnits::ZERO,
             }),
+            outside_refund: None,
         });
         let detail = format!(
             "chargeback {id} ({}): {} disputed, reason {}",
@@ -776,6 +805,180 @@ fn cb_refs(cb: Option<&Chargeback>) -> Vec<PaymentRef> {
     .unwrap_or_default()
 }
 
+impl Contract {
+    /// The provider reports the payment named by `refs` refunded by `refunded` in all (its
+    /// charge's `amount_refunded`, which only grows). What the escrow refunded itself (the
+    /// client's shares of the refunds it decided) and what earlier reports already took are not
+    /// taken again; the rest was refunded outside the escrow. It is taken out of the milestones
+    /// that payment funded while they hold money (a milestone left empty closes as refunded,
+    /// actor `stripe:outside`), what they no longer held is a platform loss, and what they still
+    /// hold is frozen for an admin's split. `Unchanged` when nothing is new, or the payment is
+    /// not one of the escrow's (a duplicate payment's refund: see
+    /// [`Contract::expects_provider_refund`]).
+    pub fn apply_outside_refund(
+        &mut self,
+        refs: &[&PaymentRef],
+        refunded: MinorUnits,
+        now: i64,
+    ) -> Result<(Outcome, Vec<Transfer>), DomainError> {
+        let paid: Vec<MilestoneId> = self
+            .milestones
+            .iter()
+            .filter(|m| {
+                m.escrow
+                    .as_ref()
+                    .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
+            })
+            .map(|m| m.id)
+            .collect();
+        let Some(first) = paid.first() else {
+            return Ok((Outcome::Unchanged, vec![]));
+        };
+        let payment = self
+            .milestone(*first)?
+            .escrow
+            .as_ref()
+            .expect("paid")
+            .payment_ref
+            .clone();
+        let own: MinorUnits = paid
+            .iter()
+            .filter_map(|id| self.milestone(*id).ok()?.escrow.as_ref())
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    super::escrow::EscrowStatus::RefundPending
+                        | super::escrow::EscrowStatus::Refunded
+                )
+            })
+            .filter_map(|e| e.refund.as_ref())
+            .map(|r| r.client_share)
+            .sum();
+        let index = self.disputes.iter().position(|d| {
+            d.outside_refund
+                .as_ref()
+                .is_some_and(|o| o.payment_ref == payment)
+        });
+        let recorded = index
+            .and_then(|i| self.disputes[i].outside_refund.as_ref())
+            .map_or(MinorUnits::ZERO, |o| o.refunded);
+        let new = refunded - own - recorded;
+        if new <= MinorUnits::ZERO {
+            return Ok((Outcome::Unchanged, vec![]));
+        }
+        let mut left = new;
+        let mut taken = MinorUnits::ZERO;
+        let mut transfers = vec![];
+        for m in &paid {
+            let Some(e) = self
+                .milestone(*m)?
+                .escrow
+                .as_ref()
+                .filter(|e| e.status == super::escrow::EscrowStatus::Funded)
+            else {
+                continue;
+            };
+            let x = left.min(e.held());
+            if x.is_zero() {
+                continue;
+            }
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::OutsideRefund,
+                self.currency,
+                now,
+                vec![
+                    (Account::Escrow(self.milestone_ref(*m)), -x),
+                    (Account::ExternalStripe, x),
+                ],
+            ));
+            let e = self.milestone_mut(*m)?.escrow.as_mut().expect("funded");
+            e.refunded_outside += x;
+            if e.held().is_zero() {
+                e.status = super::escrow::EscrowStatus::Refunded;
+                e.refunded_at = Some(now);
+            }
+            left = left - x;
+            taken += x;
+        }
+        if !left.is_zero() {
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::OutsideRefundLoss,
+                self.currency,
+                now,
+                vec![
+                    (Account::PlatformChargebacks, -left),
+                    (Account::ExternalStripe, left),
+                ],
+            ));
+        }
+        let still_held: Vec<MilestoneId> = paid
+            .iter()
+            .copied()
+            .filter(|m| self.milestone(*m).is_ok_and(|m| m.is_held()))
+            .collect();
+        let i = match index {
+            Some(i) => i,
+            None => {
+                let id = self.disputes.len() as u32 + 1;
+                self.disputes.push(Dispute {
+                    id,
+                    kind: DisputeKind::OutsideRefund,
+                    status: DisputeStatus::Open,
+                    milestones: vec![],
+                    reason: "refunded outside the escrow".into(),
+                    description: String::new(),
+                    opened_by: OUTSIDE_ACTOR.into(),
+                    opened_at: now,
+                    responses: vec![],
+                    resolution: None,
+                    chargeback: None,
+                    outside_refund: Some(OutsideRefund {
+                        payment_ref: payment.clone(),
+                        refunded: MinorUnits::ZERO,
+                        taken_from_escrow: MinorUnits::ZERO,
+                        platform_loss: MinorUnits::ZERO,
+                    }),
+                });
+                self.disputes.len() - 1
+            }
+        };
+        let d = &mut self.disputes[i];
+        let o = d.outside_refund.as_mut().expect("an outside refund");
+        o.refunded += new;
+        o.taken_from_escrow += taken;
+        o.platform_loss += left;
+        for m in &still_held {
+            if !d.milestones.contains(m) {
+                d.milestones.push(*m);
+            }
+        }
+        d.status = if still_held.is_empty() {
+            DisputeStatus::Closed
+        } else {
+            DisputeStatus::Open
+        };
+        let id = d.id;
+        let detail = format!(
+            "dispute {id}: payment {payment} refunded outside the escrow by {new}; {taken} taken from the escrow, {left} a platform loss{}",
+            if still_held.is_empty() {
+                ""
+            } else {
+                "; the rest awaits an admin's decision"
+            }
+        );
+        self.dispute_history(&paid, "refunded_outside", OUTSIDE_ACTOR, now, &detail);
+        self.sync_release_fund_status();
+        self.updated_at = now;
+        Ok((Outcome::Changed, transfers))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,5 +1218,51 @@ mod tests {
             .unwrap();
         assert_eq!(h.escrow_status(), Some(EscrowStatus::ChargedBack));
         assert!(!h.is_frozen());
+    }
+
+    #[test]
+    fn a_refund_made_outside_takes_only_what_is_new_and_freezes_the_rest() {
+        let mut c = funded();
+        let pi = PaymentRef::new("pi_1");
+        // 300 refunded outside: taken, the rest (700) frozen for an admin.
+        let (o, ts) = c.apply_outside_refund(&[&pi], m(30_000), 10).unwrap();
+        assert_eq!((o, ts.len()), (Outcome::Changed, 1));
+        assert_eq!(ts[0].kind, TransferKind::OutsideRefund);
+        assert!(c.is_frozen());
+        assert_eq!(c.milestones[0].escrow.as_ref().unwrap().held(), m(70_000));
+        // Reported again (cumulative, no more): nothing new.
+        let (o, _) = c.apply_outside_refund(&[&pi], m(30_000), 11).unwrap();
+        assert_eq!(o, Outcome::Unchanged);
+        // The rest refunded outside too: the escrow closes as refunded.
+        let (o, ts) = c.apply_outside_refund(&[&pi], m(100_000), 12).unwrap();
+        assert_eq!((o, ts.len()), (Outcome::Changed, 1));
+        assert_eq!(c.escrow_status(), Some(EscrowStatus::Refunded));
+        assert!(!c.is_frozen());
+        assert_eq!(c.disputes[0].status, DisputeStatus::Closed);
+        // Another payment's refund is not the escrow's.
+        let other = PaymentRef::new("pi_other");
+        assert_eq!(
+            c.apply_outside_refund(&[&other], m(5), 13).unwrap().0,
+            Outcome::Unchanged
+        );
+    }
+
+    #[test]
+    fn the_escrows_own_refund_reported_by_the_provider_takes_nothing() {
+        let mut c = funded();
+        c.decide_refund("client:x", Party::Client, "r", "", None, 5)
+            .unwrap();
+        let share = c.milestones[0]
+            .escrow
+            .as_ref()
+            .unwrap()
+            .refund
+            .as_ref()
+            .unwrap()
+            .client_share;
+        let pi = PaymentRef::new("pi_1");
+        let (o, ts) = c.apply_outside_refund(&[&pi], share, 6).unwrap();
+        assert_eq!((o, ts.len()), (Outcome::Unchanged, 0));
+        assert!(c.disputes.is_empty());
     }
 }

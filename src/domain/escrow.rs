@@ -171,6 +171,10 @@ pub struct Escrow {
     /// `amount - charged_back` until it is settled.
     #[serde(default, skip_serializing_if = "nothing")]
     pub charged_back: MinorUnits,
+    /// What refunds made outside the escrow (from the provider's dashboard) took out of it
+    /// while it held the money.
+    #[serde(default, skip_serializing_if = "nothing")]
+    pub refunded_outside: MinorUnits,
     pub refund: Option<RefundSplit>,
     pub history: Vec<HistoryEntry>,
     pub funded_at: i64,
@@ -192,7 +196,7 @@ impl Escrow {
 
     /// What it holds while funded: its amount less what lost chargebacks took.
     pub fn held(&self) -> MinorUnits {
-        self.amount - self.charged_back
+        self.amount - self.charged_back - self.refunded_outside
     }
 
     /// What it holds split as a refund splits it: the amount held, the fee the platform keeps
@@ -519,6 +523,7 @@ impl Contract {
                 payment_ref: reference.clone(),
                 funding_event_id: event_id.clone(),
                 charged_back: MinorUnits::ZERO,
+                refunded_outside: MinorUnits::ZERO,
                 refund: None,
                 history: vec![],
                 funded_at: now,

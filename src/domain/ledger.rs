@@ -6,9 +6,9 @@
 //!   for its milestone n;
 //! - `wallet:<userId>` — a freelancer's (or client's) internal balance;
 //! - `platform:fees` — the platform's revenue;
-//! - `platform:chargebacks` — the platform's losses to chargebacks: negative by what card
-//!   holders' banks took back after the money had left the escrow (less what was recovered
-//!   from freelancers' wallets);
+//! - `platform:chargebacks` — the platform's losses to chargebacks and to refunds made outside
+//!   the escrow: negative by what left the platform after the money had left the escrow (less
+//!   what was recovered from freelancers' wallets);
 //! - `refund:<contractId>` — money decided to go back to the client and not yet confirmed sent
 //!   by the payment provider; zero once the provider's refund is recorded;
 //! - `payout:<payoutId>` — money taken out of a wallet for a payout and not yet confirmed sent
@@ -279,10 +279,16 @@ pub enum TransferKind {
     /// Part of a chargeback loss recovered from the freelancer's wallet
     /// (`wallet` → `platform:chargebacks`).
     ChargebackRecovered,
+    /// A refund made outside the escrow (the provider's dashboard) while it held the money:
+    /// out of the escrow (`escrow` → `external:stripe`).
+    OutsideRefund,
+    /// A refund made outside the escrow after the money had left it: a platform loss
+    /// (`platform:chargebacks` → `external:stripe`).
+    OutsideRefundLoss,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 13] = [
+    pub const ALL: [TransferKind; 15] = [
         TransferKind::Fund,
         TransferKind::Release,
         TransferKind::Refund,
@@ -296,6 +302,8 @@ impl TransferKind {
         TransferKind::Chargeback,
         TransferKind::ChargebackLoss,
         TransferKind::ChargebackRecovered,
+        TransferKind::OutsideRefund,
+        TransferKind::OutsideRefundLoss,
     ];
 
     /// The stored and serialised name (`fund`, `refund_settled`, …).
@@ -314,6 +322,8 @@ impl TransferKind {
             TransferKind::Chargeback => "chargeback",
             TransferKind::ChargebackLoss => "chargeback_loss",
             TransferKind::ChargebackRecovered => "chargeback_recovered",
+            TransferKind::OutsideRefund => "outside_refund",
+            TransferKind::OutsideRefundLoss => "outside_refund_loss",
         }
     }
 

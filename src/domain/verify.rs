@@ -157,7 +157,7 @@ impl ContractFacts {
             (
                 id,
                 e.status,
-                e.amount - e.charged_back,
+                e.amount - e.charged_back - e.refunded_outside,
                 e.refund.map(|r| r.client_share),
             )
         };
@@ -247,6 +247,8 @@ struct FactsEscrow {
     amount: MinorUnits,
     #[serde(default)]
     charged_back: MinorUnits,
+    #[serde(default)]
+    refunded_outside: MinorUnits,
     refund: Option<FactsRefund>,
 }
 

@@ -123,6 +123,8 @@ impl Service {
             TransferKind::Chargeback => "charged_back",
             TransferKind::ChargebackLoss => "chargeback_loss",
             TransferKind::ChargebackRecovered => "chargeback_recovered",
+            TransferKind::OutsideRefund => "refunded_outside",
+            TransferKind::OutsideRefundLoss => "outside_refund_loss",
         };
         let moved: i64 = t
             .lines

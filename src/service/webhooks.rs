@@ -356,7 +356,7 @@ impl Service {
                 payment_intent_id,
                 charge_id,
                 contract_id,
-                ..
+                amount_refunded,
             } => {
                 let named: Vec<&PaymentRef> =
                     payment_intent_id.iter().chain(charge_id.iter()).collect();
@@ -369,10 +369,43 @@ impl Service {
                         Some("refund of a payment this escrow does not know".into()),
                         None,
                     )),
-                    Some(c) => {
+                    Some(read) => {
+                        // A refund of the escrow's payment it did not make: taken out of the
+                        // escrow (or a platform loss), what is left frozen for an admin.
+                        let contract = read.id.clone();
+                        let (outcome, c) = self
+                            .transition_recording(
+                                &contract,
+                                Some(read),
+                                |c, now| {
+                                    let (outcome, transfers) =
+                                        c.apply_outside_refund(&named, *amount_refunded, now)?;
+                                    Ok((outcome, transfers, outcome))
+                                },
+                                |outcome| {
+                                    (*outcome == Outcome::Changed).then(|| {
+                                        record(EventStatus::Applied, None, Some(&contract))
+                                    })
+                                },
+                            )
+                            .await?;
+                        if outcome == Outcome::Changed {
+                            tracing::warn!(contract = %contract, event = %event.id, "a refund made outside the escrow was taken out of it; an admin decides the rest");
+                            return Ok(Applied {
+                                status: EventStatus::Applied,
+                                error: None,
+                                contract: Some(contract),
+                                recorded: true,
+                            });
+                        }
                         // Judged per payment: a duplicate payment refunded does not make a
                         // refund of the escrow's own payment expected.
-                        if c.expects_provider_refund(&named) {
+                        let known = c.disputes.iter().any(|d| {
+                            d.outside_refund
+                                .as_ref()
+                                .is_some_and(|o| named.contains(&&o.payment_ref))
+                        });
+                        if known || c.expects_provider_refund(&named) {
                             Ok(Applied::apart(EventStatus::Applied, None, Some(c.id)))
                         } else {
                             Ok(Applied::apart(

@@ -102,6 +102,10 @@ pub struct MilestoneView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
     pub charged_back: Option<Amount>,
+    /// What refunds made outside the escrow took out of it (absent when nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub refunded_outside: Option<Amount>,
     /// When the system releases it unless the client asks first (only where a contract is
     /// read with its timers: `GET /api/contracts/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,6 +134,9 @@ impl MilestoneView {
             charged_back: e
                 .filter(|e| !e.charged_back.is_zero())
                 .map(|e| Amount::new(e.charged_back, currency)),
+            refunded_outside: e
+                .filter(|e| !e.refunded_outside.is_zero())
+                .map(|e| Amount::new(e.refunded_outside, currency)),
             auto_release_at: None,
         }
     }
@@ -298,11 +305,13 @@ pub struct DisputeResolutionView {
 pub struct DisputeView {
     /// Its number within the contract.
     pub id: u32,
-    /// `client` (the contract's client disputes the work) or `chargeback` (the card holder
-    /// disputed the payment at their bank).
+    /// `client` (the contract's client disputes the work), `chargeback` (the card holder
+    /// disputed the payment at their bank) or `outside_refund` (the payment was refunded outside
+    /// the escrow, from the provider's dashboard).
     pub kind: &'static str,
     /// `open` (it freezes its milestones), `resolved` (an admin split the money), `won` or
-    /// `lost` (a chargeback the bank decided).
+    /// `lost` (a chargeback the bank decided), `closed` (an outside refund that left nothing
+    /// to decide).
     pub status: &'static str,
     /// The milestones whose escrow it freezes while open.
     #[schema(value_type = Vec<i64>)]
@@ -316,6 +325,24 @@ pub struct DisputeView {
     /// What the provider says of a chargeback, and what it took (chargebacks only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chargeback: Option<ChargebackView>,
+    /// What refunds made outside the escrow took (outside refunds only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_refund: Option<OutsideRefundView>,
+}
+
+/// Refunds of one payment made outside the escrow (the provider's dashboard), and what they
+/// took.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutsideRefundView {
+    pub payment_ref: String,
+    /// What the provider reported refunded outside the escrow.
+    #[schema(value_type = f64)]
+    pub refunded: Amount,
+    #[schema(value_type = f64)]
+    pub taken_from_escrow: Amount,
+    #[schema(value_type = f64)]
+    pub platform_loss: Amount,
 }
 
 /// A chargeback as the provider reports it, and what it did to the money.
@@ -367,6 +394,12 @@ impl DisputeView {
                     description: n.description.clone(),
                 })
                 .collect(),
+            outside_refund: d.outside_refund.as_ref().map(|o| OutsideRefundView {
+                payment_ref: o.payment_ref.to_string(),
+                refunded: Amount::new(o.refunded, currency),
+                taken_from_escrow: Amount::new(o.taken_from_escrow, currency),
+                platform_loss: Amount::new(o.platform_loss, currency),
+            }),
             chargeback: d.chargeback.as_ref().map(|cb| ChargebackView {
                 provider_dispute_id: cb.provider_dispute_id.clone(),
                 charge_id: cb.charge_id.as_ref().map(|r| r.to_string()),

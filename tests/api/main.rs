@@ -18,6 +18,7 @@ mod media;
 mod milestones;
 mod operations;
 mod original;
+mod outside_refunds;
 mod payouts;
 mod validation;
 mod webhooks;

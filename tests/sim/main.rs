@@ -87,7 +87,7 @@ fn report(f: &Failure) -> String {
 
 fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
     format!(
-        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet), {} escrows auto-released by a timer, {} milestones of contracts in several parts released, {} client disputes opened and {} resolved by a split; {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
+        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet), {} escrows auto-released by a timer, {} milestones of contracts in several parts released, {} client disputes opened and {} resolved by a split, {} payments refunded outside the escrow taken out of it; {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
         stats.sequences,
         first + stats.sequences,
         stats.steps,
@@ -110,6 +110,7 @@ fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
         stats.milestones_released,
         stats.disputes_opened,
         stats.disputes_resolved,
+        stats.outside_refunds,
         stats.verifies,
         stats.model_checks,
     )

@@ -44,7 +44,18 @@ pub struct MEscrow {
     pub amount: i64,
     pub fee: i64,
     pub earning: i64,
+    /// What refunds made outside the escrow took out of it.
+    pub outside: i64,
     pub refund: Option<MRefund>,
+}
+
+impl MEscrow {
+    /// What it holds split as a refund splits it: held, the fee kept of it, the earning.
+    pub fn held_split(&self) -> (i64, i64, i64) {
+        let held = self.amount - self.outside;
+        let fee = self.fee.min(held);
+        (held, fee, held - fee)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,10 +95,29 @@ pub struct MState {
     pub escrow: Option<MEscrow>,
     pub extras: Vec<MExtra>,
     pub reviewed: bool,
-    /// The milestones (indices) an open client dispute freezes; empty when none is open.
-    pub frozen: Vec<usize>,
-    /// How many disputes were opened.
-    pub disputes: usize,
+    /// Its disputes, oldest first: a client's, or the refunds of a payment made outside the
+    /// escrow.
+    pub disputes: Vec<MDispute>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DKind {
+    Client,
+    Outside,
+    /// One the simulation never makes (a chargeback): a mismatch if ever seen.
+    Other,
+}
+
+/// A dispute: open (freezing `parts`) or not; an outside refund's payment, what it reported
+/// refunded and the platform's loss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MDispute {
+    pub kind: DKind,
+    pub open: bool,
+    pub parts: Vec<usize>,
+    pub payment_ref: Option<String>,
+    pub refunded: i64,
+    pub loss: i64,
 }
 
 /// One contract the simulation created.
@@ -159,6 +189,7 @@ fn m_escrow(e: &escrow::domain::Escrow) -> MEscrow {
         amount: e.amount.get(),
         fee: e.platform_fee.get(),
         earning: e.freelancer_earning.get(),
+        outside: e.refunded_outside.get(),
         refund: e.refund.as_ref().map(|r| MRefund {
             client_share: r.client_share.get(),
             freelancer_share: r.freelancer_share.get(),
@@ -225,8 +256,7 @@ impl MState {
             escrow: None,
             extras: vec![],
             reviewed: false,
-            frozen: vec![],
-            disputes: 0,
+            disputes: vec![],
         }
     }
 
@@ -258,6 +288,7 @@ impl MState {
                 amount: funded.iter().map(|e| e.amount).sum(),
                 fee: funded.iter().map(|e| e.fee).sum(),
                 earning: funded.iter().map(|e| e.earning).sum(),
+                outside: funded.iter().map(|e| e.outside).sum(),
                 refund: refunds.first().map(|r| MRefund {
                     client_share: refunds.iter().map(|r| r.client_share).sum(),
                     freelancer_share: refunds.iter().map(|r| r.freelancer_share).sum(),
@@ -288,7 +319,7 @@ impl MState {
 
     /// Whether an open dispute freezes milestone `i`.
     pub fn is_frozen(&self, i: usize) -> bool {
-        self.frozen.contains(&i)
+        self.disputes.iter().any(|d| d.open && d.parts.contains(&i))
     }
 
     /// Whether an open dispute freezes any milestone that holds money.
@@ -296,10 +327,30 @@ impl MState {
         (0..self.parts.len()).any(|i| self.parts[i].held() && self.is_frozen(i))
     }
 
-    /// The contract's client disputes it: every held milestone is frozen; one dispute open at
-    /// a time.
+    /// Whether a client's dispute is open.
+    pub fn client_dispute_open(&self) -> bool {
+        self.disputes
+            .iter()
+            .any(|d| d.open && d.kind == DKind::Client)
+    }
+
+    /// The dispute an admin's split settles now: the oldest open one.
+    pub fn awaiting_admin(&self) -> Option<&MDispute> {
+        self.disputes.iter().find(|d| d.open)
+    }
+
+    /// How many client disputes were opened.
+    pub fn client_disputes(&self) -> usize {
+        self.disputes
+            .iter()
+            .filter(|d| d.kind == DKind::Client)
+            .count()
+    }
+
+    /// The contract's client disputes it: every held milestone is frozen; one client dispute
+    /// open at a time.
     pub fn open_dispute(&mut self) -> Want {
-        if !self.frozen.is_empty() {
+        if self.client_dispute_open() {
             return conflict();
         }
         let held: Vec<usize> = (0..self.parts.len())
@@ -308,35 +359,50 @@ impl MState {
         if held.is_empty() {
             return conflict();
         }
-        self.frozen = held;
-        self.disputes += 1;
+        self.disputes.push(MDispute {
+            kind: DKind::Client,
+            open: true,
+            parts: held,
+            payment_ref: None,
+            refunded: 0,
+            loss: 0,
+        });
         Ok(Change::Yes)
     }
 
     /// The freelancer answers the open dispute.
     pub fn respond_to_dispute(&self) -> Want {
-        if self.frozen.is_empty() {
+        if !self.client_dispute_open() {
             return conflict();
         }
         Ok(Change::Yes)
     }
 
-    /// An admin's split of the disputed milestones: the shares and their fee must add up to
-    /// their amount; the freelancer's share is spread over them in order, each up to its
-    /// earning; work not completed is canceled by it.
+    /// An admin's split of the oldest open dispute's milestones (a client's, or what a refund
+    /// made outside left): the shares and the fee kept out of what they hold must add up to
+    /// it; the freelancer's share is spread over them in order, each up to its earning; work
+    /// not completed is canceled by it. Refused while another open dispute freezes them.
     pub fn resolve_dispute(&mut self, client: i64, freelancer: i64) -> Want {
-        if self.frozen.is_empty() {
+        let Some(index) = self.disputes.iter().position(|d| d.open) else {
             return conflict();
-        }
-        let targets: Vec<usize> = self
-            .frozen
+        };
+        let targets: Vec<usize> = self.disputes[index]
+            .parts
             .iter()
             .copied()
             .filter(|i| self.parts[*i].held())
             .collect();
+        let others = self
+            .disputes
+            .iter()
+            .enumerate()
+            .any(|(j, d)| j != index && d.open && d.parts.iter().any(|p| targets.contains(p)));
+        if others {
+            return conflict();
+        }
         let (amount, fee): (i64, i64) = targets.iter().fold((0, 0), |(a, f), i| {
-            let e = self.parts[*i].escrow.as_ref().expect("held");
-            (a + e.amount, f + e.fee)
+            let (held, kept, _) = self.parts[*i].escrow.as_ref().expect("held").held_split();
+            (a + held, f + kept)
         });
         if client < 0 || freelancer < 0 || client + freelancer + fee != amount {
             return Err(ErrorKind::Validation);
@@ -352,9 +418,10 @@ impl MState {
         let mut left = freelancer;
         for i in targets {
             let e = self.parts[i].escrow.as_mut().expect("held");
-            let freelancer_share = left.min(e.earning);
+            let (_, kept, earning) = e.held_split();
+            let freelancer_share = left.min(earning);
             left -= freelancer_share;
-            let client_share = e.earning - freelancer_share;
+            let client_share = earning - freelancer_share;
             e.status = if client_share == 0 {
                 EscrowStatus::Refunded
             } else {
@@ -363,13 +430,99 @@ impl MState {
             e.refund = Some(MRefund {
                 client_share,
                 freelancer_share,
-                platform_fee: e.fee,
+                platform_fee: kept,
                 explicit: true,
             });
         }
-        self.frozen.clear();
+        self.disputes[index].open = false;
         self.sync();
         Ok(Change::Yes)
+    }
+
+    /// Stripe reports payment `payment_ref` refunded by `refunded` in all (issue 16, point 4):
+    /// what the escrow did not refund itself and no earlier report took is taken out of the
+    /// held milestones it paid (emptied ones close as refunded), the rest is a platform loss,
+    /// and what they still hold is frozen for an admin. `None`: not an escrow's payment;
+    /// `Some(false)`: nothing new.
+    pub fn apply_outside_refund(&mut self, payment_ref: &str, refunded: i64) -> Option<bool> {
+        let paid: Vec<usize> = (0..self.parts.len())
+            .filter(|i| {
+                self.parts[*i]
+                    .escrow
+                    .as_ref()
+                    .is_some_and(|e| e.payment_ref == payment_ref)
+            })
+            .collect();
+        if paid.is_empty() {
+            return None;
+        }
+        let own: i64 = paid
+            .iter()
+            .filter_map(|i| self.parts[*i].escrow.as_ref())
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    EscrowStatus::RefundPending | EscrowStatus::Refunded
+                )
+            })
+            .filter_map(|e| e.refund.as_ref())
+            .map(|r| r.client_share)
+            .sum();
+        let index = self
+            .disputes
+            .iter()
+            .position(|d| d.payment_ref.as_deref() == Some(payment_ref));
+        let recorded = index.map_or(0, |i| self.disputes[i].refunded);
+        let new = refunded - own - recorded;
+        if new <= 0 {
+            return Some(false);
+        }
+        let mut left = new;
+        for i in &paid {
+            let e = self.parts[*i].escrow.as_mut().expect("paid");
+            if e.status != EscrowStatus::Funded {
+                continue;
+            }
+            let x = left.min(e.amount - e.outside);
+            if x == 0 {
+                continue;
+            }
+            e.outside += x;
+            if e.amount == e.outside {
+                e.status = EscrowStatus::Refunded;
+            }
+            left -= x;
+        }
+        let still: Vec<usize> = paid
+            .iter()
+            .copied()
+            .filter(|i| self.parts[*i].held())
+            .collect();
+        let i = match index {
+            Some(i) => i,
+            None => {
+                self.disputes.push(MDispute {
+                    kind: DKind::Outside,
+                    open: true,
+                    parts: vec![],
+                    payment_ref: Some(payment_ref.to_string()),
+                    refunded: 0,
+                    loss: 0,
+                });
+                self.disputes.len() - 1
+            }
+        };
+        let d = &mut self.disputes[i];
+        d.refunded += new;
+        d.loss += left;
+        for p in &still {
+            if !d.parts.contains(p) {
+                d.parts.push(*p);
+            }
+        }
+        d.open = !still.is_empty();
+        self.sync();
+        Some(true)
     }
 
     /// The stored record, seen through the model's eyes.
@@ -401,13 +554,25 @@ impl MState {
                 })
                 .collect(),
             reviewed,
-            frozen: c
+            disputes: c
                 .disputes
                 .iter()
-                .find(|d| d.is_open())
-                .map(|d| d.milestones.iter().map(|m| m.get() - 1).collect())
-                .unwrap_or_default(),
-            disputes: c.disputes.len(),
+                .map(|d| MDispute {
+                    kind: match d.kind {
+                        escrow::domain::DisputeKind::Client => DKind::Client,
+                        escrow::domain::DisputeKind::OutsideRefund => DKind::Outside,
+                        _ => DKind::Other,
+                    },
+                    open: d.is_open(),
+                    parts: d.milestones.iter().map(|m| m.get() - 1).collect(),
+                    payment_ref: d.outside_refund.as_ref().map(|o| o.payment_ref.to_string()),
+                    refunded: d.outside_refund.as_ref().map_or(0, |o| o.refunded.get()),
+                    loss: d
+                        .outside_refund
+                        .as_ref()
+                        .map_or(0, |o| o.platform_loss.get()),
+                })
+                .collect(),
         }
     }
 
@@ -710,6 +875,7 @@ impl MState {
                 amount: part,
                 fee,
                 earning: part - fee,
+                outside: 0,
                 refund: None,
             });
         }
@@ -839,8 +1005,11 @@ impl Model {
                 ));
                 let wallet = wallet.clone();
                 add(Account::ExternalStripe, -e.amount);
+                // What refunds made outside the escrow took left through the provider.
+                add(Account::ExternalStripe, e.outside);
                 match (e.status, &e.refund) {
-                    (EscrowStatus::Funded, _) => add(escrow, e.amount),
+                    (EscrowStatus::Funded, _) => add(escrow, e.amount - e.outside),
+                    (EscrowStatus::Refunded, None) if e.outside == e.amount => {}
                     (EscrowStatus::Released, _) => {
                         add(wallet, e.earning);
                         add(Account::PlatformFees, e.fee);
@@ -861,6 +1030,11 @@ impl Model {
                         add(escrow, i64::MIN / 4);
                     }
                 }
+            }
+            // What refunds made outside took after the money had left the escrow.
+            for d in &s.st.disputes {
+                add(Account::PlatformChargebacks, -d.loss);
+                add(Account::ExternalStripe, d.loss);
             }
             for x in &s.st.extras {
                 add(Account::ExternalStripe, -x.amount);

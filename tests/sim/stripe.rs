@@ -29,7 +29,8 @@ pub enum EventKind {
     IntentSucceeded { payment: usize },
     /// `charge.refunded`: the provider refunded this payment (through the API, or from the
     /// Stripe dashboard, outside the escrow).
-    ChargeRefunded { payment_ref: String },
+    /// `refunded` is the charge's `amount_refunded`: all of it refunded so far.
+    ChargeRefunded { payment_ref: String, refunded: i64 },
     /// Anything this product does not act on (`checkout.session.async_payment_failed`, …).
     Other,
 }
@@ -55,6 +56,8 @@ pub struct SimEvent {
 pub struct Stripe {
     pub payments: Vec<StripePayment>,
     pub events: Vec<SimEvent>,
+    /// What each payment (by its reference) has had refunded so far, as its charge reports it.
+    pub refunded: std::collections::HashMap<String, i64>,
 }
 
 impl Stripe {

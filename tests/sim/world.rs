@@ -94,6 +94,8 @@ pub struct Stats {
     /// Client disputes opened, and resolved by an operator's split.
     pub disputes_opened: u64,
     pub disputes_resolved: u64,
+    /// Payments refunded outside the escrow (the dashboard) that the service took out of it.
+    pub outside_refunds: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -121,6 +123,7 @@ impl Stats {
         self.milestones_released += o.milestones_released;
         self.disputes_opened += o.disputes_opened;
         self.disputes_resolved += o.disputes_resolved;
+        self.outside_refunds += o.outside_refunds;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -931,10 +934,18 @@ impl World {
         let now = self.clock_s();
         for r in self.provider.take_notices() {
             let id = format!("evt_sim_{:x}_refund_{}", self.seed, r.id);
-            let body = stripe::charge_refunded_event(&id, &r.payment_ref, r.amount, cur, now);
+            let refunded = self
+                .stripe
+                .refunded
+                .entry(r.payment_ref.clone())
+                .or_insert(0);
+            *refunded += r.amount;
+            let refunded = *refunded;
+            let body = stripe::charge_refunded_event(&id, &r.payment_ref, refunded, cur, now);
             self.stripe.push(
                 EventKind::ChargeRefunded {
                     payment_ref: r.payment_ref,
+                    refunded,
                 },
                 body,
                 id,

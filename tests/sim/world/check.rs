@@ -591,14 +591,24 @@ impl World {
         }
         // Disputes opened and resolved by this step.
         for (i, s) in next.slots.iter().enumerate() {
-            let (was_open, was_count) = pre
-                .slots
-                .get(i)
-                .map_or((false, 0), |p| (!p.st.frozen.is_empty(), p.st.disputes));
-            self.stats.disputes_opened += (s.st.disputes - was_count) as u64;
-            if was_open && s.st.frozen.is_empty() {
-                self.stats.disputes_resolved += 1;
+            let Some(was) = pre.slots.get(i).map(|p| &p.st.disputes) else {
+                self.stats.disputes_opened += s.st.client_disputes() as u64;
+                continue;
+            };
+            let kept = was.len().min(s.st.disputes.len());
+            for d in &s.st.disputes[kept..] {
+                match d.kind {
+                    crate::model::DKind::Client => self.stats.disputes_opened += 1,
+                    _ => self.stats.outside_refunds += 1,
+                }
             }
+            self.stats.disputes_resolved += (0..kept)
+                .filter(|k| {
+                    was[*k].open
+                        && !s.st.disputes[*k].open
+                        && was[*k].kind == crate::model::DKind::Client
+                })
+                .count() as u64;
         }
         // Milestones of contracts in several parts released by this step.
         for (i, s) in next

@@ -305,8 +305,24 @@ impl World {
                 Ok(Reply::Nothing)
             }
             Op::DashboardRefund { slot } => {
+                // What is left of the payment behind the escrow is refunded: the charge then
+                // reports all of that payment refunded.
                 if let Some(e) = &self.model.slots[*slot].st.escrow {
-                    let (pi, amount) = (e.payment_ref.clone(), e.amount);
+                    let pi = e.payment_ref.clone();
+                    let paid: i64 = self.model.slots[*slot]
+                        .st
+                        .parts
+                        .iter()
+                        .filter_map(|p| p.escrow.as_ref())
+                        .filter(|x| x.payment_ref == pi)
+                        .map(|x| x.amount)
+                        .sum();
+                    let so_far = self.stripe.refunded.entry(pi.clone()).or_insert(0);
+                    if *so_far >= paid {
+                        return Ok(Reply::Nothing);
+                    }
+                    *so_far = paid;
+                    let amount = paid;
                     let id = format!(
                         "evt_sim_{:x}_dashboard_{}",
                         self.seed,
@@ -319,8 +335,14 @@ impl World {
                         self.model.currency.code(),
                         self.clock_s(),
                     );
-                    self.stripe
-                        .push(EventKind::ChargeRefunded { payment_ref: pi }, body, id);
+                    self.stripe.push(
+                        EventKind::ChargeRefunded {
+                            payment_ref: pi,
+                            refunded: amount,
+                        },
+                        body,
+                        id,
+                    );
                 }
                 Ok(Reply::Nothing)
             }

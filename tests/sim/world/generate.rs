@@ -80,7 +80,7 @@ impl World {
     pub(super) fn some_slot(&mut self) -> usize {
         // A frozen escrow now and then, so that every move is tried on one.
         let frozen: Vec<usize> = (0..self.model.slots.len())
-            .filter(|i| !self.model.slots[*i].st.frozen.is_empty())
+            .filter(|i| self.model.slots[*i].st.awaiting_admin().is_some())
             .collect();
         if !frozen.is_empty() && self.rng.percent(20) {
             return *self.rng.pick(&frozen);
@@ -346,7 +346,7 @@ impl World {
         // An open dispute is answered, then resolved (otherwise the contract's next step is
         // tried, which the freeze refuses); now and then a client disputes work in progress or
         // delivered.
-        if !s.st.frozen.is_empty() {
+        if s.st.awaiting_admin().is_some() {
             match self.rng.below(100) {
                 0..25 => {
                     return Some(Op::RespondDispute {
@@ -645,10 +645,13 @@ impl World {
     pub(super) fn gen_resolve_of(&mut self, slot: usize) -> Op {
         let st = &self.model.slots[slot].st;
         let earnings: i64 = st
-            .frozen
+            .awaiting_admin()
+            .map(|d| d.parts.clone())
+            .unwrap_or_default()
             .iter()
             .filter_map(|i| st.parts[*i].escrow.as_ref())
-            .map(|e| e.earning)
+            .filter(|e| e.status == EscrowStatus::Funded)
+            .map(|e| e.held_split().2)
             .sum();
         let freelancer = self.rng.range(0, earnings.max(0));
         let (client, freelancer) = match self.rng.below(10) {

@@ -497,8 +497,20 @@ impl World {
                     }
                 }
             }
-            EventKind::ChargeRefunded { payment_ref } => match next.slot_of_payment(payment_ref) {
+            EventKind::ChargeRefunded {
+                payment_ref,
+                refunded,
+            } => match next.slot_of_payment(payment_ref) {
                 None => ("failed", Change::No, None),
+                // A refund of the escrow's payment it did not make (issue 16, point 4).
+                Some(i)
+                    if next.slots[i]
+                        .st
+                        .apply_outside_refund(payment_ref, *refunded)
+                        == Some(true) =>
+                {
+                    ("applied", Change::Yes, None)
+                }
                 Some(i) => {
                     // Ours: the refund of a duplicate payment, or of the escrow's payment once
                     // a refund was decided. Any other refund was made outside the escrow and is
@@ -510,15 +522,20 @@ impl World {
                         .filter_map(|p| p.escrow.as_ref())
                         .filter(|e| e.payment_ref == *payment_ref)
                         .collect();
-                    let ours = match paid_by.is_empty() {
-                        false => paid_by.iter().any(|e| {
-                            matches!(
-                                e.status,
-                                EscrowStatus::RefundPending | EscrowStatus::Refunded
-                            )
-                        }),
-                        true => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
-                    };
+                    let known = st
+                        .disputes
+                        .iter()
+                        .any(|d| d.payment_ref.as_deref() == Some(payment_ref.as_str()));
+                    let ours = known
+                        || match paid_by.is_empty() {
+                            false => paid_by.iter().any(|e| {
+                                matches!(
+                                    e.status,
+                                    EscrowStatus::RefundPending | EscrowStatus::Refunded
+                                )
+                            }),
+                            true => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
+                        };
                     (if ours { "applied" } else { "failed" }, Change::No, None)
                 }
             },
