@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('escrow', 'escrow', [CompletionResultType]::ParameterValue, 'List, show, release and refund escrows')
             [CompletionResult]::new('contract', 'contract', [CompletionResultType]::ParameterValue, 'Cancel a contract no money is held for (frees its job)')
             [CompletionResult]::new('disputes', 'disputes', [CompletionResultType]::ParameterValue, 'List disputes (`escrowctl escrow resolve` settles one)')
+            [CompletionResult]::new('refunds', 'refunds', [CompletionResultType]::ParameterValue, 'List refunds waiting for the payment provider or failed there; retry a failed one')
             [CompletionResult]::new('reviews', 'reviews', [CompletionResultType]::ParameterValue, 'List a freelancer''s reviews (with the average) or the review of a contract')
             [CompletionResult]::new('wallet', 'wallet', [CompletionResultType]::ParameterValue, 'Show a wallet: balance and ledger entries')
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Funds held, platform revenue, monthly sales')
@@ -171,6 +172,45 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
             [CompletionResult]::new('--open', '--open', [CompletionResultType]::ParameterName, 'Only contracts with an open dispute (their escrow is frozen)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'escrowctl;refunds' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first')
+            [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Send a contract''s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question')
+            break
+        }
+        'escrowctl;refunds;list' {
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many rows per page (1–100)')
+            [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Which page, from 1')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('--failed', '--failed', [CompletionResultType]::ParameterName, 'Only refunds the provider failed or canceled')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'escrowctl;refunds;retry' {
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

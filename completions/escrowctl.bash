@@ -31,6 +31,9 @@ _escrowctl() {
             escrowctl,payouts)
                 cmd="escrowctl__subcmd__payouts"
                 ;;
+            escrowctl,refunds)
+                cmd="escrowctl__subcmd__refunds"
+                ;;
             escrowctl,report)
                 cmd="escrowctl__subcmd__report"
                 ;;
@@ -85,6 +88,12 @@ _escrowctl() {
             escrowctl__subcmd__payouts,show)
                 cmd="escrowctl__subcmd__payouts__subcmd__show"
                 ;;
+            escrowctl__subcmd__refunds,list)
+                cmd="escrowctl__subcmd__refunds__subcmd__list"
+                ;;
+            escrowctl__subcmd__refunds,retry)
+                cmd="escrowctl__subcmd__refunds__subcmd__retry"
+                ;;
             escrowctl__subcmd__report,balance)
                 cmd="escrowctl__subcmd__report__subcmd__balance"
                 ;;
@@ -113,7 +122,7 @@ _escrowctl() {
 
     case "${cmd}" in
         escrowctl)
-            opts="-h -V --database-url --config --json --help --version escrow contract disputes reviews wallet report payouts timers verify webhooks token completions"
+            opts="-h -V --database-url --config --json --help --version escrow contract disputes refunds reviews wallet report payouts timers verify webhooks token completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,7 +303,7 @@ _escrowctl() {
             fi
             case "${prev}" in
                 --status)
-                    COMPREPLY=($(compgen -W "funded released refund_pending refunded charged_back" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "funded released refund_pending refunded charged_back refund_failed" -- "${cur}"))
                     return 0
                     ;;
                 --limit)
@@ -587,6 +596,88 @@ _escrowctl() {
                 return 0
             fi
             case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__refunds)
+            opts="-h -V --database-url --config --json --help --version list retry"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__refunds__subcmd__list)
+            opts="-h -V --failed --limit --page --after --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__refunds__subcmd__retry)
+            opts="-y -h -V --actor --yes --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -32,6 +32,7 @@ complete -c escrowctl -n "__fish_escrowctl_needs_command" -s V -l version -d 'Pr
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "escrow" -d 'List, show, release and refund escrows'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "contract" -d 'Cancel a contract no money is held for (frees its job)'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "disputes" -d 'List disputes (`escrowctl escrow resolve` settles one)'
+complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "refunds" -d 'List refunds waiting for the payment provider or failed there; retry a failed one'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "reviews" -d 'List a freelancer\'s reviews (with the average) or the review of a contract'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "wallet" -d 'Show a wallet: balance and ledger entries'
 complete -c escrowctl -n "__fish_escrowctl_needs_command" -f -a "report" -d 'Funds held, platform revenue, monthly sales'
@@ -55,7 +56,8 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_s
 released\t'Paid out to the freelancer\'s wallet and the platform'
 refund_pending\t'Refund decided; the client\'s share waits for the payment provider'
 refunded\t'Refund completed'
-charged_back\t'A lost chargeback took all it held'"
+charged_back\t'A lost chargeback took all it held'
+refund_failed\t'The provider failed the refund: owed to the client until `escrowctl refunds retry`'"
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand escrow; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
@@ -128,6 +130,29 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -f -a "list" -d 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -f -a "retry" -d 'Send a contract\'s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l failed -d 'Only refunds the provider failed or canceled'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -s y -l yes -d 'Do not ask: act at once (required when stdin is not a terminal)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'

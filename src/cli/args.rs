@@ -89,6 +89,9 @@ pub enum Command {
     /// List disputes (`escrowctl escrow resolve` settles one).
     #[command(subcommand)]
     Disputes(DisputesCommand),
+    /// List refunds waiting for the payment provider or failed there; retry a failed one.
+    #[command(subcommand)]
+    Refunds(RefundsCommand),
     /// List a freelancer's reviews (with the average) or the review of a contract.
     #[command(subcommand)]
     Reviews(ReviewsCommand),
@@ -190,6 +193,38 @@ pub struct ResolveArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum RefundsCommand {
+    /// List contracts whose refund waits for the payment provider (or, with --failed, failed
+    /// there), newest first.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl refunds list --failed\n  escrowctl --json refunds list | jq '.data[].refund'"
+    )]
+    List(RefundsListArgs),
+    /// Send a contract's failed refunds to the payment provider again, under a new
+    /// idempotency key. Shows what goes back and asks; --yes skips the question.
+    #[command(after_long_help = "Examples:\n  escrowctl refunds retry 65f1c0ffee0123456789abcd")]
+    Retry(RefundsRetryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RefundsListArgs {
+    /// Only refunds the provider failed or canceled.
+    #[arg(long)]
+    pub failed: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RefundsRetryArgs {
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DisputesCommand {
     /// List the contracts with disputes, newest first: who opened each, why, and how it ended.
     #[command(
@@ -247,6 +282,9 @@ pub enum StatusArg {
     /// A lost chargeback took all it held.
     #[value(name = "charged_back")]
     ChargedBack,
+    /// The provider failed the refund: owed to the client until `escrowctl refunds retry`.
+    #[value(name = "refund_failed")]
+    RefundFailed,
 }
 
 #[derive(Args, Debug)]

@@ -35,6 +35,7 @@ fn status(s: StatusArg) -> EscrowStatus {
         StatusArg::RefundPending => EscrowStatus::RefundPending,
         StatusArg::Refunded => EscrowStatus::Refunded,
         StatusArg::ChargedBack => EscrowStatus::ChargedBack,
+        StatusArg::RefundFailed => EscrowStatus::RefundFailed,
     }
 }
 

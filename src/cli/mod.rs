@@ -21,6 +21,7 @@ pub mod exit;
 pub mod generate;
 pub mod output;
 pub mod payouts;
+pub mod refunds;
 pub mod report;
 pub mod reviews;
 pub mod server_args;
@@ -90,6 +91,7 @@ async fn dispatch(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Escrow(c) => escrow::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Contract(c) => contract::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Disputes(c) => disputes::run(service_for(global).await?.as_ref(), out, c).await,
+        Command::Refunds(c) => refunds::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Reviews(c) => reviews::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Wallet(c) => wallet::run(service_for(global).await?.as_ref(), out, c).await,
         Command::Report(c) => report::run(service_for(global).await?.as_ref(), out, c).await,

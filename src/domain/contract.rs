@@ -361,6 +361,7 @@ impl Contract {
             .collect();
         [
             EscrowStatus::Funded,
+            EscrowStatus::RefundFailed,
             EscrowStatus::RefundPending,
             EscrowStatus::Released,
             EscrowStatus::Refunded,
@@ -461,6 +462,7 @@ impl Contract {
                         | EscrowStatus::RefundPending
                         | EscrowStatus::Refunded
                         | EscrowStatus::ChargedBack
+                        | EscrowStatus::RefundFailed
                 )
             ) || (self.status == ContractStatus::Canceled && m.escrow.is_none())
         });

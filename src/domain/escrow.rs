@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::contract::{Contract, ContractStatus, Party, REASON_CHARS_MAX};
+use super::contract::{Contract, ContractStatus, Outcome, Party, REASON_CHARS_MAX};
 use super::error::{Action, DomainError, Entity};
 use super::ids::{EventId, IdempotencyKey, PaymentRef, RefundRef};
 use super::ledger::{Account, Transfer, TransferKind};
@@ -25,15 +25,19 @@ pub enum EscrowStatus {
     Refunded,
     /// A lost chargeback took everything it held back to the card holder's bank.
     ChargedBack,
+    /// The provider reported the client's share of the refund failed or canceled: the money
+    /// is back in `refund:<contract>`, owed to the client until a retry succeeds.
+    RefundFailed,
 }
 
 impl EscrowStatus {
-    pub const ALL: [EscrowStatus; 5] = [
+    pub const ALL: [EscrowStatus; 6] = [
         EscrowStatus::Funded,
         EscrowStatus::Released,
         EscrowStatus::RefundPending,
         EscrowStatus::Refunded,
         EscrowStatus::ChargedBack,
+        EscrowStatus::RefundFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl EscrowStatus {
             EscrowStatus::RefundPending => "refund_pending",
             EscrowStatus::Refunded => "refunded",
             EscrowStatus::ChargedBack => "charged_back",
+            EscrowStatus::RefundFailed => "refund_failed",
         }
     }
 
@@ -53,6 +58,7 @@ impl EscrowStatus {
             "refund_pending" => Some(EscrowStatus::RefundPending),
             "refunded" => Some(EscrowStatus::Refunded),
             "charged_back" => Some(EscrowStatus::ChargedBack),
+            "refund_failed" => Some(EscrowStatus::RefundFailed),
             _ => None,
         }
     }
@@ -150,6 +156,17 @@ pub struct RefundSplit {
     pub provider_refund_id: Option<RefundRef>,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// What the provider last said of its refund (`pending`, `succeeded`, `failed`,
+    /// `canceled`); `None` before it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_status: Option<String>,
+    /// How many times a failed refund was sent again (each under a new idempotency key).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub retries: u32,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -784,6 +801,8 @@ impl Contract {
                 provider_refund_id: None,
                 attempts: 0,
                 last_error: None,
+                provider_status: None,
+                retries: 0,
             });
             let detail = format!(
                 "client {client_share}, freelancer {freelancer_share}, fee {fee}; reason: {reason}"
@@ -864,6 +883,9 @@ impl Contract {
         if let Some(r) = escrow.refund.as_mut() {
             r.provider_refund_id = Some(provider_refund_id.clone());
             r.last_error = None;
+            if provider_refund_id.as_str() != NO_PROVIDER_REFUND {
+                r.provider_status = Some("succeeded".into());
+            }
         }
         self.push_history_to(
             &[id],
@@ -892,13 +914,176 @@ impl Contract {
         }
     }
 
-    /// The milestones whose refund is decided and not yet sent back by the provider.
+    /// The milestones whose refund is decided and still has to be asked of the provider (not
+    /// those the provider took and reports pending: its `refund.updated` says how they end).
     pub fn refunds_pending(&self) -> Vec<MilestoneId> {
         self.milestones
             .iter()
             .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundPending))
+            .filter(|m| {
+                m.escrow
+                    .as_ref()
+                    .and_then(|e| e.refund.as_ref())
+                    .is_none_or(|r| r.provider_refund_id.is_none())
+            })
             .map(|m| m.id)
             .collect()
+    }
+
+    /// The milestone whose refund the provider calls `refund`, if any.
+    pub fn refund_by_provider_id(&self, refund: &RefundRef) -> Option<MilestoneId> {
+        self.milestones
+            .iter()
+            .find(|m| {
+                m.escrow
+                    .as_ref()
+                    .and_then(|e| e.refund.as_ref())
+                    .is_some_and(|r| r.provider_refund_id.as_ref() == Some(refund))
+            })
+            .map(|m| m.id)
+    }
+
+    /// The provider took milestone `id`'s refund but reports it pending: recorded; how it ends
+    /// comes later (`refund.updated`). Already recorded: nothing changes.
+    pub fn refund_in_flight(
+        &mut self,
+        id: MilestoneId,
+        provider_refund_id: &RefundRef,
+        now: i64,
+    ) -> Result<Outcome, DomainError> {
+        let Some(e) = self
+            .milestone_mut(id)?
+            .escrow
+            .as_mut()
+            .filter(|e| e.status == EscrowStatus::RefundPending)
+        else {
+            return Ok(Outcome::Unchanged);
+        };
+        let r = e.refund.as_mut().expect("a pending refund has its split");
+        if r.provider_refund_id.as_ref() == Some(provider_refund_id) {
+            return Ok(Outcome::Unchanged);
+        }
+        r.provider_refund_id = Some(provider_refund_id.clone());
+        r.provider_status = Some("pending".into());
+        r.last_error = None;
+        self.push_history_to(
+            &[id],
+            "refund_in_flight",
+            "provider",
+            now,
+            &format!("provider refund {provider_refund_id} pending"),
+        );
+        self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// The provider reports milestone `id`'s refund failed or canceled (`reason`): the client's
+    /// share is owed again, in `refund:<contract>` (given back from `external:stripe` when it
+    /// had been booked as sent), until a retry succeeds. Recorded already: nothing changes.
+    pub fn fail_refund(
+        &mut self,
+        id: MilestoneId,
+        provider_refund_id: &RefundRef,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let m = self.milestone(id)?;
+        let Some(e) = m.escrow.as_ref() else {
+            return Ok(vec![]);
+        };
+        let Some(r) = e.refund.as_ref() else {
+            return Ok(vec![]);
+        };
+        if r.provider_refund_id.as_ref() != Some(provider_refund_id)
+            || !matches!(
+                e.status,
+                EscrowStatus::RefundPending | EscrowStatus::Refunded
+            )
+        {
+            return Ok(vec![]);
+        }
+        let mut transfers = vec![];
+        if e.status == EscrowStatus::Refunded {
+            let share = r.client_share;
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::RefundFailed,
+                self.currency,
+                now,
+                vec![
+                    (Account::ExternalStripe, -share),
+                    (Account::Refund(self.id.clone()), share),
+                ],
+            ));
+        }
+        let e = self.milestone_mut(id)?.escrow.as_mut().expect("checked");
+        e.status = EscrowStatus::RefundFailed;
+        e.refunded_at = None;
+        let r = e.refund.as_mut().expect("checked");
+        r.provider_status = Some("failed".into());
+        r.last_error = Some(clip(reason));
+        self.push_history_to(
+            &[id],
+            "refund_failed",
+            "provider",
+            now,
+            &format!(
+                "provider refund {provider_refund_id} failed: {}",
+                clip(reason)
+            ),
+        );
+        self.sync_release_fund_status();
+        self.updated_at = now;
+        Ok(transfers)
+    }
+
+    /// An operator sends a failed refund again: pending, under a new idempotency key (the
+    /// provider would answer the old one with the failed refund). Every failed milestone of
+    /// the contract; none: refused.
+    pub fn retry_refunds(
+        &mut self,
+        actor: Actor<'_>,
+        now: i64,
+    ) -> Result<Vec<MilestoneId>, DomainError> {
+        let failed: Vec<MilestoneId> = self
+            .milestones
+            .iter()
+            .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundFailed))
+            .map(|m| m.id)
+            .collect();
+        if failed.is_empty() {
+            return Err(DomainError::refused(
+                Entity::Escrow,
+                self.escrow_state_name(),
+                Action::SettleRefund,
+                "no refund of this contract has failed",
+            ));
+        }
+        for id in &failed {
+            let name = self.milestone_ref(*id);
+            let e = self.milestone_mut(*id)?.escrow.as_mut().expect("failed");
+            e.status = EscrowStatus::RefundPending;
+            let r = e.refund.as_mut().expect("a failed refund has its split");
+            r.retries += 1;
+            r.idempotency_key =
+                IdempotencyKey::derived(format!("escrow-refund-{name}-retry-{}", r.retries));
+            r.provider_refund_id = None;
+            r.provider_status = None;
+            r.last_error = None;
+            let retries = r.retries;
+            self.push_history_to(
+                &[*id],
+                "refund_retried",
+                actor,
+                now,
+                &format!("retry {retries}"),
+            );
+        }
+        self.sync_release_fund_status();
+        self.updated_at = now;
+        Ok(failed)
     }
 
     /// The provider refunded a duplicate payment in full.

@@ -279,6 +279,9 @@ pub enum TransferKind {
     /// Part of a chargeback loss recovered from the freelancer's wallet
     /// (`wallet` → `platform:chargebacks`).
     ChargebackRecovered,
+    /// The provider reported a refund it had confirmed as failed after all: the client's share
+    /// is owed again (`external:stripe` → `refund:<contract>`).
+    RefundFailed,
     /// A refund made outside the escrow (the provider's dashboard) while it held the money:
     /// out of the escrow (`escrow` → `external:stripe`).
     OutsideRefund,
@@ -288,7 +291,7 @@ pub enum TransferKind {
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 15] = [
+    pub const ALL: [TransferKind; 16] = [
         TransferKind::Fund,
         TransferKind::Release,
         TransferKind::Refund,
@@ -304,6 +307,7 @@ impl TransferKind {
         TransferKind::ChargebackRecovered,
         TransferKind::OutsideRefund,
         TransferKind::OutsideRefundLoss,
+        TransferKind::RefundFailed,
     ];
 
     /// The stored and serialised name (`fund`, `refund_settled`, …).
@@ -324,6 +328,7 @@ impl TransferKind {
             TransferKind::ChargebackRecovered => "chargeback_recovered",
             TransferKind::OutsideRefund => "outside_refund",
             TransferKind::OutsideRefundLoss => "outside_refund_loss",
+            TransferKind::RefundFailed => "refund_failed",
         }
     }
 

@@ -153,10 +153,12 @@ pub enum MilestoneState {
     Disputed,
     /// A lost chargeback took all it held.
     ChargedBack,
+    /// Its refund failed at the provider: owed to the client until a retry succeeds.
+    RefundFailed,
 }
 
 impl MilestoneState {
-    pub const ALL: [MilestoneState; 9] = [
+    pub const ALL: [MilestoneState; 10] = [
         MilestoneState::Unfunded,
         MilestoneState::Funded,
         MilestoneState::Submitted,
@@ -166,6 +168,7 @@ impl MilestoneState {
         MilestoneState::Refunded,
         MilestoneState::Disputed,
         MilestoneState::ChargedBack,
+        MilestoneState::RefundFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -179,6 +182,7 @@ impl MilestoneState {
             MilestoneState::Refunded => "refunded",
             MilestoneState::Disputed => "disputed",
             MilestoneState::ChargedBack => "charged_back",
+            MilestoneState::RefundFailed => "refund_failed",
         }
     }
 }
@@ -240,6 +244,7 @@ impl Milestone {
             Some(EscrowStatus::RefundPending) => MilestoneState::RefundPending,
             Some(EscrowStatus::Refunded) => MilestoneState::Refunded,
             Some(EscrowStatus::ChargedBack) => MilestoneState::ChargedBack,
+            Some(EscrowStatus::RefundFailed) => MilestoneState::RefundFailed,
             Some(EscrowStatus::Funded) => match (self.release_requested_at, self.submitted_at) {
                 (Some(_), _) => MilestoneState::ReleaseRequested,
                 (None, Some(_)) => MilestoneState::Submitted,

@@ -202,7 +202,12 @@ impl ContractFacts {
     ) -> ContractFacts {
         let pending: MinorUnits = escrows
             .iter()
-            .filter(|e| e.1 == EscrowStatus::RefundPending)
+            .filter(|e| {
+                matches!(
+                    e.1,
+                    EscrowStatus::RefundPending | EscrowStatus::RefundFailed
+                )
+            })
             .map(|e| e.3.unwrap_or(MinorUnits::ZERO))
             .sum();
         ContractFacts {

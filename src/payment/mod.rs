@@ -50,6 +50,34 @@ pub struct RefundRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundResult {
     pub id: RefundRef,
+    /// Where the provider says the refund is.
+    pub status: RefundStatus,
+}
+
+/// Where a provider refund stands (Stripe's refund `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// The money went back.
+    Succeeded,
+    /// On its way (`pending`, `requires_action`): the provider says how it ends later
+    /// (`refund.updated`).
+    Pending,
+    /// It did not happen (`failed`, `canceled`), for this reason.
+    Failed(String),
+}
+
+impl RefundStatus {
+    /// A provider's status text and failure reason, as Stripe writes them; an unknown or
+    /// missing status is taken as pending (the provider has not said it succeeded).
+    pub fn of(status: Option<&str>, failure_reason: Option<&str>) -> RefundStatus {
+        match status {
+            Some("succeeded") => RefundStatus::Succeeded,
+            Some(s @ ("failed" | "canceled")) => {
+                RefundStatus::Failed(failure_reason.unwrap_or(s).to_string())
+            }
+            _ => RefundStatus::Pending,
+        }
+    }
 }
 
 /// A freelancer's connected account to create (a Stripe Express account).

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
-    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
+    PaymentProvider, RefundRequest, RefundResult, RefundStatus, TransferRequest, TransferResult,
 };
 use crate::domain::{
     Contract, ContractId, EventId, MilestoneId, MinorUnits, PaymentRef, RefundRef, UserId,
@@ -180,6 +180,7 @@ impl PaymentProvider for SandboxProvider {
                 "re_sandbox_{}",
                 short_hash(request.idempotency_key.as_str())
             )),
+            status: RefundStatus::Succeeded,
         })
     }
 

@@ -29,7 +29,7 @@ use crate::domain::{PaymentRef, RefundRef};
 
 use super::{
     AccountLinkRequest, AccountRequest, CheckoutRequest, CheckoutSession, PaymentError,
-    PaymentProvider, RefundRequest, RefundResult, TransferRequest, TransferResult,
+    PaymentProvider, RefundRequest, RefundResult, RefundStatus, TransferRequest, TransferResult,
 };
 
 /// Stripe's API host; `STRIPE_API_BASE` overrides it (tests point it at a local fake).
@@ -119,6 +119,9 @@ struct Minimal {
     id: String,
     url: Option<String>,
     payment_intent: Option<String>,
+    /// A refund's status and failure reason.
+    status: Option<String>,
+    failure_reason: Option<String>,
 }
 
 impl StripeProvider {
@@ -276,6 +279,8 @@ impl PaymentProvider for StripeProvider {
                     id: s.id.as_str().to_string(),
                     url: s.url,
                     payment_intent: None,
+                    status: None,
+                    failure_reason: None,
                 },
             )
             .await?;
@@ -325,11 +330,14 @@ impl PaymentProvider for StripeProvider {
                         .payment_intent
                         .as_ref()
                         .map(|p| p.id().as_str().to_string()),
+                    status: r.status.clone(),
+                    failure_reason: r.failure_reason.clone(),
                 },
             )
             .await?;
         tracing::info!(contract = %request.contract_id, refund = %got.id, payment_intent = ?got.payment_intent, amount = request.amount.minor.get(), "Stripe refund created");
         Ok(RefundResult {
+            status: RefundStatus::of(got.status.as_deref(), got.failure_reason.as_deref()),
             id: RefundRef::new(got.id),
         })
     }
@@ -357,6 +365,8 @@ impl PaymentProvider for StripeProvider {
                     id: a.id.as_str().to_string(),
                     url: None,
                     payment_intent: None,
+                    status: None,
+                    failure_reason: None,
                 },
             )
             .await?;
@@ -398,6 +408,8 @@ impl PaymentProvider for StripeProvider {
                     id: t.id.as_str().to_string(),
                     url: None,
                     payment_intent: None,
+                    status: None,
+                    failure_reason: None,
                 },
             )
             .await?;

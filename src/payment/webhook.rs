@@ -56,6 +56,13 @@ pub enum EventKind {
         amount_refunded: MinorUnits,
         contract_id: Option<String>,
     },
+    /// A refund's state changed (`refund.updated`, `charge.refund.updated`, `refund.failed`).
+    RefundUpdated {
+        refund_id: String,
+        payment_intent_id: Option<PaymentRef>,
+        charge_id: Option<PaymentRef>,
+        status: super::RefundStatus,
+    },
     /// A chargeback's event (`charge.dispute.*`).
     ChargeDispute {
         event: ChargebackEvent,
@@ -331,6 +338,12 @@ fn from_raw(text: &str) -> Option<ParsedEvent> {
                 .unwrap_or_default(),
             described_at: v.get("created").and_then(Value::as_i64).unwrap_or(0),
         }),
+        "refund.updated" | "charge.refund.updated" | "refund.failed" => EventKind::RefundUpdated {
+            refund_id: s("id")?,
+            payment_intent_id: expandable_id("payment_intent").map(PaymentRef::new),
+            charge_id: expandable_id("charge").map(PaymentRef::new),
+            status: super::RefundStatus::of(s("status").as_deref(), s("failure_reason").as_deref()),
+        },
         "charge.dispute.created"
         | "charge.dispute.updated"
         | "charge.dispute.closed"

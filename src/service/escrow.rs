@@ -7,7 +7,7 @@ use crate::domain::{
     Account, Contract, ContractId, Currency, MilestoneId, MilestoneRef, MinorUnits, Party,
     PaymentRef, TimerKind, Transfer, TransferKind, UserId,
 };
-use crate::payment::RefundRequest;
+use crate::payment::{RefundRequest, RefundStatus};
 
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
@@ -504,13 +504,24 @@ impl Service {
         for (extra, request) in calls {
             match self.payments.refund(&request).await {
                 Ok(done) => {
-                    self.transition(id, |c, now| {
-                        changed_if_any(match &extra {
-                            Ok(m) => c.settle_refund(*m, &done.id, "provider", now)?,
-                            Err(r) => c.settle_duplicate(r, &done.id, now)?,
-                        })
+                    self.transition(id, |c, now| match (&extra, &done.status) {
+                        (Ok(m), RefundStatus::Succeeded) => {
+                            changed_if_any(c.settle_refund(*m, &done.id, "provider", now)?)
+                        }
+                        // Taken, not done: Stripe's `refund.updated` says how it ends.
+                        (Ok(m), RefundStatus::Pending) => {
+                            Ok(((), vec![], c.refund_in_flight(*m, &done.id, now)?))
+                        }
+                        (Ok(m), RefundStatus::Failed(why)) => {
+                            c.refund_in_flight(*m, &done.id, now)?;
+                            Ok(((), c.fail_refund(*m, &done.id, why, now)?, Outcome::Changed))
+                        }
+                        (Err(r), _) => changed_if_any(c.settle_duplicate(r, &done.id, now)?),
                     })
                     .await?;
+                    if let RefundStatus::Failed(why) = &done.status {
+                        tracing::warn!(contract = %id, refund = %done.id, reason = %why, "the provider failed the refund: listed by escrowctl refunds list --failed");
+                    }
                 }
                 Err(e) => {
                     let text = e.to_string();
@@ -527,5 +538,54 @@ impl Service {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Service {
+    /// An operator sends every failed refund of a contract again, each under a new
+    /// idempotency key, then asks the provider (a provider still down: 503, the recovery
+    /// step finishes it).
+    pub async fn retry_refunds(&self, permit: Permit<'_>, id: &ContractId) -> Result<Contract> {
+        let caller = permit.expect(UseCase::Refund { client: None });
+        if !caller.is_admin() {
+            return Err(Error::new(
+                ErrorCode::AuthWrongRole,
+                "only an admin retries a failed refund",
+            ));
+        }
+        let actor = caller.actor();
+        self.transition_for(permit.request(), id, |c, now| {
+            c.retry_refunds(&actor, now)?;
+            Ok(((), vec![], Outcome::Changed))
+        })
+        .await?;
+        tracing::info!(contract = %id, actor = %actor, "failed refund sent again");
+        self.settle_with_provider(id).await?;
+        self.load(id).await
+    }
+
+    /// Contracts whose refund waits for the provider, or (`failed_only`) failed there,
+    /// newest first.
+    pub async fn refunds(
+        &self,
+        permit: Permit<'_>,
+        failed_only: bool,
+        page: crate::store::Page,
+    ) -> Result<super::reports::EscrowPage> {
+        permit.expect(UseCase::Reports);
+        let filter = crate::store::ContractFilter {
+            escrow_status: Some(match failed_only {
+                true => crate::domain::EscrowStatus::RefundFailed,
+                false => crate::domain::EscrowStatus::RefundPending,
+            }),
+            ..crate::store::ContractFilter::default()
+        };
+        let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
+        Ok(super::reports::EscrowPage {
+            count,
+            next: page.next(&contracts, crate::store::Cursor::of_contract),
+            page,
+            contracts,
+        })
     }
 }

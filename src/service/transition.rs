@@ -125,6 +125,7 @@ impl Service {
             TransferKind::ChargebackRecovered => "chargeback_recovered",
             TransferKind::OutsideRefund => "refunded_outside",
             TransferKind::OutsideRefundLoss => "outside_refund_loss",
+            TransferKind::RefundFailed => "refund_failed",
         };
         let moved: i64 = t
             .lines

@@ -218,6 +218,77 @@ impl Service {
                     Err(e) => Err(e),
                 }
             }
+            EventKind::RefundUpdated {
+                refund_id,
+                payment_intent_id,
+                charge_id,
+                status,
+            } => {
+                let named: Vec<&PaymentRef> =
+                    payment_intent_id.iter().chain(charge_id.iter()).collect();
+                let refund = crate::domain::RefundRef::new(refund_id.as_str());
+                let Some(read) = self.contract_paid_by(&named, None).await? else {
+                    return Ok(Applied::apart(
+                        EventStatus::Ignored,
+                        Some(format!(
+                            "refund {refund_id} of a payment this escrow does not know"
+                        )),
+                        None,
+                    ));
+                };
+                let Some(milestone) = read.refund_by_provider_id(&refund) else {
+                    return Ok(Applied::apart(
+                        EventStatus::Ignored,
+                        Some(format!(
+                            "refund {refund_id} is not one of this escrow's refunds"
+                        )),
+                        Some(read.id),
+                    ));
+                };
+                let contract = read.id.clone();
+                let (changed, _) = self
+                    .transition_recording(
+                        &contract,
+                        Some(read),
+                        |c, now| {
+                            let was = c.milestone(milestone)?.escrow_status();
+                            let transfers = match status {
+                                crate::payment::RefundStatus::Succeeded => {
+                                    match c.milestone(milestone)?.escrow_status() {
+                                        Some(crate::domain::EscrowStatus::RefundPending) => {
+                                            c.settle_refund(milestone, &refund, "provider", now)?
+                                        }
+                                        _ => vec![],
+                                    }
+                                }
+                                crate::payment::RefundStatus::Failed(why) => {
+                                    c.fail_refund(milestone, &refund, why, now)?
+                                }
+                                crate::payment::RefundStatus::Pending => vec![],
+                            };
+                            // A failure may move no money (it had not been booked as sent).
+                            let outcome = if c.milestone(milestone)?.escrow_status() != was
+                                || !transfers.is_empty()
+                            {
+                                Outcome::Changed
+                            } else {
+                                Outcome::Unchanged
+                            };
+                            Ok((outcome, transfers, outcome))
+                        },
+                        |outcome| {
+                            (*outcome == Outcome::Changed)
+                                .then(|| record(EventStatus::Applied, None, Some(&contract)))
+                        },
+                    )
+                    .await?;
+                Ok(Applied {
+                    status: EventStatus::Applied,
+                    error: None,
+                    contract: Some(contract),
+                    recorded: changed == Outcome::Changed,
+                })
+            }
             EventKind::ChargeDispute {
                 event: phase,
                 dispute,

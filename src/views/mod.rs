@@ -240,16 +240,18 @@ pub enum EscrowState {
     RefundPending,
     Refunded,
     ChargedBack,
+    RefundFailed,
 }
 
 impl EscrowState {
-    pub const ALL: [EscrowState; 6] = [
+    pub const ALL: [EscrowState; 7] = [
         EscrowState::Funded,
         EscrowState::Disputed,
         EscrowState::Released,
         EscrowState::RefundPending,
         EscrowState::Refunded,
         EscrowState::ChargedBack,
+        EscrowState::RefundFailed,
     ];
 
     fn of(c: &Contract, status: EscrowStatus) -> EscrowState {
@@ -260,6 +262,7 @@ impl EscrowState {
             EscrowStatus::RefundPending => EscrowState::RefundPending,
             EscrowStatus::Refunded => EscrowState::Refunded,
             EscrowStatus::ChargedBack => EscrowState::ChargedBack,
+            EscrowStatus::RefundFailed => EscrowState::RefundFailed,
         }
     }
 
@@ -271,6 +274,7 @@ impl EscrowState {
             EscrowState::RefundPending => "refund_pending",
             EscrowState::Refunded => "refunded",
             EscrowState::ChargedBack => "charged_back",
+            EscrowState::RefundFailed => "refund_failed",
         }
     }
 }
@@ -453,6 +457,11 @@ pub struct RefundSplit {
     pub provider_refund_id: Option<String>,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// What the provider last said of its refund (`pending`, `succeeded`, `failed`); `null`
+    /// before it answered.
+    pub provider_status: Option<String>,
+    /// How many times a failed refund was sent again.
+    pub retries: u32,
 }
 
 impl RefundSplit {
@@ -466,6 +475,8 @@ impl RefundSplit {
             provider_refund_id: r.provider_refund_id.as_ref().map(|r| r.to_string()),
             attempts: r.attempts,
             last_error: r.last_error.clone(),
+            provider_status: r.provider_status.clone(),
+            retries: r.retries,
         }
     }
 }

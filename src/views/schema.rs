@@ -79,7 +79,8 @@ mod tests {
                 "released",
                 "refund_pending",
                 "refunded",
-                "charged_back"
+                "charged_back",
+                "refund_failed"
             ]
             .map(serde_json::Value::from)
         );

@@ -5,6 +5,10 @@ mod support;
 
 mod helpers;
 
+#[allow(dead_code)]
+#[path = "../providers/fake_stripe.rs"]
+mod fake_stripe;
+
 mod auto_release;
 mod chargebacks;
 mod concurrency;
@@ -20,5 +24,6 @@ mod operations;
 mod original;
 mod outside_refunds;
 mod payouts;
+mod refunds;
 mod validation;
 mod webhooks;

@@ -839,3 +839,58 @@ async fn escrow_resolve_splits_a_disputed_escrow_once_and_disputes_list_shows_it
     assert!(shown.stdout.contains("Disputes"), "{}", shown.stdout);
     f.ctl(&["verify"]).await.assert_code(0);
 }
+
+#[tokio::test]
+async fn refunds_retry_sends_a_failed_refund_again_under_a_new_key() {
+    let stripe = crate::fake_stripe::FakeStripe::start().await;
+    let f = Fixture::with(&[
+        ("STRIPE_SECRET_KEY", crate::fake_stripe::SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+    ])
+    .await;
+    let d = f.funded("1000").await;
+    stripe.add_payment_intent(&format!("pi_{}", d.contract), 100_000);
+    stripe.answer_refunds_with(["failed"]);
+    f.refund(&d).await.expect("the refund is decided");
+    assert_eq!(f.escrow_status(&d).await, "refund_failed");
+    let listed = f
+        .ctl(&["--json", "refunds", "list", "--failed"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(
+        listed["data"][0]["contractId"],
+        json!(d.contract),
+        "{listed}"
+    );
+    let table = f.ctl(&["refunds", "list", "--failed"]).await;
+    table.assert_code(0);
+    assert!(
+        table.stdout.contains("expired_or_canceled_card"),
+        "{}",
+        table.stdout
+    );
+    // Without a terminal it asks nothing and does nothing.
+    f.ctl(&["refunds", "retry", &d.contract])
+        .await
+        .assert_code(2);
+    assert_eq!(f.escrow_status(&d).await, "refund_failed");
+    let v = f
+        .ctl(&["--json", "refunds", "retry", &d.contract, "--yes"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(v["status"], json!("refunded"), "{v}");
+    let keys: Vec<String> = stripe
+        .requests_to("/v1/refunds")
+        .into_iter()
+        .filter_map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], keys[1]);
+    // Nothing failed is left: a second retry is refused.
+    f.ctl(&["refunds", "retry", &d.contract, "--yes"])
+        .await
+        .assert_code(4);
+    f.ctl(&["verify"]).await.assert_code(0);
+}

@@ -76,6 +76,8 @@ struct Inner {
     refunds: Vec<Value>,
     checkout_faults: VecDeque<Fault>,
     refund_faults: VecDeque<Fault>,
+    /// The statuses the next refunds are created with (`succeeded` once it is empty).
+    refund_statuses: VecDeque<&'static str>,
     transfer_faults: VecDeque<Fault>,
     /// Connected accounts: id → whether it takes transfers (onboarding complete).
     accounts: HashMap<String, bool>,
@@ -117,6 +119,13 @@ impl FakeStripe {
     }
 
     /// A payment Stripe took: refunds against it are checked against its amount.
+    /// The next refunds are created with these statuses, in order (`pending`, `failed`, …);
+    /// then `succeeded` again.
+    #[allow(dead_code)]
+    pub fn answer_refunds_with(&self, statuses: impl IntoIterator<Item = &'static str>) {
+        self.inner.lock().unwrap().refund_statuses.extend(statuses);
+    }
+
     pub fn add_payment_intent(&self, id: &str, amount: i64) {
         self.inner
             .lock()
@@ -529,7 +538,11 @@ async fn create_refund(
                 ),
             );
         }
-        g.intents.insert(pi.clone(), (paid, refunded + amount));
+        // A refund made to fail gives the money back: it does not count against the charge.
+        let status = g.refund_statuses.pop_front().unwrap_or("succeeded");
+        if !matches!(status, "failed" | "canceled") {
+            g.intents.insert(pi.clone(), (paid, refunded + amount));
+        }
         let metadata: serde_json::Map<String, Value> = form
             .iter()
             .filter_map(|(k, v)| {
@@ -552,7 +565,8 @@ async fn create_refund(
             "reason": null,
             "receipt_number": null,
             "source_transfer_reversal": null,
-            "status": "succeeded",
+            "status": status,
+            "failure_reason": if status == "failed" { json!("expired_or_canceled_card") } else { Value::Null },
             "transfer_reversal": null,
         });
         g.refunds.push(refund.clone());

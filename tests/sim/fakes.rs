@@ -263,6 +263,7 @@ impl FakeProvider {
             if done.payment_ref == payment_ref && done.amount == amount {
                 return Ok(RefundResult {
                     id: RefundRef::new(done.id.clone()),
+                    status: escrow::payment::RefundStatus::Succeeded,
                 });
             }
             let why = format!(
@@ -298,6 +299,7 @@ impl FakeProvider {
         s.notices.push(refund.clone());
         Ok(RefundResult {
             id: RefundRef::new(refund.id),
+            status: escrow::payment::RefundStatus::Succeeded,
         })
     }
 

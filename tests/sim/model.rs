@@ -1025,7 +1025,7 @@ impl Model {
                     }
                     // The simulation makes no chargebacks: a charged-back escrow is impossible.
                     (EscrowStatus::RefundPending | EscrowStatus::Refunded, None)
-                    | (EscrowStatus::ChargedBack, _) => {
+                    | (EscrowStatus::ChargedBack | EscrowStatus::RefundFailed, _) => {
                         // Impossible by the model's own transitions; make it visible.
                         add(escrow, i64::MIN / 4);
                     }

@@ -206,3 +206,28 @@ pub fn charge_dispute(
         }),
     )
 }
+
+/// A refund event (`kind`: `refund.updated`, `charge.refund.updated`, `refund.failed`) for
+/// refund `refund` of `payment_intent`, shaped as Stripe's refund object (`status`:
+/// `pending`, `succeeded`, `failed`, `canceled`).
+pub fn refund_event(
+    event_id: &str,
+    kind: &str,
+    refund: &str,
+    payment_intent: &str,
+    amount: i64,
+    status: &str,
+) -> String {
+    event(
+        event_id,
+        kind,
+        json!({
+            "id": refund, "object": "refund", "amount": amount, "balance_transaction": null,
+            "charge": format!("ch_for_{payment_intent}"), "created": chrono::Utc::now().timestamp(),
+            "currency": "inr", "metadata": {}, "payment_intent": payment_intent, "reason": null,
+            "receipt_number": null, "source_transfer_reversal": null, "status": status,
+            "failure_reason": if status == "failed" { json!("expired_or_canceled_card") } else { Value::Null },
+            "transfer_reversal": null
+        }),
+    )
+}

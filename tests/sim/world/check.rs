@@ -505,7 +505,7 @@ impl World {
                 let forward = match before.status {
                     Funded => true,
                     RefundPending => matches!(now.status, RefundPending | Refunded),
-                    Released | Refunded | ChargedBack => now.status == before.status,
+                    Released | Refunded | ChargedBack | RefundFailed => now.status == before.status,
                 };
                 if now.payment_ref != before.payment_ref || !forward {
                     return Err(format!(

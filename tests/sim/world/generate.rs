@@ -333,7 +333,10 @@ impl World {
                     None => st.status != ContractStatus::Canceled,
                     Some(EscrowStatus::Funded | EscrowStatus::RefundPending) => true,
                     Some(
-                        EscrowStatus::Released | EscrowStatus::Refunded | EscrowStatus::ChargedBack,
+                        EscrowStatus::Released
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::ChargedBack
+                        | EscrowStatus::RefundFailed,
                     ) => false,
                 }
             })

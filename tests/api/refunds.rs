@@ -1,0 +1,160 @@
+//! The refund lifecycle (issue 16, point 3) with the real Stripe client against a fake Stripe
+//! API: a refund Stripe answers `pending` stays `refund_pending` (its money in
+//! `refund:<contract>`) until Stripe's `refund.updated` says `succeeded`; one it answers (or
+//! later reports) `failed` is `refund_failed`, listed, and sent again under a new idempotency
+//! key. Runs on both stores.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use escrow::domain::{ContractId, EscrowStatus};
+use escrow::service::UseCase;
+
+use crate::fake_stripe::{FakeStripe, SECRET_KEY};
+use crate::helpers::{Parties, TestApp, operator};
+use crate::support::stripe::refund_event;
+
+async fn with_stripe() -> (TestApp, FakeStripe) {
+    let stripe = FakeStripe::start().await;
+    let app = TestApp::spawn_with(&[
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+    ])
+    .await;
+    (app, stripe)
+}
+
+/// A funded contract of 1000 whose payment Stripe knows; its client refunds it (900 back).
+async fn refunded_by_client(app: &TestApp, stripe: &FakeStripe) -> (Parties, Value) {
+    let p = app.funded_contract().await;
+    stripe.add_payment_intent(&format!("pi_{}", p.contract), 100_000);
+    let r = app.refund(&p, &p.client_token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    (p.clone(), app.contract(&p).await)
+}
+
+fn balance_of(v: &Value, account: &str) -> i64 {
+    v["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["account"] == account)
+        .map(|e| crate::support::money::minor(&e["amount"]))
+        .sum()
+}
+
+#[tokio::test]
+async fn a_refund_stripe_answers_pending_waits_for_its_refund_updated() {
+    let (app, stripe) = with_stripe().await;
+    stripe.answer_refunds_with(["pending"]);
+    let (p, v) = refunded_by_client(&app, &stripe).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_pending"), "{v}");
+    let refund = v["escrow"]["refund"].clone();
+    assert_eq!(refund["providerStatus"], json!("pending"), "{refund}");
+    let id = refund["providerRefundId"].as_str().unwrap().to_string();
+    // The money is on its way: still in the refund account.
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
+    // A recovery pass does not ask Stripe again for a refund it has taken.
+    app.state.service.recover_provider_work().await.unwrap();
+    assert_eq!(stripe.refunds().len(), 1);
+    // Stripe says how it ended.
+    let body = refund_event(
+        "evt_re_ok",
+        "refund.updated",
+        &id,
+        &format!("pi_{}", p.contract),
+        90_000,
+        "succeeded",
+    );
+    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    assert_eq!(v["escrow"]["status"], json!("refunded"), "{v}");
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 0);
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+#[tokio::test]
+async fn a_failed_refund_is_listed_and_sent_again_under_a_new_key() {
+    let (app, stripe) = with_stripe().await;
+    stripe.answer_refunds_with(["failed"]);
+    let (p, v) = refunded_by_client(&app, &stripe).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
+    assert_eq!(
+        v["escrow"]["refund"]["lastError"],
+        json!("expired_or_canceled_card")
+    );
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
+    let service = &app.state.service;
+    let op = operator();
+    let listed = service
+        .refunds(
+            service.permit(&op, UseCase::Reports).unwrap(),
+            true,
+            escrow::store::Page::new(1, 20),
+        )
+        .await
+        .unwrap();
+    let id: ContractId = p.contract.parse().unwrap();
+    assert!(listed.contracts.iter().any(|c| c.id == id));
+    let again = service
+        .retry_refunds(
+            service
+                .permit(&op, UseCase::Refund { client: None })
+                .unwrap(),
+            &id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.escrow_status(), Some(EscrowStatus::Refunded));
+    let keys: Vec<String> = stripe
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/refunds")
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_ne!(keys[0], keys[1], "a retry is a new idempotency key");
+    // Nothing failed is left to retry.
+    assert!(
+        service
+            .retry_refunds(
+                service
+                    .permit(&op, UseCase::Refund { client: None })
+                    .unwrap(),
+                &id,
+            )
+            .await
+            .is_err()
+    );
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+#[tokio::test]
+async fn a_refund_that_fails_after_it_succeeded_is_owed_again() {
+    let (app, stripe) = with_stripe().await;
+    let (p, v) = refunded_by_client(&app, &stripe).await;
+    assert_eq!(v["escrow"]["status"], json!("refunded"), "{v}");
+    let id = v["escrow"]["refund"]["providerRefundId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = refund_event(
+        "evt_re_failed",
+        "charge.refund.updated",
+        &id,
+        &format!("pi_{}", p.contract),
+        90_000,
+        "failed",
+    );
+    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
+    // The money came back from Stripe: owed to the client again.
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
