@@ -102,6 +102,12 @@ enum Step {
         client: i64,
         freelancer: i64,
     },
+    /// Stripe reports a chargeback of the payment (`charge.dispute.<kind>`, its `status`).
+    Chargeback {
+        event: String,
+        kind: &'static str,
+        status: &'static str,
+    },
     /// The freelancer withdraws the whole wallet.
     Payout,
 }
@@ -117,6 +123,7 @@ impl Step {
             Step::Dispute => "dispute",
             Step::Respond => "respond",
             Step::Resolve { .. } => "resolve",
+            Step::Chargeback { .. } => "chargeback",
             Step::Payout => "payout",
         }
     }
@@ -140,6 +147,11 @@ enum End {
     /// Disputed, answered, and resolved by an admin's split (refunded, with this client share).
     Resolved {
         client: i64,
+    },
+    /// A chargeback lost for the whole payment: before release (the escrow charged back), or
+    /// after it (released, a platform loss).
+    ChargedBack {
+        after_release: bool,
     },
 }
 
@@ -653,7 +665,7 @@ async fn prepare(
             ),
         ])
     };
-    let (payments, funding) = match rng.random_range(0..4) {
+    let (mut payments, funding) = match rng.random_range(0..4) {
         // A second payment for the same contract, at the same time as the first.
         0 => (2, Node::Par(vec![deliveries(1, 2), deliveries(2, 1)])),
         _ => (1, deliveries(1, rng.random_range(1..=3))),
@@ -669,7 +681,32 @@ async fn prepare(
                 .collect(),
         )
     };
-    let (script, end) = match rng.random_range(0..4) {
+    let (script, end) = match rng.random_range(0..5) {
+        4 => {
+            // The card holder's bank takes the payment back: created, then lost (each event
+            // delivered once or twice at once), before or after the release.
+            let after_release = rng.random_bool(0.5);
+            // One payment, so the chargeback names the payment the escrow holds.
+            payments = 1;
+            let funding = deliveries(1, rng.random_range(1..=3));
+            let mut steps = vec![funding, status("Started"), status("Ongoing")];
+            if after_release {
+                steps.push(release_path(rng));
+            }
+            for (n, kind, st) in [(1, "created", "needs_response"), (2, "closed", "lost")] {
+                let step = Step::Chargeback {
+                    event: format!("evt_{contract}_dp{n}"),
+                    kind,
+                    status: st,
+                };
+                steps.push(Node::Par(
+                    (0..rng.random_range(1..=2))
+                        .map(|_| Node::Step(step.clone()))
+                        .collect(),
+                ));
+            }
+            (Node::Seq(steps), End::ChargedBack { after_release })
+        }
         3 => {
             // Disputed (by one click or two at once) while the work goes on or once it is
             // completed, answered, and resolved by one admin or two clicking at once.
@@ -845,6 +882,26 @@ impl Ctx {
                         self.admin.as_str()
                     })
                     .json(&json!({"cancelReason": "crash test", "cancelReasonDescription": "refund under fire"})),
+                Step::Chargeback {
+                    event,
+                    kind,
+                    status,
+                } => {
+                    let body = crate::support::stripe::charge_dispute(
+                        event,
+                        kind,
+                        &format!("dp_{}", d.contract),
+                        &format!("ch_{}", d.contract),
+                        Some(&format!("pi_{}_1", d.contract)),
+                        d.amount,
+                        status,
+                    );
+                    self.http
+                        .post(format!("{base}/webhook"))
+                        .header("content-type", "application/json")
+                        .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
+                        .body(body)
+                }
                 Step::Dispute => self
                     .http
                     .post(format!(
@@ -878,7 +935,7 @@ impl Ctx {
                     .bearer_auth(&d.freelancer_token),
             };
             let request = match step {
-                Step::Fund { .. } => request,
+                Step::Fund { .. } | Step::Chargeback { .. } => request,
                 _ => request.header("idempotency-key", &key),
             };
             let sent = request.send().await;
@@ -896,7 +953,7 @@ impl Ctx {
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let code = body["code"].as_str().unwrap_or("");
                     let definite = match step {
-                        Step::Fund { .. } => {
+                        Step::Fund { .. } | Step::Chargeback { .. } => {
                             assert!(
                                 status == 200 || status >= 500 || status == 408,
                                 "a correctly signed webhook was refused with {status}: {text}"
@@ -1042,12 +1099,37 @@ async fn check(
         // Released or refunded at most once, never both, and as the script leads.
         let (released, refunded) = (transfers("release"), transfers("refund"));
         assert!(released <= 1 && refunded <= 1, "moved twice: {what}");
+        let charged_back_held = d.end
+            == End::ChargedBack {
+                after_release: false,
+            };
         assert!(
-            released + refunded == 1,
+            released + refunded == usize::from(!charged_back_held),
             "released and refunded, or neither: {what}"
         );
         let status = escrow["status"].as_str().unwrap_or("");
         match d.end {
+            End::ChargedBack { after_release } => {
+                let cb = &contract["disputes"][0]["chargeback"];
+                assert_eq!(
+                    contract["disputes"].as_array().map(Vec::len),
+                    Some(1),
+                    "one chargeback, however often its events came: {what}"
+                );
+                assert_eq!(cb["closed"], json!(true), "{what}");
+                if after_release {
+                    assert_eq!(status, "released", "{what}");
+                    assert_eq!(transfers("chargeback_loss"), 1, "{what}");
+                    assert_eq!(transfers("chargeback"), 0, "{what}");
+                    assert_eq!(minor(&cb["platformLoss"]), d.amount, "{what}");
+                } else {
+                    assert_eq!(status, "charged_back", "{what}");
+                    assert_eq!(transfers("chargeback"), 1, "{what}");
+                    assert_eq!(transfers("chargeback_loss"), 0, "{what}");
+                    assert_eq!(minor(&cb["takenFromEscrow"]), d.amount, "{what}");
+                }
+                acknowledged += acked("chargeback").count() as u64;
+            }
             End::Released => assert_eq!(status, "released", "{what}"),
             End::Refunded => assert_eq!(status, "refunded", "{what}"),
             End::OneOf => assert!(status == "released" || status == "refunded", "{what}"),
@@ -1136,10 +1218,10 @@ async fn check(
         // once the payouts a kill left between the wallet debit and the transfer are sent by
         // the maintenance task (and, on MongoDB, a debit cut off between its steps is finished
         // after its grace period), none is in flight.
-        let given = if status == "released" {
-            minor(&escrow["freelancerEarning"])
-        } else {
-            minor(&escrow["refund"]["freelancerShare"])
+        let given = match status {
+            "released" => minor(&escrow["freelancerEarning"]),
+            "charged_back" => 0,
+            _ => minor(&escrow["refund"]["freelancerShare"]),
         };
         let started = Instant::now();
         let payouts = loop {
