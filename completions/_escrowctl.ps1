@@ -189,6 +189,7 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Send a contract''s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question')
+            [CompletionResult]::new('settle', 'settle', [CompletionResultType]::ParameterValue, 'Settle a contract''s failed refunds by other means (a bank transfer made by hand): the client''s share is booked as sent and the escrow refunded; nothing goes to the provider. Asks first; --yes skips the question')
             break
         }
         'escrowctl;refunds;list' {
@@ -206,6 +207,20 @@ Register-ArgumentCompleter -Native -CommandName 'escrowctl' -ScriptBlock {
             break
         }
         'escrowctl;refunds;retry' {
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask: act at once (required when stdin is not a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout instead of tables')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'escrowctl;refunds;settle' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'How the client was paid; recorded in the escrow history')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A TOML file with settings (same keys as the environment variables; the environment wins)')

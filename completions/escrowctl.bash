@@ -94,6 +94,9 @@ _escrowctl() {
             escrowctl__subcmd__refunds,retry)
                 cmd="escrowctl__subcmd__refunds__subcmd__retry"
                 ;;
+            escrowctl__subcmd__refunds,settle)
+                cmd="escrowctl__subcmd__refunds__subcmd__settle"
+                ;;
             escrowctl__subcmd__report,balance)
                 cmd="escrowctl__subcmd__report__subcmd__balance"
                 ;;
@@ -612,7 +615,7 @@ _escrowctl() {
             return 0
             ;;
         escrowctl__subcmd__refunds)
-            opts="-h -V --database-url --config --json --help --version list retry"
+            opts="-h -V --database-url --config --json --help --version list retry settle"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -674,6 +677,36 @@ _escrowctl() {
                 return 0
             fi
             case "${prev}" in
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        escrowctl__subcmd__refunds__subcmd__settle)
+            opts="-y -h -V --reason --actor --yes --database-url --config --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

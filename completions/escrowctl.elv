@@ -175,6 +175,7 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --version 'Print version'
             cand list 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first'
             cand retry 'Send a contract''s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question'
+            cand settle 'Settle a contract''s failed refunds by other means (a bank transfer made by hand): the client''s share is booked as sent and the escrow refunded; nothing goes to the provider. Asks first; --yes skips the question'
         }
         &'escrowctl;refunds;list'= {
             cand --limit 'How many rows per page (1–100)'
@@ -190,6 +191,19 @@ set edit:completion:arg-completer[escrowctl] = {|@words|
             cand --version 'Print version'
         }
         &'escrowctl;refunds;retry'= {
+            cand --actor 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]'
+            cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
+            cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'
+            cand -y 'Do not ask: act at once (required when stdin is not a terminal)'
+            cand --yes 'Do not ask: act at once (required when stdin is not a terminal)'
+            cand --json 'Print one JSON document on stdout instead of tables'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'escrowctl;refunds;settle'= {
+            cand --reason 'How the client was paid; recorded in the escrow history'
             cand --actor 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]'
             cand --database-url 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)'
             cand --config 'A TOML file with settings (same keys as the environment variables; the environment wins)'

@@ -130,13 +130,14 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand disputes; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -l json -d 'Print one JSON document on stdout instead of tables'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -s V -l version -d 'Print version'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -f -a "list" -d 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first'
-complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry" -f -a "retry" -d 'Send a contract\'s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -f -a "list" -d 'List contracts whose refund waits for the payment provider (or, with --failed, failed there), newest first'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -f -a "retry" -d 'Send a contract\'s failed refunds to the payment provider again, under a new idempotency key. Shows what goes back and asks; --yes skips the question'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and not __fish_seen_subcommand_from list retry settle" -f -a "settle" -d 'Settle a contract\'s failed refunds by other means (a bank transfer made by hand): the client\'s share is booked as sent and the escrow refunded; nothing goes to the provider. Asks first; --yes skips the question'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l limit -d 'How many rows per page (1–100)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l page -d 'Which page, from 1' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from list" -l after -d 'The page after this cursor (the `next` of the page before, as --json prints it): a deep page costs what the first does. Not with --page' -r
@@ -153,6 +154,14 @@ complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -l json -d 'Print one JSON document on stdout instead of tables'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -l reason -d 'How the client was paid; recorded in the escrow history' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -l actor -d 'Who acts, recorded in the escrow history [default: cli:<OS user>@<host>]' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -s y -l yes -d 'Do not ask: act at once (required when stdin is not a terminal)'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -l json -d 'Print one JSON document on stdout instead of tables'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c escrowctl -n "__fish_escrowctl_using_subcommand refunds; and __fish_seen_subcommand_from settle" -s V -l version -d 'Print version'
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l database-url -d 'The store: sqlite://PATH or mongodb://… (overrides ESCROW_DATABASE_URL)' -r
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l config -d 'A TOML file with settings (same keys as the environment variables; the environment wins)' -r -F
 complete -c escrowctl -n "__fish_escrowctl_using_subcommand reviews; and not __fish_seen_subcommand_from list" -l json -d 'Print one JSON document on stdout instead of tables'

@@ -204,6 +204,25 @@ pub enum RefundsCommand {
     /// idempotency key. Shows what goes back and asks; --yes skips the question.
     #[command(after_long_help = "Examples:\n  escrowctl refunds retry 65f1c0ffee0123456789abcd")]
     Retry(RefundsRetryArgs),
+    /// Settle a contract's failed refunds by other means (a bank transfer made by hand): the
+    /// client's share is booked as sent and the escrow refunded; nothing goes to the provider.
+    /// Asks first; --yes skips the question.
+    #[command(
+        after_long_help = "Examples:\n  escrowctl refunds settle 65f1c0ffee0123456789abcd --reason \"paid by bank transfer, ref 4711\""
+    )]
+    Settle(RefundsSettleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RefundsSettleArgs {
+    /// The contract: its id (24 hex characters) or its human id (CON00000042).
+    #[arg(value_name = "CONTRACT_ID")]
+    pub contract_id: String,
+    /// How the client was paid; recorded in the escrow history.
+    #[arg(long, value_name = "REASON", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: String,
+    #[command(flatten)]
+    pub act: ActArgs,
 }
 
 #[derive(Args, Debug)]

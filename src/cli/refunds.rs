@@ -2,7 +2,7 @@
 
 use comfy_table::Cell;
 
-use super::args::{RefundsCommand, RefundsListArgs, RefundsRetryArgs};
+use super::args::{RefundsCommand, RefundsListArgs, RefundsRetryArgs, RefundsSettleArgs};
 use super::confirm::{confirm, operator};
 use super::escrow::{contract_id, which_page};
 use super::exit::{CliError, Exit};
@@ -14,6 +14,7 @@ pub async fn run(service: &Service, out: &Output, command: RefundsCommand) -> Re
     match command {
         RefundsCommand::List(a) => list(service, out, a).await,
         RefundsCommand::Retry(a) => retry(service, out, a).await,
+        RefundsCommand::Settle(a) => settle(service, out, a).await,
     }
 }
 
@@ -100,6 +101,49 @@ async fn retry(service: &Service, out: &Output, a: RefundsRetryArgs) -> Result<(
     }
     out.line(&format!(
         "Refund of contract {} sent again as {}: {}",
+        escrow.contract_id,
+        caller.actor(),
+        escrow.status.as_str()
+    ))
+}
+
+async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result<(), CliError> {
+    let id = contract_id(service, &a.contract_id).await?;
+    let caller = operator(a.act.actor);
+    if !a.act.yes {
+        let view = service
+            .contract(service.permit(&caller, UseCase::ViewContract)?, &id)
+            .await?;
+        let Some(e) = EscrowView::of(&view.contract) else {
+            return Err(CliError::new(
+                Exit::Conflict,
+                ErrorCode::EscrowWrongState,
+                "the contract has no escrow",
+            ));
+        };
+        let share = e.refund.as_ref().map(|r| r.client_share);
+        let question = format!(
+            "Book {} to client {} as paid outside the provider ({})?",
+            share.map_or_else(String::new, |s| money_with_code(s, e.currency)),
+            e.client_id,
+            a.reason
+        );
+        let table = out.fields(vec![
+            ("Contract", e.contract_id.clone()),
+            ("Status", e.status.as_str().to_string()),
+        ]);
+        confirm("settle", &table, &question)?;
+    }
+    let permit = service.permit(&caller, UseCase::Refund { client: None })?;
+    let c = service
+        .settle_failed_refunds(permit, &id, &a.reason)
+        .await?;
+    let escrow = EscrowView::of_moved(&c);
+    if out.is_json() {
+        return out.json(&escrow);
+    }
+    out.line(&format!(
+        "Failed refund of contract {} settled by {}: {}",
         escrow.contract_id,
         caller.actor(),
         escrow.status.as_str()

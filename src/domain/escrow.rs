@@ -1039,6 +1039,52 @@ impl Contract {
         Ok(transfers)
     }
 
+    /// An admin settles every failed refund of the contract by other means (a bank transfer,
+    /// say), for `reason`: the client's share leaves `refund:<contract>` as if the provider
+    /// had sent it, and the escrow is refunded. None failed: refused.
+    pub fn settle_failed_refunds(
+        &mut self,
+        actor: Actor<'_>,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let failed: Vec<MilestoneId> = self
+            .milestones
+            .iter()
+            .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundFailed))
+            .map(|m| m.id)
+            .collect();
+        if failed.is_empty() {
+            return Err(DomainError::refused(
+                Entity::Escrow,
+                self.escrow_state_name(),
+                Action::SettleRefund,
+                "no refund of this contract has failed",
+            ));
+        }
+        let mut transfers = vec![];
+        for id in failed {
+            let e = self.milestone_mut(id)?.escrow.as_mut().expect("failed");
+            e.status = EscrowStatus::RefundPending;
+            let r = e.refund.as_mut().expect("a failed refund has its split");
+            r.provider_refund_id = None;
+            transfers.extend(self.settle_refund(
+                id,
+                &RefundRef::new(format!("manual:{}", clip(actor))),
+                actor,
+                now,
+            )?);
+            self.push_history_to(
+                &[id],
+                "refund_settled_by_admin",
+                actor,
+                now,
+                &format!("settled outside the provider: {}", clip(reason)),
+            );
+        }
+        Ok(transfers)
+    }
+
     /// An operator sends a failed refund again: pending, under a new idempotency key (the
     /// provider would answer the old one with the failed refund). Every failed milestone of
     /// the contract; none: refused.

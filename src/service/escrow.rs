@@ -589,3 +589,31 @@ impl Service {
         })
     }
 }
+
+impl Service {
+    /// An admin settles a contract's failed refunds by other means (`reason` is kept): the
+    /// client's share is booked as gone, the escrow refunded. Nothing is sent to the provider.
+    pub async fn settle_failed_refunds(
+        &self,
+        permit: Permit<'_>,
+        id: &ContractId,
+        reason: &str,
+    ) -> Result<Contract> {
+        let caller = permit.expect(UseCase::Refund { client: None });
+        if !caller.is_admin() {
+            return Err(Error::new(
+                ErrorCode::AuthWrongRole,
+                "only an admin settles a failed refund",
+            ));
+        }
+        let actor = caller.actor();
+        let (_, c) = self
+            .transition_for(permit.request(), id, |c, now| {
+                let transfers = c.settle_failed_refunds(&actor, reason, now)?;
+                Ok(((), transfers, Outcome::Changed))
+            })
+            .await?;
+        tracing::info!(contract = %id, actor = %actor, "failed refund settled by an admin");
+        Ok(c)
+    }
+}

@@ -894,3 +894,55 @@ async fn refunds_retry_sends_a_failed_refund_again_under_a_new_key() {
         .assert_code(4);
     f.ctl(&["verify"]).await.assert_code(0);
 }
+
+#[tokio::test]
+async fn refunds_settle_books_a_failed_refund_paid_by_other_means() {
+    let stripe = crate::fake_stripe::FakeStripe::start().await;
+    let f = Fixture::with(&[
+        ("STRIPE_SECRET_KEY", crate::fake_stripe::SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+    ])
+    .await;
+    let d = f.funded("1000").await;
+    stripe.add_payment_intent(&format!("pi_{}", d.contract), 100_000);
+    stripe.answer_refunds_with(["failed"]);
+    f.refund(&d).await.expect("the refund is decided");
+    assert_eq!(f.escrow_status(&d).await, "refund_failed");
+    let v = f
+        .ctl(&[
+            "--json",
+            "refunds",
+            "settle",
+            &d.contract,
+            "--reason",
+            "paid by bank transfer, ref 4711",
+            "--yes",
+            "--actor",
+            "ops:alice",
+        ])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(v["status"], json!("refunded"), "{v}");
+    assert!(
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["action"] == "refund_settled_by_admin" && h["actor"] == "ops:alice"),
+        "{v}"
+    );
+    // Nothing was sent to Stripe for it, and there is nothing left to settle.
+    assert_eq!(stripe.requests_to("/v1/refunds").len(), 1);
+    f.ctl(&[
+        "refunds",
+        "settle",
+        &d.contract,
+        "--reason",
+        "again",
+        "--yes",
+    ])
+    .await
+    .assert_code(4);
+    f.ctl(&["verify"]).await.assert_code(0);
+}
