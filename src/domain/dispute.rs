@@ -647,59 +647,8 @@ impl Contract {
             }
             "lost" => {
                 let frozen = self.disputes[i].milestones.clone();
-                let mut left = d.amount;
-                let mut transfers = vec![];
-                let mut taken = MinorUnits::ZERO;
-                for m in frozen {
-                    if left.is_zero() {
-                        break;
-                    }
-                    let Some(e) = self
-                        .milestone(m)?
-                        .escrow
-                        .as_ref()
-                        .filter(|e| e.status == super::escrow::EscrowStatus::Funded)
-                    else {
-                        continue;
-                    };
-                    let x = left.min(e.held());
-                    if x.is_zero() {
-                        continue;
-                    }
-                    let tid = self.next_transfer_id();
-                    transfers.push(Transfer::new(
-                        tid,
-                        self.id.clone(),
-                        TransferKind::Chargeback,
-                        self.currency,
-                        now,
-                        vec![
-                            (Account::Escrow(self.milestone_ref(m)), -x),
-                            (Account::ExternalStripe, x),
-                        ],
-                    ));
-                    let e = self.milestone_mut(m)?.escrow.as_mut().expect("funded");
-                    e.charged_back += x;
-                    if e.held().is_zero() {
-                        e.status = super::escrow::EscrowStatus::ChargedBack;
-                    }
-                    left = left - x;
-                    taken += x;
-                }
-                if !left.is_zero() {
-                    let tid = self.next_transfer_id();
-                    transfers.push(Transfer::new(
-                        tid,
-                        self.id.clone(),
-                        TransferKind::ChargebackLoss,
-                        self.currency,
-                        now,
-                        vec![
-                            (Account::PlatformChargebacks, -left),
-                            (Account::ExternalStripe, left),
-                        ],
-                    ));
-                }
+                let (transfers, taken, left) =
+                    self.take_out(&frozen, d.amount, TakenBy::Chargeback, now)?;
                 let rest_held = self.disputes[i]
                     .milestones
                     .iter()
@@ -866,57 +815,7 @@ impl Contract {
         if new <= MinorUnits::ZERO {
             return Ok((Outcome::Unchanged, vec![]));
         }
-        let mut left = new;
-        let mut taken = MinorUnits::ZERO;
-        let mut transfers = vec![];
-        for m in &paid {
-            let Some(e) = self
-                .milestone(*m)?
-                .escrow
-                .as_ref()
-                .filter(|e| e.status == super::escrow::EscrowStatus::Funded)
-            else {
-                continue;
-            };
-            let x = left.min(e.held());
-            if x.is_zero() {
-                continue;
-            }
-            let tid = self.next_transfer_id();
-            transfers.push(Transfer::new(
-                tid,
-                self.id.clone(),
-                TransferKind::OutsideRefund,
-                self.currency,
-                now,
-                vec![
-                    (Account::Escrow(self.milestone_ref(*m)), -x),
-                    (Account::ExternalStripe, x),
-                ],
-            ));
-            let e = self.milestone_mut(*m)?.escrow.as_mut().expect("funded");
-            e.refunded_outside += x;
-            if e.held().is_zero() {
-                e.status = super::escrow::EscrowStatus::Refunded;
-                e.refunded_at = Some(now);
-            }
-            left = left - x;
-            taken += x;
-        }
-        if !left.is_zero() {
-            let tid = self.next_transfer_id();
-            transfers.push(Transfer::new(
-                tid,
-                self.id.clone(),
-                TransferKind::OutsideRefundLoss,
-                self.currency,
-                now,
-                vec![
-                    (Account::PlatformChargebacks, -left),
-                    (Account::ExternalStripe, left),
-                ],
-            ));
-        }
+        let (transfers, taken, left) = self.take_out(&paid, new, TakenBy::OutsideRefund, now)?;
         let still_held: Vec<MilestoneId> = paid
             .iter()
             .copied()
@@ -976,6 +875,97 @@ impl Contract {
         self.sync_release_fund_status();
         self.updated_at = now;
         Ok((Outcome::Changed, transfers))
+    }
+}
+
+/// What took money out of an escrow at the provider, outside its own moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TakenBy {
+    /// A lost chargeback: the escrow it empties is `charged_back`.
+    Chargeback,
+    /// A refund made outside the escrow: the escrow it empties is `refunded`.
+    OutsideRefund,
+}
+
+impl Contract {
+    /// Takes up to `amount` out of the escrows of `milestones` that still hold money, in order,
+    /// to `external:stripe` (what `by` took: an escrow left empty is closed); what they no
+    /// longer held is the platform's loss (`platform:chargebacks` → `external:stripe`). The
+    /// transfers, what was taken from the escrows, and the loss.
+    fn take_out(
+        &mut self,
+        milestones: &[MilestoneId],
+        amount: MinorUnits,
+        by: TakenBy,
+        now: i64,
+    ) -> Result<(Vec<Transfer>, MinorUnits, MinorUnits), DomainError> {
+        use super::escrow::EscrowStatus;
+        let (kind, loss_kind) = match by {
+            TakenBy::Chargeback => (TransferKind::Chargeback, TransferKind::ChargebackLoss),
+            TakenBy::OutsideRefund => {
+                (TransferKind::OutsideRefund, TransferKind::OutsideRefundLoss)
+            }
+        };
+        let mut left = amount;
+        let mut taken = MinorUnits::ZERO;
+        let mut transfers = vec![];
+        for m in milestones {
+            let Some(e) = self
+                .milestone(*m)?
+                .escrow
+                .as_ref()
+                .filter(|e| e.status == EscrowStatus::Funded)
+            else {
+                continue;
+            };
+            let x = left.min(e.held());
+            if x.is_zero() {
+                continue;
+            }
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                kind,
+                self.currency,
+                now,
+                vec![
+                    (Account::Escrow(self.milestone_ref(*m)), -x),
+                    (Account::ExternalStripe, x),
+                ],
+            ));
+            let e = self.milestone_mut(*m)?.escrow.as_mut().expect("funded");
+            match by {
+                TakenBy::Chargeback => e.charged_back += x,
+                TakenBy::OutsideRefund => e.refunded_outside += x,
+            }
+            if e.held().is_zero() {
+                match by {
+                    TakenBy::Chargeback => e.status = EscrowStatus::ChargedBack,
+                    TakenBy::OutsideRefund => {
+                        e.status = EscrowStatus::Refunded;
+                        e.refunded_at = Some(now);
+                    }
+                }
+            }
+            left = left - x;
+            taken += x;
+        }
+        if !left.is_zero() {
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                loss_kind,
+                self.currency,
+                now,
+                vec![
+                    (Account::PlatformChargebacks, -left),
+                    (Account::ExternalStripe, left),
+                ],
+            ));
+        }
+        Ok((transfers, taken, left))
     }
 }
 

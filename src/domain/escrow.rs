@@ -1039,15 +1039,8 @@ impl Contract {
         Ok(transfers)
     }
 
-    /// An admin settles every failed refund of the contract by other means (a bank transfer,
-    /// say), for `reason`: the client's share leaves `refund:<contract>` as if the provider
-    /// had sent it, and the escrow is refunded. None failed: refused.
-    pub fn settle_failed_refunds(
-        &mut self,
-        actor: Actor<'_>,
-        reason: &str,
-        now: i64,
-    ) -> Result<Vec<Transfer>, DomainError> {
+    /// The milestones whose refund failed at the provider; none: refused.
+    fn failed_refunds(&self) -> Result<Vec<MilestoneId>, DomainError> {
         let failed: Vec<MilestoneId> = self
             .milestones
             .iter()
@@ -1062,6 +1055,19 @@ impl Contract {
                 "no refund of this contract has failed",
             ));
         }
+        Ok(failed)
+    }
+
+    /// An admin settles every failed refund of the contract by other means (a bank transfer,
+    /// say), for `reason`: the client's share leaves `refund:<contract>` as if the provider
+    /// had sent it, and the escrow is refunded. None failed: refused.
+    pub fn settle_failed_refunds(
+        &mut self,
+        actor: Actor<'_>,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let failed = self.failed_refunds()?;
         let mut transfers = vec![];
         for id in failed {
             let e = self.milestone_mut(id)?.escrow.as_mut().expect("failed");
@@ -1093,20 +1099,7 @@ impl Contract {
         actor: Actor<'_>,
         now: i64,
     ) -> Result<Vec<MilestoneId>, DomainError> {
-        let failed: Vec<MilestoneId> = self
-            .milestones
-            .iter()
-            .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundFailed))
-            .map(|m| m.id)
-            .collect();
-        if failed.is_empty() {
-            return Err(DomainError::refused(
-                Entity::Escrow,
-                self.escrow_state_name(),
-                Action::SettleRefund,
-                "no refund of this contract has failed",
-            ));
-        }
+        let failed = self.failed_refunds()?;
         for id in &failed {
             let name = self.milestone_ref(*id);
             let e = self.milestone_mut(*id)?.escrow.as_mut().expect("failed");
