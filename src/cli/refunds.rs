@@ -64,32 +64,17 @@ async fn retry(service: &Service, out: &Output, a: RefundsRetryArgs) -> Result<(
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let view = service
-            .contract(service.permit(&caller, UseCase::ViewContract)?, &id)
-            .await?;
-        let Some(e) = EscrowView::of(&view.contract) else {
-            return Err(CliError::new(
-                Exit::Conflict,
-                ErrorCode::EscrowWrongState,
-                "the contract has no escrow",
-            ));
-        };
-        let share = e.refund.as_ref().map(|r| r.client_share);
+        let e = refund_of(service, &caller, &id).await?;
         let question = format!(
             "Send {} back to client {} again, under a new idempotency key?",
-            share.map_or_else(String::new, |s| money_with_code(s, e.currency)),
+            client_share(&e),
             e.client_id
         );
+        let last_error = e.refund.as_ref().and_then(|r| r.last_error.clone());
         let table = out.fields(vec![
             ("Contract", e.contract_id.clone()),
             ("Status", e.status.as_str().to_string()),
-            (
-                "Last error",
-                e.refund
-                    .as_ref()
-                    .and_then(|r| r.last_error.clone())
-                    .unwrap_or_default(),
-            ),
+            ("Last error", last_error.unwrap_or_default()),
         ]);
         confirm("retry", &table, &question)?;
     }
@@ -111,20 +96,10 @@ async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let view = service
-            .contract(service.permit(&caller, UseCase::ViewContract)?, &id)
-            .await?;
-        let Some(e) = EscrowView::of(&view.contract) else {
-            return Err(CliError::new(
-                Exit::Conflict,
-                ErrorCode::EscrowWrongState,
-                "the contract has no escrow",
-            ));
-        };
-        let share = e.refund.as_ref().map(|r| r.client_share);
+        let e = refund_of(service, &caller, &id).await?;
         let question = format!(
             "Book {} to client {} as paid outside the provider ({})?",
-            share.map_or_else(String::new, |s| money_with_code(s, e.currency)),
+            client_share(&e),
             e.client_id,
             a.reason
         );
@@ -148,4 +123,29 @@ async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result
         caller.actor(),
         escrow.status.as_str()
     ))
+}
+
+/// The contract's escrow as the question before a retry or a settlement shows it.
+async fn refund_of(
+    service: &Service,
+    caller: &crate::service::Caller,
+    id: &crate::domain::ContractId,
+) -> Result<EscrowView, CliError> {
+    let view = service
+        .contract(service.permit(caller, UseCase::ViewContract)?, id)
+        .await?;
+    EscrowView::of(&view.contract).ok_or_else(|| {
+        CliError::new(
+            Exit::Conflict,
+            ErrorCode::EscrowWrongState,
+            "the contract has no escrow",
+        )
+    })
+}
+
+/// The client's share of its refund, with its currency ("" before a refund is decided).
+fn client_share(e: &EscrowView) -> String {
+    e.refund
+        .as_ref()
+        .map_or_else(String::new, |r| money_with_code(r.client_share, e.currency))
 }

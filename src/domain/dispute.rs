@@ -494,17 +494,17 @@ impl Contract {
     /// The milestones whose escrow the payment `d` names paid for (by its payment intent or
     /// its charge).
     fn paid_by_dispute(&self, d: &ProviderDispute) -> Vec<MilestoneId> {
-        let refs: Vec<&PaymentRef> = d
-            .payment_intent_id
-            .iter()
-            .chain(d.charge_id.iter())
-            .collect();
+        self.paid_by(&[d.payment_intent_id.as_ref(), d.charge_id.as_ref()])
+    }
+
+    /// The milestones whose escrow the payment named by any of `refs` funded.
+    fn paid_by<R: std::borrow::Borrow<PaymentRef>>(&self, refs: &[Option<R>]) -> Vec<MilestoneId> {
         self.milestones
             .iter()
             .filter(|m| {
                 m.escrow
                     .as_ref()
-                    .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
+                    .is_some_and(|e| refs.iter().flatten().any(|r| e.is_paid_by(r.borrow())))
             })
             .map(|m| m.id)
             .collect()
@@ -719,39 +719,17 @@ impl Contract {
             return Outcome::Unchanged;
         }
         cb.recovered_from_wallet = amount;
+        let refs = [cb.payment_intent_id.clone(), cb.charge_id.clone()];
         let id = self.disputes[i].id;
-        let paid: Vec<MilestoneId> = self.milestones.iter().map(|m| m.id).collect();
         let detail = format!(
             "chargeback {id}: {amount} of the loss recovered from the freelancer's wallet (payout {payout})"
         );
         // On the milestones its charge paid, as the rest of its history.
-        let mine: Vec<MilestoneId> = paid
-            .into_iter()
-            .filter(|m| {
-                self.milestone(*m).is_ok_and(|m| {
-                    m.escrow.as_ref().is_some_and(|e| {
-                        cb_refs(self.disputes[i].chargeback.as_ref())
-                            .iter()
-                            .any(|r| e.is_paid_by(r))
-                    })
-                })
-            })
-            .collect();
+        let mine = self.paid_by(&refs);
         self.dispute_history(&mine, "chargeback_recovered", "system", now, &detail);
         self.updated_at = now;
         Outcome::Changed
     }
-}
-
-fn cb_refs(cb: Option<&Chargeback>) -> Vec<PaymentRef> {
-    cb.map(|cb| {
-        cb.payment_intent_id
-            .iter()
-            .chain(cb.charge_id.iter())
-            .cloned()
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 impl Contract {
@@ -770,16 +748,8 @@ impl Contract {
         refunded: MinorUnits,
         now: i64,
     ) -> Result<(Outcome, Vec<Transfer>), DomainError> {
-        let paid: Vec<MilestoneId> = self
-            .milestones
-            .iter()
-            .filter(|m| {
-                m.escrow
-                    .as_ref()
-                    .is_some_and(|e| refs.iter().any(|r| e.is_paid_by(r)))
-            })
-            .map(|m| m.id)
-            .collect();
+        let named: Vec<Option<&PaymentRef>> = refs.iter().map(|r| Some(*r)).collect();
+        let paid = self.paid_by(&named);
         let Some(first) = paid.first() else {
             return Ok((Outcome::Unchanged, vec![]));
         };

@@ -8,7 +8,7 @@ use crate::store::{ContractFilter, Cursor, Page};
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
 use super::error::Result;
-use super::escrow::{MovePlan, PlanAction};
+use super::escrow::{MovePlan, PLAN_ACTOR, PlanAction};
 use super::reports::EscrowPage;
 
 /// An admin's resolution of a contract's open client dispute.
@@ -21,9 +21,6 @@ pub struct Resolution {
     pub freelancer_share: MinorUnits,
     pub reason: String,
 }
-
-/// The actor written into the throwaway copy a plan works on; never saved.
-const PLAN_ACTOR: &str = "plan";
 
 impl Service {
     /// The contract's client disputes it: every milestone whose money is held is frozen (no

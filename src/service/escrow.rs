@@ -100,7 +100,7 @@ impl MovePlan {
 }
 
 /// The actor written into the throwaway copy a plan works on; never saved.
-const PLAN_ACTOR: &str = "plan";
+pub(super) const PLAN_ACTOR: &str = "plan";
 /// Who releases when a timer does (auto-release, or a client's request being enough).
 pub const AUTO_RELEASE_ACTOR: &str = "system:auto-release";
 
