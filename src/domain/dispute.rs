@@ -760,6 +760,10 @@ impl Contract {
             .expect("paid")
             .payment_ref
             .clone();
+        // A refund that failed at the provider counts as the escrow's own: a report made
+        // while it was still pending holds it (Stripe takes it out of `amount_refunded` once it
+        // fails), and events come in any order. Money refunded from the dashboard in its
+        // place is what `escrowctl refunds settle` records.
         let own: MinorUnits = paid
             .iter()
             .filter_map(|id| self.milestone(*id).ok()?.escrow.as_ref())
@@ -768,6 +772,7 @@ impl Contract {
                     e.status,
                     super::escrow::EscrowStatus::RefundPending
                         | super::escrow::EscrowStatus::Refunded
+                        | super::escrow::EscrowStatus::RefundFailed
                 )
             })
             .filter_map(|e| e.refund.as_ref())

@@ -1191,7 +1191,7 @@ impl Contract {
         let refunding = |e: &Escrow| {
             matches!(
                 e.status,
-                EscrowStatus::RefundPending | EscrowStatus::Refunded
+                EscrowStatus::RefundPending | EscrowStatus::Refunded | EscrowStatus::RefundFailed
             )
         };
         if refs.is_empty() {

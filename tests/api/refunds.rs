@@ -158,3 +158,45 @@ async fn a_refund_that_fails_after_it_succeeded_is_owed_again() {
     let report = app.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// Stripe counts a pending refund in the charge's `amount_refunded` and takes it out again when
+/// the refund fails; its `charge.refunded` may arrive after `refund.failed`. That report is the
+/// escrow's own refund, not one made outside it: nothing is taken, no platform loss is booked
+/// (found by the seeded simulation).
+#[tokio::test]
+async fn a_charge_refunded_reported_before_the_refund_failed_is_the_escrows_own() {
+    let (app, stripe) = with_stripe().await;
+    stripe.answer_refunds_with(["pending"]);
+    let (p, v) = refunded_by_client(&app, &stripe).await;
+    let id = v["escrow"]["refund"]["providerRefundId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pi = format!("pi_{}", p.contract);
+    let failed = refund_event(
+        "evt_re_failed_first",
+        "refund.failed",
+        &id,
+        &pi,
+        90_000,
+        "failed",
+    );
+    let r: Value = app.post_webhook(&failed).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let stale = crate::support::stripe::charge_refunded(
+        "evt_charge_refunded_late",
+        &format!("ch_{}", p.contract),
+        Some(&pi),
+        90_000,
+        json!({}),
+    );
+    let r: Value = app.post_webhook(&stale).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
+    assert_eq!(v["contract"]["disputes"], json!([]), "{v}");
+    assert_eq!(balance_of(&v, "platform:chargebacks"), 0, "{v}");
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
