@@ -143,6 +143,7 @@ impl Service {
                 .record_event(&record(EventStatus::Received, None, None))
                 .await?;
             self.metrics.webhook("duplicate");
+            self.finish_after_redelivery(&event, &seen).await?;
             return Ok(Delivery {
                 event_id: event.id,
                 outcome: DeliveryOutcome::Duplicate,
@@ -236,14 +237,20 @@ impl Service {
                         None,
                     ));
                 };
-                let Some(milestone) = read.refund_by_provider_id(&refund) else {
-                    return Ok(Applied::apart(
-                        EventStatus::Ignored,
-                        Some(format!(
-                            "refund {refund_id} is not one of this escrow's refunds"
-                        )),
-                        Some(read.id),
-                    ));
+                let (read, milestone) = match read.refund_by_provider_id(&refund) {
+                    Some(m) => (read, m),
+                    None => match self.learn_refund(read, &refund).await? {
+                        Ok(found) => found,
+                        Err(read) => {
+                            return Ok(Applied::apart(
+                                EventStatus::Ignored,
+                                Some(format!(
+                                    "refund {refund_id} is not one of this escrow's refunds"
+                                )),
+                                Some(read.id),
+                            ));
+                        }
+                    },
                 };
                 let contract = read.id.clone();
                 let (changed, _) = self
@@ -488,6 +495,61 @@ impl Service {
                     }
                 }
             }
+        }
+    }
+
+    /// What an applied event leaves to do after its write, done again on its redelivery: a
+    /// lost chargeback's recovery from the wallet. The event is recorded with the loss, so a
+    /// server that died between the two answers Stripe's redelivery as a duplicate; the
+    /// recovery runs then (it happens once whoever runs it), rather than only when its timer
+    /// falls due, by which time the freelancer may have withdrawn the wallet. Failing, the
+    /// delivery fails, so Stripe sends it again (the timer still stands).
+    async fn finish_after_redelivery(
+        &self,
+        event: &ParsedEvent,
+        seen: &WebhookEvent,
+    ) -> Result<()> {
+        let EventKind::ChargeDispute {
+            event: ChargebackEvent::Closed,
+            dispute,
+        } = &event.kind
+        else {
+            return Ok(());
+        };
+        if dispute.status != "lost" || seen.status != EventStatus::Applied {
+            return Ok(());
+        }
+        let Some(contract) = seen
+            .contract_id
+            .as_deref()
+            .and_then(|c| ContractId::parse(c).ok())
+        else {
+            return Ok(());
+        };
+        self.recover_chargeback(&contract, &dispute.id).await
+    }
+
+    /// A refund event names a refund this contract does not know, while it still owes a refund
+    /// whose provider answer was never recorded (a crash or a timeout after the provider took
+    /// it): that may be the one. The provider is asked again under the same keys (it replays
+    /// its first answer, which records the refund's id), and the refund looked up again. Not
+    /// found: `Err` with the contract as it is now. A provider that cannot be reached fails
+    /// the delivery, so Stripe sends it again: left unrecorded, a refund taken as pending would
+    /// wait forever for the word this event carries.
+    async fn learn_refund(
+        &self,
+        read: Contract,
+        refund: &crate::domain::RefundRef,
+    ) -> Result<std::result::Result<(Contract, crate::domain::MilestoneId), Contract>> {
+        if read.refunds_pending().is_empty() {
+            return Ok(Err(read));
+        }
+        let asked = self.settle_with_provider(&read.id).await;
+        let again = self.load(&read.id).await?;
+        match (again.refund_by_provider_id(refund), asked) {
+            (Some(m), _) => Ok(Ok((again, m))),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok(Err(again)),
         }
     }
 

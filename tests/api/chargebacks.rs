@@ -312,3 +312,36 @@ async fn with_wallet_recovery_a_loss_after_release_comes_out_of_the_wallet_never
     let report = app.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// A server that died after booking a lost chargeback's loss and before recovering it from
+/// the wallet answers nothing; Stripe sends the event again and finds it recorded. That
+/// redelivery finishes the recovery, before the freelancer can withdraw the wallet (the
+/// recovery's timer is only due a debit grace later). Here the first server is one that
+/// leaves the loss to the platform and the second, on the same store, one that recovers it:
+/// the first delivery booked the loss and recovered nothing, as a server cut off there would.
+#[tokio::test]
+async fn the_redelivery_of_a_lost_chargeback_finishes_a_recovery_cut_off_by_a_crash() {
+    let first = TestApp::spawn().await;
+    let p = first.requested_contract().await;
+    assert_eq!(first.release(&p).await.status(), StatusCode::OK);
+    dispute_event(&first, &p, "evt_r1", "closed", 50_000, "lost").await;
+    assert_eq!(first.wallet(&p, &p.freelancer).await["balance"], json!(900));
+    let second = TestApp::spawn_beside(&first, &[("ESCROW_CHARGEBACK_RECOVERY", "wallet")]).await;
+    let again = dispute_event(&second, &p, "evt_r1", "closed", 50_000, "lost").await;
+    assert_eq!(again["outcome"], json!("duplicate"), "{again}");
+    assert_eq!(
+        second.wallet(&p, &p.freelancer).await["balance"],
+        json!(400)
+    );
+    // And once: a third delivery takes nothing more.
+    dispute_event(&second, &p, "evt_r1", "closed", 50_000, "lost").await;
+    assert_eq!(
+        second.wallet(&p, &p.freelancer).await["balance"],
+        json!(400)
+    );
+    let v = second.contract(&p).await;
+    let cb = &v["contract"]["disputes"][0]["chargeback"];
+    assert_eq!(cb["recoveredFromWallet"], json!(500), "{cb}");
+    let report = second.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}

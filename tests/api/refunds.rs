@@ -200,3 +200,63 @@ async fn a_charge_refunded_reported_before_the_refund_failed_is_the_escrows_own(
     let report = app.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// Stripe took the refund as pending but its answer never arrived (the call timed out), then
+/// the bank failed it and Stripe says so. The event names a refund the escrow has not
+/// recorded: the service asks Stripe again under the refund's key (Stripe replays its first
+/// answer, which names the refund), then applies the event. Ignored, the refund would be
+/// recorded as pending by the next recovery pass and wait forever for this word.
+#[tokio::test]
+async fn a_refund_event_for_a_refund_whose_answer_was_lost_is_learned_and_applied() {
+    let stripe = FakeStripe::start().await;
+    let app = TestApp::spawn_with(&[
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+        ("STRIPE_TIMEOUT_S", "1"),
+    ])
+    .await;
+    stripe.answer_refunds_with(["pending"]);
+    stripe.fail_refunds([crate::fake_stripe::Fault::Hang(
+        std::time::Duration::from_secs(2),
+    )]);
+    let p = app.funded_contract().await;
+    let pi = format!("pi_{}", p.contract);
+    stripe.add_payment_intent(&pi, 100_000);
+    let r = app.refund(&p, &p.client_token).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the answer was lost"
+    );
+    let v = app.contract(&p).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_pending"), "{v}");
+    assert!(v["escrow"]["refund"]["providerRefundId"].is_null(), "{v}");
+    let made = stripe.refunds();
+    assert_eq!(made.len(), 1);
+    let id = made[0]["id"].as_str().unwrap().to_string();
+    let failed = refund_event(
+        "evt_re_lost_failed",
+        "refund.failed",
+        &id,
+        &pi,
+        90_000,
+        "failed",
+    );
+    let r: Value = app.post_webhook(&failed).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
+    assert_eq!(v["escrow"]["refund"]["providerRefundId"], json!(id), "{v}");
+    // Asked again under the same key: one refund at Stripe.
+    assert_eq!(stripe.refunds().len(), 1);
+    let keys: Vec<Option<String>> = stripe
+        .requests_to("/v1/refunds")
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
