@@ -76,6 +76,14 @@ pub enum Fault {
     CrashBeforeCall,
     /// The provider refunded and the service dies before it reads the answer.
     CrashAfterCall,
+    /// The provider takes the refund and answers `pending`: how it ends comes later
+    /// (`refund.updated`). Refunds of an escrow only; for anything else, no fault.
+    AnswerPending,
+    /// The provider answers the refund `failed` at once. Refunds of an escrow only.
+    AnswerFailed,
+    /// The provider takes the refund as pending, then the connection drops: the caller sees
+    /// an error, and Stripe's word on the refund names one the store does not know.
+    LostPendingAnswer,
 }
 
 impl Fault {
@@ -86,6 +94,44 @@ impl Fault {
         Fault::CrashBeforeCall,
         Fault::CrashAfterCall,
     ];
+
+    /// What a refund call may meet: every fault, and the provider's other answers.
+    pub const REFUND: [Fault; 8] = [
+        Fault::Timeout,
+        Fault::Reject,
+        Fault::LostAnswer,
+        Fault::CrashBeforeCall,
+        Fault::CrashAfterCall,
+        Fault::AnswerPending,
+        Fault::AnswerFailed,
+        Fault::LostPendingAnswer,
+    ];
+}
+
+/// Where a refund stands at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl PStatus {
+    pub fn answer(self) -> escrow::payment::RefundStatus {
+        match self {
+            PStatus::Pending => escrow::payment::RefundStatus::Pending,
+            PStatus::Succeeded => escrow::payment::RefundStatus::Succeeded,
+            PStatus::Failed => escrow::payment::RefundStatus::Failed(FAILURE_REASON.into()),
+        }
+    }
+}
+
+/// The `failure_reason` the simulated provider gives a failed refund.
+pub const FAILURE_REASON: &str = "expired_or_canceled_card";
+
+/// Refunds of an escrow's milestone carry keys that start so (duplicate payments' do not).
+fn is_escrow_refund(key: &str) -> bool {
+    key.starts_with("escrow-refund-")
 }
 
 /// A refund the provider made: the provider's own truth, which the store must end up matching.
@@ -96,6 +142,9 @@ pub struct ProviderRefund {
     pub contract_id: ContractId,
     pub payment_ref: String,
     pub amount: i64,
+    pub status: PStatus,
+    /// How the provider first answered it: Stripe replays that answer to the same key.
+    pub first: PStatus,
 }
 
 /// A transfer the provider made (money out).
@@ -238,6 +287,47 @@ impl FakeProvider {
         self.state().refunds.values().cloned().collect()
     }
 
+    /// How the provider first answered the refund made under this idempotency key (what it
+    /// replays to that key).
+    pub fn first_answer(&self, key: &str) -> Option<PStatus> {
+        self.state().refunds.get(key).map(|r| r.first)
+    }
+
+    /// The refunds still pending at the provider, oldest first.
+    pub fn pending_refunds(&self) -> Vec<ProviderRefund> {
+        let mut p: Vec<ProviderRefund> = self
+            .state()
+            .refunds
+            .values()
+            .filter(|r| r.status == PStatus::Pending)
+            .cloned()
+            .collect();
+        p.sort_by_key(|r| r.id[7..].parse::<u64>().unwrap_or(0));
+        p
+    }
+
+    /// The bank settles a pending refund: it succeeds, or fails and gives the charge its money
+    /// back (no longer in `amount_refunded`). `None`: it was not pending.
+    pub fn finish_refund(&self, id: &str, succeeds: bool) -> Option<ProviderRefund> {
+        let mut s = self.state();
+        let key = s
+            .refunds
+            .iter()
+            .find(|(_, r)| r.id == id && r.status == PStatus::Pending)
+            .map(|(k, _)| k.clone())?;
+        let r = s.refunds.get_mut(&key).expect("found");
+        r.status = if succeeds {
+            PStatus::Succeeded
+        } else {
+            PStatus::Failed
+        };
+        let r = r.clone();
+        if !succeeds {
+            *s.refunded.entry(r.payment_ref.clone()).or_insert(0) -= r.amount;
+        }
+        Some(r)
+    }
+
     pub fn take_notices(&self) -> Vec<ProviderRefund> {
         std::mem::take(&mut self.state().notices)
     }
@@ -254,16 +344,22 @@ impl FakeProvider {
     /// Carries out a refund as Stripe would: the same key with the same request returns the
     /// first answer; the same key with another request, a refund of an unknown payment or of
     /// more than is left are refused (and recorded as misuse: the service must never send them).
-    fn execute(s: &mut State, request: &RefundRequest) -> Result<RefundResult, PaymentError> {
+    fn execute(
+        s: &mut State,
+        request: &RefundRequest,
+        status: PStatus,
+    ) -> Result<RefundResult, PaymentError> {
         // The fake keeps Stripe's view: plain strings and integers.
         let key = request.idempotency_key.as_str().to_string();
         let payment_ref = request.payment_ref.as_str().to_string();
         let amount = request.amount.minor.get();
         if let Some(done) = s.refunds.get(&key) {
             if done.payment_ref == payment_ref && done.amount == amount {
+                // Stripe saves the first answer to a key and replays it, whatever became of
+                // the refund since.
                 return Ok(RefundResult {
                     id: RefundRef::new(done.id.clone()),
-                    status: escrow::payment::RefundStatus::Succeeded,
+                    status: done.first.answer(),
                 });
             }
             let why = format!(
@@ -287,19 +383,31 @@ impl FakeProvider {
             s.misuse.push(why.clone());
             return Err(PaymentError::Rejected(why));
         }
-        s.refunded.insert(payment_ref.clone(), before + amount);
+        // Only an escrow's refund meets the provider's other answers (a duplicate payment's
+        // refund takes any answer as done: see the README).
+        let status = if is_escrow_refund(&key) {
+            status
+        } else {
+            PStatus::Succeeded
+        };
         let refund = ProviderRefund {
             id: format!("re_sim_{}", s.refunds.len() + 1),
             idempotency_key: key.clone(),
             contract_id: request.contract_id.clone(),
-            payment_ref,
+            payment_ref: payment_ref.clone(),
             amount,
+            status,
+            first: status,
         };
+        // A failed refund gives nothing back and is not in the charge's `amount_refunded`.
+        if status != PStatus::Failed {
+            s.refunded.insert(payment_ref, before + amount);
+            s.notices.push(refund.clone());
+        }
         s.refunds.insert(key, refund.clone());
-        s.notices.push(refund.clone());
         Ok(RefundResult {
             id: RefundRef::new(refund.id),
-            status: escrow::payment::RefundStatus::Succeeded,
+            status: status.answer(),
         })
     }
 
@@ -320,7 +428,13 @@ impl FakeProvider {
             s.faults_fired += 1;
         }
         match fault {
-            None => Decision::Answer(Self::execute(&mut s, request)),
+            None => Decision::Answer(Self::execute(&mut s, request, PStatus::Succeeded)),
+            Some(Fault::AnswerPending) => {
+                Decision::Answer(Self::execute(&mut s, request, PStatus::Pending))
+            }
+            Some(Fault::AnswerFailed) => {
+                Decision::Answer(Self::execute(&mut s, request, PStatus::Failed))
+            }
             Some(Fault::Timeout) => {
                 Decision::Answer(Err(PaymentError::Unavailable("simulated timeout".into())))
             }
@@ -328,14 +442,20 @@ impl FakeProvider {
                 "simulated 400 from the provider".into(),
             ))),
             Some(Fault::LostAnswer) => {
-                let _ = Self::execute(&mut s, request);
+                let _ = Self::execute(&mut s, request, PStatus::Succeeded);
                 Decision::Answer(Err(PaymentError::Unavailable(
                     "simulated: connection reset after the request was sent".into(),
                 )))
             }
+            Some(Fault::LostPendingAnswer) => {
+                let _ = Self::execute(&mut s, request, PStatus::Pending);
+                Decision::Answer(Err(PaymentError::Unavailable(
+                    "simulated: connection reset after the refund was taken as pending".into(),
+                )))
+            }
             Some(Fault::CrashBeforeCall) => Decision::Crash("provider: before the refund call"),
             Some(Fault::CrashAfterCall) => {
-                let _ = Self::execute(&mut s, request);
+                let _ = Self::execute(&mut s, request, PStatus::Succeeded);
                 Decision::Crash("provider: after the refund, before its answer was saved")
             }
         }
@@ -413,7 +533,18 @@ impl PaymentProvider for FakeProvider {
                 s.faults_fired += 1;
             }
             match fault {
-                None => (Ok(Self::transfer_now(&mut s, request)), None),
+                None | Some(Fault::AnswerPending | Fault::AnswerFailed) => {
+                    (Ok(Self::transfer_now(&mut s, request)), None)
+                }
+                Some(Fault::LostPendingAnswer) => {
+                    Self::transfer_now(&mut s, request);
+                    (
+                        Err(PaymentError::Unavailable(
+                            "simulated: connection reset after the transfer was sent".into(),
+                        )),
+                        None,
+                    )
+                }
                 Some(Fault::Timeout) => (
                     Err(PaymentError::Unavailable("simulated timeout".into())),
                     None,

@@ -15,7 +15,7 @@ use escrow::domain::{
 };
 use escrow::service::ErrorKind;
 
-use crate::fakes::Fault;
+use crate::fakes::{Fault, PStatus};
 
 /// What a use case should answer: `Ok` with whether it changed the record, or the error kind.
 pub type Want = Result<Change, ErrorKind>;
@@ -32,6 +32,17 @@ pub struct MRefund {
     pub freelancer_share: i64,
     pub platform_fee: i64,
     pub explicit: bool,
+    /// The provider took it and said `pending` (its `refund.updated` says how it ends).
+    pub in_flight: bool,
+    /// How many times an operator sent it again after it failed.
+    pub retries: u32,
+}
+
+/// One refund call the service makes whose answer matters: a milestone's, with its retry
+/// count (which names its idempotency key). A duplicate payment's takes any answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Call {
+    Part(usize, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,13 +57,20 @@ pub struct MEscrow {
     pub earning: i64,
     /// What refunds made outside the escrow took out of it.
     pub outside: i64,
+    /// What lost chargebacks took out of it.
+    pub charged_back: i64,
     pub refund: Option<MRefund>,
 }
 
 impl MEscrow {
+    /// What it still holds of its amount.
+    pub fn held(&self) -> i64 {
+        self.amount - self.outside - self.charged_back
+    }
+
     /// What it holds split as a refund splits it: held, the fee kept of it, the earning.
     pub fn held_split(&self) -> (i64, i64, i64) {
-        let held = self.amount - self.outside;
+        let held = self.held();
         let fee = self.fee.min(held);
         (held, fee, held - fee)
     }
@@ -104,12 +122,12 @@ pub struct MState {
 pub enum DKind {
     Client,
     Outside,
-    /// One the simulation never makes (a chargeback): a mismatch if ever seen.
-    Other,
+    Chargeback,
 }
 
-/// A dispute: open (freezing `parts`) or not; an outside refund's payment, what it reported
-/// refunded and the platform's loss.
+/// A dispute: open (freezing `parts`) or not; an outside refund's payment and what it
+/// reported refunded; a chargeback's provider id, status and funds, and whether the bank
+/// decided it; the platform's loss.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MDispute {
     pub kind: DKind,
@@ -118,6 +136,22 @@ pub struct MDispute {
     pub payment_ref: Option<String>,
     pub refunded: i64,
     pub loss: i64,
+    pub chargeback: Option<MChargeback>,
+}
+
+impl MDispute {
+    pub fn awaits_admin(&self) -> bool {
+        self.open && self.chargeback.as_ref().is_none_or(|c| c.closed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MChargeback {
+    pub id: String,
+    pub status: String,
+    pub withdrawn: bool,
+    pub reinstated: bool,
+    pub closed: bool,
 }
 
 /// One contract the simulation created.
@@ -181,7 +215,9 @@ pub enum Funding {
     Duplicate,
 }
 
-fn m_escrow(e: &escrow::domain::Escrow) -> MEscrow {
+/// The stored escrow seen through the model's eyes; `whole`: the contract's milestones added
+/// up, where the provider's side of one refund means nothing.
+fn m_escrow(e: &escrow::domain::Escrow, whole: bool) -> MEscrow {
     MEscrow {
         status: e.status,
         payment_ref: e.payment_ref.to_string(),
@@ -190,11 +226,16 @@ fn m_escrow(e: &escrow::domain::Escrow) -> MEscrow {
         fee: e.platform_fee.get(),
         earning: e.freelancer_earning.get(),
         outside: e.refunded_outside.get(),
+        charged_back: e.charged_back.get(),
         refund: e.refund.as_ref().map(|r| MRefund {
             client_share: r.client_share.get(),
             freelancer_share: r.freelancer_share.get(),
             platform_fee: r.platform_fee.get(),
             explicit: r.explicit,
+            in_flight: !whole
+                && e.status == EscrowStatus::RefundPending
+                && r.provider_refund_id.is_some(),
+            retries: if whole { 0 } else { r.retries },
         }),
     }
 }
@@ -273,9 +314,11 @@ impl MState {
         self.escrow = funded.first().map(|first| {
             let status = [
                 EscrowStatus::Funded,
+                EscrowStatus::RefundFailed,
                 EscrowStatus::RefundPending,
                 EscrowStatus::Released,
                 EscrowStatus::Refunded,
+                EscrowStatus::ChargedBack,
             ]
             .into_iter()
             .find(|s| funded.iter().any(|e| e.status == *s))
@@ -289,11 +332,14 @@ impl MState {
                 fee: funded.iter().map(|e| e.fee).sum(),
                 earning: funded.iter().map(|e| e.earning).sum(),
                 outside: funded.iter().map(|e| e.outside).sum(),
+                charged_back: funded.iter().map(|e| e.charged_back).sum(),
                 refund: refunds.first().map(|r| MRefund {
                     client_share: refunds.iter().map(|r| r.client_share).sum(),
                     freelancer_share: refunds.iter().map(|r| r.freelancer_share).sum(),
                     platform_fee: refunds.iter().map(|r| r.platform_fee).sum(),
                     explicit: r.explicit,
+                    in_flight: false,
+                    retries: 0,
                 }),
             }
         });
@@ -334,9 +380,10 @@ impl MState {
             .any(|d| d.open && d.kind == DKind::Client)
     }
 
-    /// The dispute an admin's split settles now: the oldest open one.
+    /// The dispute an admin's split settles now: the oldest open one that does not wait for
+    /// the bank (a chargeback it has not decided).
     pub fn awaiting_admin(&self) -> Option<&MDispute> {
-        self.disputes.iter().find(|d| d.open)
+        self.disputes.iter().find(|d| d.awaits_admin())
     }
 
     /// How many client disputes were opened.
@@ -366,6 +413,7 @@ impl MState {
             payment_ref: None,
             refunded: 0,
             loss: 0,
+            chargeback: None,
         });
         Ok(Change::Yes)
     }
@@ -383,7 +431,7 @@ impl MState {
     /// it; the freelancer's share is spread over them in order, each up to its earning; work
     /// not completed is canceled by it. Refused while another open dispute freezes them.
     pub fn resolve_dispute(&mut self, client: i64, freelancer: i64) -> Want {
-        let Some(index) = self.disputes.iter().position(|d| d.open) else {
+        let Some(index) = self.disputes.iter().position(MDispute::awaits_admin) else {
             return conflict();
         };
         let targets: Vec<usize> = self.disputes[index]
@@ -432,6 +480,8 @@ impl MState {
                 freelancer_share,
                 platform_fee: kept,
                 explicit: true,
+                in_flight: false,
+                retries: 0,
             });
         }
         self.disputes[index].open = false;
@@ -459,10 +509,13 @@ impl MState {
         let own: i64 = paid
             .iter()
             .filter_map(|i| self.parts[*i].escrow.as_ref())
+            // A failed refund is counted too: a report made before it failed still holds it.
             .filter(|e| {
                 matches!(
                     e.status,
-                    EscrowStatus::RefundPending | EscrowStatus::Refunded
+                    EscrowStatus::RefundPending
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::RefundFailed
                 )
             })
             .filter_map(|e| e.refund.as_ref())
@@ -483,12 +536,12 @@ impl MState {
             if e.status != EscrowStatus::Funded {
                 continue;
             }
-            let x = left.min(e.amount - e.outside);
+            let x = left.min(e.held());
             if x == 0 {
                 continue;
             }
             e.outside += x;
-            if e.amount == e.outside {
+            if e.held() == 0 {
                 e.status = EscrowStatus::Refunded;
             }
             left -= x;
@@ -508,6 +561,7 @@ impl MState {
                     payment_ref: Some(payment_ref.to_string()),
                     refunded: 0,
                     loss: 0,
+                    chargeback: None,
                 });
                 self.disputes.len() - 1
             }
@@ -525,6 +579,111 @@ impl MState {
         Some(true)
     }
 
+    /// One `charge.dispute.*` event for payment `payment_ref` (issue 16, point 2): the first
+    /// event of a chargeback records it and freezes the milestones that payment paid and that
+    /// still hold money; funds withdrawn or reinstated are noted once; closed `won` unfreezes,
+    /// `lost` takes the amount out of the frozen milestones that still hold it (emptied ones
+    /// are charged back), the rest a platform loss, and leaves what they still hold frozen for
+    /// an admin. A decided chargeback changes no more.
+    pub fn apply_chargeback(
+        &mut self,
+        dispute: &str,
+        payment_ref: &str,
+        amount: i64,
+        status: &str,
+        phase: crate::stripe::ChargebackPhase,
+    ) -> Change {
+        use crate::stripe::ChargebackPhase as P;
+        let index = self
+            .disputes
+            .iter()
+            .position(|d| d.chargeback.as_ref().is_some_and(|c| c.id == dispute));
+        let (i, mut change) = match index {
+            Some(i) => (i, Change::No),
+            None => {
+                let held: Vec<usize> = (0..self.parts.len())
+                    .filter(|k| {
+                        self.parts[*k].held()
+                            && self.parts[*k]
+                                .escrow
+                                .as_ref()
+                                .is_some_and(|e| e.payment_ref == payment_ref)
+                    })
+                    .collect();
+                self.disputes.push(MDispute {
+                    kind: DKind::Chargeback,
+                    open: true,
+                    parts: held,
+                    payment_ref: None,
+                    refunded: 0,
+                    loss: 0,
+                    chargeback: Some(MChargeback {
+                        id: dispute.to_string(),
+                        status: status.to_string(),
+                        withdrawn: false,
+                        reinstated: false,
+                        closed: false,
+                    }),
+                });
+                (self.disputes.len() - 1, Change::Yes)
+            }
+        };
+        let d = &mut self.disputes[i];
+        let cb = d.chargeback.as_mut().expect("a chargeback");
+        if cb.closed {
+            return change;
+        }
+        if cb.status != status {
+            cb.status = status.to_string();
+            change = Change::Yes;
+        }
+        match phase {
+            P::FundsWithdrawn if !cb.withdrawn => {
+                cb.withdrawn = true;
+                return Change::Yes;
+            }
+            P::FundsReinstated if !cb.reinstated => {
+                cb.reinstated = true;
+                return Change::Yes;
+            }
+            P::Created | P::FundsWithdrawn | P::FundsReinstated => return change,
+            P::Closed => {}
+        }
+        match status {
+            "won" => {
+                cb.closed = true;
+                d.open = false;
+            }
+            "lost" => {
+                cb.closed = true;
+                let frozen = d.parts.clone();
+                let mut left = amount;
+                for k in &frozen {
+                    let Some(e) = self.parts[*k]
+                        .escrow
+                        .as_mut()
+                        .filter(|e| e.status == EscrowStatus::Funded)
+                    else {
+                        continue;
+                    };
+                    let x = left.min(e.held());
+                    e.charged_back += x;
+                    if e.held() == 0 {
+                        e.status = EscrowStatus::ChargedBack;
+                    }
+                    left -= x;
+                }
+                let rest_held = frozen.iter().any(|k| self.parts[*k].held());
+                let d = &mut self.disputes[i];
+                d.loss = left;
+                d.open = rest_held;
+            }
+            _ => return change,
+        }
+        self.sync();
+        Change::Yes
+    }
+
     /// The stored record, seen through the model's eyes.
     pub fn project(c: &Contract, reviewed: bool) -> MState {
         MState {
@@ -540,10 +699,10 @@ impl MState {
                     amount: m.amount.get(),
                     submitted: m.submitted_at.is_some(),
                     requested: m.release_requested_at.is_some(),
-                    escrow: m.escrow.as_ref().map(m_escrow),
+                    escrow: m.escrow.as_ref().map(|e| m_escrow(e, false)),
                 })
                 .collect(),
-            escrow: c.escrow().as_ref().map(m_escrow),
+            escrow: c.escrow().as_ref().map(|e| m_escrow(e, true)),
             extras: c
                 .extra_payments
                 .iter()
@@ -561,7 +720,7 @@ impl MState {
                     kind: match d.kind {
                         escrow::domain::DisputeKind::Client => DKind::Client,
                         escrow::domain::DisputeKind::OutsideRefund => DKind::Outside,
-                        _ => DKind::Other,
+                        escrow::domain::DisputeKind::Chargeback => DKind::Chargeback,
                     },
                     open: d.is_open(),
                     parts: d.milestones.iter().map(|m| m.get() - 1).collect(),
@@ -570,7 +729,16 @@ impl MState {
                     loss: d
                         .outside_refund
                         .as_ref()
-                        .map_or(0, |o| o.platform_loss.get()),
+                        .map(|o| o.platform_loss.get())
+                        .or(d.chargeback.as_ref().map(|c| c.platform_loss.get()))
+                        .unwrap_or(0),
+                    chargeback: d.chargeback.as_ref().map(|c| MChargeback {
+                        id: c.provider_dispute_id.clone(),
+                        status: c.provider_status.clone(),
+                        withdrawn: c.funds_withdrawn,
+                        reinstated: c.funds_reinstated,
+                        closed: c.closed,
+                    }),
                 })
                 .collect(),
         }
@@ -582,8 +750,14 @@ impl MState {
     pub fn masked(&self) -> MState {
         let mut m = self.clone();
         for e in m.parts.iter_mut().filter_map(|p| p.escrow.as_mut()) {
-            if e.status == EscrowStatus::RefundPending {
+            if matches!(
+                e.status,
+                EscrowStatus::RefundPending | EscrowStatus::RefundFailed
+            ) {
                 e.status = EscrowStatus::Refunded;
+            }
+            if let Some(r) = e.refund.as_mut() {
+                r.in_flight = false;
             }
         }
         for x in &mut m.extras {
@@ -616,12 +790,109 @@ impl MState {
                 .all(|(a, b)| a.payment_ref == b.payment_ref && (!a.refunded || b.refunded))
     }
 
+    /// Whether a refund is owed and not yet taken by the provider (one it took as pending is
+    /// left to its `refund.updated`).
     pub fn has_provider_work(&self) -> bool {
+        (0..self.parts.len()).any(|i| self.owes_call(i)) || self.extras.iter().any(|x| !x.refunded)
+    }
+
+    /// Whether a milestone's refund is still to be asked of the provider.
+    pub fn owes_milestone_call(&self) -> bool {
+        (0..self.parts.len()).any(|i| self.owes_call(i))
+    }
+
+    /// Whether milestone `i`'s refund call has the provider's answer recorded (taken as
+    /// pending, or settled either way).
+    pub fn call_answered(&self, i: usize) -> bool {
+        self.parts[i]
+            .escrow
+            .as_ref()
+            .is_some_and(|e| match e.status {
+                EscrowStatus::RefundPending => e.refund.as_ref().is_some_and(|r| r.in_flight),
+                EscrowStatus::Refunded | EscrowStatus::RefundFailed => true,
+                _ => false,
+            })
+    }
+
+    /// Whether milestone `i`'s refund is decided and still to be asked of the provider.
+    fn owes_call(&self, i: usize) -> bool {
+        self.parts[i].escrow.as_ref().is_some_and(|e| {
+            e.status == EscrowStatus::RefundPending
+                && e.refund.as_ref().is_some_and(|r| !r.in_flight)
+        })
+    }
+
+    /// Whether a refund waits for the provider's word on it (taken as pending).
+    pub fn refund_in_flight(&self) -> bool {
+        self.parts.iter().any(|p| {
+            p.escrow.as_ref().is_some_and(|e| {
+                e.status == EscrowStatus::RefundPending
+                    && e.refund.as_ref().is_some_and(|r| r.in_flight)
+            })
+        })
+    }
+
+    /// Whether a refund failed at the provider and waits for an operator.
+    pub fn refund_failed(&self) -> bool {
         self.parts.iter().any(|p| {
             p.escrow
                 .as_ref()
-                .is_some_and(|e| e.status == EscrowStatus::RefundPending)
-        }) || self.extras.iter().any(|x| !x.refunded)
+                .is_some_and(|e| e.status == EscrowStatus::RefundFailed)
+        })
+    }
+
+    /// An operator sends every failed refund again, each under a new key (`escrowctl refunds
+    /// retry`); none failed: refused.
+    pub fn retry_failed(&mut self) -> Want {
+        if !self.refund_failed() {
+            return conflict();
+        }
+        for e in self.parts.iter_mut().filter_map(|p| p.escrow.as_mut()) {
+            if e.status == EscrowStatus::RefundFailed {
+                e.status = EscrowStatus::RefundPending;
+                let r = e.refund.as_mut().expect("a failed refund has its split");
+                r.retries += 1;
+                r.in_flight = false;
+            }
+        }
+        self.sync();
+        Ok(Change::Yes)
+    }
+
+    /// An operator settles every failed refund by other means (`escrowctl refunds settle`);
+    /// none failed: refused.
+    pub fn settle_failed(&mut self) -> Want {
+        if !self.refund_failed() {
+            return conflict();
+        }
+        for e in self.parts.iter_mut().filter_map(|p| p.escrow.as_mut()) {
+            if e.status == EscrowStatus::RefundFailed {
+                e.status = EscrowStatus::Refunded;
+            }
+        }
+        self.sync();
+        Ok(Change::Yes)
+    }
+
+    /// The provider says how milestone `i`'s refund, which it had taken, ended.
+    pub fn refund_updated(&mut self, i: usize, succeeded: bool) -> Change {
+        let Some(e) = self.parts[i].escrow.as_mut() else {
+            return Change::No;
+        };
+        let r = e
+            .refund
+            .as_mut()
+            .expect("a refund the provider took has its split");
+        match (succeeded, e.status) {
+            (true, EscrowStatus::RefundPending) => e.status = EscrowStatus::Refunded,
+            (false, EscrowStatus::RefundPending | EscrowStatus::Refunded) => {
+                e.status = EscrowStatus::RefundFailed
+            }
+            _ => return Change::No,
+        }
+        r.in_flight = false;
+        self.sync();
+        Change::Yes
     }
 
     fn escrow_status(&self) -> Option<EscrowStatus> {
@@ -801,6 +1072,8 @@ impl MState {
                 freelancer_share,
                 platform_fee: fee,
                 explicit: share.is_some(),
+                in_flight: false,
+                retries: 0,
             });
         }
         // As the original left a refunded contract (its UI hides "Cancel" then).
@@ -876,6 +1149,7 @@ impl MState {
                 fee,
                 earning: part - fee,
                 outside: 0,
+                charged_back: 0,
                 refund: None,
             });
         }
@@ -885,19 +1159,21 @@ impl MState {
 
     /// Sends what is owed to the provider in the service's order (the escrow's refund, then
     /// each duplicate payment), each call taking the contract's next armed fault.
-    pub fn settle(&mut self, faults: &mut VecDeque<Fault>, outage: bool) -> Settle {
+    /// `known` says how the provider already holds a call's refund (made under its key before,
+    /// its answer lost): the provider answers with that refund as it stands.
+    pub fn settle(
+        &mut self,
+        faults: &mut VecDeque<Fault>,
+        outage: bool,
+        known: &dyn Fn(Call) -> Option<PStatus>,
+    ) -> Settle {
         let mut out = Settle {
             error: None,
             crash: false,
         };
         // A milestone's refund (`Ok`), then each duplicate payment's (`Err`).
         let mut calls: Vec<Result<usize, usize>> = (0..self.parts.len())
-            .filter(|i| {
-                self.parts[*i]
-                    .escrow
-                    .as_ref()
-                    .is_some_and(|e| e.status == EscrowStatus::RefundPending)
-            })
+            .filter(|i| self.owes_call(*i))
             .map(Ok)
             .collect();
         calls.extend(
@@ -906,12 +1182,23 @@ impl MState {
                 .map(Err),
         );
         for call in calls {
+            let mut fresh = PStatus::Succeeded;
             let failed = if outage {
                 Some(ErrorKind::PaymentUnavailable)
             } else {
                 match faults.pop_front() {
                     None => None,
-                    Some(Fault::Timeout | Fault::LostAnswer) => Some(ErrorKind::PaymentUnavailable),
+                    Some(Fault::AnswerPending) => {
+                        fresh = PStatus::Pending;
+                        None
+                    }
+                    Some(Fault::AnswerFailed) => {
+                        fresh = PStatus::Failed;
+                        None
+                    }
+                    Some(Fault::Timeout | Fault::LostAnswer | Fault::LostPendingAnswer) => {
+                        Some(ErrorKind::PaymentUnavailable)
+                    }
                     Some(Fault::Reject) => Some(ErrorKind::PaymentFailed),
                     Some(Fault::CrashBeforeCall | Fault::CrashAfterCall) => {
                         out.crash = true;
@@ -926,9 +1213,16 @@ impl MState {
                 }
                 None => match call {
                     Ok(i) => {
-                        self.parts[i].escrow.as_mut().expect("pending").status =
-                            EscrowStatus::Refunded
+                        let e = self.parts[i].escrow.as_mut().expect("pending");
+                        let r = e.refund.as_mut().expect("a pending refund has its split");
+                        // A key the provider already knows replays its first answer.
+                        match known(Call::Part(i, r.retries)).unwrap_or(fresh) {
+                            PStatus::Succeeded => e.status = EscrowStatus::Refunded,
+                            PStatus::Pending => r.in_flight = true,
+                            PStatus::Failed => e.status = EscrowStatus::RefundFailed,
+                        }
                     }
+                    // Any answer settles a duplicate payment's refund.
                     Err(i) => self.extras[i].refunded = true,
                 },
             }
@@ -970,9 +1264,12 @@ impl Model {
             for e in s.st.parts.iter().filter_map(|p| p.escrow.as_ref()) {
                 match (e.status, &e.refund) {
                     (EscrowStatus::Released, _) => held += e.earning,
-                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, Some(r)) => {
-                        held += r.freelancer_share
-                    }
+                    (
+                        EscrowStatus::RefundPending
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::RefundFailed,
+                        Some(r),
+                    ) => held += r.freelancer_share,
                     _ => {}
                 }
             }
@@ -1005,33 +1302,48 @@ impl Model {
                 ));
                 let wallet = wallet.clone();
                 add(Account::ExternalStripe, -e.amount);
-                // What refunds made outside the escrow took left through the provider.
-                add(Account::ExternalStripe, e.outside);
+                // What refunds made outside the escrow, and lost chargebacks, took left
+                // through the provider.
+                add(Account::ExternalStripe, e.outside + e.charged_back);
                 match (e.status, &e.refund) {
-                    (EscrowStatus::Funded, _) => add(escrow, e.amount - e.outside),
-                    (EscrowStatus::Refunded, None) if e.outside == e.amount => {}
+                    (EscrowStatus::Funded, _) => add(escrow, e.held()),
+                    (EscrowStatus::Refunded | EscrowStatus::ChargedBack, None) if e.held() == 0 => {
+                    }
                     (EscrowStatus::Released, _) => {
                         add(wallet, e.earning);
                         add(Account::PlatformFees, e.fee);
                     }
-                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, Some(r)) => {
+                    (
+                        EscrowStatus::RefundPending
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::RefundFailed,
+                        Some(r),
+                    ) => {
                         add(Account::PlatformFees, r.platform_fee);
                         add(wallet, r.freelancer_share);
-                        if e.status == EscrowStatus::RefundPending {
+                        // Owed to the client until the provider sent it (a failed one is owed
+                        // again).
+                        if e.status != EscrowStatus::Refunded {
                             add(refund.clone(), r.client_share);
                         } else {
                             add(Account::ExternalStripe, r.client_share);
                         }
                     }
-                    // The simulation makes no chargebacks: a charged-back escrow is impossible.
-                    (EscrowStatus::RefundPending | EscrowStatus::Refunded, None)
-                    | (EscrowStatus::ChargedBack | EscrowStatus::RefundFailed, _) => {
+                    (
+                        EscrowStatus::RefundPending
+                        | EscrowStatus::Refunded
+                        | EscrowStatus::RefundFailed
+                        | EscrowStatus::ChargedBack,
+                        None,
+                    )
+                    | (EscrowStatus::ChargedBack, Some(_)) => {
                         // Impossible by the model's own transitions; make it visible.
                         add(escrow, i64::MIN / 4);
                     }
                 }
             }
-            // What refunds made outside took after the money had left the escrow.
+            // What refunds made outside, and lost chargebacks, took after the money had left
+            // the escrow (the platform's loss).
             for d in &s.st.disputes {
                 add(Account::PlatformChargebacks, -d.loss);
                 add(Account::ExternalStripe, d.loss);
@@ -1126,7 +1438,7 @@ mod tests {
         });
         s.sync();
         let mut faults = VecDeque::from([Fault::Timeout]);
-        let out = s.settle(&mut faults, false);
+        let out = s.settle(&mut faults, false, &|_| None);
         assert_eq!(out.error, Some(ErrorKind::PaymentUnavailable));
         assert_eq!(
             s.escrow.as_ref().unwrap().status,

@@ -31,8 +31,55 @@ pub enum EventKind {
     /// Stripe dashboard, outside the escrow).
     /// `refunded` is the charge's `amount_refunded`: all of it refunded so far.
     ChargeRefunded { payment_ref: String, refunded: i64 },
+    /// `refund.updated` (or `charge.refund.updated`, `refund.failed`): a refund the provider
+    /// had taken as pending succeeded or failed.
+    RefundUpdated {
+        refund_id: String,
+        payment_ref: String,
+        succeeded: bool,
+    },
+    /// `charge.dispute.*`: the card holder disputed payment `payment_ref` at their bank
+    /// (chargeback `dispute`, of `amount`), in the dispute's `status` as the event carries it.
+    Chargeback {
+        dispute: String,
+        payment_ref: String,
+        amount: i64,
+        phase: ChargebackPhase,
+        status: &'static str,
+    },
     /// Anything this product does not act on (`checkout.session.async_payment_failed`, …).
     Other,
+}
+
+/// Which `charge.dispute.*` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargebackPhase {
+    Created,
+    FundsWithdrawn,
+    FundsReinstated,
+    Closed,
+}
+
+impl ChargebackPhase {
+    pub fn event_type(self) -> &'static str {
+        match self {
+            ChargebackPhase::Created => "charge.dispute.created",
+            ChargebackPhase::FundsWithdrawn => "charge.dispute.funds_withdrawn",
+            ChargebackPhase::FundsReinstated => "charge.dispute.funds_reinstated",
+            ChargebackPhase::Closed => "charge.dispute.closed",
+        }
+    }
+}
+
+/// A chargeback the card holder's bank opened: open until the bank decides.
+#[derive(Debug, Clone)]
+pub struct SimChargeback {
+    pub id: String,
+    pub payment_ref: String,
+    pub amount: i64,
+    /// When the evidence is due (Unix seconds): the same in every event of it.
+    pub due_by: i64,
+    pub closed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +105,7 @@ pub struct Stripe {
     pub events: Vec<SimEvent>,
     /// What each payment (by its reference) has had refunded so far, as its charge reports it.
     pub refunded: std::collections::HashMap<String, i64>,
+    pub chargebacks: Vec<SimChargeback>,
 }
 
 impl Stripe {
@@ -197,6 +245,71 @@ pub fn charge_refunded_event(
         "refunded": true
     });
     envelope(event_id, "charge.refunded", created_s, object)
+}
+
+/// A refund's state change, as `refund.updated`, `charge.refund.updated` or (a failure)
+/// `refund.failed` carry it: the refund object.
+pub fn refund_updated_event(
+    event_id: &str,
+    event_type: &str,
+    refund: &crate::fakes::ProviderRefund,
+    currency: &str,
+    created_s: i64,
+) -> String {
+    let failed = refund.status == crate::fakes::PStatus::Failed;
+    let object = json!({
+        "id": refund.id,
+        "object": "refund",
+        "amount": refund.amount,
+        "balance_transaction": null,
+        "charge": format!("ch_{}", refund.payment_ref.trim_start_matches("pi_")),
+        "created": created_s,
+        "currency": currency,
+        "destination_details": {"type": "card", "card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}},
+        "failure_reason": if failed { json!(crate::fakes::FAILURE_REASON) } else { Value::Null },
+        "metadata": {},
+        "payment_intent": refund.payment_ref,
+        "reason": "requested_by_customer",
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": if failed { "failed" } else { "succeeded" },
+        "transfer_reversal": null
+    });
+    envelope(event_id, event_type, created_s, object)
+}
+
+/// A `charge.dispute.*` event: the dispute object as Stripe shapes it.
+pub fn chargeback_event(
+    event_id: &str,
+    cb: &SimChargeback,
+    phase: ChargebackPhase,
+    status: &str,
+    currency: &str,
+    created_s: i64,
+) -> String {
+    let object = json!({
+        "id": cb.id,
+        "object": "dispute",
+        "amount": cb.amount,
+        "balance_transactions": [],
+        "charge": format!("ch_{}", cb.payment_ref.trim_start_matches("pi_")),
+        "created": created_s,
+        "currency": currency,
+        "enhanced_eligibility_types": [],
+        "evidence": {"enhanced_evidence": {}, "product_description": null, "receipt": null},
+        "evidence_details": {
+            "due_by": cb.due_by, "enhanced_eligibility": {}, "has_evidence": false,
+            "past_due": false, "submission_count": 0
+        },
+        "is_charge_refundable": false,
+        "livemode": false,
+        "metadata": {},
+        "payment_intent": cb.payment_ref,
+        "payment_method_details": {"type": "card"},
+        "reason": "fraudulent",
+        "status": status
+    });
+    envelope(event_id, phase.event_type(), created_s, object)
 }
 
 /// `checkout.session.async_payment_failed`: recorded, never acted on.

@@ -96,6 +96,18 @@ pub struct Stats {
     pub disputes_resolved: u64,
     /// Payments refunded outside the escrow (the dashboard) that the service took out of it.
     pub outside_refunds: u64,
+    /// Refunds the provider answered `pending`, that failed there, that an operator sent
+    /// again, and that an operator settled by other means.
+    pub refunds_answered_pending: u64,
+    pub refunds_failed: u64,
+    pub refunds_retried: u64,
+    pub failed_refunds_settled: u64,
+    /// Refund events that named a refund whose answer was lost, learned by asking again.
+    pub refunds_learned: u64,
+    /// Chargebacks heard of, and decided by the bank.
+    pub chargebacks: u64,
+    pub chargebacks_won: u64,
+    pub chargebacks_lost: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -124,6 +136,14 @@ impl Stats {
         self.disputes_opened += o.disputes_opened;
         self.disputes_resolved += o.disputes_resolved;
         self.outside_refunds += o.outside_refunds;
+        self.refunds_answered_pending += o.refunds_answered_pending;
+        self.refunds_failed += o.refunds_failed;
+        self.refunds_retried += o.refunds_retried;
+        self.failed_refunds_settled += o.failed_refunds_settled;
+        self.refunds_learned += o.refunds_learned;
+        self.chargebacks += o.chargebacks;
+        self.chargebacks_won += o.chargebacks_won;
+        self.chargebacks_lost += o.chargebacks_lost;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -313,6 +333,38 @@ pub enum Op {
     DashboardRefund {
         slot: usize,
     },
+    /// The bank settles the `pick`-th refund the provider holds as pending: it succeeds or
+    /// fails, and Stripe sends the refund object as `event_type` says.
+    FinishRefund {
+        pick: usize,
+        succeeds: bool,
+        event_type: &'static str,
+    },
+    /// The card holder disputes the payment behind the slot's escrow at their bank (all of
+    /// it, or `part_of` hundredths): Stripe sends `charge.dispute.created`, and now and then
+    /// `charge.dispute.funds_withdrawn` too.
+    Chargeback {
+        slot: usize,
+        part_of: i64,
+        withdrawn: bool,
+    },
+    /// The bank decides the `pick`-th open chargeback: Stripe sends `charge.dispute.closed`
+    /// (`won` comes with `charge.dispute.funds_reinstated` when the funds had been withdrawn).
+    DecideChargeback {
+        pick: usize,
+        won: bool,
+    },
+    /// An operator sends a contract's failed refunds again (`escrowctl refunds retry`);
+    /// `fault` is armed for the call.
+    RetryRefund {
+        slot: usize,
+        fault: Option<Fault>,
+    },
+    /// An operator settles a contract's failed refunds by other means (`escrowctl refunds
+    /// settle`).
+    SettleFailedRefund {
+        slot: usize,
+    },
     Outage(bool),
     Recover,
     Restart,
@@ -342,6 +394,9 @@ impl Op {
             self,
             Op::Pay { .. }
                 | Op::DashboardRefund { .. }
+                | Op::FinishRefund { .. }
+                | Op::Chargeback { .. }
+                | Op::DecideChargeback { .. }
                 | Op::Fault { .. }
                 | Op::Outage(_)
                 | Op::Restart
@@ -738,6 +793,10 @@ impl World {
             slot,
             fault: Some(f),
             ..
+        }
+        | Op::RetryRefund {
+            slot,
+            fault: Some(f),
         } = &op
         {
             self.provider.arm(&self.model.slots[*slot].id, *f);
@@ -749,6 +808,8 @@ impl World {
         let trap_percent = match op {
             Op::Refund { .. }
             | Op::ResolveDispute { .. }
+            | Op::RetryRefund { .. }
+            | Op::SettleFailedRefund { .. }
             | Op::Release { .. }
             | Op::Recover
             | Op::Deliver { .. }
@@ -855,6 +916,18 @@ impl World {
         self.draining = true;
         self.step += 1;
         self.play(Op::Restart).await?;
+        // The bank settles every refund the provider still holds as pending, and decides
+        // every open chargeback.
+        while !self.provider.pending_refunds().is_empty() {
+            self.step += 1;
+            let op = self.gen_finish_refund(1);
+            self.play(op).await?;
+        }
+        while self.stripe.chargebacks.iter().any(|c| !c.closed) {
+            self.step += 1;
+            let won = self.rng.percent(45);
+            self.play(Op::DecideChargeback { pick: 0, won }).await?;
+        }
         for _ in 0..1_000 {
             self.turn_refunds_into_events();
             let pending = self.stripe.pending();
@@ -899,7 +972,22 @@ impl World {
                 format!("refunds still owed after recovery: slots {owed:?}"),
             ));
         }
-        let refunds = self.provider.refunds();
+        let in_flight: Vec<usize> = (0..self.model.slots.len())
+            .filter(|i| self.model.slots[*i].st.refund_in_flight())
+            .collect();
+        if !in_flight.is_empty() {
+            return Err(self.fail(
+                "drain",
+                format!("refunds still waiting for the provider's word: slots {in_flight:?}"),
+            ));
+        }
+        // Every refund the provider made (not one that failed) is recorded once.
+        let refunds: Vec<_> = self
+            .provider
+            .refunds()
+            .into_iter()
+            .filter(|r| r.status != crate::fakes::PStatus::Failed)
+            .collect();
         let recorded: usize = self
             .last
             .contracts
@@ -907,8 +995,15 @@ impl World {
             .map(|c| {
                 c.milestones
                     .iter()
-                    .filter_map(|m| m.escrow.as_ref()?.refund.as_ref())
-                    .filter(|r| r.client_share.get() > 0 && r.provider_refund_id.is_some())
+                    .filter_map(|m| m.escrow.as_ref())
+                    .filter(|e| e.status == EscrowStatus::Refunded)
+                    .filter_map(|e| e.refund.as_ref())
+                    .filter(|r| {
+                        r.client_share.get() > 0
+                            && r.provider_refund_id
+                                .as_ref()
+                                .is_some_and(|id| !id.as_str().starts_with("manual:"))
+                    })
                     .count()
                     + c.extra_payments
                         .iter()

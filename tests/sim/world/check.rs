@@ -3,6 +3,7 @@
 //! events against the store.
 
 use super::*;
+use crate::fakes::PStatus;
 use escrow::service::UseCase;
 use escrow::store::{
     ContractStore, Cursor, EventStore, LedgerStore, Page, PayoutFilter, PayoutStore, ReviewStore,
@@ -77,12 +78,10 @@ impl World {
                 Op::Release { .. } | Op::ReleasePart { .. } => {
                     modelled.unwrap_or(EscrowStatus::Released)
                 }
-                // A refund answers once the provider's side is settled (or the crash check
-                // takes over): refunded, or released where a milestone was released before.
-                _ => match modelled {
-                    Some(EscrowStatus::Released) => EscrowStatus::Released,
-                    _ => EscrowStatus::Refunded,
-                },
+                // A refund answers once the provider answered (or the crash check takes
+                // over): refunded, taken as pending, failed, or released where a milestone
+                // was released before.
+                _ => modelled.unwrap_or(EscrowStatus::Refunded),
             };
             if *status != want {
                 return Err(format!("answered escrow {status:?}, expected {want:?}"));
@@ -504,8 +503,10 @@ impl World {
                 use EscrowStatus::*;
                 let forward = match before.status {
                     Funded => true,
-                    RefundPending => matches!(now.status, RefundPending | Refunded),
-                    Released | Refunded | ChargedBack | RefundFailed => now.status == before.status,
+                    RefundPending => matches!(now.status, RefundPending | Refunded | RefundFailed),
+                    // Sent again, or settled by an operator.
+                    RefundFailed => matches!(now.status, RefundFailed | RefundPending | Refunded),
+                    Released | Refunded | ChargedBack => now.status == before.status,
                 };
                 if now.payment_ref != before.payment_ref || !forward {
                     return Err(format!(
@@ -599,7 +600,22 @@ impl World {
             for d in &s.st.disputes[kept..] {
                 match d.kind {
                     crate::model::DKind::Client => self.stats.disputes_opened += 1,
-                    _ => self.stats.outside_refunds += 1,
+                    crate::model::DKind::Outside => self.stats.outside_refunds += 1,
+                    crate::model::DKind::Chargeback => self.stats.chargebacks += 1,
+                }
+            }
+            // Chargebacks the bank decided in this step (one first heard of as decided too).
+            for (k, d) in s.st.disputes.iter().enumerate() {
+                let Some(cb) = d.chargeback.as_ref().filter(|c| c.closed) else {
+                    continue;
+                };
+                let before = was.get(k).and_then(|w| w.chargeback.as_ref());
+                if before.is_some_and(|b| b.closed) {
+                    continue;
+                }
+                match cb.status.as_str() {
+                    "won" => self.stats.chargebacks_won += 1,
+                    _ => self.stats.chargebacks_lost += 1,
                 }
             }
             self.stats.disputes_resolved += (0..kept)
@@ -609,6 +625,25 @@ impl World {
                         && was[*k].kind == crate::model::DKind::Client
                 })
                 .count() as u64;
+        }
+        // A refund event that named a refund whose answer was lost: learned by asking again.
+        if let Op::Deliver { event } = op
+            && let EventKind::RefundUpdated { refund_id, .. } = &self.stripe.events[*event].kind
+        {
+            let names = |contracts: &[Contract]| {
+                contracts.iter().any(|c| {
+                    c.milestones.iter().any(|m| {
+                        m.escrow
+                            .as_ref()
+                            .and_then(|e| e.refund.as_ref())
+                            .and_then(|r| r.provider_refund_id.as_ref())
+                            .is_some_and(|id| id.as_str() == refund_id)
+                    })
+                })
+            };
+            if !names(&self.last.contracts) && names(&snap.contracts) {
+                self.stats.refunds_learned += 1;
+            }
         }
         // Milestones of contracts in several parts released by this step.
         for (i, s) in next
@@ -667,6 +702,36 @@ impl World {
                     _ => {}
                 }
             }
+            // The provider's other answers: a refund taken as pending, one that failed, one
+            // sent again, one an operator settled by hand.
+            let parts_before = before.as_ref().map(|b| b.parts.clone()).unwrap_or_default();
+            for (k, p) in s.st.parts.iter().enumerate() {
+                let (Some(e), Some(r)) =
+                    (&p.escrow, p.escrow.as_ref().and_then(|e| e.refund.as_ref()))
+                else {
+                    continue;
+                };
+                let was = parts_before.get(k).and_then(|b| b.escrow.as_ref());
+                let was_refund = was.and_then(|w| w.refund.as_ref());
+                if r.in_flight && !was_refund.is_some_and(|w| w.in_flight) {
+                    self.stats.refunds_answered_pending += 1;
+                }
+                let was_status = was.map(|w| w.status);
+                if e.status == EscrowStatus::RefundFailed
+                    && was_status != Some(EscrowStatus::RefundFailed)
+                {
+                    self.stats.refunds_failed += 1;
+                }
+                if r.retries > was_refund.map_or(0, |w| w.retries) {
+                    self.stats.refunds_retried += 1;
+                }
+                if e.status == EscrowStatus::Refunded
+                    && was_status == Some(EscrowStatus::RefundFailed)
+                    && r.retries == was_refund.map_or(0, |w| w.retries)
+                {
+                    self.stats.failed_refunds_settled += 1;
+                }
+            }
             let refunded_before = before
                 .map(|b| b.extras.iter().filter(|x| x.refunded).count())
                 .unwrap_or(0);
@@ -697,36 +762,47 @@ impl World {
                     .as_ref()
                     .unwrap_or(&e.payment_ref)
                     .to_string();
-                match (e.status, &r.provider_refund_id) {
-                    (EscrowStatus::Refunded, Some(id)) if r.client_share.get() > 0 => {
-                        let Some(p) = by_id.get(id.as_str()) else {
-                            return Err(format!(
-                                "contract {}: refund {id} recorded but the provider never made it",
-                                c.id
-                            ));
-                        };
-                        if p.payment_ref != pi
-                            || p.amount != r.client_share.get()
-                            || p.contract_id != c.id
-                        {
-                            return Err(format!(
-                                "contract {}: recorded refund {id} does not match the provider's {p:?}",
-                                c.id
-                            ));
-                        }
-                        *recorded.entry(id.to_string()).or_insert(0) += 1;
+                // An operator's settlement by other means names no provider refund.
+                let manual = r
+                    .provider_refund_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str().starts_with("manual:"));
+                // The provider's refund a status needs: a refunded escrow's succeeded, a
+                // failed one's failed; one taken as pending may have ended at the provider
+                // before Stripe's word on it arrived.
+                let wanted = match (e.status, &r.provider_refund_id) {
+                    (EscrowStatus::Refunded, Some(_)) if manual || r.client_share.get() == 0 => {
+                        None
                     }
-                    (EscrowStatus::Refunded, Some(_)) => {}
-                    (EscrowStatus::Refunded, None) => {
-                        return Err(format!("contract {}: refunded without a refund id", c.id));
-                    }
-                    (EscrowStatus::RefundPending, Some(id)) => {
+                    (EscrowStatus::Refunded, Some(id)) => Some((id, Some(PStatus::Succeeded))),
+                    (EscrowStatus::RefundPending, Some(id)) => Some((id, None)),
+                    (EscrowStatus::RefundFailed, Some(id)) => Some((id, Some(PStatus::Failed))),
+                    (EscrowStatus::Refunded | EscrowStatus::RefundFailed, None) => {
                         return Err(format!(
-                            "contract {}: pending refund already carries id {id}",
-                            c.id
+                            "contract {}: {:?} without a provider refund id",
+                            c.id, e.status
                         ));
                     }
-                    _ => {}
+                    _ => None,
+                };
+                if let Some((id, status)) = wanted {
+                    let Some(p) = by_id.get(id.as_str()) else {
+                        return Err(format!(
+                            "contract {}: refund {id} recorded but the provider never made it",
+                            c.id
+                        ));
+                    };
+                    if p.payment_ref != pi
+                        || p.amount != r.client_share.get()
+                        || p.contract_id != c.id
+                        || status.is_some_and(|s| s != p.status)
+                    {
+                        return Err(format!(
+                            "contract {}: recorded refund {id} ({:?}) does not match the provider's {p:?}",
+                            c.id, e.status
+                        ));
+                    }
+                    *recorded.entry(id.to_string()).or_insert(0) += 1;
                 }
             }
             for x in &c.extra_payments {
@@ -755,6 +831,8 @@ impl World {
         for p in &refunds {
             match recorded.get(&p.id).copied().unwrap_or(0) {
                 1 => {}
+                // A failed refund moved no money: once sent again, nothing names it.
+                0 if p.status == PStatus::Failed => {}
                 0 => {
                     // Made, answer lost: the store must still owe exactly this refund.
                     let owed =

@@ -346,6 +346,125 @@ impl World {
                 }
                 Ok(Reply::Nothing)
             }
+            Op::FinishRefund {
+                pick,
+                succeeds,
+                event_type,
+            } => {
+                let pending = self.provider.pending_refunds();
+                let Some(r) = pending
+                    .get(*pick)
+                    .and_then(|r| self.provider.finish_refund(&r.id, *succeeds))
+                else {
+                    return Ok(Reply::Nothing);
+                };
+                // A failed refund is no longer in the charge's `amount_refunded`.
+                if !succeeds {
+                    *self
+                        .stripe
+                        .refunded
+                        .entry(r.payment_ref.clone())
+                        .or_insert(0) -= r.amount;
+                }
+                let id = format!(
+                    "evt_sim_{:x}_refund_updated_{}",
+                    self.seed,
+                    self.stripe.events.len()
+                );
+                let body = stripe::refund_updated_event(
+                    &id,
+                    event_type,
+                    &r,
+                    self.model.currency.code(),
+                    self.clock_s(),
+                );
+                self.stripe.push(
+                    EventKind::RefundUpdated {
+                        refund_id: r.id.clone(),
+                        payment_ref: r.payment_ref.clone(),
+                        succeeded: *succeeds,
+                    },
+                    body,
+                    id,
+                );
+                Ok(Reply::Nothing)
+            }
+            Op::Chargeback {
+                slot,
+                part_of,
+                withdrawn,
+            } => {
+                let st = &self.model.slots[*slot].st;
+                let Some(e) = &st.escrow else {
+                    return Ok(Reply::Nothing);
+                };
+                let pi = e.payment_ref.clone();
+                let paid: i64 = st
+                    .parts
+                    .iter()
+                    .filter_map(|p| p.escrow.as_ref())
+                    .filter(|x| x.payment_ref == pi)
+                    .map(|x| x.amount)
+                    .sum();
+                let amount = (paid * part_of / 100).max(1);
+                let cb = stripe::SimChargeback {
+                    id: format!("dp_sim_{}", self.stripe.chargebacks.len() + 1),
+                    payment_ref: pi,
+                    amount,
+                    due_by: self.clock_s() + 7 * 86_400,
+                    closed: false,
+                };
+                self.stripe.chargebacks.push(cb.clone());
+                self.push_chargeback_event(&cb, stripe::ChargebackPhase::Created, "needs_response");
+                if *withdrawn {
+                    self.push_chargeback_event(
+                        &cb,
+                        stripe::ChargebackPhase::FundsWithdrawn,
+                        "needs_response",
+                    );
+                }
+                Ok(Reply::Nothing)
+            }
+            Op::DecideChargeback { pick, won } => {
+                let open: Vec<usize> = (0..self.stripe.chargebacks.len())
+                    .filter(|i| !self.stripe.chargebacks[*i].closed)
+                    .collect();
+                let Some(i) = open.get(*pick).copied() else {
+                    return Ok(Reply::Nothing);
+                };
+                self.stripe.chargebacks[i].closed = true;
+                let cb = self.stripe.chargebacks[i].clone();
+                let status = if *won { "won" } else { "lost" };
+                self.push_chargeback_event(&cb, stripe::ChargebackPhase::Closed, status);
+                if *won {
+                    self.push_chargeback_event(
+                        &cb,
+                        stripe::ChargebackPhase::FundsReinstated,
+                        status,
+                    );
+                }
+                Ok(Reply::Nothing)
+            }
+            Op::RetryRefund { slot, .. } => {
+                let caller = Caller::operator(CLI_ACTOR);
+                let permit = self
+                    .service()
+                    .permit(&caller, UseCase::Refund { client: None })?;
+                let id = self.slot_id(*slot);
+                self.service().retry_refunds(permit, &id).await?;
+                Ok(Reply::Nothing)
+            }
+            Op::SettleFailedRefund { slot } => {
+                let caller = Caller::operator(CLI_ACTOR);
+                let permit = self
+                    .service()
+                    .permit(&caller, UseCase::Refund { client: None })?;
+                let id = self.slot_id(*slot);
+                self.service()
+                    .settle_failed_refunds(permit, &id, "paid back by bank transfer")
+                    .await?;
+                Ok(Reply::Nothing)
+            }
             Op::Outage(on) => {
                 self.provider.set_outage(*on);
                 Ok(Reply::Nothing)
@@ -585,6 +704,39 @@ impl World {
                 );
             }
         }
+    }
+
+    /// Stripe sends one event of chargeback `cb`'s life, the dispute in `status`.
+    fn push_chargeback_event(
+        &mut self,
+        cb: &stripe::SimChargeback,
+        phase: stripe::ChargebackPhase,
+        status: &'static str,
+    ) {
+        let id = format!(
+            "evt_sim_{:x}_dispute_{}",
+            self.seed,
+            self.stripe.events.len()
+        );
+        let body = stripe::chargeback_event(
+            &id,
+            cb,
+            phase,
+            status,
+            self.model.currency.code(),
+            self.clock_s(),
+        );
+        self.stripe.push(
+            EventKind::Chargeback {
+                dispute: cb.id.clone(),
+                payment_ref: cb.payment_ref.clone(),
+                amount: cb.amount,
+                phase,
+                status,
+            },
+            body,
+            id,
+        );
     }
 
     /// Stripe's view of a delivery: a 200 acknowledges the event, anything else (an error, a

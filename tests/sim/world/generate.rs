@@ -117,6 +117,11 @@ impl World {
         let funded: Vec<usize> = (0..self.model.slots.len())
             .filter(|i| self.model.slots[*i].st.escrow.is_some())
             .collect();
+        let at_provider = self.provider.pending_refunds().len();
+        let open_chargebacks = self.stripe.chargebacks.iter().filter(|c| !c.closed).count();
+        let failed: Vec<usize> = (0..self.model.slots.len())
+            .filter(|i| self.model.slots[*i].st.refund_failed())
+            .collect();
         let weights = [
             5,                                                 // create
             7,                                                 // approve
@@ -153,6 +158,11 @@ impl World {
             2,                                                 // a client disputes
             1,                                                 // a freelancer answers
             2,                                                 // an operator resolves
+            if at_provider == 0 { 0 } else { 4 },              // the bank settles a refund
+            if failed.is_empty() { 1 } else { 3 },             // an operator retries a refund
+            if failed.is_empty() { 1 } else { 2 },             // or settles it by hand
+            if funded.is_empty() { 0 } else { 2 },             // a card holder charges back
+            if open_chargebacks == 0 { 0 } else { 4 },         // the bank decides one
         ];
         match self.rng.weighted(&weights) {
             0 => self.gen_create(),
@@ -192,7 +202,7 @@ impl World {
                 let slot = self.some_slot();
                 Op::Fault {
                     slot,
-                    fault: *self.rng.pick(&Fault::ALL),
+                    fault: *self.rng.pick(&Fault::REFUND),
                 }
             }
             13 => Op::Outage(self.rng.percent(50)),
@@ -230,6 +240,23 @@ impl World {
                 let slot = self.some_slot();
                 self.gen_resolve_of(slot)
             }
+            27 => self.gen_finish_refund(at_provider),
+            28 => {
+                let slot = self.failed_or_any(&failed);
+                let fault = self.rng.percent(25).then(|| *self.rng.pick(&Fault::REFUND));
+                Op::RetryRefund { slot, fault }
+            }
+            29 => Op::SettleFailedRefund {
+                slot: self.failed_or_any(&failed),
+            },
+            30 => {
+                let slot = *self.rng.pick(&funded);
+                self.gen_chargeback(slot)
+            }
+            31 => Op::DecideChargeback {
+                pick: self.rng.index(open_chargebacks.max(1)),
+                won: self.rng.percent(45),
+            },
             23 => {
                 let (slot, part) = self.some_part();
                 let how = match self.rng.below(3) {
@@ -250,6 +277,44 @@ impl World {
                 ]),
                 malformed: self.rng.percent(50),
             },
+        }
+    }
+
+    /// A card holder disputes the payment behind `slot`'s escrow: most often all of it.
+    pub(super) fn gen_chargeback(&mut self, slot: usize) -> Op {
+        Op::Chargeback {
+            slot,
+            part_of: if self.rng.percent(70) {
+                100
+            } else {
+                self.rng.range(10, 90)
+            },
+            withdrawn: self.rng.percent(60),
+        }
+    }
+
+    /// A slot whose refund failed, most often; else any.
+    fn failed_or_any(&mut self, failed: &[usize]) -> usize {
+        if !failed.is_empty() && self.rng.percent(90) {
+            *self.rng.pick(failed)
+        } else {
+            self.some_slot()
+        }
+    }
+
+    /// The bank settles one of the `pending` refunds the provider took as pending: most
+    /// succeed; Stripe says so by one of the events that carry a refund.
+    pub(super) fn gen_finish_refund(&mut self, pending: usize) -> Op {
+        let succeeds = self.rng.percent(60);
+        let event_type = match (succeeds, self.rng.below(3)) {
+            (false, 0) => "refund.failed",
+            (_, 1) => "charge.refund.updated",
+            _ => "refund.updated",
+        };
+        Op::FinishRefund {
+            pick: self.rng.index(pending.max(1)),
+            succeeds,
+            event_type,
         }
     }
 
@@ -331,12 +396,13 @@ impl World {
                 let st = &self.model.slots[*i].st;
                 match st.escrow.as_ref().map(|e| e.status) {
                     None => st.status != ContractStatus::Canceled,
-                    Some(EscrowStatus::Funded | EscrowStatus::RefundPending) => true,
                     Some(
-                        EscrowStatus::Released
-                        | EscrowStatus::Refunded
-                        | EscrowStatus::ChargedBack
+                        EscrowStatus::Funded
+                        | EscrowStatus::RefundPending
                         | EscrowStatus::RefundFailed,
+                    ) => true,
+                    Some(
+                        EscrowStatus::Released | EscrowStatus::Refunded | EscrowStatus::ChargedBack,
                     ) => false,
                 }
             })
@@ -437,7 +503,23 @@ impl World {
                     intent_event_too: self.rng.percent(20),
                 },
             },
+            // The bank's word on a refund the provider took as pending.
+            (Some(EscrowStatus::RefundPending), _) if s.st.refund_in_flight() => {
+                let pending = self.provider.pending_refunds().len();
+                if pending == 0 {
+                    return None;
+                }
+                self.gen_finish_refund(pending)
+            }
             (Some(EscrowStatus::RefundPending), _) => Op::Recover,
+            // An operator sends a failed refund again, or settles it by hand.
+            (Some(EscrowStatus::RefundFailed), _) => {
+                if self.rng.percent(70) {
+                    Op::RetryRefund { slot, fault: None }
+                } else {
+                    Op::SettleFailedRefund { slot }
+                }
+            }
             (Some(_), ContractStatus::Canceled) => self.gen_refund_of(slot),
             (Some(_), ContractStatus::Completed) => match s.st.release {
                 ReleaseFundStatus::NotRequested => Op::RequestRelease {
@@ -637,7 +719,7 @@ impl World {
             },
         };
         let fault = if self.rng.percent(25) {
-            Some(*self.rng.pick(&Fault::ALL))
+            Some(*self.rng.pick(&Fault::REFUND))
         } else {
             None
         };
@@ -665,7 +747,7 @@ impl World {
             _ => (earnings - freelancer, freelancer),
         };
         let fault = if self.rng.percent(25) {
-            Some(*self.rng.pick(&Fault::ALL))
+            Some(*self.rng.pick(&Fault::REFUND))
         } else {
             None
         };

@@ -2,8 +2,34 @@
 //! the state it must leave (in the model the caller passes in).
 
 use super::*;
+use crate::fakes::PStatus;
+use crate::model::Call;
 
 impl World {
+    /// How the provider answers each refund call of contract `id` whose key it already knows
+    /// (a refund made and its answer lost): the first answer, replayed. By the key the store
+    /// gave the call as the step starts.
+    pub(super) fn known_refunds<'a>(
+        &'a self,
+        id: &ContractId,
+    ) -> impl Fn(Call) -> Option<PStatus> + 'a {
+        let id = id.clone();
+        move |call| {
+            let c = self.last.contracts.iter().find(|c| c.id == id)?;
+            let key = match call {
+                Call::Part(i, retries) => {
+                    let r = c.milestones.get(i)?.escrow.as_ref()?.refund.as_ref()?;
+                    // A retry's key is new: nothing is known under it yet.
+                    if r.retries != retries {
+                        return None;
+                    }
+                    r.idempotency_key.as_str().to_string()
+                }
+            };
+            self.provider.first_answer(&key)
+        }
+    }
+
     pub(super) fn predict(&self, op: &Op, next: &mut Model) -> Expect {
         match op {
             Op::Create {
@@ -191,8 +217,32 @@ impl World {
                     Change::No
                 })
             }
-            Op::Pay { .. } | Op::DashboardRefund { .. } | Op::Outage(_) | Op::Fault { .. } => {
-                Expect::ok(Change::No)
+            Op::Pay { .. }
+            | Op::DashboardRefund { .. }
+            | Op::FinishRefund { .. }
+            | Op::Chargeback { .. }
+            | Op::DecideChargeback { .. }
+            | Op::Outage(_)
+            | Op::Fault { .. } => Expect::ok(Change::No),
+            Op::RetryRefund { slot, .. } => {
+                let s = &mut next.slots[*slot];
+                if let Err(kind) = s.st.retry_failed() {
+                    return Expect::err(kind);
+                }
+                let (faults, outage) = self.provider.preview(&s.id);
+                let settle = s.st.settle(
+                    &mut VecDeque::from(faults),
+                    outage,
+                    &self.known_refunds(&s.id.clone()),
+                );
+                Expect {
+                    result: settle.error.map_or(Ok(()), Err),
+                    crash: settle.crash,
+                    ..Expect::ok(Change::Yes)
+                }
+            }
+            Op::SettleFailedRefund { slot } => {
+                Expect::from_want(next.slots[*slot].st.settle_failed())
             }
             Op::Deliver { event } => self.predict_delivery(*event, next),
             Op::Forged { .. } => Expect::err(ErrorKind::BadRequest),
@@ -268,7 +318,11 @@ impl World {
                     return Expect::err(kind);
                 }
                 let (faults, outage) = self.provider.preview(&s.id);
-                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                let settle = s.st.settle(
+                    &mut VecDeque::from(faults),
+                    outage,
+                    &self.known_refunds(&s.id.clone()),
+                );
                 Expect {
                     result: settle.error.map_or(Ok(()), Err),
                     crash: settle.crash,
@@ -300,7 +354,11 @@ impl World {
                     return Expect::err(kind);
                 }
                 let (faults, outage) = self.provider.preview(&s.id);
-                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                let settle = s.st.settle(
+                    &mut VecDeque::from(faults),
+                    outage,
+                    &self.known_refunds(&s.id.clone()),
+                );
                 Expect {
                     result: settle.error.map_or(Ok(()), Err),
                     crash: settle.crash,
@@ -372,8 +430,12 @@ impl World {
                     (PayoutStatus::Pending, false)
                 } else {
                     match fault {
-                        None => (PayoutStatus::Paid, false),
-                        Some(Fault::Timeout | Fault::LostAnswer) => (PayoutStatus::Pending, false),
+                        None | Some(Fault::AnswerPending | Fault::AnswerFailed) => {
+                            (PayoutStatus::Paid, false)
+                        }
+                        Some(Fault::Timeout | Fault::LostAnswer | Fault::LostPendingAnswer) => {
+                            (PayoutStatus::Pending, false)
+                        }
                         Some(Fault::Reject) => (PayoutStatus::Failed, false),
                         Some(Fault::CrashBeforeCall | Fault::CrashAfterCall) => {
                             (PayoutStatus::Pending, true)
@@ -425,7 +487,11 @@ impl World {
         let (mut done, mut waiting, mut crash) = (0, 0, false);
         for s in next.slots.iter_mut().filter(|s| s.st.has_provider_work()) {
             let (faults, outage) = self.provider.preview(&s.id);
-            let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+            let settle = s.st.settle(
+                &mut VecDeque::from(faults),
+                outage,
+                &self.known_refunds(&s.id.clone()),
+            );
             crash |= settle.crash;
             match settle.error {
                 None => done += 1,
@@ -443,6 +509,76 @@ impl World {
                 Change::No
             })
         }
+    }
+
+    /// A refund event for a refund the store has not recorded: while the contract still owes
+    /// a milestone's refund call, the service asks the provider again (every owed call, as a
+    /// recovery pass does) and looks again; found, the event applies; not found, it is
+    /// ignored, unless a call failed (the delivery fails and Stripe sends it again).
+    fn predict_unknown_refund(
+        &self,
+        refund_id: &str,
+        payment_ref: &str,
+        succeeded: bool,
+        next: &mut Model,
+    ) -> Expect {
+        let ignored = Expect {
+            webhook: Some("ignored"),
+            ..Expect::ok(Change::No)
+        };
+        let Some(i) = next.slot_of_payment(payment_ref) else {
+            return ignored;
+        };
+        let s = &mut next.slots[i];
+        if !s.st.owes_milestone_call() {
+            return ignored;
+        }
+        // The milestone whose refund it is: the one whose key the provider made it under.
+        let key = self
+            .provider
+            .refunds()
+            .into_iter()
+            .find(|r| r.id == refund_id)
+            .map(|r| r.idempotency_key);
+        let part = self
+            .last
+            .contracts
+            .iter()
+            .find(|c| c.id == s.id)
+            .and_then(|c| {
+                c.milestones.iter().position(|m| {
+                    m.escrow
+                        .as_ref()
+                        .and_then(|e| e.refund.as_ref())
+                        .is_some_and(|r| Some(r.idempotency_key.as_str()) == key.as_deref())
+                })
+            });
+        let (faults, outage) = self.provider.preview(&s.id);
+        let settle = s.st.settle(
+            &mut VecDeque::from(faults),
+            outage,
+            &self.known_refunds(&s.id.clone()),
+        );
+        let learned = part.filter(|k| s.st.call_answered(*k));
+        let mut expect = match (learned, settle.error) {
+            (Some(k), _) => {
+                s.st.refund_updated(k, succeeded);
+                Expect {
+                    webhook: Some("applied"),
+                    ..Expect::ok(Change::Yes)
+                }
+            }
+            (None, Some(kind)) => Expect {
+                result: Err(kind),
+                ..Expect::ok(Change::Yes)
+            },
+            (None, None) => Expect {
+                webhook: Some("ignored"),
+                ..Expect::ok(Change::Yes)
+            },
+        };
+        expect.crash = settle.crash;
+        expect
     }
 
     pub(super) fn predict_delivery(&self, event: usize, next: &mut Model) -> Expect {
@@ -490,13 +626,72 @@ impl World {
                             Funding::Funded => ("applied", Change::Yes, None),
                             Funding::Duplicate => {
                                 let (faults, outage) = self.provider.preview(&s.id);
-                                let settle = s.st.settle(&mut VecDeque::from(faults), outage);
+                                let settle = s.st.settle(
+                                    &mut VecDeque::from(faults),
+                                    outage,
+                                    &self.known_refunds(&s.id.clone()),
+                                );
                                 ("applied", Change::Yes, Some(settle))
                             }
                         }
                     }
                 }
             }
+            // The service finds the refund by the provider's id in the contract its payment
+            // names; a refund whose answer it never saw is not known (a later recovery pass
+            // asks again under the same key and learns how it ended).
+            EventKind::RefundUpdated {
+                refund_id,
+                payment_ref,
+                succeeded,
+            } => {
+                let found = self.last.contracts.iter().find_map(|c| {
+                    let k = c.milestones.iter().position(|m| {
+                        m.escrow
+                            .as_ref()
+                            .and_then(|e| e.refund.as_ref())
+                            .and_then(|r| r.provider_refund_id.as_ref())
+                            .is_some_and(|id| id.as_str() == refund_id)
+                    })?;
+                    Some((next.slot_of_contract(c.id.as_str())?, k))
+                });
+                match found {
+                    Some((i, k)) => (
+                        "applied",
+                        next.slots[i].st.refund_updated(k, *succeeded),
+                        None,
+                    ),
+                    None => {
+                        return self.predict_unknown_refund(
+                            refund_id,
+                            payment_ref,
+                            *succeeded,
+                            next,
+                        );
+                    }
+                }
+            }
+            // A chargeback of a payment the escrow knows; any other fails.
+            EventKind::Chargeback {
+                dispute,
+                payment_ref,
+                amount,
+                phase,
+                status,
+            } => match next.slot_of_payment(payment_ref) {
+                None => ("failed", Change::No, None),
+                Some(i) => (
+                    "applied",
+                    next.slots[i].st.apply_chargeback(
+                        dispute,
+                        payment_ref,
+                        *amount,
+                        status,
+                        *phase,
+                    ),
+                    None,
+                ),
+            },
             EventKind::ChargeRefunded {
                 payment_ref,
                 refunded,
@@ -531,7 +726,9 @@ impl World {
                             false => paid_by.iter().any(|e| {
                                 matches!(
                                     e.status,
-                                    EscrowStatus::RefundPending | EscrowStatus::Refunded
+                                    EscrowStatus::RefundPending
+                                        | EscrowStatus::Refunded
+                                        | EscrowStatus::RefundFailed
                                 )
                             }),
                             true => st.extras.iter().any(|x| x.payment_ref == *payment_ref),
