@@ -7,6 +7,11 @@
 //!
 //! - every acknowledged write is there: each 200'd funding, status move, release request,
 //!   release and refund is visible in the contract, its escrow and the ledger;
+//! - a refund Stripe answers `pending` waits for Stripe's `refund.updated` / `refund.failed`
+//!   (sent once or twice at once), and one that failed (at once or later) is sent again by
+//!   an operator with `escrowctl refunds retry` (the real binary, beside the server being
+//!   killed): the client's share leaves through Stripe exactly once, the failed try gave its
+//!   money back;
 //! - every contract is funded exactly once (one `fund` transfer; a second payment is kept
 //!   aside and refunded, never added), released or refunded at most once and never both, and
 //!   ends where its script leads (a write retried to a definite answer happened exactly once);
@@ -108,6 +113,14 @@ enum Step {
         kind: &'static str,
         status: &'static str,
     },
+    /// The bank settles the refund Stripe took as pending: Stripe says so (`refund.updated`,
+    /// or `refund.failed`).
+    RefundUpdated {
+        succeeded: bool,
+    },
+    /// An operator sends the failed refund again: `escrowctl refunds retry ID --yes`, the
+    /// real binary as a process, on the store the server uses.
+    RetryRefund,
     /// The freelancer withdraws the whole wallet.
     Payout,
 }
@@ -124,6 +137,8 @@ impl Step {
             Step::Respond => "respond",
             Step::Resolve { .. } => "resolve",
             Step::Chargeback { .. } => "chargeback",
+            Step::RefundUpdated { .. } => "refund_updated",
+            Step::RetryRefund => "retry_refund",
             Step::Payout => "payout",
         }
     }
@@ -153,6 +168,11 @@ enum End {
     ChargedBack {
         after_release: bool,
     },
+    /// Refunded, though Stripe first answered the refund `pending` (and then said how it
+    /// ended) or `failed`; a failed one was sent again by an operator.
+    RefundOutcome {
+        retried: bool,
+    },
 }
 
 struct Deal {
@@ -168,6 +188,9 @@ struct Deal {
     payments: usize,
     /// The freelancer's connected account at the fake Stripe.
     account: String,
+    /// How Stripe first answers the escrow's refund, where the script makes it answer
+    /// otherwise than `succeeded`.
+    refund_answer: Option<&'static str>,
 }
 
 /// What one step finally got (after its retries).
@@ -213,6 +236,11 @@ struct Totals {
     /// kill had cut off the request between the wallet debit and the transfer).
     payouts: u64,
     payouts_resent: u64,
+    /// Contracts whose refund Stripe answered pending, and failed (then sent again).
+    refunds_pending: u64,
+    refunds_failed: u64,
+    /// Chargeback losses recovered from a freelancer's wallet (odd seeds).
+    recoveries: u64,
 }
 
 fn seeds(default: usize) -> Vec<u64> {
@@ -378,7 +406,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         }
     }
     let line = format!(
-        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, every move answered as done to the request that made it ({} retries recognised as a request whose cut-off try had moved the contract), {} payouts paid with exactly one Stripe transfer each ({} sent again by the maintenance task after a kill or a Stripe timeout between debit and transfer), escrowctl verify clean after every seed ({:.0} s)",
+        "crash suite: {} seeds ({}), {} crashes injected (kill -9), {} contracts, {} requests ({} cut off in flight or unanswered and sent again, {} refused while the server was down), {} acknowledged writes checked: none lost, no money moved twice, every move answered as done to the request that made it ({} retries recognised as a request whose cut-off try had moved the contract), {} payouts paid with exactly one Stripe transfer each ({} sent again by the maintenance task after a kill or a Stripe timeout between debit and transfer), {} refunds answered pending by Stripe and {} failed there (sent again by escrowctl), each client's share sent once, {} chargeback losses recovered from a wallet exactly once, escrowctl verify clean after every seed ({:.0} s)",
         totals.seeds.len(),
         totals.seeds.join(", "),
         totals.crashes,
@@ -390,6 +418,9 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write_and_moves_no_money_twice
         totals.recognised,
         totals.payouts,
         totals.payouts_resent,
+        totals.refunds_pending,
+        totals.refunds_failed,
+        totals.recoveries,
         started.elapsed().as_secs_f64()
     );
     process::figures("crash", &line);
@@ -417,6 +448,18 @@ async fn run_seed(
         ),
         ("ESCROW_PAYOUT_MIN".to_string(), "0.01".to_string()),
     ]);
+    // Odd seeds recover a chargeback's platform loss from the freelancer's wallet: inline, by
+    // a redelivery of the lost event, or by its timer when a kill cut off the first.
+    let wallet_recovery = seed % 2 == 1;
+    env.push((
+        "ESCROW_CHARGEBACK_RECOVERY".to_string(),
+        if wallet_recovery {
+            "wallet"
+        } else {
+            "platform"
+        }
+        .to_string(),
+    ));
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let server = Server::start(dir, &env_refs);
     let http = reqwest::Client::builder()
@@ -461,18 +504,23 @@ async fn run_seed(
     let deals = Arc::new(deals);
     let answers = Arc::new(Mutex::new(Vec::<Answer>::new()));
     let admin = Arc::new(admin);
+    let cli = Arc::new((dir.to_path_buf(), env.clone()));
     let tasks: Vec<_> = (0..deals.len())
         .map(|i| {
-            let (deals, answers, live, http, admin) = (
+            let (deals, answers, live, http, admin, stripe, cli) = (
                 deals.clone(),
                 answers.clone(),
                 live.clone(),
                 http.clone(),
                 admin.clone(),
+                stripe.clone(),
+                cli.clone(),
             );
             tokio::spawn(async move {
                 let ctx = Ctx {
                     http,
+                    stripe,
+                    cli,
                     live,
                     admin,
                     deals,
@@ -493,7 +541,17 @@ async fn run_seed(
     let base = server.base.clone();
 
     let answers = answers.lock().unwrap().clone();
-    let acknowledged = check(&http, &base, &admin, &deals, &answers, &server, &stripe).await;
+    let (acknowledged, recoveries) = check(
+        &http,
+        &base,
+        &admin,
+        &deals,
+        &answers,
+        &server,
+        &stripe,
+        wallet_recovery,
+    )
+    .await;
 
     totals.recognised += server.log().matches(RECOGNISED).count() as u64;
     let (payouts, resent) = payout_counts(&server.log());
@@ -515,6 +573,14 @@ async fn run_seed(
     totals.unanswered += live.unanswered.load(Ordering::SeqCst);
     totals.acknowledged += acknowledged;
     totals.contracts += deals.len() as u64;
+    totals.recoveries += recoveries;
+    // Refunds Stripe answered `pending`, and those that failed (at once, or later).
+    for d in deals.iter() {
+        if let End::RefundOutcome { retried } = d.end {
+            totals.refunds_pending += u64::from(d.refund_answer == Some("pending"));
+            totals.refunds_failed += u64::from(retried);
+        }
+    }
 }
 
 /// The killer thread, stopped however the run ends: when a run fails, the server it holds is
@@ -681,7 +747,38 @@ async fn prepare(
                 .collect(),
         )
     };
-    let (script, end) = match rng.random_range(0..5) {
+    let mut refund_answer = None;
+    let (script, end) = match rng.random_range(0..6) {
+        5 => {
+            // Stripe answers the refund `pending` (the bank then settles it, and Stripe says so
+            // once or twice at once) or `failed`; a failed refund is sent again by an operator.
+            payments = 1;
+            let funding = deliveries(1, rng.random_range(1..=3));
+            let first = if rng.random_bool(0.5) {
+                "pending"
+            } else {
+                "failed"
+            };
+            stripe.answer_refunds_of(&format!("pi_{contract}_1"), [first]);
+            refund_answer = Some(first);
+            let mut steps = vec![funding, status("Started"), refund(rng)];
+            let retried = match first {
+                "pending" => {
+                    let succeeded = rng.random_bool(0.5);
+                    steps.push(Node::Par(
+                        (0..rng.random_range(1..=2))
+                            .map(|_| Node::Step(Step::RefundUpdated { succeeded }))
+                            .collect(),
+                    ));
+                    !succeeded
+                }
+                _ => true,
+            };
+            if retried {
+                steps.push(Node::Step(Step::RetryRefund));
+            }
+            (Node::Seq(steps), End::RefundOutcome { retried })
+        }
         4 => {
             // The card holder's bank takes the payment back: created, then lost (each event
             // delivered once or twice at once), before or after the release.
@@ -785,11 +882,15 @@ async fn prepare(
         end,
         payments,
         account,
+        refund_answer,
     }
 }
 
 struct Ctx {
     http: reqwest::Client,
+    stripe: fake_stripe::FakeStripe,
+    /// Where the server keeps its store, and its environment: what `escrowctl` needs.
+    cli: Arc<(std::path::PathBuf, Vec<(String, String)>)>,
     live: Arc<Live>,
     admin: Arc<String>,
     deals: Arc<Vec<Deal>>,
@@ -828,6 +929,9 @@ impl Ctx {
     async fn until_definite(&self, deal: usize, step: &Step) -> (u16, Value) {
         let started = Instant::now();
         let d = &self.deals[deal];
+        if matches!(step, Step::RetryRefund) {
+            return self.retry_refund(d).await;
+        }
         // A retrying client backs off: 10 ms, doubling up to 160 ms.
         let mut backoff = Duration::from_millis(10);
         // And sends every try of one step with the same Idempotency-Key (Stripe's webhooks
@@ -929,13 +1033,43 @@ impl Ctx {
                         "clientShare": format!("{}.{:02}", client / 100, client % 100),
                         "freelancerShare": format!("{}.{:02}", freelancer / 100, freelancer % 100),
                     })),
+                Step::RefundUpdated { succeeded } => {
+                    let pi = format!("pi_{}_1", d.contract);
+                    let refund = self
+                        .stripe
+                        .refunds()
+                        .into_iter()
+                        .rfind(|r| r["payment_intent"] == pi.as_str())
+                        .unwrap_or_else(|| panic!("no refund of {pi} at Stripe"));
+                    let id = refund["id"].as_str().unwrap().to_string();
+                    let status = if *succeeded { "succeeded" } else { "failed" };
+                    self.stripe.finish_refund(&id, status);
+                    let body = crate::support::stripe::refund_event(
+                        &format!("evt_{}_re", d.contract),
+                        if *succeeded {
+                            "refund.updated"
+                        } else {
+                            "refund.failed"
+                        },
+                        &id,
+                        &pi,
+                        refund["amount"].as_i64().unwrap(),
+                        status,
+                    );
+                    self.http
+                        .post(format!("{base}/webhook"))
+                        .header("content-type", "application/json")
+                        .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
+                        .body(body)
+                }
+                Step::RetryRefund => unreachable!("run as a process above"),
                 Step::Payout => self
                     .http
                     .post(format!("{base}/api/freelancer/payouts"))
                     .bearer_auth(&d.freelancer_token),
             };
             let request = match step {
-                Step::Fund { .. } | Step::Chargeback { .. } => request,
+                Step::Fund { .. } | Step::Chargeback { .. } | Step::RefundUpdated { .. } => request,
                 _ => request.header("idempotency-key", &key),
             };
             let sent = request.send().await;
@@ -953,7 +1087,9 @@ impl Ctx {
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let code = body["code"].as_str().unwrap_or("");
                     let definite = match step {
-                        Step::Fund { .. } | Step::Chargeback { .. } => {
+                        Step::Fund { .. }
+                        | Step::Chargeback { .. }
+                        | Step::RefundUpdated { .. } => {
                             assert!(
                                 status == 200 || status >= 500 || status == 408,
                                 "a correctly signed webhook was refused with {status}: {text}"
@@ -987,8 +1123,47 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// `escrowctl --json refunds retry ID --yes` until it succeeds (the process is never
+    /// killed, so its answer is definite; a store busy with a restarting server is tried
+    /// again).
+    async fn retry_refund(&self, d: &Deal) -> (u16, Value) {
+        let started = Instant::now();
+        loop {
+            let (dir, env) = (self.cli.0.clone(), self.cli.1.clone());
+            let contract = d.contract.clone();
+            let out = tokio::task::spawn_blocking(move || {
+                let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_escrowctl"));
+                crate::support::env::scrub(&mut cmd);
+                cmd.current_dir(&dir)
+                    .stdin(std::process::Stdio::null())
+                    .env("ESCROW_DATA_DIR", &dir)
+                    .args(["--json", "refunds", "retry", &contract, "--yes"]);
+                for (k, v) in &env {
+                    cmd.env(k, v);
+                }
+                cmd.output().expect("run escrowctl")
+            })
+            .await
+            .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() {
+                return (200, serde_json::from_str(&stdout).unwrap_or(Value::Null));
+            }
+            assert!(
+                started.elapsed() < DEFINITE_ANSWER_WITHIN,
+                "escrowctl refunds retry {} never succeeded: {stdout}\n{}",
+                d.contract,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 /// Checks the final state against every answer; returns how many acknowledged writes it
 /// checked.
+#[allow(clippy::too_many_arguments)]
 async fn check(
     http: &reqwest::Client,
     base: &str,
@@ -997,8 +1172,10 @@ async fn check(
     answers: &[Answer],
     server: &Server,
     stripe: &fake_stripe::FakeStripe,
-) -> u64 {
+    wallet_recovery: bool,
+) -> (u64, u64) {
     let mut acknowledged = 0;
+    let mut recovered_total = 0;
     let mut by_deal: BTreeMap<usize, Vec<&Answer>> = BTreeMap::new();
     for a in answers {
         by_deal.entry(a.deal).or_default().push(a);
@@ -1122,6 +1299,24 @@ async fn check(
                     assert_eq!(transfers("chargeback_loss"), 1, "{what}");
                     assert_eq!(transfers("chargeback"), 0, "{what}");
                     assert_eq!(minor(&cb["platformLoss"]), d.amount, "{what}");
+                    // With wallet recovery the release's earning (all the wallet held before
+                    // the payouts) is taken back, exactly once, whichever path finished it; a
+                    // kill between the loss and the recovery leaves it to the lost event's
+                    // redelivery or to its timer (due a debit grace later).
+                    let earning = minor(&escrow["freelancerEarning"]);
+                    let want = if wallet_recovery { earning } else { 0 };
+                    let started = Instant::now();
+                    let recovered = loop {
+                        let v = get(format!("{base}/api/contracts/{}", d.contract)).await;
+                        let got = minor(
+                            &v["contract"]["disputes"][0]["chargeback"]["recoveredFromWallet"],
+                        );
+                        if got == want || started.elapsed() > Duration::from_secs(40) {
+                            break got;
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    };
+                    assert_eq!(recovered, want, "recovered from the wallet: {what}");
                 } else {
                     assert_eq!(status, "charged_back", "{what}");
                     assert_eq!(transfers("chargeback"), 1, "{what}");
@@ -1132,6 +1327,36 @@ async fn check(
             }
             End::Released => assert_eq!(status, "released", "{what}"),
             End::Refunded => assert_eq!(status, "refunded", "{what}"),
+            End::RefundOutcome { retried } => {
+                assert_eq!(status, "refunded", "{what}");
+                let refund = &escrow["refund"];
+                assert_eq!(refund["retries"], json!(u32::from(retried)), "{what}");
+                // At Stripe: the client's share sent once; a failed try gave its money back.
+                let pi = format!("pi_{}_1", d.contract);
+                let at_stripe: Vec<Value> = stripe
+                    .refunds()
+                    .into_iter()
+                    .filter(|r| r["payment_intent"] == pi.as_str())
+                    .collect();
+                let sent: Vec<&Value> = at_stripe
+                    .iter()
+                    .filter(|r| r["status"] != "failed")
+                    .collect();
+                assert_eq!(sent.len(), 1, "{what}\n{at_stripe:#?}");
+                assert_eq!(
+                    sent[0]["amount"].as_i64(),
+                    Some(minor(&refund["clientShare"])),
+                    "{what}"
+                );
+                assert_eq!(refund["providerRefundId"], sent[0]["id"], "{what}");
+                assert_eq!(
+                    at_stripe.len(),
+                    1 + usize::from(retried),
+                    "{what}\n{at_stripe:#?}"
+                );
+                acknowledged +=
+                    (acked("refund_updated").count() + acked("retry_refund").count()) as u64;
+            }
             End::OneOf => assert!(status == "released" || status == "refunded", "{what}"),
             End::Resolved { client } => {
                 assert_eq!(status, "refunded", "{what}");
@@ -1249,6 +1474,25 @@ async fn check(
         let wallet = get(format!("{base}/api/admin/wallet/{}", d.freelancer)).await;
         let paid: Vec<&Value> = payouts.iter().filter(|p| p["status"] == "paid").collect();
         let paid_sum: i64 = paid.iter().map(|p| minor(&p["amount"])).sum();
+        // A chargeback's recovery is in the list too (the money left the wallet), but nothing
+        // was sent to Stripe for it.
+        let recoveries: Vec<&Value> = paid
+            .iter()
+            .copied()
+            .filter(|p| p["chargeback"].is_string())
+            .collect();
+        assert!(
+            recoveries.len() <= 1,
+            "recovered twice: {what}\n{payouts:#?}"
+        );
+        for r in &recoveries {
+            assert_eq!(r["destination"], "platform:chargebacks", "{what}");
+        }
+        recovered_total += recoveries.len() as u64;
+        let paid: Vec<&Value> = paid
+            .into_iter()
+            .filter(|p| p["chargeback"].is_null())
+            .collect();
         assert_eq!(
             minor(&wallet["balance"]) + paid_sum,
             given,
@@ -1290,7 +1534,7 @@ async fn check(
         "the server panicked:\n{}",
         server.log()
     );
-    acknowledged
+    (acknowledged, recovered_total)
 }
 
 /// From the server's log: payouts paid, and those paid by the maintenance task (a request that

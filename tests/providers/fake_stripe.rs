@@ -78,6 +78,8 @@ struct Inner {
     refund_faults: VecDeque<Fault>,
     /// The statuses the next refunds are created with (`succeeded` once it is empty).
     refund_statuses: VecDeque<&'static str>,
+    /// The same, for the refunds of one payment intent (taken before the shared ones).
+    refund_statuses_of: HashMap<String, VecDeque<&'static str>>,
     transfer_faults: VecDeque<Fault>,
     /// Connected accounts: id → whether it takes transfers (onboarding complete).
     accounts: HashMap<String, bool>,
@@ -124,6 +126,43 @@ impl FakeStripe {
     #[allow(dead_code)]
     pub fn answer_refunds_with(&self, statuses: impl IntoIterator<Item = &'static str>) {
         self.inner.lock().unwrap().refund_statuses.extend(statuses);
+    }
+
+    /// The next refunds of payment intent `pi` are created with these statuses, in order.
+    #[allow(dead_code)]
+    pub fn answer_refunds_of(&self, pi: &str, statuses: impl IntoIterator<Item = &'static str>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .refund_statuses_of
+            .entry(pi.to_string())
+            .or_default()
+            .extend(statuses);
+    }
+
+    /// The bank settles refund `id`, pending until now, as `status` (`succeeded`, `failed`):
+    /// a failed refund gives the charge its money back. The refund object as it is now; a
+    /// refund no longer pending is left as it was. (Answers already saved for an idempotency
+    /// key are replayed unchanged, as Stripe replays them.)
+    #[allow(dead_code)]
+    pub fn finish_refund(&self, id: &str, status: &str) -> Option<Value> {
+        let mut g = self.inner.lock().unwrap();
+        let i = g.refunds.iter().position(|r| r["id"] == id)?;
+        if g.refunds[i]["status"] == "pending" {
+            g.refunds[i]["status"] = json!(status);
+            if status == "failed" {
+                g.refunds[i]["failure_reason"] = json!("expired_or_canceled_card");
+                let pi = g.refunds[i]["payment_intent"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                let amount = g.refunds[i]["amount"].as_i64().unwrap_or(0);
+                if let Some(paid) = g.intents.get_mut(&pi) {
+                    paid.1 -= amount;
+                }
+            }
+        }
+        Some(g.refunds[i].clone())
     }
 
     pub fn add_payment_intent(&self, id: &str, amount: i64) {
@@ -539,7 +578,12 @@ async fn create_refund(
             );
         }
         // A refund made to fail gives the money back: it does not count against the charge.
-        let status = g.refund_statuses.pop_front().unwrap_or("succeeded");
+        let status = g
+            .refund_statuses_of
+            .get_mut(&pi)
+            .and_then(VecDeque::pop_front)
+            .or_else(|| g.refund_statuses.pop_front())
+            .unwrap_or("succeeded");
         if !matches!(status, "failed" | "canceled") {
             g.intents.insert(pi.clone(), (paid, refunded + amount));
         }
