@@ -293,9 +293,24 @@ fn escrow_fields(e: &EscrowView) -> Vec<(&'static str, String)> {
         rows.push(("Refunded", short_time(at)));
     }
     if !e.extra_payments.is_empty() {
+        // Each one owed back in full: where its refund stands at the provider.
+        let mut by_status: std::collections::BTreeMap<&str, usize> = Default::default();
+        for x in &e.extra_payments {
+            *by_status
+                .entry(x.refund_status.as_deref().unwrap_or("to send"))
+                .or_insert(0) += 1;
+        }
+        let detail: Vec<String> = by_status
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
         rows.push((
             "Extra payments",
-            format!("{} (refunded in full)", e.extra_payments.len()),
+            format!(
+                "{} (refunded in full; refunds: {})",
+                e.extra_payments.len(),
+                detail.join(", ")
+            ),
         ));
     }
     rows

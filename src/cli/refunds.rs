@@ -48,6 +48,21 @@ async fn list(service: &Service, out: &Output, a: RefundsListArgs) -> Result<(),
             Cell::new(r.and_then(|r| r.last_error.clone()).unwrap_or_default()),
             Cell::new(short_minute(&e.updated_at)),
         ]);
+        // A duplicate payment's refund that failed, under its contract.
+        for x in e
+            .extra_payments
+            .iter()
+            .filter(|x| a.failed && x.refund_status.as_deref() == Some("failed"))
+        {
+            t.add_row(vec![
+                Cell::new(format!("  duplicate {}", x.payment_ref)),
+                Cell::new("refund_failed"),
+                money_cell(x.amount.minor(), x.currency),
+                Cell::new(x.pending_refund_id.clone().unwrap_or_default()),
+                Cell::new(x.last_error.clone().unwrap_or_default()),
+                Cell::new(""),
+            ]);
+        }
     }
     out.table(&t)?;
     let of = page.count.map(|n| format!(" of {n}")).unwrap_or_default();
@@ -64,10 +79,10 @@ async fn retry(service: &Service, out: &Output, a: RefundsRetryArgs) -> Result<(
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let e = refund_of(service, &caller, &id).await?;
+        let (e, owed) = refund_of(service, &caller, &id).await?;
         let question = format!(
             "Send {} back to client {} again, under a new idempotency key?",
-            client_share(&e),
+            money_with_code(owed, e.currency),
             e.client_id
         );
         let last_error = e.refund.as_ref().and_then(|r| r.last_error.clone());
@@ -96,10 +111,10 @@ async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let e = refund_of(service, &caller, &id).await?;
+        let (e, owed) = refund_of(service, &caller, &id).await?;
         let question = format!(
             "Book {} to client {} as paid outside the provider ({})?",
-            client_share(&e),
+            money_with_code(owed, e.currency),
             e.client_id,
             a.reason
         );
@@ -125,27 +140,23 @@ async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result
     ))
 }
 
-/// The contract's escrow as the question before a retry or a settlement shows it.
+/// The contract's escrow as the question before a retry or a settlement shows it, and what
+/// its failed refunds owe the client again (milestones' shares and duplicate payments).
 async fn refund_of(
     service: &Service,
     caller: &crate::service::Caller,
     id: &crate::domain::ContractId,
-) -> Result<EscrowView, CliError> {
+) -> Result<(EscrowView, crate::domain::MinorUnits), CliError> {
     let view = service
         .contract(service.permit(caller, UseCase::ViewContract)?, id)
         .await?;
-    EscrowView::of(&view.contract).ok_or_else(|| {
+    let owed = view.contract.failed_refund_total();
+    let escrow = EscrowView::of(&view.contract).ok_or_else(|| {
         CliError::new(
             Exit::Conflict,
             ErrorCode::EscrowWrongState,
             "the contract has no escrow",
         )
-    })
-}
-
-/// The client's share of its refund, with its currency ("" before a refund is decided).
-fn client_share(e: &EscrowView) -> String {
-    e.refund
-        .as_ref()
-        .map_or_else(String::new, |r| money_with_code(r.client_share, e.currency))
+    })?;
+    Ok((escrow, owed))
 }

@@ -243,13 +243,44 @@ pub struct ExtraPayment {
     pub currency: Currency,
     pub event_id: EventId,
     pub idempotency_key: IdempotencyKey,
+    /// The provider's refund of it, once the provider says it succeeded (its money has then
+    /// left `refund:<contract>`).
     pub provider_refund_id: Option<RefundRef>,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub received_at: i64,
+    /// A refund the provider took but has not said succeeded: `pending` (its `refund.updated`
+    /// says how it ends; it is not asked again) or `failed` (an operator sends it again or
+    /// settles it). The money is still in `refund:<contract>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_taken: Option<RefundTaken>,
+    /// How many times an operator sent its refund again after it failed.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub retries: u32,
+}
+
+/// A duplicate payment's refund the provider took and has not said succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundTaken {
+    pub refund_id: RefundRef,
+    /// `pending` or `failed`.
+    pub status: String,
 }
 
 impl ExtraPayment {
+    /// Whether its refund is still to be asked of the provider.
+    pub fn refund_owed(&self) -> bool {
+        self.provider_refund_id.is_none() && self.refund_taken.is_none()
+    }
+
+    /// Whether its refund failed at the provider and waits for an operator.
+    pub fn refund_failed(&self) -> bool {
+        self.refund_taken
+            .as_ref()
+            .is_some_and(|t| t.status == "failed")
+    }
+
     /// Every known reference of this payment.
     pub fn refs(&self) -> [Option<&PaymentRef>; 3] {
         [
@@ -502,6 +533,8 @@ impl Contract {
                 attempts: 0,
                 last_error: None,
                 received_at: now,
+                refund_taken: None,
+                retries: 0,
             });
             self.push_history(
                 "duplicate_payment",
@@ -1039,15 +1072,22 @@ impl Contract {
         Ok(transfers)
     }
 
-    /// The milestones whose refund failed at the provider; none: refused.
-    fn failed_refunds(&self) -> Result<Vec<MilestoneId>, DomainError> {
+    /// The milestones, and the duplicate payments, whose refund failed at the provider; none:
+    /// refused.
+    fn failed_refunds(&self) -> Result<(Vec<MilestoneId>, Vec<PaymentRef>), DomainError> {
         let failed: Vec<MilestoneId> = self
             .milestones
             .iter()
             .filter(|m| m.escrow_status() == Some(EscrowStatus::RefundFailed))
             .map(|m| m.id)
             .collect();
-        if failed.is_empty() {
+        let duplicates: Vec<PaymentRef> = self
+            .extra_payments
+            .iter()
+            .filter(|p| p.refund_failed())
+            .map(|p| p.payment_ref.clone())
+            .collect();
+        if failed.is_empty() && duplicates.is_empty() {
             return Err(DomainError::refused(
                 Entity::Escrow,
                 self.escrow_state_name(),
@@ -1055,7 +1095,7 @@ impl Contract {
                 "no refund of this contract has failed",
             ));
         }
-        Ok(failed)
+        Ok((failed, duplicates))
     }
 
     /// An admin settles every failed refund of the contract by other means (a bank transfer,
@@ -1067,19 +1107,29 @@ impl Contract {
         reason: &str,
         now: i64,
     ) -> Result<Vec<Transfer>, DomainError> {
-        let failed = self.failed_refunds()?;
+        let (failed, duplicates) = self.failed_refunds()?;
         let mut transfers = vec![];
+        let manual = RefundRef::new(format!("manual:{}", clip(actor)));
+        for payment in duplicates {
+            let i = self.extra_index(&payment)?;
+            self.extra_payments[i].refund_taken = None;
+            transfers.extend(self.settle_duplicate(&payment, &manual, now)?);
+            self.push_history(
+                "duplicate_refund_settled_by_admin",
+                actor,
+                now,
+                format!(
+                    "payment {payment} settled outside the provider: {}",
+                    clip(reason)
+                ),
+            );
+        }
         for id in failed {
             let e = self.milestone_mut(id)?.escrow.as_mut().expect("failed");
             e.status = EscrowStatus::RefundPending;
             let r = e.refund.as_mut().expect("a failed refund has its split");
             r.provider_refund_id = None;
-            transfers.extend(self.settle_refund(
-                id,
-                &RefundRef::new(format!("manual:{}", clip(actor))),
-                actor,
-                now,
-            )?);
+            transfers.extend(self.settle_refund(id, &manual, actor, now)?);
             self.push_history_to(
                 &[id],
                 "refund_settled_by_admin",
@@ -1092,14 +1142,33 @@ impl Contract {
     }
 
     /// An operator sends a failed refund again: pending, under a new idempotency key (the
-    /// provider would answer the old one with the failed refund). Every failed milestone of
-    /// the contract; none: refused.
+    /// provider would answer the old one with the failed refund). Every failed milestone and
+    /// duplicate payment of the contract; none: refused. The milestones sent again.
     pub fn retry_refunds(
         &mut self,
         actor: Actor<'_>,
         now: i64,
     ) -> Result<Vec<MilestoneId>, DomainError> {
-        let failed = self.failed_refunds()?;
+        let (failed, duplicates) = self.failed_refunds()?;
+        for payment in duplicates {
+            let i = self.extra_index(&payment)?;
+            let contract = self.id.clone();
+            let p = &mut self.extra_payments[i];
+            p.retries += 1;
+            p.idempotency_key = IdempotencyKey::derived(format!(
+                "escrow-dup-refund-{contract}-{payment}-retry-{}",
+                p.retries
+            ));
+            p.refund_taken = None;
+            p.last_error = None;
+            let retries = p.retries;
+            self.push_history(
+                "duplicate_refund_retried",
+                actor,
+                now,
+                format!("payment {payment}, retry {retries}"),
+            );
+        }
         for id in &failed {
             let name = self.milestone_ref(*id);
             let e = self.milestone_mut(*id)?.escrow.as_mut().expect("failed");
@@ -1162,6 +1231,7 @@ impl Contract {
         );
         let extra = &mut self.extra_payments[index];
         extra.provider_refund_id = Some(provider_refund_id.clone());
+        extra.refund_taken = None;
         extra.last_error = None;
         self.push_history(
             "duplicate_refunded",
@@ -1173,13 +1243,153 @@ impl Contract {
         Ok(vec![transfer])
     }
 
-    /// Whether some provider refund is owed and not yet recorded (the recovery step's work).
+    /// Whether some provider refund is owed and not yet asked (the recovery step's work).
     pub fn has_pending_provider_work(&self) -> bool {
         !self.refunds_pending().is_empty()
-            || self
-                .extra_payments
-                .iter()
-                .any(|p| p.provider_refund_id.is_none())
+            || self.extra_payments.iter().any(ExtraPayment::refund_owed)
+    }
+
+    /// Whether a refund failed at the provider and waits for an operator (a milestone's, or a
+    /// duplicate payment's).
+    pub fn has_failed_refund(&self) -> bool {
+        self.milestones
+            .iter()
+            .any(|m| m.escrow_status() == Some(EscrowStatus::RefundFailed))
+            || self.extra_payments.iter().any(ExtraPayment::refund_failed)
+    }
+
+    /// What the contract's failed refunds owe the client again: each failed milestone's
+    /// client share and each failed duplicate payment.
+    pub fn failed_refund_total(&self) -> MinorUnits {
+        let milestones: MinorUnits = self
+            .milestones
+            .iter()
+            .filter_map(|m| m.escrow.as_ref())
+            .filter(|e| e.status == EscrowStatus::RefundFailed)
+            .filter_map(|e| e.refund.as_ref())
+            .map(|r| r.client_share)
+            .sum();
+        let duplicates: MinorUnits = self
+            .extra_payments
+            .iter()
+            .filter(|p| p.refund_failed())
+            .map(|p| p.amount)
+            .sum();
+        milestones + duplicates
+    }
+
+    /// The duplicate payment whose refund the provider calls `refund`, if any.
+    pub fn duplicate_by_refund_id(&self, refund: &RefundRef) -> Option<PaymentRef> {
+        self.extra_payments
+            .iter()
+            .find(|p| {
+                p.provider_refund_id.as_ref() == Some(refund)
+                    || p.refund_taken
+                        .as_ref()
+                        .is_some_and(|t| &t.refund_id == refund)
+            })
+            .map(|p| p.payment_ref.clone())
+    }
+
+    fn extra_index(&self, payment_ref: &PaymentRef) -> Result<usize, DomainError> {
+        self.extra_payments
+            .iter()
+            .position(|p| &p.payment_ref == payment_ref)
+            .ok_or_else(|| {
+                DomainError::refused(
+                    Entity::Contract,
+                    self.status.as_str(),
+                    Action::SettleDuplicate,
+                    format!("no duplicate payment {payment_ref}"),
+                )
+            })
+    }
+
+    /// The provider took duplicate payment `payment_ref`'s refund but reports it pending: its
+    /// money stays in `refund:<contract>` until the provider says it succeeded. Recorded
+    /// already, or settled: nothing changes.
+    pub fn duplicate_refund_in_flight(
+        &mut self,
+        payment_ref: &PaymentRef,
+        refund: &RefundRef,
+        now: i64,
+    ) -> Result<Outcome, DomainError> {
+        let i = self.extra_index(payment_ref)?;
+        let p = &mut self.extra_payments[i];
+        if !p.refund_owed() {
+            return Ok(Outcome::Unchanged);
+        }
+        p.refund_taken = Some(RefundTaken {
+            refund_id: refund.clone(),
+            status: "pending".into(),
+        });
+        p.last_error = None;
+        self.push_history(
+            "duplicate_refund_in_flight",
+            "provider",
+            now,
+            format!("payment {payment_ref}, refund {refund} pending"),
+        );
+        self.updated_at = now;
+        Ok(Outcome::Changed)
+    }
+
+    /// The provider reports duplicate payment `payment_ref`'s refund `refund` failed or
+    /// canceled: owed again in `refund:<contract>` (given back from `external:stripe` when it
+    /// had been booked as sent) until an operator sends it again or settles it. Another refund,
+    /// or recorded already: nothing changes.
+    pub fn fail_duplicate_refund(
+        &mut self,
+        payment_ref: &PaymentRef,
+        refund: &RefundRef,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<Transfer>, DomainError> {
+        let i = self.extra_index(payment_ref)?;
+        let p = &self.extra_payments[i];
+        let settled = p.provider_refund_id.as_ref() == Some(refund);
+        let taken = p
+            .refund_taken
+            .as_ref()
+            .is_some_and(|t| &t.refund_id == refund && t.status == "pending");
+        let owed = p.refund_owed();
+        if !settled && !taken && !owed {
+            return Ok(vec![]);
+        }
+        let mut transfers = vec![];
+        if settled {
+            let amount = p.amount;
+            let tid = self.next_transfer_id();
+            transfers.push(Transfer::new(
+                tid,
+                self.id.clone(),
+                TransferKind::RefundFailed,
+                self.currency,
+                now,
+                vec![
+                    (Account::ExternalStripe, -amount),
+                    (Account::Refund(self.id.clone()), amount),
+                ],
+            ));
+        }
+        let p = &mut self.extra_payments[i];
+        p.provider_refund_id = None;
+        p.refund_taken = Some(RefundTaken {
+            refund_id: refund.clone(),
+            status: "failed".into(),
+        });
+        p.last_error = Some(clip(reason));
+        self.push_history(
+            "duplicate_refund_failed",
+            "provider",
+            now,
+            format!(
+                "payment {payment_ref}, refund {refund} failed: {}",
+                clip(reason)
+            ),
+        );
+        self.updated_at = now;
+        Ok(transfers)
     }
 
     /// Whether a refund the provider reports on the payment named by `refs` (its payment intent

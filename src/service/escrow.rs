@@ -482,11 +482,7 @@ impl Service {
                 },
             ));
         }
-        for p in c
-            .extra_payments
-            .iter()
-            .filter(|p| p.provider_refund_id.is_none())
-        {
+        for p in c.extra_payments.iter().filter(|p| p.refund_owed()) {
             calls.push((
                 Err(p.payment_ref.clone()),
                 RefundRequest {
@@ -516,7 +512,17 @@ impl Service {
                             c.refund_in_flight(*m, &done.id, now)?;
                             Ok(((), c.fail_refund(*m, &done.id, why, now)?, Outcome::Changed))
                         }
-                        (Err(r), _) => changed_if_any(c.settle_duplicate(r, &done.id, now)?),
+                        (Err(r), RefundStatus::Succeeded) => {
+                            changed_if_any(c.settle_duplicate(r, &done.id, now)?)
+                        }
+                        (Err(r), RefundStatus::Pending) => {
+                            Ok(((), vec![], c.duplicate_refund_in_flight(r, &done.id, now)?))
+                        }
+                        (Err(r), RefundStatus::Failed(why)) => Ok((
+                            (),
+                            c.fail_duplicate_refund(r, &done.id, why, now)?,
+                            Outcome::Changed,
+                        )),
                     })
                     .await?;
                     if let RefundStatus::Failed(why) = &done.status {
@@ -573,12 +579,16 @@ impl Service {
         page: crate::store::Page,
     ) -> Result<super::reports::EscrowPage> {
         permit.expect(UseCase::Reports);
-        let filter = crate::store::ContractFilter {
-            escrow_status: Some(match failed_only {
-                true => crate::domain::EscrowStatus::RefundFailed,
-                false => crate::domain::EscrowStatus::RefundPending,
-            }),
-            ..crate::store::ContractFilter::default()
+        // Failed: a milestone's refund or a duplicate payment's.
+        let filter = match failed_only {
+            true => crate::store::ContractFilter {
+                refund_failed: true,
+                ..crate::store::ContractFilter::default()
+            },
+            false => crate::store::ContractFilter {
+                escrow_status: Some(crate::domain::EscrowStatus::RefundPending),
+                ..crate::store::ContractFilter::default()
+            },
         };
         let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
         Ok(super::reports::EscrowPage {

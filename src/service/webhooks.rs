@@ -237,8 +237,8 @@ impl Service {
                         None,
                     ));
                 };
-                let (read, milestone) = match read.refund_by_provider_id(&refund) {
-                    Some(m) => (read, m),
+                let (read, whose) = match refund_of(&read, &refund) {
+                    Some(w) => (read, w),
                     None => match self.learn_refund(read, &refund).await? {
                         Ok(found) => found,
                         Err(read) => {
@@ -258,24 +258,31 @@ impl Service {
                         &contract,
                         Some(read),
                         |c, now| {
-                            let was = c.milestone(milestone)?.escrow_status();
-                            let transfers = match status {
-                                crate::payment::RefundStatus::Succeeded => {
-                                    match c.milestone(milestone)?.escrow_status() {
+                            let was = refund_state(c, &whose);
+                            let transfers = match (&whose, status) {
+                                (Whose::Milestone(m), crate::payment::RefundStatus::Succeeded) => {
+                                    match c.milestone(*m)?.escrow_status() {
                                         Some(crate::domain::EscrowStatus::RefundPending) => {
-                                            c.settle_refund(milestone, &refund, "provider", now)?
+                                            c.settle_refund(*m, &refund, "provider", now)?
                                         }
                                         _ => vec![],
                                     }
                                 }
-                                crate::payment::RefundStatus::Failed(why) => {
-                                    c.fail_refund(milestone, &refund, why, now)?
+                                (
+                                    Whose::Milestone(m),
+                                    crate::payment::RefundStatus::Failed(why),
+                                ) => c.fail_refund(*m, &refund, why, now)?,
+                                (Whose::Duplicate(p), crate::payment::RefundStatus::Succeeded) => {
+                                    c.settle_duplicate(p, &refund, now)?
                                 }
-                                crate::payment::RefundStatus::Pending => vec![],
+                                (
+                                    Whose::Duplicate(p),
+                                    crate::payment::RefundStatus::Failed(why),
+                                ) => c.fail_duplicate_refund(p, &refund, why, now)?,
+                                (_, crate::payment::RefundStatus::Pending) => vec![],
                             };
                             // A failure may move no money (it had not been booked as sent).
-                            let outcome = if c.milestone(milestone)?.escrow_status() != was
-                                || !transfers.is_empty()
+                            let outcome = if refund_state(c, &whose) != was || !transfers.is_empty()
                             {
                                 Outcome::Changed
                             } else {
@@ -540,13 +547,13 @@ impl Service {
         &self,
         read: Contract,
         refund: &crate::domain::RefundRef,
-    ) -> Result<std::result::Result<(Contract, crate::domain::MilestoneId), Contract>> {
-        if read.refunds_pending().is_empty() {
+    ) -> Result<std::result::Result<(Contract, Whose), Contract>> {
+        if !read.has_pending_provider_work() {
             return Ok(Err(read));
         }
         let asked = self.settle_with_provider(&read.id).await;
         let again = self.load(&read.id).await?;
-        match (again.refund_by_provider_id(refund), asked) {
+        match (refund_of(&again, refund), asked) {
             (Some(m), _) => Ok(Ok((again, m))),
             (None, Err(e)) => Err(e),
             (None, Ok(())) => Ok(Err(again)),
@@ -630,5 +637,34 @@ impl Service {
                 "no live contract for job {job} and client {client}"
             )),
         })
+    }
+}
+
+/// Whose refund a provider refund id is: a milestone's, or a duplicate payment's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Whose {
+    Milestone(crate::domain::MilestoneId),
+    Duplicate(PaymentRef),
+}
+
+fn refund_of(c: &Contract, refund: &crate::domain::RefundRef) -> Option<Whose> {
+    c.refund_by_provider_id(refund)
+        .map(Whose::Milestone)
+        .or_else(|| c.duplicate_by_refund_id(refund).map(Whose::Duplicate))
+}
+
+/// What a refund event may change of the refund it names, to tell whether it changed.
+fn refund_state(c: &Contract, whose: &Whose) -> String {
+    match whose {
+        Whose::Milestone(m) => {
+            format!("{:?}", c.milestone(*m).ok().and_then(|m| m.escrow_status()))
+        }
+        Whose::Duplicate(p) => format!(
+            "{:?}",
+            c.extra_payments
+                .iter()
+                .find(|x| &x.payment_ref == p)
+                .map(|x| (&x.provider_refund_id, &x.refund_taken))
+        ),
     }
 }

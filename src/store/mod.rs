@@ -244,6 +244,8 @@ pub struct ContractFilter {
     pub freelancer: Option<UserId>,
     /// Only contracts with disputes: any (`Settled`), or an open one (`Open`).
     pub disputes: Option<DisputeMark>,
+    /// Only contracts where a refund failed at the provider and waits for an operator.
+    pub refund_failed: bool,
 }
 
 /// What a [`ContractFilter`] asks of a contract's indexed fields, each condition once: what a
@@ -260,6 +262,8 @@ pub struct ContractQuery {
     pub freelancer: Option<UserId>,
     /// The contract's [`DisputeMark`] is at least this.
     pub disputes: Option<DisputeMark>,
+    /// `Contract::has_failed_refund`.
+    pub refund_failed: bool,
 }
 
 impl ContractFilter {
@@ -281,6 +285,7 @@ impl ContractFilter {
             client: self.client.clone(),
             freelancer: self.freelancer.clone(),
             disputes: self.disputes.filter(|d| *d != DisputeMark::None),
+            refund_failed: self.refund_failed,
         })
     }
 }

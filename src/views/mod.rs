@@ -212,7 +212,18 @@ pub struct ExtraPaymentView {
     pub amount: Amount,
     pub currency: Currency,
     pub event_id: String,
+    /// The provider's refund of it, once the provider says it succeeded (`manual:…` when an
+    /// admin settled it by other means).
     pub refund_id: Option<String>,
+    /// Where its refund stands at the provider: `pending` (taken, not yet succeeded),
+    /// `failed` (owed again: `escrowctl refunds retry` or `settle`), `succeeded`; `null` while
+    /// it is still to be asked.
+    pub refund_status: Option<String>,
+    /// The refund the provider took and has not said succeeded (pending or failed).
+    pub pending_refund_id: Option<String>,
+    /// Why the last call or the provider's refund failed.
+    pub last_error: Option<String>,
+    pub retries: u32,
     pub received_at: String,
 }
 
@@ -224,6 +235,14 @@ impl From<&ExtraPayment> for ExtraPaymentView {
             currency: p.currency,
             event_id: p.event_id.to_string(),
             refund_id: p.provider_refund_id.as_ref().map(|r| r.to_string()),
+            refund_status: match (&p.provider_refund_id, &p.refund_taken) {
+                (Some(_), _) => Some("succeeded".into()),
+                (None, Some(t)) => Some(t.status.clone()),
+                (None, None) => None,
+            },
+            pending_refund_id: p.refund_taken.as_ref().map(|t| t.refund_id.to_string()),
+            last_error: p.last_error.clone(),
+            retries: p.retries,
             received_at: time(p.received_at),
         }
     }

@@ -260,3 +260,122 @@ async fn a_refund_event_for_a_refund_whose_answer_was_lost_is_learned_and_applie
     let report = app.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// A second payment, owed back in full, whose refund Stripe answers with `answer`.
+async fn duplicate_refunded(
+    app: &TestApp,
+    stripe: &FakeStripe,
+    answer: &'static str,
+) -> (Parties, Value) {
+    let p = app.funded_contract().await;
+    let pi = format!("pi_dup_{}", p.contract);
+    stripe.add_payment_intent(&pi, 100_000);
+    stripe.answer_refunds_with([answer]);
+    let r = app
+        .post_webhook(&app.payment_event(&format!("evt_dup_{}", p.contract), &p, 100_000, &pi))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = app.contract(&p).await;
+    (p, v)
+}
+
+/// A duplicate payment's refund Stripe answers `pending` is not booked as sent: its money
+/// stays in `refund:<contract>`, it is not asked again, and Stripe's `refund.updated` settles it.
+#[tokio::test]
+async fn a_duplicate_payments_refund_answered_pending_waits_for_stripe() {
+    let (app, stripe) = with_stripe().await;
+    let (p, v) = duplicate_refunded(&app, &stripe, "pending").await;
+    let x = &v["escrow"]["extraPayments"][0];
+    assert_eq!(x["refundStatus"], json!("pending"), "{v}");
+    assert!(x["refundId"].is_null(), "{v}");
+    let id = x["pendingRefundId"].as_str().unwrap().to_string();
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 100_000);
+    app.state.service.recover_provider_work().await.unwrap();
+    assert_eq!(stripe.refunds().len(), 1, "not asked again");
+    let body = refund_event(
+        "evt_dup_ok",
+        "refund.updated",
+        &id,
+        &format!("pi_dup_{}", p.contract),
+        100_000,
+        "succeeded",
+    );
+    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    let x = &v["escrow"]["extraPayments"][0];
+    assert_eq!(x["refundStatus"], json!("succeeded"), "{v}");
+    assert_eq!(x["refundId"], json!(id), "{v}");
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 0);
+    assert_eq!(
+        v["escrow"]["status"],
+        json!("funded"),
+        "the escrow is not touched"
+    );
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+/// A duplicate payment's refund that fails (answered so, or later) is owed again, listed with
+/// the failed refunds, and sent again under a new key by `refunds retry`.
+#[tokio::test]
+async fn a_duplicate_payments_failed_refund_is_listed_and_sent_again() {
+    let (app, stripe) = with_stripe().await;
+    let (p, v) = duplicate_refunded(&app, &stripe, "failed").await;
+    let x = &v["escrow"]["extraPayments"][0];
+    assert_eq!(x["refundStatus"], json!("failed"), "{v}");
+    assert_eq!(x["lastError"], json!("expired_or_canceled_card"), "{v}");
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 100_000);
+    let service = &app.state.service;
+    let op = operator();
+    let id: ContractId = p.contract.parse().unwrap();
+    let listed = service
+        .refunds(
+            service.permit(&op, UseCase::Reports).unwrap(),
+            true,
+            escrow::store::Page::new(1, 20),
+        )
+        .await
+        .unwrap();
+    assert!(
+        listed.contracts.iter().any(|c| c.id == id),
+        "listed as failed"
+    );
+    // Not asked again by the recovery step: it waits for an operator.
+    service.recover_provider_work().await.unwrap();
+    assert_eq!(stripe.refunds().len(), 1);
+    let again = service
+        .retry_refunds(
+            service
+                .permit(&op, UseCase::Refund { client: None })
+                .unwrap(),
+            &id,
+        )
+        .await
+        .unwrap();
+    assert!(again.extra_payments[0].provider_refund_id.is_some());
+    assert_eq!(again.extra_payments[0].retries, 1);
+    let keys: Vec<Option<String>> = stripe
+        .requests_to("/v1/refunds")
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_ne!(keys[0], keys[1], "a retry is a new idempotency key");
+    let listed = service
+        .refunds(
+            service.permit(&op, UseCase::Reports).unwrap(),
+            true,
+            escrow::store::Page::new(1, 20),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !listed.contracts.iter().any(|c| c.id == id),
+        "no longer listed"
+    );
+    let v = app.contract(&p).await;
+    assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 0);
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}

@@ -77,9 +77,9 @@ pub enum Fault {
     /// The provider refunded and the service dies before it reads the answer.
     CrashAfterCall,
     /// The provider takes the refund and answers `pending`: how it ends comes later
-    /// (`refund.updated`). Refunds of an escrow only; for anything else, no fault.
+    /// (`refund.updated`). Refunds only; a transfer meets no fault.
     AnswerPending,
-    /// The provider answers the refund `failed` at once. Refunds of an escrow only.
+    /// The provider answers the refund `failed` at once. Refunds only.
     AnswerFailed,
     /// The provider takes the refund as pending, then the connection drops: the caller sees
     /// an error, and Stripe's word on the refund names one the store does not know.
@@ -128,11 +128,6 @@ impl PStatus {
 
 /// The `failure_reason` the simulated provider gives a failed refund.
 pub const FAILURE_REASON: &str = "expired_or_canceled_card";
-
-/// Refunds of an escrow's milestone carry keys that start so (duplicate payments' do not).
-fn is_escrow_refund(key: &str) -> bool {
-    key.starts_with("escrow-refund-")
-}
 
 /// A refund the provider made: the provider's own truth, which the store must end up matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,13 +378,6 @@ impl FakeProvider {
             s.misuse.push(why.clone());
             return Err(PaymentError::Rejected(why));
         }
-        // Only an escrow's refund meets the provider's other answers (a duplicate payment's
-        // refund takes any answer as done: see the README).
-        let status = if is_escrow_refund(&key) {
-            status
-        } else {
-            PStatus::Succeeded
-        };
         let refund = ProviderRefund {
             id: format!("re_sim_{}", s.refunds.len() + 1),
             idempotency_key: key.clone(),

@@ -38,11 +38,12 @@ pub struct MRefund {
     pub retries: u32,
 }
 
-/// One refund call the service makes whose answer matters: a milestone's, with its retry
-/// count (which names its idempotency key). A duplicate payment's takes any answer.
+/// One refund call the service makes: a milestone's or a duplicate payment's (by its
+/// payment), with its retry count (which names its idempotency key).
 #[derive(Debug, Clone, Copy)]
-pub enum Call {
+pub enum Call<'a> {
     Part(usize, u32),
+    Extra(&'a str, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +81,18 @@ impl MEscrow {
 pub struct MExtra {
     pub payment_ref: String,
     pub amount: i64,
-    /// The provider's refund is recorded.
+    /// The provider's refund is recorded as succeeded (its money left).
     pub refunded: bool,
+    /// A refund the provider took and has not said succeeded: pending, or failed.
+    pub taken: Option<PStatus>,
+    pub retries: u32,
+}
+
+impl MExtra {
+    /// Whether its refund is still to be asked of the provider.
+    pub fn owes_call(&self) -> bool {
+        !self.refunded && self.taken.is_none()
+    }
 }
 
 /// One milestone: its amount, whether it was delivered and its release asked for, its escrow.
@@ -710,6 +721,11 @@ impl MState {
                     payment_ref: x.payment_ref.to_string(),
                     amount: x.amount.get(),
                     refunded: x.provider_refund_id.is_some(),
+                    taken: x.refund_taken.as_ref().map(|t| match t.status.as_str() {
+                        "pending" => PStatus::Pending,
+                        _ => PStatus::Failed,
+                    }),
+                    retries: x.retries,
                 })
                 .collect(),
             reviewed,
@@ -762,6 +778,7 @@ impl MState {
         }
         for x in &mut m.extras {
             x.refunded = true;
+            x.taken = None;
         }
         m.sync();
         m
@@ -793,12 +810,8 @@ impl MState {
     /// Whether a refund is owed and not yet taken by the provider (one it took as pending is
     /// left to its `refund.updated`).
     pub fn has_provider_work(&self) -> bool {
-        (0..self.parts.len()).any(|i| self.owes_call(i)) || self.extras.iter().any(|x| !x.refunded)
-    }
-
-    /// Whether a milestone's refund is still to be asked of the provider.
-    pub fn owes_milestone_call(&self) -> bool {
         (0..self.parts.len()).any(|i| self.owes_call(i))
+            || self.extras.iter().any(MExtra::owes_call)
     }
 
     /// Whether milestone `i`'s refund call has the provider's answer recorded (taken as
@@ -832,13 +845,14 @@ impl MState {
         })
     }
 
-    /// Whether a refund failed at the provider and waits for an operator.
+    /// Whether a refund failed at the provider and waits for an operator (a milestone's or a
+    /// duplicate payment's).
     pub fn refund_failed(&self) -> bool {
         self.parts.iter().any(|p| {
             p.escrow
                 .as_ref()
                 .is_some_and(|e| e.status == EscrowStatus::RefundFailed)
-        })
+        }) || self.extras.iter().any(|x| x.taken == Some(PStatus::Failed))
     }
 
     /// An operator sends every failed refund again, each under a new key (`escrowctl refunds
@@ -855,6 +869,14 @@ impl MState {
                 r.in_flight = false;
             }
         }
+        for x in self
+            .extras
+            .iter_mut()
+            .filter(|x| x.taken == Some(PStatus::Failed))
+        {
+            x.retries += 1;
+            x.taken = None;
+        }
         self.sync();
         Ok(Change::Yes)
     }
@@ -870,8 +892,33 @@ impl MState {
                 e.status = EscrowStatus::Refunded;
             }
         }
+        for x in self
+            .extras
+            .iter_mut()
+            .filter(|x| x.taken == Some(PStatus::Failed))
+        {
+            x.refunded = true;
+            x.taken = None;
+        }
         self.sync();
         Ok(Change::Yes)
+    }
+
+    /// The provider says how duplicate payment `j`'s refund, which it had taken, ended.
+    pub fn extra_refund_updated(&mut self, j: usize, succeeded: bool) -> Change {
+        let x = &mut self.extras[j];
+        match (succeeded, x.refunded, x.taken) {
+            (true, false, _) => {
+                x.refunded = true;
+                x.taken = None;
+            }
+            (false, true, _) | (false, false, Some(PStatus::Pending)) => {
+                x.refunded = false;
+                x.taken = Some(PStatus::Failed);
+            }
+            _ => return Change::No,
+        }
+        Change::Yes
     }
 
     /// The provider says how milestone `i`'s refund, which it had taken, ended.
@@ -1135,6 +1182,8 @@ impl MState {
                 payment_ref: payment_ref.to_string(),
                 amount,
                 refunded: false,
+                taken: None,
+                retries: 0,
             });
             return Funding::Duplicate;
         }
@@ -1165,7 +1214,7 @@ impl MState {
         &mut self,
         faults: &mut VecDeque<Fault>,
         outage: bool,
-        known: &dyn Fn(Call) -> Option<PStatus>,
+        known: &dyn Fn(Call<'_>) -> Option<PStatus>,
     ) -> Settle {
         let mut out = Settle {
             error: None,
@@ -1178,7 +1227,7 @@ impl MState {
             .collect();
         calls.extend(
             (0..self.extras.len())
-                .filter(|i| !self.extras[*i].refunded)
+                .filter(|i| self.extras[*i].owes_call())
                 .map(Err),
         );
         for call in calls {
@@ -1222,8 +1271,13 @@ impl MState {
                             PStatus::Failed => e.status = EscrowStatus::RefundFailed,
                         }
                     }
-                    // Any answer settles a duplicate payment's refund.
-                    Err(i) => self.extras[i].refunded = true,
+                    Err(i) => {
+                        let x = &mut self.extras[i];
+                        match known(Call::Extra(&x.payment_ref, x.retries)).unwrap_or(fresh) {
+                            PStatus::Succeeded => x.refunded = true,
+                            status => x.taken = Some(status),
+                        }
+                    }
                 },
             }
         }
@@ -1435,6 +1489,8 @@ mod tests {
             payment_ref: "pi_2".into(),
             amount: 1_000,
             refunded: false,
+            taken: None,
+            retries: 0,
         });
         s.sync();
         let mut faults = VecDeque::from([Fault::Timeout]);

@@ -1007,7 +1007,11 @@ impl World {
                     .count()
                     + c.extra_payments
                         .iter()
-                        .filter(|x| x.provider_refund_id.is_some())
+                        .filter(|x| {
+                            x.provider_refund_id
+                                .as_ref()
+                                .is_some_and(|id| !id.as_str().starts_with("manual:"))
+                        })
                         .count()
             })
             .sum();

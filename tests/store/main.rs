@@ -426,6 +426,7 @@ mod sqlite_kept_balances {
              DROP TRIGGER list_counts_completed;
              DROP TABLE payouts; DROP TABLE connected_accounts; DROP TABLE timers;
              DROP INDEX contracts_disputes; ALTER TABLE contracts DROP COLUMN disputes;
+             DROP INDEX contracts_refund_failed; ALTER TABLE contracts DROP COLUMN refund_failed;
              DELETE FROM schema_migrations WHERE version >= 6;",
         );
         let reopened = SqliteStore::open(&path).unwrap();

@@ -42,6 +42,9 @@ fn contract_filter(f: &ContractFilter) -> Document {
     if let Some(d) = q.disputes {
         filter.insert("disputes", doc! {"$gte": d as i64});
     }
+    if q.refund_failed {
+        filter.insert("refundFailed", true);
+    }
     filter
 }
 

@@ -34,6 +34,9 @@ pub(super) struct ContractDoc {
     /// documents stored before disputes: none).
     #[serde(default)]
     disputes: i64,
+    /// `record.has_failed_refund()` (absent on documents stored before: see the README).
+    #[serde(default)]
+    refund_failed: bool,
     created_at: i64,
     updated_at: i64,
     /// Every payment reference that belongs to this contract (`Contract::payment_refs`).
@@ -67,6 +70,7 @@ impl ContractDoc {
             release_fund_status: c.release_fund_status.as_str().into(),
             provider_work: c.has_pending_provider_work(),
             disputes: c.dispute_mark() as i64,
+            refund_failed: c.has_failed_refund(),
             created_at: c.created_at,
             updated_at: c.updated_at,
             payment_refs: c

@@ -443,9 +443,23 @@ impl MongoStore {
                 index(doc! {"createdAt": -1}),
                 index(doc! {"providerWork": 1}),
                 index(doc! {"disputes": 1, "createdAt": -1}),
+                index(doc! {"refundFailed": 1, "createdAt": -1}),
                 index(doc! {"paymentRefs": 1}),
                 index(doc! {"ledgerUnprojected": 1}),
             ])
+            .await
+            .map_err(map_err)?;
+        // Documents stored before `refundFailed` was kept: marked from their milestones' escrow
+        // states (no duplicate payment's refund failed before it). A derived field, not the
+        // record: no compare-and-set needed; once marked, no document matches again.
+        self.contracts
+            .update_many(
+                doc! {
+                    "record.milestones.escrow.status": "refund_failed",
+                    "refundFailed": {"$exists": false},
+                },
+                doc! {"$set": {"refundFailed": true}},
+            )
             .await
             .map_err(map_err)?;
         self.entries

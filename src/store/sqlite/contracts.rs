@@ -44,8 +44,8 @@ impl SqliteStore {
 fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
     let doc = contract_doc(c)?;
     tx.prepare_cached(
-        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc, number, disputes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO contracts (id, job_id, client_id, freelancer_id, status, escrow_status, release_fund_status, provider_work, created_at, updated_at, version, doc, number, disputes, refund_failed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -62,7 +62,8 @@ fn insert_row(tx: &Connection, c: &Contract) -> StoreResult<()> {
             c.version,
             doc,
             c.number.map(|n| n as i64),
-            c.dispute_mark() as i64
+            c.dispute_mark() as i64,
+            c.has_failed_refund() as i64
         ])
     })
     .map_err(map_err)?;
@@ -95,7 +96,8 @@ fn compare_and_set(
     let updated = tx
         .prepare_cached(
             "UPDATE contracts SET status = ?2, escrow_status = ?3, release_fund_status = ?4,
-                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8, disputes = ?10
+                provider_work = ?5, updated_at = ?6, version = ?7, doc = ?8, disputes = ?10,
+                refund_failed = ?11
              WHERE id = ?1 AND version = ?9",
         )
         .and_then(|mut s| {
@@ -109,7 +111,8 @@ fn compare_and_set(
                 c.version,
                 doc,
                 expected_version,
-                c.dispute_mark() as i64
+                c.dispute_mark() as i64,
+                c.has_failed_refund() as i64
             ])
         })
         .map_err(map_err)?;
@@ -237,6 +240,9 @@ fn filter_sql(f: &ContractFilter) -> (String, Vec<String>) {
     if let Some(d) = q.disputes {
         // A literal (0–2), so the partial index `contracts_disputes` applies.
         clauses.push(format!("disputes >= {} AND disputes > 0", d as i64));
+    }
+    if q.refund_failed {
+        clauses.push("refund_failed = 1".into());
     }
     (clauses.join(" AND "), args)
 }

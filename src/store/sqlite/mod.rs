@@ -310,6 +310,10 @@ mod tests {
             11,
             "DROP INDEX contracts_disputes; ALTER TABLE contracts DROP COLUMN disputes;",
         ),
+        (
+            12,
+            "DROP INDEX contracts_refund_failed; ALTER TABLE contracts DROP COLUMN refund_failed;",
+        ),
     ];
 
     /// The kept rows every write moves are written once per batch: a write that fails after
@@ -423,6 +427,44 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.contract_by_number(1).await.unwrap(), Some(c.id));
         assert_eq!(store.contract_by_number(2).await.unwrap(), None);
+    }
+
+    /// Migration 12 marks the contracts of a version-11 file whose refund failed at the
+    /// provider, so `escrowctl refunds list --failed` finds them; the others are not marked.
+    #[tokio::test]
+    async fn failed_refunds_are_marked_from_the_documents() {
+        use crate::domain::{MilestoneId, Party, RefundRef};
+        use crate::store::{ContractFilter, ContractStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut failed = crate::domain::contract::tests::funded();
+        failed
+            .decide_refund("admin", Party::Admin, "r", "", None, 11)
+            .unwrap();
+        let re = RefundRef::new("re_1");
+        failed.refund_in_flight(MilestoneId::FIRST, &re, 12).unwrap();
+        failed
+            .fail_refund(MilestoneId::FIRST, &re, "expired_or_canceled_card", 13)
+            .unwrap();
+        store.insert_contract(&failed).await.unwrap();
+        store
+            .insert_contract(&crate::domain::contract::tests::funded())
+            .await
+            .unwrap();
+        drop(store);
+        turn_back_to(&path, 11);
+        let store = SqliteStore::open(&path).unwrap();
+        let filter = ContractFilter {
+            refund_failed: true,
+            ..ContractFilter::default()
+        };
+        let (_, found) = store
+            .list_contracts(&filter, &Page::new(1, 10))
+            .await
+            .unwrap();
+        let ids: Vec<&ContractId> = found.iter().map(|c| &c.id).collect();
+        assert_eq!(ids, vec![&failed.id]);
     }
 
     /// Migration 3 fills `review_stats` from the reviews a version-2 file already holds, and

@@ -284,6 +284,17 @@ ALTER TABLE contracts ADD COLUMN disputes INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX contracts_disputes ON contracts(disputes, created_at) WHERE disputes > 0;
 "#,
     ),
+    (
+        12,
+        // A refund failed at the provider (a milestone's, or a duplicate payment's) and waits
+        // for an operator: 1, so `escrowctl refunds list --failed` is an index lookup. Marked
+        // from each stored record's escrow states (no duplicate refund failed before this).
+        r#"
+ALTER TABLE contracts ADD COLUMN refund_failed INTEGER NOT NULL DEFAULT 0;
+UPDATE contracts SET refund_failed = 1 WHERE doc LIKE '%"status":"refund_failed"%';
+CREATE INDEX contracts_refund_failed ON contracts(refund_failed, created_at) WHERE refund_failed = 1;
+"#,
+    ),
 ];
 
 pub(super) fn open_connection(path: &Path) -> StoreResult<Connection> {

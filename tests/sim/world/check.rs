@@ -732,6 +732,28 @@ impl World {
                     self.stats.failed_refunds_settled += 1;
                 }
             }
+            // The same of duplicate payments' refunds.
+            let extras_before = before
+                .as_ref()
+                .map(|b| b.extras.clone())
+                .unwrap_or_default();
+            for (j, x) in s.st.extras.iter().enumerate() {
+                let was = extras_before.get(j);
+                let was_taken = was.and_then(|w| w.taken);
+                let was_retries = was.map_or(0, |w| w.retries);
+                if x.taken == Some(PStatus::Pending) && was_taken != Some(PStatus::Pending) {
+                    self.stats.refunds_answered_pending += 1;
+                }
+                if x.taken == Some(PStatus::Failed) && was_taken != Some(PStatus::Failed) {
+                    self.stats.refunds_failed += 1;
+                }
+                if x.retries > was_retries {
+                    self.stats.refunds_retried += 1;
+                }
+                if x.refunded && was_taken == Some(PStatus::Failed) && x.retries == was_retries {
+                    self.stats.failed_refunds_settled += 1;
+                }
+            }
             let refunded_before = before
                 .map(|b| b.extras.iter().filter(|x| x.refunded).count())
                 .unwrap_or(0);
@@ -806,7 +828,18 @@ impl World {
                 }
             }
             for x in &c.extra_payments {
-                if let Some(id) = &x.provider_refund_id {
+                // Settled: the provider's refund succeeded (or an operator settled it by other
+                // means); taken: pending at the provider, or failed there.
+                let wanted = match (&x.provider_refund_id, &x.refund_taken) {
+                    (Some(id), _) if id.as_str().starts_with("manual:") => None,
+                    (Some(id), _) => Some((id, Some(PStatus::Succeeded))),
+                    (None, Some(t)) if t.status == "failed" => {
+                        Some((&t.refund_id, Some(PStatus::Failed)))
+                    }
+                    (None, Some(t)) => Some((&t.refund_id, None)),
+                    (None, None) => None,
+                };
+                if let Some((id, status)) = wanted {
                     let pi = x
                         .payment_intent_id
                         .as_ref()
@@ -818,7 +851,10 @@ impl World {
                             c.id
                         ));
                     };
-                    if p.payment_ref != pi || p.amount != x.amount.get() {
+                    if p.payment_ref != pi
+                        || p.amount != x.amount.get()
+                        || status.is_some_and(|s| s != p.status)
+                    {
                         return Err(format!(
                             "contract {}: duplicate refund {id} does not match the provider's {p:?}",
                             c.id
@@ -852,6 +888,7 @@ impl World {
                                     },
                                 ) || c.extra_payments.iter().any(|x| {
                                     x.provider_refund_id.is_none()
+                                        && x.refund_taken.is_none()
                                         && x.payment_intent_id
                                             .as_ref()
                                             .unwrap_or(&x.payment_ref)

@@ -323,11 +323,7 @@ impl World {
                     }
                     *so_far = paid;
                     let amount = paid;
-                    let id = format!(
-                        "evt_sim_{:x}_dashboard_{}",
-                        self.seed,
-                        self.stripe.events.len()
-                    );
+                    let id = self.event_id("dashboard");
                     let body = stripe::charge_refunded_event(
                         &id,
                         &pi,
@@ -366,11 +362,7 @@ impl World {
                         .entry(r.payment_ref.clone())
                         .or_insert(0) -= r.amount;
                 }
-                let id = format!(
-                    "evt_sim_{:x}_refund_updated_{}",
-                    self.seed,
-                    self.stripe.events.len()
-                );
+                let id = self.event_id("refund_updated");
                 let body = stripe::refund_updated_event(
                     &id,
                     event_type,
@@ -706,6 +698,15 @@ impl World {
         }
     }
 
+    /// A new event's id: this seed's, of this kind, numbered by Stripe's queue.
+    fn event_id(&self, kind: &str) -> String {
+        format!(
+            "evt_sim_{:x}_{kind}_{}",
+            self.seed,
+            self.stripe.events.len()
+        )
+    }
+
     /// Stripe sends one event of chargeback `cb`'s life, the dispute in `status`.
     fn push_chargeback_event(
         &mut self,
@@ -713,11 +714,7 @@ impl World {
         phase: stripe::ChargebackPhase,
         status: &'static str,
     ) {
-        let id = format!(
-            "evt_sim_{:x}_dispute_{}",
-            self.seed,
-            self.stripe.events.len()
-        );
+        let id = self.event_id("dispute");
         let body = stripe::chargeback_event(
             &id,
             cb,

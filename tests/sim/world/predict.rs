@@ -12,7 +12,7 @@ impl World {
     pub(super) fn known_refunds<'a>(
         &'a self,
         id: &ContractId,
-    ) -> impl Fn(Call) -> Option<PStatus> + 'a {
+    ) -> impl Fn(Call<'_>) -> Option<PStatus> + 'a {
         let id = id.clone();
         move |call| {
             let c = self.last.contracts.iter().find(|c| c.id == id)?;
@@ -25,8 +25,34 @@ impl World {
                     }
                     r.idempotency_key.as_str().to_string()
                 }
+                Call::Extra(payment, retries) => {
+                    let x = c
+                        .extra_payments
+                        .iter()
+                        .find(|x| x.payment_ref.as_str() == payment)?;
+                    if x.retries != retries {
+                        return None;
+                    }
+                    x.idempotency_key.as_str().to_string()
+                }
             };
             self.provider.first_answer(&key)
+        }
+    }
+
+    /// A use case that decided refunds then sends every owed one to the provider at once: its
+    /// answer is the first failed call's error, or a crash the armed faults cause.
+    fn settle_now(&self, s: &mut Slot) -> Expect {
+        let (faults, outage) = self.provider.preview(&s.id);
+        let settle = s.st.settle(
+            &mut VecDeque::from(faults),
+            outage,
+            &self.known_refunds(&s.id.clone()),
+        );
+        Expect {
+            result: settle.error.map_or(Ok(()), Err),
+            crash: settle.crash,
+            ..Expect::ok(Change::Yes)
         }
     }
 
@@ -229,17 +255,7 @@ impl World {
                 if let Err(kind) = s.st.retry_failed() {
                     return Expect::err(kind);
                 }
-                let (faults, outage) = self.provider.preview(&s.id);
-                let settle = s.st.settle(
-                    &mut VecDeque::from(faults),
-                    outage,
-                    &self.known_refunds(&s.id.clone()),
-                );
-                Expect {
-                    result: settle.error.map_or(Ok(()), Err),
-                    crash: settle.crash,
-                    ..Expect::ok(Change::Yes)
-                }
+                self.settle_now(s)
             }
             Op::SettleFailedRefund { slot } => {
                 Expect::from_want(next.slots[*slot].st.settle_failed())
@@ -317,17 +333,7 @@ impl World {
                 if let Err(kind) = s.st.decide_refund(by, share) {
                     return Expect::err(kind);
                 }
-                let (faults, outage) = self.provider.preview(&s.id);
-                let settle = s.st.settle(
-                    &mut VecDeque::from(faults),
-                    outage,
-                    &self.known_refunds(&s.id.clone()),
-                );
-                Expect {
-                    result: settle.error.map_or(Ok(()), Err),
-                    crash: settle.crash,
-                    ..Expect::ok(Change::Yes)
-                }
+                self.settle_now(s)
             }
             Op::Dispute { slot, who } => {
                 let s = &mut next.slots[*slot];
@@ -353,17 +359,7 @@ impl World {
                 if let Err(kind) = s.st.resolve_dispute(*client, *freelancer) {
                     return Expect::err(kind);
                 }
-                let (faults, outage) = self.provider.preview(&s.id);
-                let settle = s.st.settle(
-                    &mut VecDeque::from(faults),
-                    outage,
-                    &self.known_refunds(&s.id.clone()),
-                );
-                Expect {
-                    result: settle.error.map_or(Ok(()), Err),
-                    crash: settle.crash,
-                    ..Expect::ok(Change::Yes)
-                }
+                self.settle_now(s)
             }
             Op::Review {
                 slot,
@@ -530,7 +526,7 @@ impl World {
             return ignored;
         };
         let s = &mut next.slots[i];
-        if !s.st.owes_milestone_call() {
+        if !s.st.has_provider_work() {
             return ignored;
         }
         // The milestone whose refund it is: the one whose key the provider made it under.
@@ -540,18 +536,26 @@ impl World {
             .into_iter()
             .find(|r| r.id == refund_id)
             .map(|r| r.idempotency_key);
-        let part = self
-            .last
-            .contracts
-            .iter()
-            .find(|c| c.id == s.id)
+        let stored = self.last.contracts.iter().find(|c| c.id == s.id);
+        let part = stored.and_then(|c| {
+            c.milestones.iter().position(|m| {
+                m.escrow
+                    .as_ref()
+                    .and_then(|e| e.refund.as_ref())
+                    .is_some_and(|r| Some(r.idempotency_key.as_str()) == key.as_deref())
+            })
+        });
+        // Or the duplicate payment whose refund it is (by the model's index).
+        let extra = stored
             .and_then(|c| {
-                c.milestones.iter().position(|m| {
-                    m.escrow
-                        .as_ref()
-                        .and_then(|e| e.refund.as_ref())
-                        .is_some_and(|r| Some(r.idempotency_key.as_str()) == key.as_deref())
-                })
+                c.extra_payments
+                    .iter()
+                    .find(|x| Some(x.idempotency_key.as_str()) == key.as_deref())
+            })
+            .and_then(|x| {
+                s.st.extras
+                    .iter()
+                    .position(|m| m.payment_ref == x.payment_ref.as_str())
             });
         let (faults, outage) = self.provider.preview(&s.id);
         let settle = s.st.settle(
@@ -559,10 +563,16 @@ impl World {
             outage,
             &self.known_refunds(&s.id.clone()),
         );
-        let learned = part.filter(|k| s.st.call_answered(*k));
+        let learned = part
+            .filter(|k| s.st.call_answered(*k))
+            .map(Ok)
+            .or_else(|| extra.filter(|j| !s.st.extras[*j].owes_call()).map(Err));
         let mut expect = match (learned, settle.error) {
-            (Some(k), _) => {
-                s.st.refund_updated(k, succeeded);
+            (Some(found), _) => {
+                match found {
+                    Ok(k) => s.st.refund_updated(k, succeeded),
+                    Err(j) => s.st.extra_refund_updated(j, succeeded),
+                };
                 Expect {
                     webhook: Some("applied"),
                     ..Expect::ok(Change::Yes)
@@ -646,19 +656,42 @@ impl World {
                 succeeded,
             } => {
                 let found = self.last.contracts.iter().find_map(|c| {
+                    let slot = next.slot_of_contract(c.id.as_str())?;
                     let k = c.milestones.iter().position(|m| {
                         m.escrow
                             .as_ref()
                             .and_then(|e| e.refund.as_ref())
                             .and_then(|r| r.provider_refund_id.as_ref())
                             .is_some_and(|id| id.as_str() == refund_id)
+                    });
+                    if let Some(k) = k {
+                        return Some((slot, Ok(k)));
+                    }
+                    // A duplicate payment's: settled, or taken (pending or failed).
+                    let x = c.extra_payments.iter().find(|x| {
+                        x.provider_refund_id
+                            .as_ref()
+                            .is_some_and(|id| id.as_str() == refund_id)
+                            || x.refund_taken
+                                .as_ref()
+                                .is_some_and(|t| t.refund_id.as_str() == refund_id)
                     })?;
-                    Some((next.slot_of_contract(c.id.as_str())?, k))
+                    let j = next.slots[slot]
+                        .st
+                        .extras
+                        .iter()
+                        .position(|m| m.payment_ref == x.payment_ref.as_str())?;
+                    Some((slot, Err(j)))
                 });
                 match found {
-                    Some((i, k)) => (
+                    Some((i, Ok(k))) => (
                         "applied",
                         next.slots[i].st.refund_updated(k, *succeeded),
+                        None,
+                    ),
+                    Some((i, Err(j))) => (
+                        "applied",
+                        next.slots[i].st.extra_refund_updated(j, *succeeded),
                         None,
                     ),
                     None => {
