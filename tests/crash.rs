@@ -943,11 +943,7 @@ impl Ctx {
             let request = match step {
                 Step::Fund { event, intent } => {
                     let body = payment_event(event, &d.contract, d.amount, intent);
-                    self.http
-                        .post(format!("{base}/webhook"))
-                        .header("content-type", "application/json")
-                        .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
-                        .body(body)
+                    self.webhook(&base, body)
                 }
                 Step::Status(s) => self
                     .http
@@ -1000,11 +996,7 @@ impl Ctx {
                         d.amount,
                         status,
                     );
-                    self.http
-                        .post(format!("{base}/webhook"))
-                        .header("content-type", "application/json")
-                        .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
-                        .body(body)
+                    self.webhook(&base, body)
                 }
                 Step::Dispute => self
                     .http
@@ -1056,11 +1048,7 @@ impl Ctx {
                         refund["amount"].as_i64().unwrap(),
                         status,
                     );
-                    self.http
-                        .post(format!("{base}/webhook"))
-                        .header("content-type", "application/json")
-                        .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
-                        .body(body)
+                    self.webhook(&base, body)
                 }
                 Step::RetryRefund => unreachable!("run as a process above"),
                 Step::Payout => self
@@ -1124,6 +1112,15 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// A delivery of `body` to the server's webhook, signed now as Stripe signs.
+    fn webhook(&self, base: &str, body: String) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{base}/webhook"))
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature(&body, WEBHOOK_SECRET))
+            .body(body)
+    }
+
     /// `escrowctl --json refunds retry ID --yes` until it succeeds (the process is never
     /// killed, so its answer is definite; a store busy with a restarting server is tried
     /// again).

@@ -345,3 +345,70 @@ async fn the_redelivery_of_a_lost_chargeback_finishes_a_recovery_cut_off_by_a_cr
     let report = second.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// A chargeback of a second payment, which the escrow kept aside and refunded in full: the
+/// escrow it did not fund is neither frozen nor touched, and a lost chargeback on it is the
+/// platform's loss (the client got that money back twice: once by the refund, once by the
+/// bank).
+#[tokio::test]
+async fn a_chargeback_of_a_refunded_second_payment_leaves_the_escrow_alone() {
+    let app = TestApp::spawn().await;
+    let p = app.funded_contract().await;
+    let r = app
+        .post_webhook(&app.payment_event("evt_second_pay", &p, 100_000, "pi_second_pay"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = app.contract(&p).await;
+    assert!(
+        v["escrow"]["extraPayments"][0]["refundId"].is_string(),
+        "{v}"
+    );
+    let dp = |event: &str, kind: &str, status: &str| {
+        charge_dispute(
+            event,
+            kind,
+            "dp_second_pay",
+            "ch_second_pay",
+            Some("pi_second_pay"),
+            100_000,
+            status,
+        )
+    };
+    let r: Value = app
+        .post_webhook(&dp("evt_sp1", "created", "needs_response"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["outcome"], json!("applied"), "{r}");
+    let v = app.contract(&p).await;
+    // Recorded, nothing frozen: the escrow's own payment is not disputed.
+    assert_eq!(v["escrow"]["status"], json!("funded"), "{v}");
+    assert_eq!(v["contract"]["disputes"][0]["milestones"], json!([]), "{v}");
+    for s in ["Started", "Ongoing", "Completed"] {
+        assert_eq!(app.set_status(&p, s).await.status(), StatusCode::OK);
+    }
+    app.post_webhook(&dp("evt_sp2", "closed", "lost")).await;
+    let v = app.contract(&p).await;
+    let cb = &v["contract"]["disputes"][0]["chargeback"];
+    assert_eq!(
+        (&cb["takenFromEscrow"], &cb["platformLoss"]),
+        (&json!(0), &json!(1000)),
+        "{cb}"
+    );
+    assert_eq!(v["escrow"]["status"], json!("funded"), "{v}");
+    // The escrow still releases as usual.
+    let r = app
+        .send(
+            "PATCH",
+            &format!("/api/client/release-fund/{}", p.contract),
+            Some(&p.client_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.release(&p).await.status(), StatusCode::OK);
+    assert_eq!(app.wallet(&p, &p.freelancer).await["balance"], json!(900));
+    let report = app.verify().await;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
