@@ -1038,18 +1038,7 @@ impl Contract {
         let mut transfers = vec![];
         if e.status == EscrowStatus::Refunded {
             let share = r.client_share;
-            let tid = self.next_transfer_id();
-            transfers.push(Transfer::new(
-                tid,
-                self.id.clone(),
-                TransferKind::RefundFailed,
-                self.currency,
-                now,
-                vec![
-                    (Account::ExternalStripe, -share),
-                    (Account::Refund(self.id.clone()), share),
-                ],
-            ));
+            transfers.push(self.refund_came_back(share, now));
         }
         let e = self.milestone_mut(id)?.escrow.as_mut().expect("checked");
         e.status = EscrowStatus::RefundFailed;
@@ -1070,6 +1059,23 @@ impl Contract {
         self.sync_release_fund_status();
         self.updated_at = now;
         Ok(transfers)
+    }
+
+    /// A refund booked as sent failed after all: `amount` comes back from `external:stripe`
+    /// and is owed to the client again in `refund:<contract>` (transfer `refund_failed`).
+    fn refund_came_back(&mut self, amount: MinorUnits, now: i64) -> Transfer {
+        let tid = self.next_transfer_id();
+        Transfer::new(
+            tid,
+            self.id.clone(),
+            TransferKind::RefundFailed,
+            self.currency,
+            now,
+            vec![
+                (Account::ExternalStripe, -amount),
+                (Account::Refund(self.id.clone()), amount),
+            ],
+        )
     }
 
     /// The milestones, and the duplicate payments, whose refund failed at the provider; none:
@@ -1359,18 +1365,7 @@ impl Contract {
         let mut transfers = vec![];
         if settled {
             let amount = p.amount;
-            let tid = self.next_transfer_id();
-            transfers.push(Transfer::new(
-                tid,
-                self.id.clone(),
-                TransferKind::RefundFailed,
-                self.currency,
-                now,
-                vec![
-                    (Account::ExternalStripe, -amount),
-                    (Account::Refund(self.id.clone()), amount),
-                ],
-            ));
+            transfers.push(self.refund_came_back(amount, now));
         }
         let p = &mut self.extra_payments[i];
         p.provider_refund_id = None;

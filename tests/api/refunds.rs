@@ -33,6 +33,38 @@ async fn refunded_by_client(app: &TestApp, stripe: &FakeStripe) -> (Parties, Val
     (p.clone(), app.contract(&p).await)
 }
 
+/// Delivers a refund event Stripe sent; its reply.
+async fn stripe_says(app: &TestApp, body: String) -> Value {
+    app.post_webhook(&body).await.json().await.unwrap()
+}
+
+/// The contracts an operator's `refunds list --failed` shows (its first page).
+async fn failed_listed(service: &escrow::service::Service) -> escrow::service::reports::EscrowPage {
+    service
+        .refunds(
+            service.permit(&operator(), UseCase::Reports).unwrap(),
+            true,
+            escrow::store::Page::new(1, 20),
+        )
+        .await
+        .unwrap()
+}
+
+/// An operator's `refunds retry ID`.
+async fn retry(
+    service: &escrow::service::Service,
+    id: &ContractId,
+) -> Result<escrow::domain::Contract, escrow::service::Error> {
+    service
+        .retry_refunds(
+            service
+                .permit(&operator(), UseCase::Refund { client: None })
+                .unwrap(),
+            id,
+        )
+        .await
+}
+
 fn balance_of(v: &Value, account: &str) -> i64 {
     v["ledger"]
         .as_array()
@@ -58,16 +90,21 @@ async fn a_refund_stripe_answers_pending_waits_for_its_refund_updated() {
     app.state.service.recover_provider_work().await.unwrap();
     assert_eq!(stripe.refunds().len(), 1);
     // Stripe says how it ended.
-    let body = refund_event(
-        "evt_re_ok",
-        "refund.updated",
-        &id,
-        &format!("pi_{}", p.contract),
-        90_000,
-        "succeeded",
+    assert_eq!(
+        stripe_says(
+            &app,
+            refund_event(
+                "evt_re_ok",
+                "refund.updated",
+                &id,
+                &format!("pi_{}", p.contract),
+                90_000,
+                "succeeded"
+            )
+        )
+        .await["outcome"],
+        json!("applied")
     );
-    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
-    assert_eq!(r["outcome"], json!("applied"), "{r}");
     let v = app.contract(&p).await;
     assert_eq!(v["escrow"]["status"], json!("refunded"), "{v}");
     assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 0);
@@ -87,26 +124,10 @@ async fn a_failed_refund_is_listed_and_sent_again_under_a_new_key() {
     );
     assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 90_000);
     let service = &app.state.service;
-    let op = operator();
-    let listed = service
-        .refunds(
-            service.permit(&op, UseCase::Reports).unwrap(),
-            true,
-            escrow::store::Page::new(1, 20),
-        )
-        .await
-        .unwrap();
+    let listed = failed_listed(service).await;
     let id: ContractId = p.contract.parse().unwrap();
     assert!(listed.contracts.iter().any(|c| c.id == id));
-    let again = service
-        .retry_refunds(
-            service
-                .permit(&op, UseCase::Refund { client: None })
-                .unwrap(),
-            &id,
-        )
-        .await
-        .unwrap();
+    let again = retry(service, &id).await.unwrap();
     assert_eq!(again.escrow_status(), Some(EscrowStatus::Refunded));
     let keys: Vec<String> = stripe
         .requests()
@@ -117,17 +138,7 @@ async fn a_failed_refund_is_listed_and_sent_again_under_a_new_key() {
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_ne!(keys[0], keys[1], "a retry is a new idempotency key");
     // Nothing failed is left to retry.
-    assert!(
-        service
-            .retry_refunds(
-                service
-                    .permit(&op, UseCase::Refund { client: None })
-                    .unwrap(),
-                &id,
-            )
-            .await
-            .is_err()
-    );
+    assert!(retry(service, &id).await.is_err());
     let report = app.verify().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
@@ -141,16 +152,21 @@ async fn a_refund_that_fails_after_it_succeeded_is_owed_again() {
         .as_str()
         .unwrap()
         .to_string();
-    let body = refund_event(
-        "evt_re_failed",
-        "charge.refund.updated",
-        &id,
-        &format!("pi_{}", p.contract),
-        90_000,
-        "failed",
+    assert_eq!(
+        stripe_says(
+            &app,
+            refund_event(
+                "evt_re_failed",
+                "charge.refund.updated",
+                &id,
+                &format!("pi_{}", p.contract),
+                90_000,
+                "failed"
+            )
+        )
+        .await["outcome"],
+        json!("applied")
     );
-    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
-    assert_eq!(r["outcome"], json!("applied"), "{r}");
     let v = app.contract(&p).await;
     assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
     // The money came back from Stripe: owed to the client again.
@@ -173,16 +189,21 @@ async fn a_charge_refunded_reported_before_the_refund_failed_is_the_escrows_own(
         .unwrap()
         .to_string();
     let pi = format!("pi_{}", p.contract);
-    let failed = refund_event(
-        "evt_re_failed_first",
-        "refund.failed",
-        &id,
-        &pi,
-        90_000,
-        "failed",
+    assert_eq!(
+        stripe_says(
+            &app,
+            refund_event(
+                "evt_re_failed_first",
+                "refund.failed",
+                &id,
+                &pi,
+                90_000,
+                "failed"
+            )
+        )
+        .await["outcome"],
+        json!("applied")
     );
-    let r: Value = app.post_webhook(&failed).await.json().await.unwrap();
-    assert_eq!(r["outcome"], json!("applied"), "{r}");
     let stale = crate::support::stripe::charge_refunded(
         "evt_charge_refunded_late",
         &format!("ch_{}", p.contract),
@@ -234,16 +255,21 @@ async fn a_refund_event_for_a_refund_whose_answer_was_lost_is_learned_and_applie
     let made = stripe.refunds();
     assert_eq!(made.len(), 1);
     let id = made[0]["id"].as_str().unwrap().to_string();
-    let failed = refund_event(
-        "evt_re_lost_failed",
-        "refund.failed",
-        &id,
-        &pi,
-        90_000,
-        "failed",
+    assert_eq!(
+        stripe_says(
+            &app,
+            refund_event(
+                "evt_re_lost_failed",
+                "refund.failed",
+                &id,
+                &pi,
+                90_000,
+                "failed"
+            )
+        )
+        .await["outcome"],
+        json!("applied")
     );
-    let r: Value = app.post_webhook(&failed).await.json().await.unwrap();
-    assert_eq!(r["outcome"], json!("applied"), "{r}");
     let v = app.contract(&p).await;
     assert_eq!(v["escrow"]["status"], json!("refund_failed"), "{v}");
     assert_eq!(v["escrow"]["refund"]["providerRefundId"], json!(id), "{v}");
@@ -292,16 +318,21 @@ async fn a_duplicate_payments_refund_answered_pending_waits_for_stripe() {
     assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 100_000);
     app.state.service.recover_provider_work().await.unwrap();
     assert_eq!(stripe.refunds().len(), 1, "not asked again");
-    let body = refund_event(
-        "evt_dup_ok",
-        "refund.updated",
-        &id,
-        &format!("pi_dup_{}", p.contract),
-        100_000,
-        "succeeded",
+    assert_eq!(
+        stripe_says(
+            &app,
+            refund_event(
+                "evt_dup_ok",
+                "refund.updated",
+                &id,
+                &format!("pi_dup_{}", p.contract),
+                100_000,
+                "succeeded"
+            )
+        )
+        .await["outcome"],
+        json!("applied")
     );
-    let r: Value = app.post_webhook(&body).await.json().await.unwrap();
-    assert_eq!(r["outcome"], json!("applied"), "{r}");
     let v = app.contract(&p).await;
     let x = &v["escrow"]["extraPayments"][0];
     assert_eq!(x["refundStatus"], json!("succeeded"), "{v}");
@@ -327,16 +358,8 @@ async fn a_duplicate_payments_failed_refund_is_listed_and_sent_again() {
     assert_eq!(x["lastError"], json!("expired_or_canceled_card"), "{v}");
     assert_eq!(balance_of(&v, &format!("refund:{}", p.contract)), 100_000);
     let service = &app.state.service;
-    let op = operator();
     let id: ContractId = p.contract.parse().unwrap();
-    let listed = service
-        .refunds(
-            service.permit(&op, UseCase::Reports).unwrap(),
-            true,
-            escrow::store::Page::new(1, 20),
-        )
-        .await
-        .unwrap();
+    let listed = failed_listed(service).await;
     assert!(
         listed.contracts.iter().any(|c| c.id == id),
         "listed as failed"
@@ -344,15 +367,7 @@ async fn a_duplicate_payments_failed_refund_is_listed_and_sent_again() {
     // Not asked again by the recovery step: it waits for an operator.
     service.recover_provider_work().await.unwrap();
     assert_eq!(stripe.refunds().len(), 1);
-    let again = service
-        .retry_refunds(
-            service
-                .permit(&op, UseCase::Refund { client: None })
-                .unwrap(),
-            &id,
-        )
-        .await
-        .unwrap();
+    let again = retry(service, &id).await.unwrap();
     assert!(again.extra_payments[0].provider_refund_id.is_some());
     assert_eq!(again.extra_payments[0].retries, 1);
     let keys: Vec<Option<String>> = stripe
@@ -362,14 +377,7 @@ async fn a_duplicate_payments_failed_refund_is_listed_and_sent_again() {
         .collect();
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_ne!(keys[0], keys[1], "a retry is a new idempotency key");
-    let listed = service
-        .refunds(
-            service.permit(&op, UseCase::Reports).unwrap(),
-            true,
-            escrow::store::Page::new(1, 20),
-        )
-        .await
-        .unwrap();
+    let listed = failed_listed(service).await;
     assert!(
         !listed.contracts.iter().any(|c| c.id == id),
         "no longer listed"

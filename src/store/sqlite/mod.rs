@@ -443,7 +443,9 @@ mod tests {
             .decide_refund("admin", Party::Admin, "r", "", None, 11)
             .unwrap();
         let re = RefundRef::new("re_1");
-        failed.refund_in_flight(MilestoneId::FIRST, &re, 12).unwrap();
+        failed
+            .refund_in_flight(MilestoneId::FIRST, &re, 12)
+            .unwrap();
         failed
             .fail_refund(MilestoneId::FIRST, &re, "expired_or_canceled_card", 13)
             .unwrap();
