@@ -11,7 +11,8 @@
 //! Stripe says so by `refund.updated`, `charge.refund.updated` or `refund.failed`) or `failed`
 //! (an operator sends it again or settles it by hand); card holders charge payments back and
 //! the bank decides (`charge.dispute.*`: won, or lost before or after the money left the
-//! escrow); freelancers onboard and withdraw their wallets (transfers time
+//! escrow; in two worlds in three a loss after release is recovered from the freelancer's
+//! wallet, inline, on the lost event's redelivery, or by its timer); freelancers onboard and withdraw their wallets (transfers time
 //! out, are refused, or are made and their answer lost, and pending ones are sent again by the
 //! recovery pass); with auto-release on in some worlds, timer passes release what fell due
 //! (the clock jumps hours and days now and then); the service crashes between any two writes
@@ -91,7 +92,7 @@ fn report(f: &Failure) -> String {
 
 fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
     format!(
-        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet), {} escrows auto-released by a timer, {} milestones of contracts in several parts released, {} client disputes opened and {} resolved by a split, {} payments refunded outside the escrow taken out of it, {} refunds (escrows' and duplicate payments') answered pending by the provider and {} failed there ({} sent again, {} settled by an operator; {} named by Stripe before their answer was recorded), {} chargebacks ({} won, {} lost); {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
+        "simulation: {} seeded sequences (seeds {first}..{}), {} steps; {} crashes injected ({} mid-write, {} inside a provider call, {} between steps; {} distinct crash sites), {} failed writes, {} provider faults in {} refund calls; {} webhook deliveries, {} refused calls seen to change nothing, {} releases, {} refunds, {} duplicate payments refunded, {} payouts paid and {} refused by the provider (money back in the wallet), {} escrows auto-released by a timer, {} milestones of contracts in several parts released, {} client disputes opened and {} resolved by a split, {} payments refunded outside the escrow taken out of it, {} refunds (escrows' and duplicate payments') answered pending by the provider and {} failed there ({} sent again, {} settled by an operator; {} named by Stripe before their answer was recorded), {} chargebacks ({} won, {} lost; {} losses recovered from a wallet); {} invariant checks (verify) and {} model checks after every step: 0 violations ({secs:.0} s, {threads} threads)",
         stats.sequences,
         first + stats.sequences,
         stats.steps,
@@ -123,6 +124,7 @@ fn summary(stats: &Stats, first: u64, secs: f64, threads: usize) -> String {
         stats.chargebacks,
         stats.chargebacks_won,
         stats.chargebacks_lost,
+        stats.recoveries,
         stats.verifies,
         stats.model_checks,
     )

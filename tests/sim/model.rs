@@ -163,6 +163,8 @@ pub struct MChargeback {
     pub withdrawn: bool,
     pub reinstated: bool,
     pub closed: bool,
+    /// What of the platform's loss the freelancer's wallet made good.
+    pub recovered: i64,
 }
 
 /// One contract the simulation created.
@@ -192,6 +194,8 @@ pub struct MPayout {
     pub freelancer: usize,
     pub amount: i64,
     pub status: PayoutStatus,
+    /// A chargeback's recovery from the wallet (its provider dispute id), not a withdrawal.
+    pub recovery: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +207,12 @@ pub struct Model {
     /// Whether each freelancer's connected account takes payouts.
     pub onboarded: Vec<bool>,
     pub payouts: Vec<MPayout>,
+    /// `ESCROW_CHARGEBACK_RECOVERY=wallet`: a lost chargeback's platform loss is recovered
+    /// from the freelancer's wallet first.
+    pub wallet_recovery: bool,
+    /// Each chargeback's recovery timer by its provider dispute id: due when, done, and
+    /// until when a claim holds it.
+    pub recovery_timers: BTreeMap<String, (i64, bool, i64)>,
 }
 
 /// What sending the owed refunds to the provider should do.
@@ -634,6 +644,7 @@ impl MState {
                         withdrawn: false,
                         reinstated: false,
                         closed: false,
+                        recovered: 0,
                     }),
                 });
                 (self.disputes.len() - 1, Change::Yes)
@@ -754,6 +765,7 @@ impl MState {
                         withdrawn: c.funds_withdrawn,
                         reinstated: c.funds_reinstated,
                         closed: c.closed,
+                        recovered: c.recovered_from_wallet.get(),
                     }),
                 })
                 .collect(),
@@ -1310,6 +1322,84 @@ impl Model {
         })
     }
 
+    /// The slot whose chargeback `dispute` is.
+    pub fn slot_of_chargeback(&self, dispute: &str) -> Option<usize> {
+        self.slots.iter().position(|s| {
+            s.st.disputes
+                .iter()
+                .any(|d| d.chargeback.as_ref().is_some_and(|c| c.id == dispute))
+        })
+    }
+
+    /// One run of chargeback `dispute`'s recovery (DESIGN: `ESCROW_CHARGEBACK_RECOVERY=
+    /// wallet`): its recovery made before is finished (paid, noted on the chargeback);
+    /// otherwise what the loss still lacks is taken from the wallet, as much as it holds, once.
+    pub fn recover(&mut self, dispute: &str) -> Change {
+        if !self.wallet_recovery {
+            return Change::No;
+        }
+        let Some(slot) = self.slot_of_chargeback(dispute) else {
+            return Change::No;
+        };
+        let freelancer = self.slots[slot].freelancer;
+        let mut change = Change::No;
+        let made = self
+            .payouts
+            .iter_mut()
+            .find(|p| p.recovery.as_deref() == Some(dispute));
+        let amount = match made {
+            Some(p) => {
+                if p.status == PayoutStatus::Pending {
+                    p.status = PayoutStatus::Paid;
+                    change = Change::Yes;
+                }
+                Some(p.amount)
+            }
+            None => None,
+        };
+        let (loss, recovered) = {
+            let d = self.slots[slot]
+                .st
+                .disputes
+                .iter()
+                .find(|d| d.chargeback.as_ref().is_some_and(|c| c.id == dispute))
+                .expect("found above");
+            (
+                d.loss,
+                d.chargeback.as_ref().expect("a chargeback").recovered,
+            )
+        };
+        let amount = match amount {
+            Some(a) => a,
+            None => {
+                let take = (loss - recovered).min(self.wallet(freelancer));
+                if take <= 0 {
+                    return change;
+                }
+                self.payouts.push(MPayout {
+                    id: None,
+                    freelancer,
+                    amount: take,
+                    status: PayoutStatus::Paid,
+                    recovery: Some(dispute.to_string()),
+                });
+                change = Change::Yes;
+                take
+            }
+        };
+        let cb = self.slots[slot]
+            .st
+            .disputes
+            .iter_mut()
+            .find_map(|d| d.chargeback.as_mut().filter(|c| c.id == dispute))
+            .expect("found above");
+        if cb.recovered != amount {
+            cb.recovered = amount;
+            change = Change::Yes;
+        }
+        change
+    }
+
     /// What a freelancer's wallet holds: what releases and refunds gave it, less every payout
     /// that took money out of it (debited and not given back).
     pub fn wallet(&self, freelancer: usize) -> i64 {
@@ -1422,6 +1512,11 @@ impl Model {
                 PayoutStatus::Pending => {
                     add(wallet, -p.amount);
                     add(Account::Payout(id.clone()), p.amount);
+                }
+                // A recovery's money goes to the platform's chargebacks account.
+                PayoutStatus::Paid if p.recovery.is_some() => {
+                    add(wallet, -p.amount);
+                    add(Account::PlatformChargebacks, p.amount);
                 }
                 PayoutStatus::Paid => {
                     add(wallet, -p.amount);

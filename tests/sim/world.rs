@@ -108,6 +108,8 @@ pub struct Stats {
     pub chargebacks: u64,
     pub chargebacks_won: u64,
     pub chargebacks_lost: u64,
+    /// Chargeback losses recovered from a freelancer's wallet (worlds with wallet recovery).
+    pub recoveries: u64,
     pub crash_sites: BTreeMap<String, u64>,
 }
 
@@ -144,6 +146,7 @@ impl Stats {
         self.chargebacks += o.chargebacks;
         self.chargebacks_won += o.chargebacks_won;
         self.chargebacks_lost += o.chargebacks_lost;
+        self.recoveries += o.recoveries;
         for (k, v) in &o.crash_sites {
             *self.crash_sites.entry(k.clone()).or_insert(0) += v;
         }
@@ -480,6 +483,8 @@ struct Snapshot {
     onboarded: Arc<Vec<bool>>,
     /// Each contract's release timers as stored (by kind): due when, and done.
     auto_release: Arc<StoredTimers>,
+    /// Each chargeback's recovery timer as stored, by its provider dispute id.
+    recovery_timers: Arc<BTreeMap<String, (i64, bool, i64)>>,
 }
 
 pub struct World {
@@ -598,7 +603,12 @@ impl World {
             connect_webhook_secret: Some(format!("whsec_sim_connect_{seed:x}")),
             payout_min: escrow::domain::Money::new(escrow::domain::MinorUnits::new(1), currency),
             payout_mode: escrow::service::PayoutMode::Wallet,
-            chargeback_recovery: escrow::service::ChargebackRecovery::Platform,
+            // Two worlds in three recover a chargeback's platform loss from the wallet.
+            chargeback_recovery: if !seed.is_multiple_of(3) {
+                escrow::service::ChargebackRecovery::Wallet
+            } else {
+                escrow::service::ChargebackRecovery::Platform
+            },
             debit_grace_ms: 35_000,
             auto_release_after_ms,
             release_needs_admin,
@@ -633,6 +643,8 @@ impl World {
                 slots: vec![],
                 onboarded: vec![false; FREELANCERS],
                 payouts: vec![],
+                wallet_recovery: !seed.is_multiple_of(3),
+                recovery_timers: BTreeMap::new(),
             },
             stripe: Stripe::default(),
             connect_events: vec![],

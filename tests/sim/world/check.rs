@@ -202,6 +202,22 @@ impl World {
                 }
             }
         }
+        let mut recovery_timers = BTreeMap::new();
+        for c in contracts.iter() {
+            for cb in c.disputes.iter().filter_map(|d| d.chargeback.as_ref()) {
+                let id = format!("chargeback_recovery:{}/{}", c.id, cb.provider_dispute_id);
+                if let Some(t) = store
+                    .get_timer(&id)
+                    .await
+                    .map_err(|e| format!("read timers: {e}"))?
+                {
+                    recovery_timers.insert(
+                        cb.provider_dispute_id.clone(),
+                        (t.due_at, t.done_at.is_some(), t.lease_until),
+                    );
+                }
+            }
+        }
         Ok(Snapshot {
             contracts,
             entries,
@@ -210,6 +226,7 @@ impl World {
             payouts,
             onboarded: Arc::new(onboarded),
             auto_release: Arc::new(auto_release),
+            recovery_timers: Arc::new(recovery_timers),
         })
     }
 
@@ -237,10 +254,14 @@ impl World {
         for (i, m) in next.payouts.iter().enumerate() {
             let found = match &m.id {
                 Some(id) => unmatched.iter().position(|p| &p.id == id),
-                // The payout this step made: the one the model does not know yet.
-                None => unmatched
-                    .iter()
-                    .position(|p| !next.payouts.iter().any(|k| k.id.as_ref() == Some(&p.id))),
+                // A payout this step made: one the model does not know yet, of its freelancer,
+                // amount and kind (a withdrawal, or a chargeback's recovery).
+                None => unmatched.iter().position(|p| {
+                    !next.payouts.iter().any(|k| k.id.as_ref() == Some(&p.id))
+                        && p.user == self.freelancers[m.freelancer]
+                        && p.amount.get() == m.amount
+                        && p.chargeback.is_some() == m.recovery.is_some()
+                }),
             };
             let Some(at) = found else {
                 if m.id.is_none() && !exact {
@@ -283,6 +304,22 @@ impl World {
                 ..m.clone()
             });
         }
+        // A step cut off may have made a chargeback's recovery the model did not see through.
+        if !exact {
+            for p in unmatched.iter().filter(|p| p.chargeback.is_some()) {
+                let Some(freelancer) = self.freelancers.iter().position(|f| *f == p.user) else {
+                    continue;
+                };
+                kept.push(crate::model::MPayout {
+                    id: Some(p.id.clone()),
+                    freelancer,
+                    amount: p.amount.get(),
+                    status: p.status,
+                    recovery: p.chargeback.clone(),
+                });
+            }
+            unmatched.retain(|p| p.chargeback.is_none());
+        }
         if let Some(p) = unmatched.first() {
             return Err(format!("a payout nobody asked for is stored: {p:?}"));
         }
@@ -301,6 +338,8 @@ impl World {
                 .filter(|t| t.payout_id == p.id.as_str())
                 .collect();
             let ok = match p.status {
+                // A recovery's money goes to the platform: nothing is sent.
+                _ if p.chargeback.is_some() => mine.is_empty(),
                 PayoutStatus::Paid => {
                     mine.len() == 1
                         && mine[0].amount == p.amount.get()
@@ -517,6 +556,15 @@ impl World {
             }
         }
         self.check_payouts(exact, pre, &mut next, snap)?;
+        // Chargeback recovery timers: as predicted, or (after a crash or a failed write) as
+        // stored.
+        if exact && *snap.recovery_timers != next.recovery_timers {
+            return Err(format!(
+                "chargeback recovery timers stored {:?}, the model {:?}",
+                snap.recovery_timers, next.recovery_timers
+            ));
+        }
+        next.recovery_timers = (*snap.recovery_timers).clone();
         // Auto-release timers: as predicted, or (after a crash or a failed write) as stored.
         for (i, s) in next.slots.iter_mut().enumerate() {
             for kind in ["auto_release", "requested_release"] {
@@ -683,6 +731,7 @@ impl World {
                 .map(|b| b.status);
             if was != Some(p.status) {
                 match p.status {
+                    PayoutStatus::Paid if p.recovery.is_some() => self.stats.recoveries += 1,
                     PayoutStatus::Paid => self.stats.payouts_paid += 1,
                     PayoutStatus::Failed => self.stats.payouts_failed += 1,
                     _ => {}

@@ -250,7 +250,24 @@ impl World {
                 slot: self.failed_or_any(&failed),
             },
             30 => {
-                let slot = *self.rng.pick(&funded);
+                // Often on money already released: a loss the platform bears, or the wallet
+                // makes good.
+                let released: Vec<usize> = funded
+                    .iter()
+                    .copied()
+                    .filter(|i| {
+                        self.model.slots[*i].st.parts.iter().any(|p| {
+                            p.escrow
+                                .as_ref()
+                                .is_some_and(|e| e.status == EscrowStatus::Released)
+                        })
+                    })
+                    .collect();
+                let slot = if !released.is_empty() && self.rng.percent(50) {
+                    *self.rng.pick(&released)
+                } else {
+                    *self.rng.pick(&funded)
+                };
                 self.gen_chargeback(slot)
             }
             31 => Op::DecideChargeback {

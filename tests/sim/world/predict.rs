@@ -176,15 +176,53 @@ impl World {
                     use escrow::service::Clock;
                     self.clock.now_ms()
                 };
-                let mut change = Change::No;
-                for s in next.slots.iter_mut() {
+                // The service runs the runnable timers (due, not done, no dead server's
+                // claim still holding them) in the order of (due, id): a recovery takes what
+                // the wallet holds when it runs, so a release before it counts.
+                #[derive(PartialEq, Eq, PartialOrd, Ord)]
+                enum Run {
+                    Auto(usize, usize),
+                    Requested(usize, usize),
+                    Recovery(String),
+                }
+                let runnable = |t: &Option<(i64, bool, i64)>| matches!(t, Some((due, false, lease)) if *due <= now && *lease <= now);
+                let mut due: Vec<(i64, String, Run)> = vec![];
+                for (i, s) in next.slots.iter().enumerate() {
                     for k in 0..s.st.parts.len() {
-                        // Runnable: due, not done, and no dead server's claim still holding it.
-                        if let Some((due, false, lease)) = s.auto_release[k]
-                            && due <= now
-                            && lease <= now
-                        {
-                            s.auto_release[k] = Some((due, true, 0));
+                        let name = escrow::domain::MilestoneRef::new(
+                            s.id.clone(),
+                            escrow::domain::MilestoneId::new(k + 1).expect("at most 50"),
+                        );
+                        if runnable(&s.auto_release[k]) {
+                            let at = s.auto_release[k].expect("runnable").0;
+                            due.push((at, format!("auto_release:{name}"), Run::Auto(i, k)));
+                        }
+                        if runnable(&s.requested_release[k]) {
+                            let at = s.requested_release[k].expect("runnable").0;
+                            due.push((
+                                at,
+                                format!("requested_release:{name}"),
+                                Run::Requested(i, k),
+                            ));
+                        }
+                    }
+                }
+                for (dp, t) in &next.recovery_timers {
+                    if runnable(&Some(*t))
+                        && let Some(i) = next.slot_of_chargeback(dp)
+                    {
+                        let id = format!("chargeback_recovery:{}/{dp}", next.slots[i].id);
+                        due.push((t.0, id, Run::Recovery(dp.clone())));
+                    }
+                }
+                due.sort();
+                let mut change = Change::No;
+                for (_, _, run) in due {
+                    match run {
+                        Run::Auto(i, k) => {
+                            let s = &mut next.slots[i];
+                            let at = s.auto_release[k].expect("runnable").0;
+                            s.auto_release[k] = Some((at, true, 0));
                             let p = &s.st.parts[k];
                             if p.held() && p.submitted && !s.st.is_frozen(k) {
                                 s.st.release_part(k, true)
@@ -192,16 +230,23 @@ impl World {
                                 change = Change::Yes;
                             }
                         }
-                        if let Some((due, false, lease)) = s.requested_release[k]
-                            && due <= now
-                            && lease <= now
-                        {
-                            s.requested_release[k] = Some((due, true, 0));
+                        Run::Requested(i, k) => {
+                            let s = &mut next.slots[i];
+                            let at = s.requested_release[k].expect("runnable").0;
+                            s.requested_release[k] = Some((at, true, 0));
                             let p = &s.st.parts[k];
                             if p.held() && p.requested && !s.st.is_frozen(k) {
                                 s.st.release_part(k, false)
                                     .expect("a requested milestone releases");
                                 change = Change::Yes;
+                            }
+                        }
+                        Run::Recovery(dp) => {
+                            if next.recover(&dp) == Change::Yes {
+                                change = Change::Yes;
+                            }
+                            if let Some(t) = next.recovery_timers.get_mut(&dp) {
+                                *t = (t.0, true, 0);
                             }
                         }
                     }
@@ -443,6 +488,7 @@ impl World {
                     freelancer: *freelancer,
                     amount: asked,
                     status,
+                    recovery: None,
                 });
                 Expect {
                     crash,
@@ -476,7 +522,8 @@ impl World {
             .filter(|p| p.status == escrow::domain::PayoutStatus::Pending)
         {
             payouts_moved = true;
-            if !outage {
+            // A recovery asks nothing of the provider: paid, outage or not.
+            if !outage || p.recovery.is_some() {
                 p.status = escrow::domain::PayoutStatus::Paid;
             }
         }
@@ -599,9 +646,24 @@ impl World {
             .iter()
             .any(|s| s.event_id.as_str() == e.id && s.status != EventStatus::Received);
         if finished {
+            // A lost chargeback's redelivery finishes its recovery from the wallet.
+            let applied = self
+                .last
+                .events
+                .iter()
+                .any(|s| s.event_id.as_str() == e.id && s.status == EventStatus::Applied);
+            let change = match &e.kind {
+                EventKind::Chargeback {
+                    dispute,
+                    phase: crate::stripe::ChargebackPhase::Closed,
+                    status: "lost",
+                    ..
+                } if applied => next.recover(dispute),
+                _ => Change::No,
+            };
             return Expect {
                 webhook: Some("duplicate"),
-                ..Expect::ok(Change::No)
+                ..Expect::ok(change)
             };
         }
         let (outcome, change, settle) = match &e.kind {
@@ -713,17 +775,38 @@ impl World {
                 status,
             } => match next.slot_of_payment(payment_ref) {
                 None => ("failed", Change::No, None),
-                Some(i) => (
-                    "applied",
-                    next.slots[i].st.apply_chargeback(
+                Some(i) => {
+                    let lost =
+                        *phase == crate::stripe::ChargebackPhase::Closed && *status == "lost";
+                    // A loss the wallet may make good: its timer is stored first (once).
+                    if lost && next.wallet_recovery {
+                        let now = {
+                            use escrow::service::Clock;
+                            self.clock.now_ms()
+                        };
+                        next.recovery_timers.entry(dispute.clone()).or_insert((
+                            now + self.settings.debit_grace_ms,
+                            false,
+                            0,
+                        ));
+                    }
+                    let mut change = next.slots[i].st.apply_chargeback(
                         dispute,
                         payment_ref,
                         *amount,
                         status,
                         *phase,
-                    ),
-                    None,
-                ),
+                    );
+                    if lost && next.wallet_recovery {
+                        if next.recover(dispute) == Change::Yes {
+                            change = Change::Yes;
+                        }
+                        if let Some(t) = next.recovery_timers.get_mut(dispute.as_str()) {
+                            *t = (t.0, true, 0);
+                        }
+                    }
+                    ("applied", change, None)
+                }
             },
             EventKind::ChargeRefunded {
                 payment_ref,
