@@ -5,9 +5,9 @@ use comfy_table::Cell;
 use super::args::{RefundsCommand, RefundsListArgs, RefundsRetryArgs, RefundsSettleArgs};
 use super::confirm::{confirm, operator};
 use super::escrow::{contract_id, which_page};
-use super::exit::{CliError, Exit};
+use super::exit::CliError;
 use super::output::{Output, money_cell, money_header, money_with_code, short_minute};
-use crate::service::{ErrorCode, Service, UseCase};
+use crate::service::{Service, UseCase};
 use crate::views::{EscrowPage, EscrowView};
 
 pub async fn run(service: &Service, out: &Output, command: RefundsCommand) -> Result<(), CliError> {
@@ -79,48 +79,46 @@ async fn retry(service: &Service, out: &Output, a: RefundsRetryArgs) -> Result<(
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let (e, owed) = refund_of(service, &caller, &id).await?;
+        let c = failed_of(service, &caller, &id).await?;
         let question = format!(
             "Send {} back to client {} again, under a new idempotency key?",
-            money_with_code(owed, e.currency),
-            e.client_id
+            money_with_code(c.failed_refund_total(), c.currency),
+            c.client_id
         );
-        let last_error = e.refund.as_ref().and_then(|r| r.last_error.clone());
         let table = out.fields(vec![
-            ("Contract", e.contract_id.clone()),
-            ("Status", e.status.as_str().to_string()),
-            ("Last error", last_error.unwrap_or_default()),
+            ("Contract", c.id.to_string()),
+            ("Status", escrow_state(&c).to_string()),
+            ("Last error", last_error(&c).unwrap_or_default()),
         ]);
         confirm("retry", &table, &question)?;
     }
     let permit = service.permit(&caller, UseCase::Refund { client: None })?;
     let c = service.retry_refunds(permit, &id).await?;
-    let escrow = EscrowView::of_moved(&c);
-    if out.is_json() {
-        return out.json(&escrow);
-    }
-    out.line(&format!(
-        "Refund of contract {} sent again as {}: {}",
-        escrow.contract_id,
-        caller.actor(),
-        escrow.status.as_str()
-    ))
+    moved(
+        out,
+        &c,
+        &format!(
+            "Refund of contract {} sent again as {}",
+            c.id,
+            caller.actor()
+        ),
+    )
 }
 
 async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result<(), CliError> {
     let id = contract_id(service, &a.contract_id).await?;
     let caller = operator(a.act.actor);
     if !a.act.yes {
-        let (e, owed) = refund_of(service, &caller, &id).await?;
+        let c = failed_of(service, &caller, &id).await?;
         let question = format!(
             "Book {} to client {} as paid outside the provider ({})?",
-            money_with_code(owed, e.currency),
-            e.client_id,
+            money_with_code(c.failed_refund_total(), c.currency),
+            c.client_id,
             a.reason
         );
         let table = out.fields(vec![
-            ("Contract", e.contract_id.clone()),
-            ("Status", e.status.as_str().to_string()),
+            ("Contract", c.id.to_string()),
+            ("Status", escrow_state(&c).to_string()),
         ]);
         confirm("settle", &table, &question)?;
     }
@@ -128,35 +126,64 @@ async fn settle(service: &Service, out: &Output, a: RefundsSettleArgs) -> Result
     let c = service
         .settle_failed_refunds(permit, &id, &a.reason)
         .await?;
-    let escrow = EscrowView::of_moved(&c);
-    if out.is_json() {
-        return out.json(&escrow);
-    }
-    out.line(&format!(
-        "Failed refund of contract {} settled by {}: {}",
-        escrow.contract_id,
-        caller.actor(),
-        escrow.status.as_str()
-    ))
+    moved(
+        out,
+        &c,
+        &format!(
+            "Failed refund of contract {} settled by {}",
+            c.id,
+            caller.actor()
+        ),
+    )
 }
 
-/// The contract's escrow as the question before a retry or a settlement shows it, and what
-/// its failed refunds owe the client again (milestones' shares and duplicate payments).
-async fn refund_of(
+/// The contract whose failed refunds the question before a retry or a settlement shows.
+async fn failed_of(
     service: &Service,
     caller: &crate::service::Caller,
     id: &crate::domain::ContractId,
-) -> Result<(EscrowView, crate::domain::MinorUnits), CliError> {
+) -> Result<crate::domain::Contract, CliError> {
     let view = service
         .contract(service.permit(caller, UseCase::ViewContract)?, id)
         .await?;
-    let owed = view.contract.failed_refund_total();
-    let escrow = EscrowView::of(&view.contract).ok_or_else(|| {
-        CliError::new(
-            Exit::Conflict,
-            ErrorCode::EscrowWrongState,
-            "the contract has no escrow",
-        )
-    })?;
-    Ok((escrow, owed))
+    Ok(view.contract)
+}
+
+/// Its escrow's status, or `unfunded`: a payment to a contract canceled before it was paid is
+/// kept aside and refunded, with no escrow.
+fn escrow_state(c: &crate::domain::Contract) -> &'static str {
+    c.escrow_status()
+        .map_or("unfunded", crate::domain::EscrowStatus::as_str)
+}
+
+/// The provider's reason for the contract's failed refund (a milestone's, else a duplicate
+/// payment's).
+fn last_error(c: &crate::domain::Contract) -> Option<String> {
+    c.escrow()
+        .and_then(|e| e.refund)
+        .and_then(|r| r.last_error)
+        .or_else(|| {
+            c.extra_payments
+                .iter()
+                .find(|p| p.refund_failed())
+                .and_then(|p| p.last_error.clone())
+        })
+}
+
+/// What a retry or a settlement leaves: the escrow, or (with none) the payments kept aside.
+fn moved(out: &Output, c: &crate::domain::Contract, done: &str) -> Result<(), CliError> {
+    match EscrowView::of(c) {
+        Some(escrow) if out.is_json() => out.json(&escrow),
+        Some(escrow) => out.line(&format!("{done}: {}", escrow.status.as_str())),
+        None if out.is_json() => out.json(&serde_json::json!({
+            "contractId": c.id.to_string(),
+            "status": escrow_state(c),
+            "extraPayments": c
+                .extra_payments
+                .iter()
+                .map(crate::views::ExtraPaymentView::from)
+                .collect::<Vec<_>>(),
+        })),
+        None => out.line(&format!("{done}: {}", escrow_state(c))),
+    }
 }

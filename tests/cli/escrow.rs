@@ -946,3 +946,48 @@ async fn refunds_settle_books_a_failed_refund_paid_by_other_means() {
     .assert_code(4);
     f.ctl(&["verify"]).await.assert_code(0);
 }
+
+/// A contract canceled before it was paid, then paid anyway: the payment is kept aside and
+/// refunded in full, and when that refund fails `refunds retry` takes it, though the
+/// contract has no escrow (it used to move the money, then die printing an escrow view).
+#[tokio::test]
+async fn refunds_retry_takes_a_failed_refund_on_a_contract_without_escrow() {
+    let stripe = crate::fake_stripe::FakeStripe::start().await;
+    let f = Fixture::with(&[
+        ("STRIPE_SECRET_KEY", crate::fake_stripe::SECRET_KEY),
+        ("STRIPE_API_BASE", stripe.base.as_str()),
+    ])
+    .await;
+    let d = f.approved("1000").await;
+    let as_freelancer = crate::helpers::user(escrow::auth::Role::Freelancer, &d.freelancer);
+    let permit = f
+        .service
+        .permit(&as_freelancer, escrow::service::UseCase::UpdateStatus)
+        .unwrap();
+    f.service
+        .update_status(permit, &d.id(), escrow::domain::ContractStatus::Canceled)
+        .await
+        .unwrap();
+    stripe.add_payment_intent(&format!("pi_{}", d.contract), 100_000);
+    stripe.answer_refunds_with(["failed"]);
+    f.pay(&d).await;
+    let c = f.contract(&d).await;
+    assert!(c.escrow().is_none());
+    assert!(c.extra_payments[0].refund_failed(), "{c:?}");
+    let v = f
+        .ctl(&["--json", "refunds", "retry", &d.contract, "--yes"])
+        .await
+        .assert_code(0)
+        .json();
+    assert_eq!(
+        v["extraPayments"][0]["refundStatus"],
+        json!("succeeded"),
+        "{v}"
+    );
+    assert!(
+        f.contract(&d).await.extra_payments[0]
+            .provider_refund_id
+            .is_some()
+    );
+    f.ctl(&["verify"]).await.assert_code(0);
+}

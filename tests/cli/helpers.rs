@@ -80,7 +80,7 @@ impl Run {
     }
 }
 
-fn user(role: Role, id: &UserId) -> Caller {
+pub fn user(role: Role, id: &UserId) -> Caller {
     Caller::User(Principal {
         id: id.clone(),
         role,
