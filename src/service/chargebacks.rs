@@ -7,7 +7,7 @@
 use crate::domain::{Account, ContractId, MinorUnits, Payout, PayoutStatus, Timer, TimerKind};
 use crate::store::{Debit, StoreError};
 
-use super::error::Result;
+use super::error::{Error, ErrorCode, Result};
 use super::{ChargebackRecovery, Service};
 
 /// How many times a recovery re-reads the wallet after a concurrent debit left it with less.
@@ -60,17 +60,27 @@ impl Service {
             return Ok(());
         };
         let p = self.send_payout(&p.id).await?;
-        if p.status == PayoutStatus::Paid {
-            tracing::info!(contract = %contract, dispute = %dispute, amount = p.amount.get(), "chargeback loss recovered from the freelancer's wallet");
-            self.transition(contract, |c, now| {
-                Ok((
-                    (),
-                    vec![],
-                    c.note_chargeback_recovery(dispute, p.amount, p.id.as_str(), now),
-                ))
-            })
-            .await?;
+        // Another run's debit not finished yet (MongoDB debits in steps): not done, so the
+        // timer (or Stripe's redelivery) comes back and notes the recovery on the chargeback.
+        if p.status != PayoutStatus::Paid {
+            return Err(Error::new(
+                ErrorCode::StorageUnavailable,
+                format!(
+                    "chargeback {dispute}'s recovery {} is {}: its wallet debit is still being finished",
+                    p.id,
+                    p.status.as_str()
+                ),
+            ));
         }
+        tracing::info!(contract = %contract, dispute = %dispute, amount = p.amount.get(), "chargeback loss recovered from the freelancer's wallet");
+        self.transition(contract, |c, now| {
+            Ok((
+                (),
+                vec![],
+                c.note_chargeback_recovery(dispute, p.amount, p.id.as_str(), now),
+            ))
+        })
+        .await?;
         Ok(())
     }
 
