@@ -3,7 +3,7 @@
 //! freelancer's to the wallet, the fee retained), exactly once.
 
 use crate::domain::{ContractId, DisputeMark, MinorUnits, Outcome, Party};
-use crate::store::{ContractFilter, Cursor, Page};
+use crate::store::{ContractFilter, Page};
 
 use super::Service;
 use super::access::{Permit, UseCase, not_party};
@@ -137,12 +137,6 @@ impl Service {
             }),
             ..ContractFilter::default()
         };
-        let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
-        Ok(EscrowPage {
-            count,
-            next: page.next(&contracts, Cursor::of_contract),
-            page,
-            contracts,
-        })
+        self.contract_page(&filter, page).await
     }
 }

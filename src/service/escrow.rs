@@ -590,13 +590,7 @@ impl Service {
                 ..crate::store::ContractFilter::default()
             },
         };
-        let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
-        Ok(super::reports::EscrowPage {
-            count,
-            next: page.next(&contracts, crate::store::Cursor::of_contract),
-            page,
-            contracts,
-        })
+        self.contract_page(&filter, page).await
     }
 }
 

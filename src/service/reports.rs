@@ -65,7 +65,16 @@ impl Service {
             funded_only: true,
             ..filter.clone()
         };
-        let (count, contracts) = self.store.list_contracts(&filter, &page).await?;
+        self.contract_page(&filter, page).await
+    }
+
+    /// One page of the contracts `filter` finds, with the cursor of the next.
+    pub(super) async fn contract_page(
+        &self,
+        filter: &ContractFilter,
+        page: Page,
+    ) -> Result<EscrowPage> {
+        let (count, contracts) = self.store.list_contracts(filter, &page).await?;
         Ok(EscrowPage {
             count,
             next: page.next(&contracts, Cursor::of_contract),

@@ -33,8 +33,18 @@ async fn refunded_by_client(app: &TestApp, stripe: &FakeStripe) -> (Parties, Val
     (p.clone(), app.contract(&p).await)
 }
 
-/// Delivers a refund event Stripe sent; its reply.
-async fn stripe_says(app: &TestApp, body: String) -> Value {
+/// Delivers the refund event Stripe sends (`kind`, refund `refund` of payment intent `pi` in
+/// `status`); its reply.
+async fn stripe_says(
+    app: &TestApp,
+    event: &str,
+    kind: &str,
+    refund: &str,
+    pi: &str,
+    amount: i64,
+    status: &str,
+) -> Value {
+    let body = refund_event(event, kind, refund, pi, amount, status);
     app.post_webhook(&body).await.json().await.unwrap()
 }
 
@@ -93,14 +103,12 @@ async fn a_refund_stripe_answers_pending_waits_for_its_refund_updated() {
     assert_eq!(
         stripe_says(
             &app,
-            refund_event(
-                "evt_re_ok",
-                "refund.updated",
-                &id,
-                &format!("pi_{}", p.contract),
-                90_000,
-                "succeeded"
-            )
+            "evt_re_ok",
+            "refund.updated",
+            &id,
+            &format!("pi_{}", p.contract),
+            90_000,
+            "succeeded"
         )
         .await["outcome"],
         json!("applied")
@@ -155,14 +163,12 @@ async fn a_refund_that_fails_after_it_succeeded_is_owed_again() {
     assert_eq!(
         stripe_says(
             &app,
-            refund_event(
-                "evt_re_failed",
-                "charge.refund.updated",
-                &id,
-                &format!("pi_{}", p.contract),
-                90_000,
-                "failed"
-            )
+            "evt_re_failed",
+            "charge.refund.updated",
+            &id,
+            &format!("pi_{}", p.contract),
+            90_000,
+            "failed"
         )
         .await["outcome"],
         json!("applied")
@@ -192,14 +198,12 @@ async fn a_charge_refunded_reported_before_the_refund_failed_is_the_escrows_own(
     assert_eq!(
         stripe_says(
             &app,
-            refund_event(
-                "evt_re_failed_first",
-                "refund.failed",
-                &id,
-                &pi,
-                90_000,
-                "failed"
-            )
+            "evt_re_failed_first",
+            "refund.failed",
+            &id,
+            &pi,
+            90_000,
+            "failed"
         )
         .await["outcome"],
         json!("applied")
@@ -258,14 +262,12 @@ async fn a_refund_event_for_a_refund_whose_answer_was_lost_is_learned_and_applie
     assert_eq!(
         stripe_says(
             &app,
-            refund_event(
-                "evt_re_lost_failed",
-                "refund.failed",
-                &id,
-                &pi,
-                90_000,
-                "failed"
-            )
+            "evt_re_lost_failed",
+            "refund.failed",
+            &id,
+            &pi,
+            90_000,
+            "failed"
         )
         .await["outcome"],
         json!("applied")
@@ -321,14 +323,12 @@ async fn a_duplicate_payments_refund_answered_pending_waits_for_stripe() {
     assert_eq!(
         stripe_says(
             &app,
-            refund_event(
-                "evt_dup_ok",
-                "refund.updated",
-                &id,
-                &format!("pi_dup_{}", p.contract),
-                100_000,
-                "succeeded"
-            )
+            "evt_dup_ok",
+            "refund.updated",
+            &id,
+            &format!("pi_dup_{}", p.contract),
+            100_000,
+            "succeeded"
         )
         .await["outcome"],
         json!("applied")

@@ -384,6 +384,18 @@ impl MState {
         self.parts.iter().any(MPart::held)
     }
 
+    /// The milestones payment `payment_ref` funded.
+    fn paid_by(&self, payment_ref: &str) -> Vec<usize> {
+        (0..self.parts.len())
+            .filter(|i| {
+                self.parts[*i]
+                    .escrow
+                    .as_ref()
+                    .is_some_and(|e| e.payment_ref == payment_ref)
+            })
+            .collect()
+    }
+
     /// Whether an open dispute freezes milestone `i`.
     pub fn is_frozen(&self, i: usize) -> bool {
         self.disputes.iter().any(|d| d.open && d.parts.contains(&i))
@@ -516,14 +528,7 @@ impl MState {
     /// and what they still hold is frozen for an admin. `None`: not an escrow's payment;
     /// `Some(false)`: nothing new.
     pub fn apply_outside_refund(&mut self, payment_ref: &str, refunded: i64) -> Option<bool> {
-        let paid: Vec<usize> = (0..self.parts.len())
-            .filter(|i| {
-                self.parts[*i]
-                    .escrow
-                    .as_ref()
-                    .is_some_and(|e| e.payment_ref == payment_ref)
-            })
-            .collect();
+        let paid = self.paid_by(payment_ref);
         if paid.is_empty() {
             return None;
         }
@@ -622,14 +627,10 @@ impl MState {
         let (i, mut change) = match index {
             Some(i) => (i, Change::No),
             None => {
-                let held: Vec<usize> = (0..self.parts.len())
-                    .filter(|k| {
-                        self.parts[*k].held()
-                            && self.parts[*k]
-                                .escrow
-                                .as_ref()
-                                .is_some_and(|e| e.payment_ref == payment_ref)
-                    })
+                let held: Vec<usize> = self
+                    .paid_by(payment_ref)
+                    .into_iter()
+                    .filter(|k| self.parts[*k].held())
                     .collect();
                 self.disputes.push(MDispute {
                     kind: DKind::Chargeback,
@@ -1151,14 +1152,7 @@ impl MState {
         fee_bps: i64,
         names_session: bool,
     ) -> Funding {
-        let mine: Vec<usize> = (0..self.parts.len())
-            .filter(|i| {
-                self.parts[*i]
-                    .escrow
-                    .as_ref()
-                    .is_some_and(|e| e.payment_ref == payment_ref)
-            })
-            .collect();
+        let mine = self.paid_by(payment_ref);
         if !mine.is_empty() {
             let mut learned = false;
             for i in mine {

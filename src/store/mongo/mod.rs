@@ -450,18 +450,19 @@ impl MongoStore {
             .await
             .map_err(map_err)?;
         // Documents stored before `refundFailed` was kept: marked from their milestones' escrow
-        // states (no duplicate payment's refund failed before it). A derived field, not the
-        // record: no compare-and-set needed; once marked, no document matches again.
-        self.contracts
-            .update_many(
-                doc! {
-                    "record.milestones.escrow.status": "refund_failed",
-                    "refundFailed": {"$exists": false},
-                },
-                doc! {"$set": {"refundFailed": true}},
-            )
-            .await
-            .map_err(map_err)?;
+        // states (no duplicate payment's refund failed before it), the rest `false`. A derived
+        // field, not the record: no compare-and-set needed. Once every document has it, a
+        // start finds none missing it through the `refundFailed` index and scans nothing.
+        for failed in [true, false] {
+            let mut filter = doc! {"refundFailed": {"$exists": false}};
+            if failed {
+                filter.insert("record.milestones.escrow.status", "refund_failed");
+            }
+            self.contracts
+                .update_many(filter, doc! {"$set": {"refundFailed": failed}})
+                .await
+                .map_err(map_err)?;
+        }
         self.entries
             .create_indexes([
                 index(doc! {"account": 1, "currency": 1, "at": -1}),
